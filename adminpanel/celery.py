@@ -1,0 +1,11 @@
+"""Celery application: Redis broker, tasks discovered in every installed app."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminpanel.settings")
+
+app = Celery("adminpanel")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

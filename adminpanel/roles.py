@@ -1,0 +1,71 @@
+"""Who is who in the panel: the role groups, and what the navigation shows each user."""
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import Group
+from guardian.shortcuts import get_objects_for_user
+
+from adminpanel.permissions import MANAGE_BAR_MAPPINGS
+
+SUPPORT = "support"
+PRODUCT = "product"
+ROLE_GROUPS = (SUPPORT, PRODUCT)
+
+
+def ensure_role_groups(**kwargs):
+    """The `support` and `product` groups always exist (post_migrate)."""
+    for name in ROLE_GROUPS:
+        Group.objects.get_or_create(name=name)
+
+
+@dataclass(frozen=True)
+class Roles:
+    is_support: bool
+    is_product: bool
+    is_superuser: bool
+    manages_bars: bool
+
+    @property
+    def labels(self) -> list[str]:
+        labels = []
+        if self.is_superuser:
+            labels.append("superuser")
+        if self.is_product:
+            labels.append("product owner")
+        if self.is_support:
+            labels.append("support")
+        if self.manages_bars:
+            labels.append("bar manager")
+        return labels
+
+
+def managed_bars(user):
+    """Bars on which the user holds `mappings.manage_bar_mappings` (superusers: all bars)."""
+    from adminpanel.models import Bar
+
+    return get_objects_for_user(user, MANAGE_BAR_MAPPINGS, klass=Bar.objects.all(), accept_global_perms=False)
+
+
+def roles_of(user) -> Roles:
+    if not user.is_authenticated:
+        return Roles(False, False, False, False)
+    cached = getattr(user, "_panel_roles", None)
+    if cached is not None:
+        return cached
+    groups = set(user.groups.values_list("name", flat=True))
+    roles = Roles(
+        is_support=SUPPORT in groups,
+        is_product=PRODUCT in groups,
+        is_superuser=user.is_superuser,
+        manages_bars=user.is_superuser or managed_bars(user).exists(),
+    )
+    user._panel_roles = roles
+    return roles
+
+
+def navigation(request):
+    """Template context: the role flags the base layout uses to show each role only what it may use."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {"panel_roles": roles_of(user)}
