@@ -1,10 +1,10 @@
 """Django admin for superusers, with guardian's object-permission screens on bars and flags."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from guardian.admin import GuardedModelAdmin
 
-from adminpanel.models import AuditLog, Bar, BarMember, PanelEvent, User
+from adminpanel.models import ApiClient, AuditLog, Bar, BarMember, PanelEvent, User
 
 
 @admin.register(User)
@@ -52,3 +52,19 @@ class PanelEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(admin.ModelAdmin):
+    """Creating a client (or ticking "rotate token") shows its token once; only the hash is stored."""
+
+    list_display = ("name", "token_prefix", "is_active", "created_at", "last_used_at")
+    readonly_fields = ("token_prefix", "created_at", "last_used_at")
+    fields = ("name", "is_active", "token_prefix", "created_at", "last_used_at")
+
+    def save_model(self, request, obj, form, change):
+        rotate = not change or request.POST.get("_rotate_token")
+        raw = obj.issue_token() if rotate else None
+        super().save_model(request, obj, form, change)
+        if raw:
+            messages.warning(request, f"Token for {obj.name} (copy it now, it is not shown again): {raw}")

@@ -115,16 +115,23 @@ CSRF_COOKIE_SECURE = env_bool(ENV, "CSRF_COOKIE_SECURE", False)
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
-# Mail for alert notifications (console locally; SMTP when EMAIL_HOST is set).
-EMAIL_HOST = ENV.get("EMAIL_HOST", "")
-EMAIL_PORT = int(ENV.get("EMAIL_PORT", "25"))
-EMAIL_HOST_USER = ENV.get("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = ENV.get("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool(ENV, "EMAIL_USE_TLS", False)
-EMAIL_BACKEND = ENV.get(
-    "EMAIL_BACKEND",
-    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
-)
+# Mail for alert notifications: SMTP when EMAIL_HOST is set, the console otherwise (Django 6.1 MAILERS).
+if ENV.get("EMAIL_HOST"):
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": ENV["EMAIL_HOST"],
+                "port": int(ENV.get("EMAIL_PORT", "25")),
+                "username": ENV.get("EMAIL_HOST_USER", ""),
+                "password": ENV.get("EMAIL_HOST_PASSWORD", ""),
+                "use_tls": env_bool(ENV, "EMAIL_USE_TLS", False),
+                "timeout": 10,
+            },
+        }
+    }
+else:
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
 DEFAULT_FROM_EMAIL = ENV.get("DEFAULT_FROM_EMAIL", "bartender-panel@localhost")
 ALERT_EMAILS = env_list(ENV, "ALERT_EMAILS", [])
 ALERT_WEBHOOK_URL = ENV.get("ALERT_WEBHOOK_URL", "")
@@ -149,3 +156,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": ENV.get("LOG_LEVEL", "INFO")},
 }
+
+# --- Server name mappings and backfill (issues 3 and 4) ------------------------------------------
+
+# --- Health checks and alerts (issue 5): thresholds default to the runbook's ---------------------
+
+# --- Rollout (issue 6) -----------------------------------------------------------------------------

@@ -1,0 +1,39 @@
+"""Core models, one module per concept (STYLE.md: a package once past ~400 lines)."""
+
+from adminpanel.models.api import ApiClient
+from adminpanel.models.audit import PanelEvent
+from adminpanel.models.bartender import (
+    AuditLog,
+    Bar,
+    BarMember,
+    Consignment,
+    MemberRole,
+    MigrationServerIdLog,
+    OperatingMode,
+    Return,
+    Sale,
+    User,
+)
+from adminpanel.models.health import Alert, CheckResult, CheckStatus, HealthRun
+from adminpanel.models.permissions import BarGroupObjectPermission, BarUserObjectPermission
+
+__all__ = [
+    "Alert",
+    "ApiClient",
+    "AuditLog",
+    "Bar",
+    "BarGroupObjectPermission",
+    "BarMember",
+    "BarUserObjectPermission",
+    "CheckResult",
+    "CheckStatus",
+    "Consignment",
+    "HealthRun",
+    "MemberRole",
+    "MigrationServerIdLog",
+    "OperatingMode",
+    "PanelEvent",
+    "Return",
+    "Sale",
+    "User",
+]

@@ -1,0 +1,49 @@
+import pytest
+
+from tests.factories import BarFactory, UserFactory, make_manager, make_product, make_support
+
+
+@pytest.fixture
+def bar(db):
+    return BarFactory(name="Maquis Baobab")
+
+
+@pytest.fixture
+def other_bar(db):
+    return BarFactory(name="Chez Fatou")
+
+
+@pytest.fixture
+def manager(bar):
+    return make_manager(bar, username="manager_a")
+
+
+@pytest.fixture
+def support_user(db):
+    return make_support(username="support_a")
+
+
+@pytest.fixture
+def product_user(db):
+    return make_product(username="product_a")
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(username="root", is_superuser=True, is_staff=True)
+
+
+@pytest.fixture
+def plain_user(db):
+    return UserFactory(username="nobody")
+
+
+@pytest.fixture
+def client_for(client):
+    """Log the test client in as the given user and return it."""
+
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
