@@ -1,0 +1,5 @@
+"""Mappings models, one module per concept."""
+
+from mappings.models.mapping import BarMappingScope, ServerNameMapping
+
+__all__ = ["BarMappingScope", "ServerNameMapping"]
