@@ -75,7 +75,8 @@ DATABASES = {"default": database_from_url(DATABASE_URL)}
 DATABASES["default"]["CONN_MAX_AGE"] = int(ENV.get("DB_CONN_MAX_AGE", "60"))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
-DATABASES["default"]["TEST"] = {"NAME": ENV.get("TEST_DATABASE_NAME", "test_bartender")}
+# One test database per pytest process unless named: parallel runs on one machine never share one.
+DATABASES["default"]["TEST"] = {"NAME": ENV.get("TEST_DATABASE_NAME") or f"test_bartender_{os.getpid()}"}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "adminpanel.User"
