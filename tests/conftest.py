@@ -3,6 +3,12 @@ import pytest
 from tests.factories import BarFactory, UserFactory, make_manager, make_product, make_support
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """PBKDF2 costs ~0.5 s per user; tests need logins, not slow hashes."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def bar(db):
     return BarFactory(name="Maquis Baobab")

@@ -1,0 +1,56 @@
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from adminpanel.config import database_from_url, env_bool, env_list, local_secret_key
+
+
+def test_database_url_is_split_into_django_settings():
+    db = database_from_url("postgresql://app:s%40cret@db.internal:6543/bartender?sslmode=require")
+    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert (db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
+        "bartender",
+        "app",
+        "s@cret",
+        "db.internal",
+        "6543",
+    )
+    assert db["OPTIONS"] == {"sslmode": "require"}
+
+
+def test_database_url_may_name_a_socket_directory_as_host():
+    db = database_from_url("postgresql://app@/bartender?host=/var/run/postgresql")
+    assert db["HOST"] == "/var/run/postgresql"
+    assert "host" not in db["OPTIONS"]
+
+
+@pytest.mark.parametrize("url", ["sqlite:///db.sqlite3", "mysql://u@h/db", "postgresql://u@h/"])
+def test_database_url_other_than_postgresql_with_a_name_is_refused(url):
+    with pytest.raises(ImproperlyConfigured):
+        database_from_url(url)
+
+
+def test_env_bool_accepts_common_words_and_refuses_the_rest():
+    assert env_bool({"X": "yes"}, "X", False) is True
+    assert env_bool({"X": "0"}, "X", True) is False
+    assert env_bool({}, "X", True) is True
+    with pytest.raises(ImproperlyConfigured, match="X='maybe'"):
+        env_bool({"X": "maybe"}, "X", False)
+
+
+def test_env_list_splits_on_commas_and_drops_blanks():
+    assert env_list({"H": "a.example, b.example,,"}, "H", []) == ["a.example", "b.example"]
+    assert env_list({}, "H", ["localhost"]) == ["localhost"]
+
+
+def test_local_secret_key_is_generated_once_and_kept_private(tmp_path):
+    first = local_secret_key(tmp_path / "var")
+    assert len(first) >= 50
+    assert local_secret_key(tmp_path / "var") == first
+    assert (tmp_path / "var" / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_settings_use_postgresql_with_health_checked_persistent_connections(settings):
+    db = settings.DATABASES["default"]
+    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert db["CONN_HEALTH_CHECKS"] is True
+    assert db["CONN_MAX_AGE"] > 0
