@@ -109,6 +109,8 @@ def seed_demo(*, bars: int, sales: int, seed: int = 1, days: int = 30) -> SeedRe
             report.returns_created = _step(cursor, report, "returns", SQL_RETURNS, params)
             report.audit_logs_created = _step(cursor, report, "audit_logs", SQL_AUDIT_LOGS, params)
             _step(cursor, report, "last_sale_at", SQL_LAST_SALE, params)
+        # ON COMMIT DROP does not fire when the caller's transaction (a test) is still open.
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.demo_new_bars, pg_temp.demo_people")
     if report.bars_created:
         with connection.cursor() as cursor:
             started_analyze = time.perf_counter()
@@ -120,6 +122,7 @@ def seed_demo(*, bars: int, sales: int, seed: int = 1, days: int = 30) -> SeedRe
 
 # Every new bar of this seed, with its index i; existing bars are left alone (idempotence).
 SQL_BARS = """
+DROP TABLE IF EXISTS pg_temp.demo_new_bars, pg_temp.demo_people;
 CREATE TEMP TABLE demo_new_bars (i int PRIMARY KEY, id uuid NOT NULL, servers int NOT NULL) ON COMMIT DROP;
 WITH candidates AS (
   SELECT i, md5('bartender-demo:' || %(seed)s || ':bar:' || i)::uuid AS id

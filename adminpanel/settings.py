@@ -162,4 +162,57 @@ LOGGING = {
 
 # --- Health checks and alerts (issue 5): thresholds default to the runbook's ---------------------
 
+
+def _env_float(name: str, default):
+    raw = ENV.get(name)
+    return default if raw in (None, "") else float(raw)
+
+
+# Runbook "Monitoring & Alerting" thresholds; each may be overridden by HEALTH_<NAME> in the environment.
+HEALTH_THRESHOLDS = {
+    name: _env_float(f"HEALTH_{name.upper()}", default)
+    for name, default in {
+        "resolution_error_rate_critical_pct": 5.0,  # server_id resolution errors, last 5 minutes
+        "rls_violations_critical": 10,  # rls_violation audit logs in HEALTH_RLS_WINDOW_MINUTES
+        "orphaned_sales_critical": 0,  # server_id NULL in simplified-mode bars, last hour
+        "orphaned_fks_critical": 0,  # server_id that is not a user
+        "db_connections_critical_pct": 80.0,  # pg_stat_activity / max_connections
+        "coverage_critical_pct": 95.0,  # server_id coverage of the last 24 h (below: critical)
+        "coverage_warning_pct": 98.0,  # (below: warning)
+        "fallback_warning_pct": 10.0,  # fallback mappings in migration_server_id_log
+        "serverid_errors_warning": 100,  # error logs mentioning serverId / server_id, last hour
+        "error_rate_critical_pct": 1.0,  # error-level audit logs per sale, last 5 minutes
+        "error_logs_warning": 0,  # error-level audit logs, last 5 minutes (above: warning)
+        "query_latency_warning_ms": 50.0,  # pg_stat_statements mean time of RLS-bound statements (Week 1)
+        "query_latency_critical_ms": 1000.0,  # (runbook: P95 > 1 s)
+        "seqscan_min_rows": 10_000,  # a planned sequential scan on a table this big is a warning
+    }.items()
+}
+# Expected share (%) of bars in simplified mode; empty = asked from the rollout stage when it says, else 0.
+HEALTH_ADOPTION_EXPECTED_PCT = _env_float("HEALTH_ADOPTION_EXPECTED_PCT", None)
+HEALTH_RLS_WINDOW_MINUTES = int(ENV.get("HEALTH_RLS_WINDOW_MINUTES", "60"))
+HEALTH_CHECK_STATEMENT_TIMEOUT_MS = int(ENV.get("HEALTH_CHECK_STATEMENT_TIMEOUT_MS", "5000"))
+HEALTH_STALE_AFTER_MINUTES = int(ENV.get("HEALTH_STALE_AFTER_MINUTES", "10"))
+HEALTH_RUN_INTERVAL_SECONDS = int(ENV.get("HEALTH_RUN_INTERVAL_SECONDS", "300"))
+# The run's hard time limit; the PostgreSQL advisory lock dies with the killed worker's session, so a crashed
+# run never blocks the next one for longer than that.
+HEALTH_TASK_TIME_LIMIT = int(ENV.get("HEALTH_TASK_TIME_LIMIT", "120"))
+# Notifications: ALERT_EMAILS (mail, Django's MAILERS) and ALERT_WEBHOOK_URL (JSON POST) from the top of this file.
+ALERT_WEBHOOK_TIMEOUT = _env_float("ALERT_WEBHOOK_TIMEOUT", 5.0)
+ALERT_NOTIFY_ATTEMPTS = int(ENV.get("ALERT_NOTIFY_ATTEMPTS", "3"))  # tries per delivery, within one run
+ALERT_NOTIFY_RETRY_DELAY = _env_float("ALERT_NOTIFY_RETRY_DELAY", 1.0)  # seconds, doubled after each try
+ALERT_NOTIFY_MAX_ATTEMPTS = int(ENV.get("ALERT_NOTIFY_MAX_ATTEMPTS", "12"))  # across runs, then given up
+
+CELERY_BEAT_SCHEDULE = {
+    **CELERY_BEAT_SCHEDULE,
+    "health-checks-every-5-minutes": {
+        "task": "adminpanel.run_health_checks",
+        "schedule": float(HEALTH_RUN_INTERVAL_SECONDS),
+        "kwargs": {"trigger": "schedule"},
+        # Shorter than the interval: runs missed while the workers were down are dropped, not piled up.
+        "options": {"expires": HEALTH_RUN_INTERVAL_SECONDS * 0.8},
+    },
+}
+
+
 # --- Rollout (issue 6) -----------------------------------------------------------------------------

@@ -14,11 +14,12 @@ from adminpanel.models.bartender import (
     Sale,
     User,
 )
-from adminpanel.models.health import Alert, CheckResult, CheckStatus, HealthRun
+from adminpanel.models.health import Alert, AlertEvent, CheckResult, CheckStatus, HealthRun, PhaseWindow
 from adminpanel.models.permissions import BarGroupObjectPermission, BarUserObjectPermission
 
 __all__ = [
     "Alert",
+    "AlertEvent",
     "ApiClient",
     "AuditLog",
     "Bar",
@@ -33,6 +34,7 @@ __all__ = [
     "MigrationServerIdLog",
     "OperatingMode",
     "PanelEvent",
+    "PhaseWindow",
     "Return",
     "Sale",
     "User",

@@ -28,6 +28,8 @@ class HealthRun(models.Model):
     triggered_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     status = models.CharField(max_length=16, choices=CheckStatus.choices, default=CheckStatus.UNKNOWN)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # The Celery task id: a redelivered task (acks_late) finds its run done and does nothing.
+    task_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
 
     class Meta:
         db_table = "health_runs"
@@ -96,3 +98,76 @@ class Alert(models.Model):
     @property
     def is_unresolved(self) -> bool:
         return self.state != self.State.RESOLVED
+
+
+class AlertEvent(models.Model):
+    """One change in an alert's life, stored with the change itself (outbox): notifications are sent from here,
+    retried until delivered or out of attempts, so a failing mail server or webhook never loses the alert."""
+
+    class Kind(models.TextChoices):
+        OPENED = "opened", "Opened"
+        ESCALATED = "escalated", "Escalated"
+        RESOLVED = "resolved", "Resolved"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    severity = models.CharField(max_length=16, choices=CheckStatus.choices)
+    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    comment = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    notify = models.BooleanField(default=True, help_text="Whether this event is sent by mail/webhook.")
+    notified_at = models.DateTimeField(null=True, blank=True, help_text="When every channel had it.")
+    delivered_to = models.JSONField(default=list, blank=True, help_text="Channels done: a retry skips them.")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "health_alert_events"
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["id"], condition=Q(notify=True, notified_at__isnull=True), name="health_alert_event_pending"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.alert.check_name} ({self.severity})"
+
+
+class PhaseWindow(models.Model):
+    """A named monitoring window of the runbook (Phase 3's 15 minutes, Day 1, Week 1) and its stored verdict."""
+
+    class Kind(models.TextChoices):
+        PHASE3 = "phase3", "Phase 3: 15-minute post-deployment monitor"
+        DAY1 = "day1", "Day 1 after full rollout"
+        WEEK1 = "week1", "Week 1 after full rollout"
+
+    class Verdict(models.TextChoices):
+        PENDING = "pending", "Running"
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"
+        INCONCLUSIVE = "inconclusive", "Inconclusive"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    started_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    started_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField()
+    verdict = models.CharField(max_length=16, choices=Verdict.choices, default=Verdict.PENDING)
+    verdict_at = models.DateTimeField(null=True, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "health_phase_windows"
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind"], condition=Q(verdict="pending"), name="health_phase_one_running"),
+            models.CheckConstraint(condition=Q(ends_at__gt=models.F("started_at")), name="health_phase_ends_after"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} ({self.verdict})"
+
+    @property
+    def is_running(self) -> bool:
+        return self.verdict == self.Verdict.PENDING

@@ -1,0 +1,103 @@
+"""Alert notifications: Django mail to ``ALERT_EMAILS`` and an optional JSON POST to ``ALERT_WEBHOOK_URL``.
+
+Each channel is tried ``ALERT_NOTIFY_ATTEMPTS`` times with a doubling delay, each webhook call bounded by
+``ALERT_WEBHOOK_TIMEOUT``; what still fails is reported back so the event stays pending (see health.py).
+"""
+
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+
+from django.conf import settings
+from django.core.mail import send_mail
+
+logger = logging.getLogger(__name__)
+
+MAIL, WEBHOOK = "mail", "webhook"
+
+
+def payload(*, event) -> dict:
+    """What every channel says about an alert event."""
+    alert = event.alert
+    result = alert.last_result
+    return {
+        "event": event.kind,
+        "check": alert.check_name,
+        "severity": alert.severity,
+        "state": alert.state,
+        "alert_id": alert.pk,
+        "opened_at": alert.opened_at.isoformat(),
+        "at": event.created_at.isoformat(),
+        "value": result.value if result else None,
+        "threshold": result.threshold if result else "",
+        "error": result.error if result else "",
+    }
+
+
+def _subject(data: dict) -> str:
+    return f"[BarTender health] {data['severity'].upper()} {data['check']} {data['event']}"
+
+
+def _body(data: dict) -> str:
+    lines = [f"{key}: {value}" for key, value in data.items() if value not in (None, "")]
+    return "\n".join(lines) + "\n"
+
+
+def _with_retries(send, *, what: str) -> str | None:
+    """Call ``send`` up to ALERT_NOTIFY_ATTEMPTS times; the last error's text, or None once it worked."""
+    attempts = max(1, settings.ALERT_NOTIFY_ATTEMPTS)
+    delay = settings.ALERT_NOTIFY_RETRY_DELAY
+    error = None
+    for attempt in range(1, attempts + 1):
+        try:
+            send()
+            return None
+        except Exception as exc:  # noqa: BLE001 (any failure of a channel is retried, then reported)
+            error = f"{what}: {type(exc).__name__}: {exc}"
+            logger.info("%s (attempt %s of %s)", error, attempt, attempts)
+        if attempt < attempts:
+            time.sleep(delay)
+            delay *= 2
+    return error
+
+
+def post_webhook(*, url: str, data: dict, timeout: float) -> None:
+    """POST ``data`` as JSON; anything but a 2xx answer raises."""
+    if not url.lower().startswith(("http://", "https://")):
+        raise ValueError(f"ALERT_WEBHOOK_URL must be an http(s) URL, got {url!r}")
+    request = urllib.request.Request(  # noqa: S310 (scheme checked above)
+        url,
+        data=json.dumps(data).encode(),
+        headers={"Content-Type": "application/json", "User-Agent": "bartender-admin-panel"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        if not 200 <= response.status < 300:
+            raise urllib.error.HTTPError(url, response.status, "not a 2xx answer", response.headers, None)
+
+
+def notify(*, event, skip=frozenset()) -> tuple[set[str], list[str]]:
+    """Send one alert event on every configured channel not in ``skip``; returns (channels done, errors)."""
+    data = payload(event=event)
+    done, errors = set(), []
+    if settings.ALERT_EMAILS and MAIL not in skip:
+        error = _with_retries(
+            lambda: send_mail(_subject(data), _body(data), settings.DEFAULT_FROM_EMAIL, settings.ALERT_EMAILS),
+            what=MAIL,
+        )
+        if error:
+            errors.append(error)
+        else:
+            done.add(MAIL)
+    if settings.ALERT_WEBHOOK_URL and WEBHOOK not in skip:
+        error = _with_retries(
+            lambda: post_webhook(url=settings.ALERT_WEBHOOK_URL, data=data, timeout=settings.ALERT_WEBHOOK_TIMEOUT),
+            what=WEBHOOK,
+        )
+        if error:
+            errors.append(error)
+        else:
+            done.add(WEBHOOK)
+    return done, errors
