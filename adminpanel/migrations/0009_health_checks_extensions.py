@@ -53,7 +53,14 @@ class Migration(migrations.Migration):
                 ("comment", models.TextField(blank=True, default="")),
                 ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
                 ("notify", models.BooleanField(default=True, help_text="Whether this event is sent by mail/webhook.")),
-                ("notified_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "notified_at",
+                    models.DateTimeField(blank=True, help_text="When every channel had it.", null=True),
+                ),
+                (
+                    "delivered_to",
+                    models.JSONField(blank=True, default=list, help_text="Channels done: a retry skips them."),
+                ),
                 ("attempts", models.PositiveSmallIntegerField(default=0)),
                 ("last_error", models.TextField(blank=True, default="")),
                 (

@@ -20,6 +20,7 @@ from adminpanel.models.permissions import BarGroupObjectPermission, BarUserObjec
 __all__ = [
     "Alert",
     "AlertEvent",
+    "AlertEvent",
     "ApiClient",
     "AuditLog",
     "Bar",
@@ -34,6 +35,7 @@ __all__ = [
     "MigrationServerIdLog",
     "OperatingMode",
     "PanelEvent",
+    "PhaseWindow",
     "PhaseWindow",
     "Return",
     "Sale",
