@@ -4,11 +4,12 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from guardian.admin import GuardedModelAdmin
 
+from adminpanel.admin_audit import AuditedAdminMixin, AuditedGuardedAdminMixin
 from adminpanel.models import ApiClient, AuditLog, Bar, BarMember, PanelEvent, User
 
 
 @admin.register(User)
-class PanelUserAdmin(UserAdmin):
+class PanelUserAdmin(AuditedAdminMixin, UserAdmin):
     fieldsets = UserAdmin.fieldsets + (("BarTender", {"fields": ("display_name",)}),)
     list_display = ("username", "display_name", "email", "is_staff", "is_superuser")
     search_fields = ("username", "display_name", "email")
@@ -21,7 +22,7 @@ class BarMemberInline(admin.TabularInline):
 
 
 @admin.register(Bar)
-class BarAdmin(GuardedModelAdmin):
+class BarAdmin(AuditedGuardedAdminMixin, GuardedModelAdmin):
     list_display = ("name", "is_internal", "operating_mode", "last_sale_at")
     list_filter = ("is_internal",)
     search_fields = ("name",)
@@ -55,7 +56,7 @@ class PanelEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiClient)
-class ApiClientAdmin(admin.ModelAdmin):
+class ApiClientAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """Creating a client (or ticking "rotate token") shows its token once; only the hash is stored."""
 
     list_display = ("name", "token_prefix", "is_active", "created_at", "last_used_at")

@@ -54,3 +54,21 @@ def test_settings_use_postgresql_with_health_checked_persistent_connections(sett
     assert db["ENGINE"] == "django.db.backends.postgresql"
     assert db["CONN_HEALTH_CHECKS"] is True
     assert db["CONN_MAX_AGE"] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dropped_database_connection_is_replaced_without_a_restart():
+    """What a PostgreSQL restart does to a persistent connection, and Django's health check recovering from it."""
+    import psycopg
+    from django.db import close_old_connections, connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    params = connection.get_connection_params()
+    with psycopg.connect(**params, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    close_old_connections()  # what Django runs at the start of every request
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] != pid
