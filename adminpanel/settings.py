@@ -216,3 +216,20 @@ CELERY_BEAT_SCHEDULE = {
 
 
 # --- Rollout (issue 6) -----------------------------------------------------------------------------
+# When a critical alert opens while a stage above `off` is live, the kill switch fires by itself.
+ROLLOUT_AUTO_ROLLBACK = env_bool(ENV, "ROLLOUT_AUTO_ROLLBACK", True)
+# Minimum soak of each stage before the next one may start (hours; ROLLOUT_SOAK_HOURS_4A, _4B, _4C).
+ROLLOUT_SOAK_HOURS = {
+    stage: float(ENV.get(f"ROLLOUT_SOAK_HOURS_{stage.upper()}", "24")) for stage in ("4a", "4b", "4c")
+}
+# The gate wants the latest finished health run younger than this.
+ROLLOUT_HEALTH_FRESHNESS_MINUTES = float(ENV.get("ROLLOUT_HEALTH_FRESHNESS_MINUTES", "10"))
+# Share of bars (hash buckets 0-99 below this) in stage 4b.
+ROLLOUT_HALF_PERCENT = int(ENV.get("ROLLOUT_HALF_PERCENT", "50"))
+# Health-check names whose values fill the deployment record's "Monitoring Results (First 24 hours)".
+ROLLOUT_RECORD_CHECKS = {
+    "error_rate": ENV.get("ROLLOUT_RECORD_CHECK_ERROR_RATE", "error_rate"),
+    "server_id_coverage": ENV.get("ROLLOUT_RECORD_CHECK_COVERAGE", "server_id_coverage"),
+    "rls_violations": ENV.get("ROLLOUT_RECORD_CHECK_RLS", "rls_violations"),
+    "latency_ms": ENV.get("ROLLOUT_RECORD_CHECK_LATENCY", "api_latency_p95"),
+}

@@ -8,4 +8,6 @@ from rollout.models import FeatureFlag
 class FeatureFlagAdmin(GuardedModelAdmin):
     list_display = ("key", "enabled_globally", "version", "updated_at")
     # Flips go through the rollout page, which checks the object permission and audits them.
-    readonly_fields = ("key", "enabled_globally", "allowed_bars", "version", "updated_at")
+    readonly_fields = (
+        "key", "enabled_globally", "kill_switch_engaged", "allowed_bars", "version", "updated_at",
+    )  # fmt: skip

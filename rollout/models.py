@@ -1,10 +1,12 @@
-"""Feature flags of the Mode Switching rollout (the full rollout model arrives with the rollout issue)."""
+"""The Mode Switching rollout: flags, the rollout state, the bars each step changed, the timeline, records."""
 
+from django.conf import settings
 from django.db import models
+from django.db.models import F, Q
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from adminpanel.models import Bar
+from adminpanel.models import Alert, Bar
 
 ENABLE_SWITCHING_MODE = "ENABLE_SWITCHING_MODE"
 SHOW_SWITCHING_MODE_UI = "SHOW_SWITCHING_MODE_UI"
@@ -14,10 +16,21 @@ DEFAULT_FLAGS = {
 }
 
 
+class FlagState(models.TextChoices):
+    """What a flag's two switches mean for the bars (DESIGN.md section 4)."""
+
+    OFF = "off", "Off for every bar (kill switch)"
+    ALLOW_LIST = "allow_list", "On for allow-listed bars"
+    GLOBAL = "global", "On for every bar"
+
+
 class FeatureFlag(models.Model):
     key = models.CharField(max_length=64, unique=True)
     description = models.TextField(blank=True)
     enabled_globally = models.BooleanField(default=False)
+    # Runbook Option A: the kill switch turns the flag off for every bar but keeps the allow-list, so that
+    # releasing it restores the rollout exactly as it was.
+    kill_switch_engaged = models.BooleanField(default=False)
     allowed_bars = models.ManyToManyField(Bar, blank=True, related_name="feature_flags", db_table="feature_flag_bars")
     version = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -34,6 +47,16 @@ class FeatureFlag(models.Model):
     def __str__(self):
         return self.key
 
+    @property
+    def state(self) -> str:
+        if self.kill_switch_engaged:
+            return FlagState.OFF
+        return FlagState.GLOBAL if self.enabled_globally else FlagState.ALLOW_LIST
+
+    @property
+    def state_label(self) -> str:
+        return FlagState(self.state).label
+
 
 class FeatureFlagUserObjectPermission(UserObjectPermissionBase):
     content_object = models.ForeignKey(FeatureFlag, on_delete=models.CASCADE)
@@ -43,7 +66,194 @@ class FeatureFlagGroupObjectPermission(GroupObjectPermissionBase):
     content_object = models.ForeignKey(FeatureFlag, on_delete=models.CASCADE)
 
 
+class Stage(models.TextChoices):
+    OFF = "off", "off"
+    INTERNAL = "4a", "4a internal"
+    HALF = "4b", "4b 50%"
+    ALL = "4c", "4c 100%"
+
+
+STAGE_ORDER = [Stage.OFF, Stage.INTERNAL, Stage.HALF, Stage.ALL]
+
+
+def next_stage(stage: str) -> str | None:
+    index = STAGE_ORDER.index(Stage(stage))
+    return STAGE_ORDER[index + 1] if index + 1 < len(STAGE_ORDER) else None
+
+
+def previous_stage(stage: str) -> str | None:
+    index = STAGE_ORDER.index(Stage(stage))
+    return STAGE_ORDER[index - 1] if index > 0 else None
+
+
+class RolloutState(models.Model):
+    """The one row every stage change locks (SELECT … FOR UPDATE) and whose version makes advancing idempotent."""
+
+    SINGLETON_ID = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID)
+    stage = models.CharField(max_length=8, choices=Stage.choices, default=Stage.OFF)
+    paused = models.BooleanField(default=False)
+    soak_started_at = models.DateTimeField(null=True, blank=True, help_text="Last step of the current stage.")
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "rollout_state"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="rollout_state_singleton"),
+            models.CheckConstraint(condition=Q(stage__in=Stage.values), name="rollout_state_stage_valid"),
+        ]
+
+    def __str__(self):
+        return f"rollout at {self.stage} (v{self.version})"
+
+
+class RolloutStep(models.Model):
+    """One advance: the stage it belongs to and how many bars it switched (a stage may take several batches)."""
+
+    stage = models.CharField(max_length=8, choices=Stage.choices)
+    batch_size = models.PositiveIntegerField(null=True, blank=True)
+    bars_changed = models.PositiveIntegerField(default=0)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    rolled_back_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "rollout_steps"
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=~Q(stage="off"), name="rollout_step_stage_not_off")]
+
+    def __str__(self):
+        return f"step {self.pk} ({self.stage}, {self.bars_changed} bars)"
+
+
+class RolloutBarChange(models.Model):
+    """A bar this rollout switched from NULL to simplified, and the allow-list entries it added for it.
+
+    Stage rollback restores exactly these bars (and removes exactly these allow-list entries), nothing else.
+    """
+
+    step = models.ForeignKey(RolloutStep, on_delete=models.CASCADE, related_name="changes")
+    bar = models.ForeignKey(Bar, on_delete=models.CASCADE, related_name="+")
+    flags_added = models.JSONField(default=list, help_text="Ids of the flags whose allow-list this step added to.")
+    rolled_back_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "rollout_bar_changes"
+        constraints = [models.UniqueConstraint(fields=["step", "bar"], name="rollout_bar_change_unique")]
+        indexes = [models.Index(fields=["bar"], name="rollout_bar_change_bar_idx")]
+
+    def __str__(self):
+        return f"bar {self.bar_id} in step {self.step_id}"
+
+
+class EventKind(models.TextChoices):
+    FLAG_FLIP = "flag_flip", "Flag flipped"
+    ALLOW_LIST = "allow_list", "Allow-list changed"
+    STAGE_ADVANCE = "stage_advance", "Stage advanced"
+    STAGE_PAUSE = "stage_pause", "Rollout paused"
+    STAGE_RESUME = "stage_resume", "Rollout resumed"
+    GATE_OVERRIDE = "gate_override", "Gate overridden"
+    STAGE_ROLLBACK = "stage_rollback", "Stage rolled back"
+    KILL_SWITCH = "kill_switch", "Kill switch"
+    AUTO_ROLLBACK = "auto_rollback", "Automatic rollback"
+    RECORD = "record", "Deployment record"
+
+
+class RolloutEvent(models.Model):
+    """The rollout's timeline. Append-only: a database trigger refuses UPDATE and DELETE (migration 0002).
+
+    Its references carry no database constraint (and never cascade), so deleting a user, alert or record can
+    never need to rewrite history; `actor_name` keeps who it was.
+    """
+
+    kind = models.CharField(max_length=24, choices=EventKind.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150)
+    flag = models.ForeignKey(
+        FeatureFlag, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
+    )
+    stage_before = models.CharField(max_length=8, blank=True, default="")
+    stage_after = models.CharField(max_length=8, blank=True, default="")
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    reason = models.TextField(blank=True, default="")
+    is_override = models.BooleanField(default=False)
+    alert = models.ForeignKey(
+        Alert, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
+    )
+    step = models.ForeignKey(
+        RolloutStep, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
+    )
+    record = models.ForeignKey(
+        "DeploymentRecord", on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        db_table = "rollout_events"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["created_at"], name="rollout_events_created_idx"),
+            models.Index(fields=["kind", "created_at"], name="rollout_events_kind_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.kind}"
+
+
+class RecordStatus(models.TextChoices):
+    IN_PROGRESS = "in_progress", "In progress"
+    SUCCESSFUL = "successful", "✓ Successful"
+    ROLLED_BACK = "rolled_back", "✗ Rolled back"
+
+
+class DeploymentRecord(models.Model):
+    """The runbook's "Deployment Record Template" as a row; timeline and monitoring fill themselves."""
+
+    date = models.DateField(default=timezone.localdate)
+    deployer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Pre-deployment verification (runbook checklist); None = not checked yet.
+    backup_location = models.CharField(max_length=300, blank=True, default="")
+    tests_passing = models.BooleanField(null=True, blank=True)
+    flags_off = models.BooleanField(null=True, blank=True)
+    code_builds = models.BooleanField(null=True, blank=True)
+    # The window whose audit timeline and health runs the record shows (monitoring: its first 24 h).
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    issues_encountered = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=16, choices=RecordStatus.choices, default=RecordStatus.IN_PROGRESS)
+    deployer_signed_at = models.DateTimeField(null=True, blank=True)
+    reviewer_signed_at = models.DateTimeField(null=True, blank=True)
+    # Timeline and monitoring as they stood when the second signature landed: a signed record never changes.
+    snapshot = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "deployment_records"
+        ordering = ["-date", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(deployer=F("reviewer")), name="deployment_record_two_people"),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
+                name="deployment_record_window_ordered",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Mode Switching deployment of {self.date}"
+
+    @property
+    def is_signed(self) -> bool:
+        return bool(self.deployer_signed_at and self.reviewer_signed_at)
+
+
 def ensure_default_flags(**kwargs):
-    """Both runbook flags exist, and start OFF (runbook 1.3)."""
+    """Both runbook flags exist and start OFF (runbook 1.3); the rollout state row exists (at stage off)."""
     for key, description in DEFAULT_FLAGS.items():
         FeatureFlag.objects.get_or_create(key=key, defaults={"description": description})
+    RolloutState.objects.get_or_create(pk=RolloutState.SINGLETON_ID)

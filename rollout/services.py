@@ -1,9 +1,502 @@
-"""Rollout services (flags, stages, gates, rollback): built by the rollout issue."""
+"""Rollout write paths: flags, allow-lists, stages, gates, rollbacks and deployment records.
+
+Every function here locks what it changes, checks the actor's permission again inside the transaction (views
+check first for a quick 403; this is the check that counts), and writes one timeline event per change.
+"""
+
+import logging
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from adminpanel.audit import record_event
+from rollout import permissions
+from rollout.cohorts import bucket_sql, cohort_sql
+from rollout.gates import GateResult, evaluate_gates
+from rollout.models import (
+    DeploymentRecord,
+    EventKind,
+    FeatureFlag,
+    FlagState,
+    RecordStatus,
+    RolloutEvent,
+    RolloutState,
+    RolloutStep,
+    Stage,
+    next_stage,
+    previous_stage,
+)
+from rollout.selectors import record_snapshot, remaining_in_stage
+
+logger = logging.getLogger(__name__)
+
+
+# --- Domain errors (turned into messages and statuses by the views) -------------------------------
+class RolloutError(Exception):
+    """Base of every refusal; the message is meant for the person who asked."""
+
+
+class NotAllowed(RolloutError):
+    pass
+
+
+class InvalidRequest(RolloutError):
+    pass
+
+
+class GateClosed(RolloutError):
+    def __init__(self, gates: list[GateResult]):
+        self.gates = gates
+        super().__init__("Gate closed: " + " ".join(f"{gate.label}: {gate.why}" for gate in gates))
+
+
+class RolloutPaused(RolloutError):
+    pass
+
+
+class KillSwitchEngaged(RolloutError):
+    pass
+
+
+class RolloutComplete(RolloutError):
+    pass
+
+
+# --- Helpers --------------------------------------------------------------------------------------
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidRequest("A reason is required.")
+    return reason
+
+
+def _record(*, kind: str, actor, target, **fields) -> RolloutEvent:
+    """One timeline event, mirrored in the panel-wide audit trail (panel_events)."""
+    event = RolloutEvent.objects.create(
+        kind=kind,
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_name=getattr(actor, "username", None) or "system",
+        **fields,
+    )
+    record_event(
+        actor=actor,
+        action=f"rollout.{kind}",
+        target=target,
+        before=fields.get("before"),
+        after={**(fields.get("after") or {}), "rollout_event": event.pk},
+        reason=fields.get("reason", ""),
+    )
+    return event
+
+
+def locked_state() -> RolloutState:
+    """The rollout state row, locked until the end of the caller's transaction."""
+    RolloutState.objects.get_or_create(pk=RolloutState.SINGLETON_ID)
+    return RolloutState.objects.select_for_update().get(pk=RolloutState.SINGLETON_ID)
+
+
+def _bump_state(state: RolloutState, now) -> None:
+    state.version = F("version") + 1
+    state.updated_at = now
+    state.save()
+    state.refresh_from_db()
+
+
+def _bump_flags(now) -> None:
+    # Any change to who gets a flag changes every flag's version: the flag API's ETag follows it.
+    FeatureFlag.objects.update(version=F("version") + 1, updated_at=now)
+
+
+def _flag_snapshot(flag: FeatureFlag) -> dict:
+    return {"state": flag.state, "enabled_globally": flag.enabled_globally, "kill_switch": flag.kill_switch_engaged}
+
+
+# --- Flags ----------------------------------------------------------------------------------------
+def flip_flag(*, actor, flag_key: str, state: str, reason: str) -> FeatureFlag:
+    """Set a flag to off (kill switch), allow-list only, or on for every bar; needs `flip_flag` on that flag."""
+    reason = _require_reason(reason)
+    if state not in FlagState.values:
+        raise InvalidRequest(f"Unknown flag state {state!r}.")
+    with transaction.atomic():
+        flag = FeatureFlag.objects.select_for_update().filter(key=flag_key).first()
+        if flag is None:
+            raise InvalidRequest(f"Unknown flag {flag_key!r}.")
+        if not permissions.can_flip(actor, flag):
+            raise NotAllowed(f"You may not flip {flag.key}.")
+        before = _flag_snapshot(flag)
+        if flag.state == state:
+            return flag
+        now = timezone.now()
+        flag.kill_switch_engaged = state == FlagState.OFF
+        flag.enabled_globally = state == FlagState.GLOBAL
+        flag.version = F("version") + 1
+        flag.updated_at = now
+        flag.save()
+        flag.refresh_from_db()
+        _record(
+            kind=EventKind.FLAG_FLIP, actor=actor, target=flag, flag=flag, before=before,
+            after=_flag_snapshot(flag), reason=reason,
+        )  # fmt: skip
+        return flag
+
+
+def change_allow_list(*, actor, flag_key: str, bar, add: bool, reason: str) -> bool:
+    """Add the bar to (or remove it from) the flag's allow-list; returns whether anything changed."""
+    reason = _require_reason(reason)
+    with transaction.atomic():
+        flag = FeatureFlag.objects.select_for_update().filter(key=flag_key).first()
+        if flag is None:
+            raise InvalidRequest(f"Unknown flag {flag_key!r}.")
+        if not permissions.can_flip(actor, flag):
+            raise NotAllowed(f"You may not change the allow-list of {flag.key}.")
+        listed = flag.allowed_bars.filter(pk=bar.pk).exists()
+        if listed == add:
+            return False
+        (flag.allowed_bars.add if add else flag.allowed_bars.remove)(bar)
+        now = timezone.now()
+        FeatureFlag.objects.filter(pk=flag.pk).update(version=F("version") + 1, updated_at=now)
+        _record(
+            kind=EventKind.ALLOW_LIST, actor=actor, target=flag, flag=flag,
+            before={"bar": str(bar.pk), "bar_name": bar.name, "listed": listed},
+            after={"bar": str(bar.pk), "bar_name": bar.name, "listed": add}, reason=reason,
+        )  # fmt: skip
+        return True
+
+
+# --- Stages ---------------------------------------------------------------------------------------
+@dataclass
+class AdvanceResult:
+    applied: bool
+    message: str
+    state: RolloutState
+    step: RolloutStep | None = None
+    gates: list[GateResult] = field(default_factory=list)
+
+
+APPLY_STEP_SQL = """
+WITH picked AS (
+  SELECT bars.id FROM bars
+  WHERE {cohort} AND bars.settings->>'operatingMode' IS NULL
+  ORDER BY {bucket}, bars.id
+  {limit}
+  FOR UPDATE OF bars
+), switched AS (
+  UPDATE bars
+  SET settings = (CASE WHEN jsonb_typeof(bars.settings) = 'object' THEN bars.settings ELSE '{{}}'::jsonb END)
+                 || jsonb_build_object('operatingMode', 'simplified')
+  FROM picked
+  WHERE bars.id = picked.id AND bars.settings->>'operatingMode' IS NULL
+  RETURNING bars.id
+), granted AS (
+  INSERT INTO feature_flag_bars (featureflag_id, bar_id)
+  SELECT flags.id, switched.id FROM switched CROSS JOIN feature_flags flags
+  ON CONFLICT (featureflag_id, bar_id) DO NOTHING
+  RETURNING featureflag_id, bar_id
+), recorded AS (
+  INSERT INTO rollout_bar_changes (step_id, bar_id, flags_added)
+  SELECT %(step)s, switched.id, coalesce(per_bar.flags, '[]'::jsonb)
+  FROM switched
+  LEFT JOIN (SELECT bar_id, jsonb_agg(featureflag_id ORDER BY featureflag_id) AS flags
+             FROM granted GROUP BY bar_id) per_bar ON per_bar.bar_id = switched.id
+  RETURNING 1
+)
+SELECT count(*) FROM recorded
+"""
+
+
+def _apply_step(*, step: RolloutStep, batch_size: int | None) -> int:
+    """Switch the stage's NULL-mode bars (the next `batch_size` of them, by bucket) and allow-list them."""
+    sql = APPLY_STEP_SQL.format(
+        cohort=cohort_sql(step.stage),
+        bucket=bucket_sql(),
+        limit="LIMIT %(limit)s" if batch_size else "",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"step": step.pk, "limit": batch_size})
+        return cursor.fetchone()[0]
+
+
+def advance_stage(
+    *, actor, expected_version: int, batch_size: int | None = None, override_reason: str = ""
+) -> AdvanceResult:
+    """Apply the next step: the next batch of the current stage, or the next stage once this one is complete.
+
+    Idempotent and safe under concurrency: the state row is locked and `expected_version` must match the version
+    the caller saw, so any number of identical requests apply one step.
+    """
+    if batch_size is not None and batch_size < 1:
+        raise InvalidRequest("The batch size must be a positive number of bars.")
+    override_reason = (override_reason or "").strip()
+    with transaction.atomic():
+        if not permissions.can_operate_stages(actor):
+            raise NotAllowed("Advancing needs a product owner holding flip_flag on both flags.")
+        state = locked_state()
+        if state.version != expected_version:
+            return AdvanceResult(False, "The rollout changed since this page was loaded; nothing was done.", state)
+        if state.paused:
+            raise RolloutPaused("The rollout is paused; resume it first.")
+        if FeatureFlag.objects.filter(kill_switch_engaged=True).exists():
+            raise KillSwitchEngaged("The kill switch is engaged; release the flags before advancing.")
+        remaining = remaining_in_stage(state.stage)
+        target = state.stage if remaining else next_stage(state.stage)
+        if target is None:
+            raise RolloutComplete("Stage 4c is complete: every bar is in the rollout.")
+        now = timezone.now()
+        gates = evaluate_gates(state=state, now=now, entering_next_stage=target != state.stage)
+        closed = [gate for gate in gates if not gate.passed]
+        if closed and not override_reason:
+            raise GateClosed(closed)
+        if closed:
+            if not permissions.can_override_gates(actor):
+                raise NotAllowed("Overriding a gate needs the permission rollout.override_gate.")
+            _record(
+                kind=EventKind.GATE_OVERRIDE, actor=actor, target=state, stage_before=state.stage,
+                stage_after=target, before={"gates": [gate.as_dict() for gate in closed]},
+                after={"overridden": [gate.name for gate in closed]}, reason=override_reason, is_override=True,
+            )  # fmt: skip
+        stage_before = state.stage
+        step = RolloutStep.objects.create(stage=target, batch_size=batch_size, actor=actor, created_at=now)
+        changed = _apply_step(step=step, batch_size=batch_size)
+        step.bars_changed = changed
+        step.save(update_fields=["bars_changed"])
+        if changed:
+            _bump_flags(now)
+        state.stage = target
+        state.soak_started_at = now
+        _bump_state(state, now)
+        left = remaining_in_stage(target)
+        _record(
+            kind=EventKind.STAGE_ADVANCE, actor=actor, target=state, step=step, stage_before=stage_before,
+            stage_after=target, before={"stage": stage_before},
+            after={"stage": target, "bars_changed": changed, "batch_size": batch_size, "remaining": left,
+                   "gates": [gate.as_dict() for gate in gates]},
+            reason=override_reason, is_override=bool(closed),
+        )  # fmt: skip
+        message = f"Stage {target}: {changed} bars switched to simplified mode"
+        message += f", {left} still to go." if left else "; the stage is complete."
+        return AdvanceResult(True, message, state, step, gates)
+
+
+def _set_paused(*, actor, paused: bool, reason: str) -> RolloutState:
+    reason = _require_reason(reason)
+    with transaction.atomic():
+        if not permissions.can_operate_stages(actor):
+            raise NotAllowed("Pausing and resuming need a product owner holding flip_flag on both flags.")
+        state = locked_state()
+        if state.paused == paused:
+            return state
+        _bump_state_fields(state, paused=paused)
+        _record(
+            kind=EventKind.STAGE_PAUSE if paused else EventKind.STAGE_RESUME, actor=actor, target=state,
+            stage_before=state.stage, stage_after=state.stage, before={"paused": not paused},
+            after={"paused": paused}, reason=reason,
+        )  # fmt: skip
+        return state
+
+
+def _bump_state_fields(state: RolloutState, **values) -> None:
+    for name, value in values.items():
+        setattr(state, name, value)
+    _bump_state(state, timezone.now())
+
+
+def pause_rollout(*, actor, reason: str) -> RolloutState:
+    """Hold the rollout at its stage: no advance until resumed."""
+    return _set_paused(actor=actor, paused=True, reason=reason)
+
+
+def resume_rollout(*, actor, reason: str) -> RolloutState:
+    """Let the rollout advance again."""
+    return _set_paused(actor=actor, paused=False, reason=reason)
+
+
+ROLLBACK_STEP_SQL = """
+WITH live AS (
+  SELECT c.id, c.bar_id, c.flags_added
+  FROM rollout_bar_changes c JOIN rollout_steps s ON s.id = c.step_id
+  WHERE s.stage = %(stage)s AND s.rolled_back_at IS NULL AND c.rolled_back_at IS NULL
+), restored AS (
+  UPDATE bars SET settings = bars.settings - 'operatingMode'
+  FROM live
+  WHERE bars.id = live.bar_id AND bars.settings->>'operatingMode' = 'simplified'
+  RETURNING bars.id
+), revoked AS (
+  DELETE FROM feature_flag_bars fb USING live
+  WHERE fb.bar_id = live.bar_id AND live.flags_added @> to_jsonb(fb.featureflag_id)
+  RETURNING 1
+), marked AS (
+  UPDATE rollout_bar_changes c SET rolled_back_at = %(now)s FROM live WHERE c.id = live.id RETURNING 1
+)
+SELECT (SELECT count(*) FROM restored), (SELECT count(*) FROM revoked), (SELECT count(*) FROM marked)
+"""
+
+
+def rollback_stage(*, actor, expected_version: int, reason: str) -> AdvanceResult:
+    """Return the current stage's bars to operatingMode NULL (only those this rollout switched) and step back."""
+    reason = _require_reason(reason)
+    with transaction.atomic():
+        if not permissions.can_trigger_rollback(actor):
+            raise NotAllowed("Stage rollback needs the permission rollout.trigger_rollback.")
+        state = locked_state()
+        if state.version != expected_version:
+            return AdvanceResult(False, "The rollout changed since this page was loaded; nothing was done.", state)
+        if state.stage == Stage.OFF:
+            raise InvalidRequest("The rollout is off: there is no stage to roll back.")
+        now = timezone.now()
+        stage_before = state.stage
+        with connection.cursor() as cursor:
+            cursor.execute(ROLLBACK_STEP_SQL, {"stage": stage_before, "now": now})
+            restored, revoked, changes = cursor.fetchone()
+        RolloutStep.objects.filter(stage=stage_before, rolled_back_at__isnull=True).update(rolled_back_at=now)
+        if revoked:
+            _bump_flags(now)
+        state.stage = previous_stage(stage_before)
+        state.soak_started_at = now
+        _bump_state(state, now)
+        _record(
+            kind=EventKind.STAGE_ROLLBACK, actor=actor, target=state, stage_before=stage_before,
+            stage_after=state.stage, before={"stage": stage_before},
+            after={"stage": state.stage, "bars_restored": restored, "changes_undone": changes,
+                   "allow_list_entries_removed": revoked},
+            reason=reason,
+        )  # fmt: skip
+        return AdvanceResult(
+            True, f"Stage {stage_before} rolled back: {restored} bars returned to operatingMode NULL.", state
+        )
+
+
+# --- Kill switch (runbook rollback Option A) ------------------------------------------------------
+def pull_kill_switch(*, actor, reason: str, alert=None) -> bool:
+    """Both flags off for every bar, allow-lists and data kept, rollout paused; one transaction.
+
+    `actor=None` with an `alert` is the automatic rollback. Returns False when the switch was already engaged.
+    """
+    reason = _require_reason(reason)
+    with transaction.atomic():
+        if actor is not None and not permissions.can_trigger_rollback(actor):
+            raise NotAllowed("The kill switch needs the permission rollout.trigger_rollback.")
+        state = locked_state()
+        flags = list(FeatureFlag.objects.select_for_update().order_by("pk"))
+        if all(flag.kill_switch_engaged for flag in flags):
+            return False
+        now = timezone.now()
+        before = {flag.key: _flag_snapshot(flag) for flag in flags}
+        FeatureFlag.objects.filter(pk__in=[flag.pk for flag in flags]).update(
+            kill_switch_engaged=True, enabled_globally=False, version=F("version") + 1, updated_at=now
+        )
+        paused_before = state.paused
+        state.paused = True
+        _bump_state(state, now)
+        after = {flag.key: _flag_snapshot(flag) for flag in FeatureFlag.objects.order_by("pk")}
+        _record(
+            kind=EventKind.AUTO_ROLLBACK if actor is None else EventKind.KILL_SWITCH, actor=actor, target=state,
+            stage_before=state.stage, stage_after=state.stage, before={"flags": before, "paused": paused_before},
+            after={"flags": after, "paused": True}, reason=reason, alert=alert,
+        )  # fmt: skip
+        return True
 
 
 def on_critical_alert_opened(*, alert) -> None:
     """Called by the health-check alerting when a critical alert opens (or escalates to critical).
 
-    The rollout issue implements the automatic rollback here (ROLLOUT_AUTO_ROLLBACK); until then it does nothing.
+    While a stage above `off` is live and ROLLOUT_AUTO_ROLLBACK is on, the kill switch fires by itself and the
+    timeline records the alert that caused it. A failure here is logged, never raised into the alerting.
     """
-    return None
+    if not settings.ROLLOUT_AUTO_ROLLBACK:
+        return
+    try:
+        with transaction.atomic():
+            state = RolloutState.objects.filter(pk=RolloutState.SINGLETON_ID).first()
+            if state is None or state.stage == Stage.OFF:
+                return
+            reason = f"Critical alert #{alert.pk} on {alert.check_name} opened while stage {state.stage} was live."
+            if pull_kill_switch(actor=None, reason=reason, alert=alert):
+                logger.warning("Automatic rollback: %s", reason)
+    except Exception:
+        logger.exception("Automatic rollback failed for alert %s", getattr(alert, "pk", alert))
+
+
+# --- Deployment records ---------------------------------------------------------------------------
+RECORD_FIELDS = (
+    "date", "deployer", "reviewer", "backup_location", "tests_passing", "flags_off", "code_builds",
+    "started_at", "ended_at", "issues_encountered", "status",
+)  # fmt: skip
+TWO_PEOPLE = "The deployer and the reviewer must be two different people."
+
+
+def _record_values(record: DeploymentRecord) -> dict:
+    values = {}
+    for name in RECORD_FIELDS:
+        value = getattr(record, f"{name}_id" if name in ("deployer", "reviewer") else name)
+        values[name] = value if isinstance(value, bool | int | None) else str(value)
+    return values
+
+
+def _clean_record(record: DeploymentRecord) -> None:
+    if record.deployer_id and record.deployer_id == record.reviewer_id:
+        raise ValidationError({"reviewer": TWO_PEOPLE})
+    record.full_clean()
+
+
+def create_record(*, actor, **values) -> DeploymentRecord:
+    """A new deployment record (runbook template); the deployer and the reviewer must differ."""
+    with transaction.atomic():
+        if not permissions.can_manage_records(actor):
+            raise NotAllowed("Only product owners keep deployment records.")
+        record = DeploymentRecord(**{name: value for name, value in values.items() if name in RECORD_FIELDS})
+        _clean_record(record)
+        record.save()
+        _record(kind=EventKind.RECORD, actor=actor, target=record, record=record, after=_record_values(record))
+        return record
+
+
+def update_record(*, actor, record_id: int, **values) -> DeploymentRecord:
+    """Edit a record that nobody has signed yet."""
+    with transaction.atomic():
+        if not permissions.can_manage_records(actor):
+            raise NotAllowed("Only product owners keep deployment records.")
+        record = DeploymentRecord.objects.select_for_update().get(pk=record_id)
+        if record.deployer_signed_at or record.reviewer_signed_at:
+            raise InvalidRequest("A signed record cannot be edited.")
+        before = _record_values(record)
+        for name, value in values.items():
+            if name in RECORD_FIELDS:
+                setattr(record, name, value)
+        _clean_record(record)
+        record.save()
+        after = _record_values(record)
+        if after != before:
+            _record(kind=EventKind.RECORD, actor=actor, target=record, record=record, before=before, after=after)
+        return record
+
+
+def sign_record(*, actor, record_id: int) -> DeploymentRecord:
+    """The deployer or the reviewer signs; with both signatures the timeline and monitoring are frozen."""
+    with transaction.atomic():
+        record = DeploymentRecord.objects.select_for_update().get(pk=record_id)
+        if record.deployer_id == record.reviewer_id:
+            raise InvalidRequest(TWO_PEOPLE)
+        if record.status == RecordStatus.IN_PROGRESS:
+            raise InvalidRequest("Set the status (successful or rolled back) before signing.")
+        now = timezone.now()
+        if actor.pk == record.deployer_id:
+            role, field_name = "deployer", "deployer_signed_at"
+        elif actor.pk == record.reviewer_id:
+            role, field_name = "reviewer", "reviewer_signed_at"
+        else:
+            raise NotAllowed("Only the record's deployer or reviewer may sign it.")
+        if getattr(record, field_name):
+            raise InvalidRequest(f"The {role} has already signed.")
+        setattr(record, field_name, now)
+        if record.is_signed:
+            record.snapshot = record_snapshot(record)
+        record.save()
+        _record(
+            kind=EventKind.RECORD, actor=actor, target=record, record=record,
+            after={"signed_as": role, "status": record.status},
+        )  # fmt: skip
+        return record

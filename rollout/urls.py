@@ -1,4 +1,24 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from rollout import views
 
 app_name = "rollout"
-urlpatterns: list = []
+urlpatterns = [
+    path("rollout/", views.rollout_page, name="page"),
+    path("rollout/flags/<str:key>/flip/", views.flip_flag, name="flip"),
+    path("rollout/flags/<str:key>/allow-list/", views.allow_list, name="allow_list"),
+    path("rollout/advance/", views.advance, name="advance"),
+    path("rollout/pause/", views.pause, name="pause"),
+    path("rollout/resume/", views.resume, name="resume"),
+    path("rollout/stage-rollback/", views.stage_rollback, name="stage_rollback"),
+    path("rollout/kill-switch/", views.kill_switch, name="kill_switch"),
+    path("rollout/history/", views.history, name="history"),
+    path("rollout/history.csv", views.history_csv, name="history_csv"),
+    path("rollout/records/", views.record_list, name="records"),
+    path("rollout/records/new/", views.record_edit, name="record_new"),
+    path("rollout/records/<int:pk>/", views.record_detail, name="record"),
+    path("rollout/records/<int:pk>/edit/", views.record_edit, name="record_edit"),
+    path("rollout/records/<int:pk>/sign/", views.record_sign, name="record_sign"),
+    path("rollout/records/<int:pk>/record.md", views.record_markdown, name="record_markdown"),
+    path("api/v1/flags", views.flags_api, name="flags_api"),
+]

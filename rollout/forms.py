@@ -1,0 +1,118 @@
+"""Input of the rollout page: every write carries a reason; advancing carries the version the user saw."""
+
+import django_filters
+from django import forms
+from django.db.models import Q
+
+from adminpanel.models import Bar, User
+from adminpanel.roles import PRODUCT
+from rollout.models import DeploymentRecord, EventKind, FeatureFlag, FlagState, RolloutEvent
+
+REASON = forms.CharField(
+    max_length=2000, strip=True, widget=forms.TextInput(attrs={"placeholder": "Why (required, kept in the history)"})
+)
+
+
+class FlipFlagForm(forms.Form):
+    state = forms.ChoiceField(choices=FlagState.choices)
+    reason = REASON
+
+
+class AllowListForm(forms.Form):
+    bar = forms.UUIDField(label="Bar id", error_messages={"invalid": "Enter a bar id (a UUID)."})
+    action = forms.ChoiceField(choices=[("add", "Add"), ("remove", "Remove")])
+    reason = REASON
+
+    def clean_bar(self):
+        bar = Bar.objects.filter(pk=self.cleaned_data["bar"]).first()
+        if bar is None:
+            raise forms.ValidationError("No bar has this id.")
+        return bar
+
+
+class AdvanceForm(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    batch_size = forms.IntegerField(
+        required=False, min_value=1, max_value=1_000_000, label="Batch size (bars; empty = the whole stage)"
+    )
+    override_reason = forms.CharField(
+        required=False, max_length=2000, strip=True, label="Override closed gates because (needs override_gate)"
+    )
+
+
+class ReasonForm(forms.Form):
+    reason = REASON
+
+
+class StageRollbackForm(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    reason = REASON
+
+
+class KillSwitchForm(forms.Form):
+    reason = REASON
+    confirm = forms.BooleanField(
+        label="Yes: turn both flags off for every bar now (allow-lists and data are kept).",
+        error_messages={"required": "Tick the confirmation to pull the kill switch."},
+    )
+
+
+class TimelineFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=EventKind.choices, empty_label="any kind")
+    actor = django_filters.CharFilter(field_name="actor_name", lookup_expr="icontains", label="Who")
+    flag = django_filters.ModelChoiceFilter(
+        queryset=FeatureFlag.objects.all(), to_field_name="key", empty_label="any flag"
+    )
+    overrides = django_filters.BooleanFilter(field_name="is_override", label="Overrides only", method="only_overrides")
+    since = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte", label="From")
+    until = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte", label="To")
+
+    class Meta:
+        model = RolloutEvent
+        fields = ["kind", "actor", "flag", "overrides", "since", "until"]
+
+    def only_overrides(self, queryset, name, value):
+        return queryset.filter(is_override=True) if value else queryset
+
+
+def record_people():
+    """Who may be deployer or reviewer: product owners and superusers (a bounded list, never every user)."""
+    return User.objects.filter(Q(groups__name=PRODUCT) | Q(is_superuser=True), is_active=True).distinct()
+
+
+class DeploymentRecordForm(forms.ModelForm):
+    class Meta:
+        model = DeploymentRecord
+        fields = [
+            "date", "deployer", "reviewer", "backup_location", "tests_passing", "flags_off", "code_builds",
+            "started_at", "ended_at", "issues_encountered", "status",
+        ]  # fmt: skip
+        labels = {
+            "backup_location": "Database backup created (where)",
+            "tests_passing": "All tests passing",
+            "flags_off": "Feature flags OFF",
+            "code_builds": "Code builds successfully",
+            "started_at": "Deployment started (timeline and monitoring window start)",
+            "ended_at": "Deployment ended",
+        }
+        widgets = {
+            "date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "started_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+            "ended_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+            "issues_encountered": forms.Textarea(attrs={"rows": 4}),
+            "tests_passing": forms.NullBooleanSelect,
+            "flags_off": forms.NullBooleanSelect,
+            "code_builds": forms.NullBooleanSelect,
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["deployer"].queryset = record_people()
+        self.fields["reviewer"].queryset = record_people()
+
+    def clean(self):
+        cleaned = super().clean()
+        deployer, reviewer = cleaned.get("deployer"), cleaned.get("reviewer")
+        if deployer and reviewer and deployer == reviewer:
+            self.add_error("reviewer", "The deployer and the reviewer must be two different people.")
+        return cleaned

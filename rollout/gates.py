@@ -1,0 +1,89 @@
+"""Stage gates: a fresh health run, no unresolved critical alert, and the current stage's soak time."""
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+
+from adminpanel.models import Alert, CheckStatus, HealthRun
+from rollout.models import RolloutState, Stage
+
+HEALTH_FRESH = "health_fresh"
+NO_CRITICAL_ALERT = "no_critical_alert"
+SOAKED = "soaked"
+GATE_LABELS = {
+    HEALTH_FRESH: "Fresh health run",
+    NO_CRITICAL_ALERT: "No open critical alert",
+    SOAKED: "Soak time",
+}
+
+
+@dataclass(frozen=True)
+class GateResult:
+    name: str
+    passed: bool
+    why: str
+
+    @property
+    def label(self) -> str:
+        return GATE_LABELS[self.name]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _minutes(delta: timedelta) -> int:
+    return int(delta.total_seconds() // 60)
+
+
+def health_gate(*, now: datetime) -> GateResult:
+    limit = timedelta(minutes=settings.ROLLOUT_HEALTH_FRESHNESS_MINUTES)
+    run = HealthRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first()
+    if run is None:
+        return GateResult(HEALTH_FRESH, False, "No health run has finished yet.")
+    age = now - run.finished_at
+    if age >= limit:
+        return GateResult(
+            HEALTH_FRESH,
+            False,
+            f"The latest health run finished {_minutes(age)} min ago; the gate wants one younger than "
+            f"{_minutes(limit)} min.",
+        )
+    return GateResult(HEALTH_FRESH, True, f"Health run #{run.pk} ({run.status}) finished {_minutes(age)} min ago.")
+
+
+def alert_gate() -> GateResult:
+    checks = list(
+        Alert.objects.filter(severity=CheckStatus.CRITICAL)
+        .exclude(state=Alert.State.RESOLVED)
+        .order_by("opened_at")
+        .values_list("check_name", flat=True)
+    )
+    if checks:
+        return GateResult(NO_CRITICAL_ALERT, False, f"Unresolved critical alert on: {', '.join(checks)}.")
+    return GateResult(NO_CRITICAL_ALERT, True, "No unresolved critical alert.")
+
+
+def soak_gate(*, state: RolloutState, now: datetime) -> GateResult:
+    if state.stage == Stage.OFF:
+        return GateResult(SOAKED, True, "Nothing to soak before the first stage.")
+    needed = timedelta(hours=settings.ROLLOUT_SOAK_HOURS.get(state.stage, 24))
+    if state.soak_started_at is None:
+        return GateResult(SOAKED, False, f"Stage {state.stage} has no recorded start.")
+    soaked = now - state.soak_started_at
+    if soaked < needed:
+        return GateResult(
+            SOAKED,
+            False,
+            f"Stage {state.stage} has soaked {soaked.total_seconds() / 3600:.1f} h of the "
+            f"{needed.total_seconds() / 3600:g} h it needs.",
+        )
+    return GateResult(SOAKED, True, f"Stage {state.stage} has soaked {soaked.total_seconds() / 3600:.1f} h.")
+
+
+def evaluate_gates(*, state: RolloutState, now: datetime, entering_next_stage: bool) -> list[GateResult]:
+    """Every gate for the next advance; the soak gate only applies when the next advance starts a new stage."""
+    gates = [health_gate(now=now), alert_gate()]
+    if entering_next_stage:
+        gates.append(soak_gate(state=state, now=now))
+    return gates

@@ -1,0 +1,44 @@
+"""Who may do what on the rollout page (DESIGN.md section 3); every view and service asks these.
+
+- flipping a flag or editing its allow-list: the object permission `rollout.flip_flag` on that flag;
+- advancing, pausing, resuming: a product owner holding `flip_flag` on every flag (an advance turns both on);
+- the kill switch and stage rollback: `rollout.trigger_rollback`, model-wide or on every flag;
+- overriding a gate: `rollout.override_gate`, model-wide or on every flag;
+- reading (page, history, CSV, records): product owners, support, superusers; bar managers see nothing here.
+"""
+
+from adminpanel.permissions import FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
+from adminpanel.roles import roles_of
+from rollout.models import FeatureFlag
+
+
+def _on_every_flag(user, perm: str) -> bool:
+    flags = list(FeatureFlag.objects.all())
+    return bool(flags) and all(user.has_perm(perm, flag) for flag in flags)
+
+
+def can_view(user) -> bool:
+    roles = roles_of(user)
+    return roles.is_product or roles.is_support or roles.is_superuser
+
+
+def can_flip(user, flag: FeatureFlag) -> bool:
+    return user.is_active and user.has_perm(FLIP_FLAG, flag)
+
+
+def can_operate_stages(user) -> bool:
+    roles = roles_of(user)
+    return (roles.is_product or roles.is_superuser) and _on_every_flag(user, FLIP_FLAG)
+
+
+def can_override_gates(user) -> bool:
+    return user.is_active and (user.has_perm(OVERRIDE_GATE) or _on_every_flag(user, OVERRIDE_GATE))
+
+
+def can_trigger_rollback(user) -> bool:
+    return user.is_active and (user.has_perm(TRIGGER_ROLLBACK) or _on_every_flag(user, TRIGGER_ROLLBACK))
+
+
+def can_manage_records(user) -> bool:
+    roles = roles_of(user)
+    return roles.is_product or roles.is_superuser

@@ -1,0 +1,383 @@
+"""Read side of the rollout: flag state per bar, the page's figures, the timeline, deployment record contents."""
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Min
+from django.utils import timezone
+from guardian.shortcuts import get_users_with_perms
+
+from adminpanel.models import Alert, CheckResult, CheckStatus, HealthRun
+from rollout import permissions
+from rollout.cohorts import bucket_sql, cohort_sql
+from rollout.gates import evaluate_gates
+from rollout.models import (
+    DEFAULT_FLAGS,
+    STAGE_ORDER,
+    DeploymentRecord,
+    FeatureFlag,
+    RolloutEvent,
+    RolloutState,
+    RolloutStep,
+    Stage,
+    next_stage,
+)
+
+SEVERITY_RANK = {CheckStatus.OK: 0, CheckStatus.UNKNOWN: 1, CheckStatus.WARNING: 2, CheckStatus.CRITICAL: 3}
+
+
+# --- Flags per bar (the app's question, and the flag API's) -----------------------------------------
+def is_enabled(flag: FeatureFlag | str, bar) -> bool:
+    """Whether the flag is on for the bar: not killed, and on globally or the bar is on its allow-list."""
+    key = flag.key if isinstance(flag, FeatureFlag) else flag
+    bar_id = getattr(bar, "pk", bar)
+    reading = flags_for_bar(bar_id)
+    return bool(reading and reading.flags.get(key, False))
+
+
+@dataclass(frozen=True)
+class FlagReading:
+    bar_id: str
+    operating_mode: str | None
+    flags: dict[str, bool]
+    etag: str
+
+    def as_json(self) -> dict:
+        return {"bar": self.bar_id, "operatingMode": self.operating_mode, "flags": self.flags, "version": self.etag}
+
+
+FLAGS_FOR_BAR_SQL = """
+SELECT b.settings->>'operatingMode', f.key, f.version,
+       (NOT f.kill_switch_engaged AND (f.enabled_globally OR fb.id IS NOT NULL))
+FROM bars b
+LEFT JOIN feature_flags f ON true
+LEFT JOIN feature_flag_bars fb ON fb.featureflag_id = f.id AND fb.bar_id = b.id
+WHERE b.id = %s
+ORDER BY f.key
+"""
+
+
+def flags_for_bar(bar_id: uuid.UUID | str) -> FlagReading | None:
+    """Both flags and the operating mode of one bar in one query, with an ETag; None for an unknown bar.
+
+    Nothing is cached: the ETag is derived from the flags' versions and the bar's own state, so a kill switch
+    shows on the very next request whichever server process answers it.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(FLAGS_FOR_BAR_SQL, [str(bar_id)])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    mode = rows[0][0]
+    flags = {key: bool(on) for _, key, _, on in rows if key is not None}
+    for key in DEFAULT_FLAGS:
+        flags.setdefault(key, False)
+    fingerprint = f"{mode}|" + "|".join(f"{key}:{version}:{int(bool(on))}" for _, key, version, on in rows)
+    etag = hashlib.md5(fingerprint.encode(), usedforsecurity=False).hexdigest()[:20]
+    return FlagReading(str(bar_id), mode, flags, etag)
+
+
+# --- The rollout page -----------------------------------------------------------------------------
+def remaining_in_stage(stage: str) -> int:
+    """Bars of the stage's cohort still in operatingMode NULL (what the stage's next batch would switch)."""
+    if stage == Stage.OFF:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM bars WHERE {cohort_sql(stage)} AND bars.settings->>'operatingMode' IS NULL"  # noqa: S608
+        )
+        return cursor.fetchone()[0]
+
+
+@dataclass(frozen=True)
+class FlagRow:
+    flag: FeatureFlag
+    allow_listed: int
+    flippers: list[str]
+    can_flip: bool
+
+
+def flag_rows(user) -> list[FlagRow]:
+    rows = []
+    for flag in FeatureFlag.objects.annotate(allow_listed=Count("allowed_bars")).order_by("key"):
+        holders = get_users_with_perms(flag, only_with_perms_in=["flip_flag"], with_group_users=True)
+        rows.append(
+            FlagRow(
+                flag=flag,
+                allow_listed=flag.allow_listed,
+                flippers=sorted(holders.values_list("username", flat=True)),
+                can_flip=permissions.can_flip(user, flag),
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class StageRow:
+    stage: str
+    label: str
+    cohort: int
+    simplified: int
+    switched_by_rollout: int
+    is_current: bool
+    is_done: bool
+    health: str
+    health_runs: int
+
+
+COHORT_FIGURES_SQL = """
+SELECT count(*) FILTER (WHERE is_internal),
+       count(*) FILTER (WHERE is_internal AND mode = 'simplified'),
+       count(*) FILTER (WHERE bucket < %(half)s),
+       count(*) FILTER (WHERE bucket < %(half)s AND mode = 'simplified'),
+       count(*),
+       count(*) FILTER (WHERE mode = 'simplified'),
+       count(*) FILTER (WHERE mode = 'full'),
+       count(*) FILTER (WHERE mode IS NULL)
+FROM (SELECT is_internal, settings->>'operatingMode' AS mode, {bucket} AS bucket FROM bars) b
+"""
+
+
+def cohort_figures() -> dict:
+    """Bars per cohort and how many of them are in simplified mode, in one scan of `bars`."""
+    with connection.cursor() as cursor:
+        cursor.execute(COHORT_FIGURES_SQL.format(bucket=bucket_sql()), {"half": settings.ROLLOUT_HALF_PERCENT})
+        row = cursor.fetchone()
+    return {
+        Stage.INTERNAL: (row[0], row[1]),
+        Stage.HALF: (row[2], row[3]),
+        Stage.ALL: (row[4], row[5]),
+        "full": row[6],
+        "unset": row[7],
+    }
+
+
+def _worst(statuses) -> str:
+    statuses = list(statuses)
+    return max(statuses, key=lambda status: SEVERITY_RANK.get(status, 1)) if statuses else ""
+
+
+def stage_rows(state: RolloutState) -> list[StageRow]:
+    figures = cohort_figures()
+    live = dict(
+        RolloutStep.objects.filter(rolled_back_at__isnull=True, changes__rolled_back_at__isnull=True)
+        .values_list("stage")
+        .annotate(bars=Count("changes"))
+        .values_list("stage", "bars")
+    )
+    starts = dict(
+        RolloutStep.objects.filter(rolled_back_at__isnull=True)
+        .values_list("stage")
+        .annotate(first=Min("created_at"))
+        .values_list("stage", "first")
+    )
+    current_index = STAGE_ORDER.index(Stage(state.stage))
+    rows = []
+    for index, stage in enumerate(STAGE_ORDER[1:], start=1):
+        cohort, simplified = figures[stage]
+        health, runs = "", 0
+        if index <= current_index and stage in starts:
+            following = next_stage(stage)
+            end = starts.get(following) if following and index < current_index else None
+            window = HealthRun.objects.filter(finished_at__gte=starts[stage])
+            if end:
+                window = window.filter(finished_at__lt=end)
+            statuses = list(window.values_list("status", flat=True)[:500])
+            health, runs = _worst(statuses), len(statuses)
+        rows.append(
+            StageRow(
+                stage=stage,
+                label=Stage(stage).label,
+                cohort=cohort,
+                simplified=simplified,
+                switched_by_rollout=live.get(stage, 0),
+                is_current=index == current_index,
+                is_done=index < current_index,
+                health=health,
+                health_runs=runs,
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class RolloutOverview:
+    state: RolloutState
+    stages: list[StageRow]
+    gates: list
+    entering_next_stage: bool
+    next_target: str | None
+    remaining_in_stage: int
+    latest_run: HealthRun | None
+    critical_alerts: list
+    kill_switch_engaged: bool
+    figures: dict
+
+
+def rollout_overview() -> RolloutOverview:
+    """Everything the rollout page shows about stages and gates, in a bounded number of queries."""
+    state, _ = RolloutState.objects.get_or_create(pk=RolloutState.SINGLETON_ID)
+    remaining = remaining_in_stage(state.stage)
+    target = state.stage if remaining else next_stage(state.stage)
+    entering = target is not None and target != state.stage
+    now = timezone.now()
+    return RolloutOverview(
+        state=state,
+        stages=stage_rows(state),
+        gates=evaluate_gates(state=state, now=now, entering_next_stage=entering) if target else [],
+        entering_next_stage=entering,
+        next_target=target,
+        remaining_in_stage=remaining,
+        latest_run=HealthRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first(),
+        critical_alerts=list(
+            Alert.objects.filter(severity=CheckStatus.CRITICAL).exclude(state=Alert.State.RESOLVED)[:20]
+        ),
+        kill_switch_engaged=FeatureFlag.objects.filter(kill_switch_engaged=True).exists(),
+        figures=cohort_figures(),
+    )
+
+
+# --- Timeline -------------------------------------------------------------------------------------
+def timeline():
+    return RolloutEvent.objects.select_related("flag", "alert").order_by("-id")
+
+
+CSV_COLUMNS = [
+    "id", "created_at", "kind", "actor", "flag", "stage_before", "stage_after", "override", "reason", "alert",
+    "before", "after",
+]  # fmt: skip
+
+
+def csv_safe(value) -> str:
+    """Spreadsheet-safe cell: a leading = + - @ would be read as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def timeline_csv_rows(events):
+    yield CSV_COLUMNS
+    for event in events.iterator(chunk_size=1000):
+        yield [
+            csv_safe(value)
+            for value in (
+                event.pk,
+                event.created_at.isoformat(),
+                event.kind,
+                event.actor_name,
+                event.flag.key if event.flag_id and event.flag else "",
+                event.stage_before,
+                event.stage_after,
+                "yes" if event.is_override else "",
+                event.reason,
+                f"#{event.alert_id}" if event.alert_id else "",
+                event.before,
+                event.after,
+            )
+        ]
+
+
+# --- Deployment records ---------------------------------------------------------------------------
+MONITORING_WINDOW = timedelta(hours=24)
+
+
+def record_window(record: DeploymentRecord):
+    end = record.ended_at or timezone.now()
+    return record.started_at, max(end, record.started_at)
+
+
+def record_timeline(record: DeploymentRecord) -> list[dict]:
+    start, end = record_window(record)
+    events = RolloutEvent.objects.filter(created_at__gte=start, created_at__lte=end).order_by("created_at", "id")
+    return [
+        {
+            "at": event.created_at.isoformat(timespec="seconds"),
+            "kind": event.get_kind_display(),
+            "actor": event.actor_name,
+            "summary": event_summary(event),
+            "reason": event.reason,
+            "override": event.is_override,
+        }
+        for event in events[:500]
+    ]
+
+
+def event_summary(event: RolloutEvent) -> str:
+    after = event.after or {}
+    if event.stage_before != event.stage_after and event.stage_after:
+        text = f"stage {event.stage_before} → {event.stage_after}"
+        if "bars_changed" in after:
+            text += f", {after['bars_changed']} bars switched"
+        if "bars_restored" in after:
+            text += f", {after['bars_restored']} bars restored"
+        return text
+    if event.flag_id and "state" in after:
+        return (
+            f"{event.flag.key if event.flag else event.flag_id}: {(event.before or {}).get('state')} → {after['state']}"
+        )
+    if event.flag_id and "listed" in after:
+        verb = "added to" if after["listed"] else "removed from"
+        return f"{after.get('bar_name')} {verb} the allow-list of {event.flag.key if event.flag else event.flag_id}"
+    if "flags" in after:
+        text = "both flags off (kill switch)"
+        return text + (f", caused by alert #{event.alert_id}" if event.alert_id else "")
+    if "paused" in after:
+        return "paused" if after["paused"] else "resumed"
+    if "overridden" in after:
+        return "gates overridden: " + ", ".join(after["overridden"])
+    if "signed_as" in after:
+        return f"signed as {after['signed_as']}"
+    return "record saved"
+
+
+def record_monitoring(record: DeploymentRecord) -> dict:
+    """The runbook's "Monitoring Results (First 24 hours)" from the health runs that finished in that window."""
+    start = record.started_at
+    end = start + MONITORING_WINDOW
+    runs = HealthRun.objects.filter(finished_at__gte=start, finished_at__lt=end)
+    run_count = runs.count()
+    per_check: dict[str, dict] = {}
+    results = (
+        CheckResult.objects.filter(run__in=runs)
+        .order_by("check_name", "run__finished_at")
+        .values_list("check_name", "status", "value")
+    )
+    for name, status, value in results.iterator(chunk_size=2000):
+        entry = per_check.setdefault(name, {"check": name, "runs": 0, "min": None, "max": None, "last": None})
+        entry["runs"] += 1
+        entry["worst"] = _worst([entry.get("worst", CheckStatus.OK), status])
+        if value is not None:
+            entry["min"] = value if entry["min"] is None else min(entry["min"], value)
+            entry["max"] = value if entry["max"] is None else max(entry["max"], value)
+            entry["last"] = value
+    names = settings.ROLLOUT_RECORD_CHECKS
+
+    def figure(key: str, pick: str):
+        entry = per_check.get(names.get(key, ""))
+        return None if entry is None else entry[pick]
+
+    return {
+        "window_start": start.isoformat(timespec="minutes"),
+        "window_end": end.isoformat(timespec="minutes"),
+        "runs": run_count,
+        "worst_run_status": _worst(runs.values_list("status", flat=True).distinct()),
+        "error_rate": figure("error_rate", "max"),
+        "server_id_coverage": figure("server_id_coverage", "min"),
+        "rls_violations": figure("rls_violations", "max"),
+        "latency_ms": figure("latency_ms", "max"),
+        "checks": sorted(per_check.values(), key=lambda entry: entry["check"]),
+    }
+
+
+def record_snapshot(record: DeploymentRecord) -> dict:
+    return {"timeline": record_timeline(record), "monitoring": record_monitoring(record)}
+
+
+def record_contents(record: DeploymentRecord) -> dict:
+    """Timeline and monitoring: frozen once both have signed, live before."""
+    if record.snapshot:
+        return record.snapshot
+    return record_snapshot(record)

@@ -1,0 +1,343 @@
+"""Rollout pages and the flag read API: parse, check permission, call one service, render."""
+
+import csv
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponseNotModified, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.middleware import HtmxDetails
+
+from adminpanel.api_auth import authenticate_api_client
+from rollout import permissions, selectors, services
+from rollout.forms import (
+    AdvanceForm,
+    AllowListForm,
+    DeploymentRecordForm,
+    FlipFlagForm,
+    KillSwitchForm,
+    ReasonForm,
+    StageRollbackForm,
+    TimelineFilter,
+)
+from rollout.models import DeploymentRecord, FeatureFlag, RecordStatus
+
+TIMELINE_PAGE = 100
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _require(allowed: bool) -> None:
+    if not allowed:
+        raise PermissionDenied
+
+
+def _form_errors(form) -> str:
+    return " ".join(f"{error}" for errors in form.errors.values() for error in errors)
+
+
+def _back(request: HttpRequest, form, call, success: str | None = None):
+    """Run a service call for a valid form; refusals become messages. Always back to the rollout page."""
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect("rollout:page")
+    try:
+        result = call(form.cleaned_data)
+    except services.NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except services.RolloutError as exc:
+        messages.error(request, str(exc))
+        return redirect("rollout:page")
+    message = getattr(result, "message", None) or success
+    if message:
+        (messages.success if getattr(result, "applied", True) else messages.warning)(request, message)
+    return redirect("rollout:page")
+
+
+# --- The rollout page -----------------------------------------------------------------------------
+@require_GET
+def rollout_page(request: HtmxHttpRequest):
+    """Flags, stages with their cohorts and health, gates, controls and the latest history."""
+    _require(permissions.can_view(request.user))
+    overview = selectors.rollout_overview()
+    context = {
+        "overview": overview,
+        "can_operate": permissions.can_operate_stages(request.user),
+        "can_override": permissions.can_override_gates(request.user),
+        "can_rollback": permissions.can_trigger_rollback(request.user),
+    }
+    if request.htmx:
+        return render(request, "rollout/_stages.html", context)
+    context.update(
+        flag_rows=selectors.flag_rows(request.user),
+        recent=selectors.timeline()[:10],
+        flip_states=FlipFlagForm.base_fields["state"].choices,
+    )
+    return render(request, "rollout/page.html", context)
+
+
+@require_POST
+def flip_flag(request: HttpRequest, key: str):
+    flag = get_object_or_404(FeatureFlag, key=key)
+    _require(permissions.can_flip(request.user, flag))
+
+    def call(data):
+        flipped = services.flip_flag(actor=request.user, flag_key=key, state=data["state"], reason=data["reason"])
+        messages.success(request, f"{flipped.key}: {flipped.state_label}.")
+
+    return _back(request, FlipFlagForm(request.POST), call)
+
+
+@require_POST
+def allow_list(request: HttpRequest, key: str):
+    flag = get_object_or_404(FeatureFlag, key=key)
+    _require(permissions.can_flip(request.user, flag))
+
+    def call(data):
+        add = data["action"] == "add"
+        changed = services.change_allow_list(
+            actor=request.user, flag_key=key, bar=data["bar"], add=add, reason=data["reason"]
+        )
+        verb = "added to" if add else "removed from"
+        note = "" if changed else " (it already was: nothing changed)"
+        messages.success(request, f"{data['bar'].name} {verb} the allow-list of {key}{note}.")
+
+    return _back(request, AllowListForm(request.POST), call)
+
+
+@require_POST
+def advance(request: HttpRequest):
+    _require(permissions.can_operate_stages(request.user))
+    return _back(
+        request,
+        AdvanceForm(request.POST),
+        lambda data: services.advance_stage(
+            actor=request.user,
+            expected_version=data["version"],
+            batch_size=data["batch_size"],
+            override_reason=data["override_reason"],
+        ),
+    )
+
+
+@require_POST
+def pause(request: HttpRequest):
+    _require(permissions.can_operate_stages(request.user))
+    return _back(
+        request,
+        ReasonForm(request.POST),
+        lambda data: services.pause_rollout(actor=request.user, reason=data["reason"]),
+        "The rollout is paused: it holds its stage.",
+    )
+
+
+@require_POST
+def resume(request: HttpRequest):
+    _require(permissions.can_operate_stages(request.user))
+    return _back(
+        request,
+        ReasonForm(request.POST),
+        lambda data: services.resume_rollout(actor=request.user, reason=data["reason"]),
+        "The rollout is resumed.",
+    )
+
+
+@require_POST
+def stage_rollback(request: HttpRequest):
+    _require(permissions.can_trigger_rollback(request.user))
+    return _back(
+        request,
+        StageRollbackForm(request.POST),
+        lambda data: services.rollback_stage(
+            actor=request.user, expected_version=data["version"], reason=data["reason"]
+        ),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def kill_switch(request: HttpRequest):
+    """Runbook Option A behind a confirmation step: GET shows what will happen, POST with the tick does it."""
+    _require(permissions.can_trigger_rollback(request.user))
+    form = KillSwitchForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            pulled = services.pull_kill_switch(actor=request.user, reason=form.cleaned_data["reason"])
+        except services.NotAllowed as exc:
+            raise PermissionDenied(str(exc)) from exc
+        if pulled:
+            messages.success(request, "Kill switch pulled: both flags are off for every bar.")
+        else:
+            messages.warning(request, "The kill switch was already engaged: nothing changed.")
+        return redirect("rollout:page")
+    return render(request, "rollout/kill_switch.html", {"form": form, "flags": FeatureFlag.objects.all()})
+
+
+# --- History --------------------------------------------------------------------------------------
+@require_GET
+def history(request: HttpRequest):
+    """The whole timeline, filterable, newest first, by pages of the id (no COUNT over the table)."""
+    _require(permissions.can_view(request.user))
+    events = TimelineFilter(request.GET, queryset=selectors.timeline())
+    rows = events.qs
+    before = request.GET.get("before", "")
+    if before.isdigit():
+        rows = rows.filter(pk__lt=int(before))
+    page = list(rows[: TIMELINE_PAGE + 1])
+    more = len(page) > TIMELINE_PAGE
+    page = page[:TIMELINE_PAGE]
+    query = request.GET.copy()
+    query.pop("before", None)
+    return render(
+        request,
+        "rollout/history.html",
+        {
+            "filter": events,
+            "events": [(event, selectors.event_summary(event)) for event in page],
+            "older": f"?{query.urlencode()}&before={page[-1].pk}" if more else "",
+            "query": query.urlencode(),
+        },
+    )
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@require_GET
+def history_csv(request: HttpRequest):
+    _require(permissions.can_view(request.user))
+    events = TimelineFilter(request.GET, queryset=selectors.timeline()).qs
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse(
+        (writer.writerow(row) for row in selectors.timeline_csv_rows(events)), content_type="text/csv"
+    )
+    response["Content-Disposition"] = f'attachment; filename="rollout-history-{timezone.localdate():%Y%m%d}.csv"'
+    return response
+
+
+# --- Deployment records ---------------------------------------------------------------------------
+@require_GET
+def record_list(request: HttpRequest):
+    _require(permissions.can_view(request.user))
+    records = DeploymentRecord.objects.select_related("deployer", "reviewer")[:100]
+    return render(
+        request,
+        "rollout/records.html",
+        {"records": records, "can_manage": permissions.can_manage_records(request.user)},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def record_edit(request: HttpRequest, pk: int | None = None):
+    """Create (no pk) or edit an unsigned record."""
+    _require(permissions.can_manage_records(request.user))
+    record = get_object_or_404(DeploymentRecord, pk=pk) if pk else None
+    if record and (record.deployer_signed_at or record.reviewer_signed_at):
+        messages.error(request, "A signed record cannot be edited.")
+        return redirect("rollout:record", pk=record.pk)
+    form = DeploymentRecordForm(request.POST or None, instance=record)
+    if request.method == "POST" and form.is_valid():
+        values = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        try:
+            if record:
+                record = services.update_record(actor=request.user, record_id=record.pk, **values)
+            else:
+                record = services.create_record(actor=request.user, **values)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        except services.RolloutError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Deployment record saved.")
+            return redirect("rollout:record", pk=record.pk)
+    return render(request, "rollout/record_form.html", {"form": form, "record": record})
+
+
+def _record_context(request: HttpRequest, record: DeploymentRecord) -> dict:
+    contents = selectors.record_contents(record)
+    return {
+        "record": record,
+        "timeline": contents["timeline"],
+        "monitoring": contents["monitoring"],
+        "can_sign": record.status != RecordStatus.IN_PROGRESS
+        and (
+            (request.user.pk == record.deployer_id and not record.deployer_signed_at)
+            or (request.user.pk == record.reviewer_id and not record.reviewer_signed_at)
+        ),
+        "can_edit": permissions.can_manage_records(request.user)
+        and not (record.deployer_signed_at or record.reviewer_signed_at),
+    }
+
+
+@require_GET
+def record_detail(request: HttpRequest, pk: int):
+    """The record laid out as the runbook's template; prints cleanly (navigation and buttons hidden)."""
+    _require(permissions.can_view(request.user))
+    record = get_object_or_404(DeploymentRecord.objects.select_related("deployer", "reviewer"), pk=pk)
+    return render(request, "rollout/record.html", _record_context(request, record))
+
+
+@require_GET
+def record_markdown(request: HttpRequest, pk: int):
+    _require(permissions.can_view(request.user))
+    record = get_object_or_404(DeploymentRecord.objects.select_related("deployer", "reviewer"), pk=pk)
+    response = render(request, "rollout/record.md", _record_context(request, record), content_type="text/markdown")
+    response["Content-Disposition"] = f'attachment; filename="deployment-record-{record.pk}.md"'
+    return response
+
+
+@require_POST
+def record_sign(request: HttpRequest, pk: int):
+    _require(permissions.can_view(request.user))
+    record = get_object_or_404(DeploymentRecord, pk=pk)
+    try:
+        services.sign_record(actor=request.user, record_id=record.pk)
+    except services.NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except services.RolloutError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Signed.")
+    return redirect("rollout:record", pk=record.pk)
+
+
+# --- Flag read API --------------------------------------------------------------------------------
+@login_not_required
+@require_GET
+def flags_api(request: HttpRequest):
+    """`GET /api/v1/flags?bar=<uuid>` for BarTender clients: both flags and the operating mode, with an ETag."""
+    if authenticate_api_client(request) is None:
+        response = JsonResponse({"error": "A valid API token is required (Authorization: Bearer <token>)."}, status=401)
+        response["WWW-Authenticate"] = "Bearer"
+        return response
+    raw = request.GET.get("bar", "")
+    try:
+        bar_id = uuid.UUID(raw)
+    except ValueError:
+        return JsonResponse({"error": "The bar parameter must be a bar id (a UUID)."}, status=400)
+    reading = selectors.flags_for_bar(bar_id)
+    if reading is None:
+        return JsonResponse({"error": "No bar has this id."}, status=404)
+    etag = f'"{reading.etag}"'
+    client_tags = _if_none_match(request)
+    if etag in client_tags or "*" in client_tags:
+        response = HttpResponseNotModified()
+    else:
+        response = JsonResponse(reading.as_json())
+    response["ETag"] = etag
+    # Clients may keep the answer but must ask again every time: a kill switch shows on the next request.
+    patch_cache_control(response, private=True, no_cache=True)
+    return response
+
+
+def _if_none_match(request: HttpRequest) -> set[str]:
+    header = request.headers.get("If-None-Match", "")
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
