@@ -417,6 +417,7 @@ WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
   AND (query LIKE '%%settings%%operatingMode%%'
        OR query ~* '^\\s*(insert\\s+into|update|delete\\s+from)\\s+"?(sales|consignments|returns)\\M')
   AND query NOT LIKE '%%pg_stat_statements%%'
+  AND query !~* '^\\s*explain'
 ORDER BY mean_exec_time DESC
 LIMIT %(limit)s
 """

@@ -1,6 +1,7 @@
 """Celery tasks of the core app: the health-check run (beat every 5 minutes, or on demand)."""
 
 import logging
+import uuid
 
 from celery import shared_task
 from django.conf import settings
@@ -31,18 +32,24 @@ def run_health_checks(self, trigger: str = "schedule", triggered_by_id=None):
     return run.pk if run else None
 
 
-def enqueue_health_run(*, user=None, queue: str | None = None) -> bool:
-    """Queue an on-demand run; False when the broker (``CELERY_BROKER_URL``, read now) cannot be reached."""
-    options = {"kwargs": {"trigger": "manual", "triggered_by_id": str(user.pk) if user else None}, "retry": False}
+def enqueue_health_run(*, user=None, queue: str | None = None) -> str | None:
+    """Queue an on-demand run and return its task id; None when the broker (``CELERY_BROKER_URL``, read at call
+    time) cannot be reached."""
+    task_id = str(uuid.uuid4())
+    options = {
+        "kwargs": {"trigger": "manual", "triggered_by_id": str(user.pk) if user else None},
+        "task_id": task_id,
+        "retry": False,
+    }
     if queue:
         options["queue"] = queue
     if run_health_checks.app.conf.task_always_eager:
         run_health_checks.apply_async(**options)
-        return True
+        return task_id
     try:
         with run_health_checks.app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
             run_health_checks.apply_async(connection=conn, **options)
     except (OperationalError, OSError) as exc:
         logger.warning("health run not queued, broker unreachable: %s", exc)
-        return False
-    return True
+        return None
+    return task_id
