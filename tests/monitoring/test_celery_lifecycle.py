@@ -1,0 +1,80 @@
+"""The alert lifecycle end to end through the Celery task, with the real Redis broker of the test run.
+
+An embedded worker (celery.contrib.testing) consumes a queue of its own, so it never takes another run's tasks.
+"""
+
+import time
+import uuid
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
+from django.core import mail
+from django.db import connection
+
+from adminpanel import health, tasks
+from adminpanel.celery import app
+from adminpanel.models import Alert, HealthRun
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def close_worker_connection(**kwargs):
+    # The worker thread's own database connection must not outlive the test (the test database is dropped).
+    connection.close()
+
+
+@pytest.fixture
+def worker():
+    queue = f"health-test-{uuid.uuid4().hex}"
+    task_postrun.connect(close_worker_connection, weak=False)
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, queues=[queue], loglevel="WARNING"):
+            yield queue
+    finally:
+        app.conf.task_always_eager = previous
+        task_postrun.disconnect(close_worker_connection)
+
+
+def run_through_celery(queue, user=None) -> HealthRun:
+    task_id = tasks.enqueue_health_run(user=user, queue=queue)
+    assert task_id, "the Redis broker of the test run is not reachable"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        run = HealthRun.objects.filter(task_id=task_id).first()
+        if run:
+            return run
+        time.sleep(0.1)
+    raise AssertionError("the worker did not store the run within 30 s")
+
+
+def test_alert_opens_escalates_is_acknowledged_and_resolves_through_the_celery_task(
+    worker, make_sales, product_user, quick_notifications, monkeypatch
+):
+    from tests.monitoring.test_health import set_coverage
+
+    quick_notifications.ALERT_EMAILS = ["oncall@example.com"]
+    critical = []
+    monkeypatch.setattr("rollout.services.on_critical_alert_opened", lambda *, alert: critical.append(alert.pk))
+    bar = make_sales(100, 97)
+
+    first = run_through_celery(worker, user=product_user)
+    assert (first.trigger, first.triggered_by_id) == ("manual", product_user.pk)
+    alert = Alert.objects.get(check_name="server_id_coverage")
+    assert (alert.severity, alert.state) == ("warning", "open")
+
+    set_coverage(bar, 94)
+    run_through_celery(worker)
+    alert.refresh_from_db()
+    assert alert.severity == "critical" and critical == [alert.pk]
+
+    health.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="mapping missing servers")
+    set_coverage(bar, 99)
+    run_through_celery(worker)
+    alert.refresh_from_db()
+    assert alert.state == "resolved"
+    assert Alert.objects.filter(check_name="server_id_coverage").count() == 1
+    assert [m.subject.split()[-1] for m in mail.outbox] == ["opened", "escalated", "resolved"]
+    assert HealthRun.objects.count() == 3
