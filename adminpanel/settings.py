@@ -226,10 +226,11 @@ ROLLOUT_SOAK_HOURS = {
 ROLLOUT_HEALTH_FRESHNESS_MINUTES = float(ENV.get("ROLLOUT_HEALTH_FRESHNESS_MINUTES", "10"))
 # Share of bars (hash buckets 0-99 below this) in stage 4b.
 ROLLOUT_HALF_PERCENT = int(ENV.get("ROLLOUT_HALF_PERCENT", "50"))
-# Health-check names whose values fill the deployment record's "Monitoring Results (First 24 hours)".
+# Health checks (issue 5) whose values fill the deployment record's "Monitoring Results (First 24 hours)":
+# "check" reads the result's value, "check.key" a key of its detail.
 ROLLOUT_RECORD_CHECKS = {
-    "error_rate": ENV.get("ROLLOUT_RECORD_CHECK_ERROR_RATE", "error_rate"),
+    "error_rate": ENV.get("ROLLOUT_RECORD_CHECK_ERROR_RATE", "error_logs.error_rate_pct"),
     "server_id_coverage": ENV.get("ROLLOUT_RECORD_CHECK_COVERAGE", "server_id_coverage"),
     "rls_violations": ENV.get("ROLLOUT_RECORD_CHECK_RLS", "rls_violations"),
-    "latency_ms": ENV.get("ROLLOUT_RECORD_CHECK_LATENCY", "api_latency_p95"),
+    "latency_ms": ENV.get("ROLLOUT_RECORD_CHECK_LATENCY", "query_latency"),
 }

@@ -339,21 +339,19 @@ def record_monitoring(record: DeploymentRecord) -> dict:
     end = start + MONITORING_WINDOW
     runs = HealthRun.objects.filter(finished_at__gte=start, finished_at__lt=end)
     run_count = runs.count()
+    names = settings.ROLLOUT_RECORD_CHECKS
+    detail_keys = {name.split(".", 1)[0]: name.split(".", 1)[1] for name in names.values() if "." in name}
     per_check: dict[str, dict] = {}
     results = (
         CheckResult.objects.filter(run__in=runs)
         .order_by("check_name", "run__finished_at")
-        .values_list("check_name", "status", "value")
+        .values_list("check_name", "status", "value", "detail")
     )
-    for name, status, value in results.iterator(chunk_size=2000):
-        entry = per_check.setdefault(name, {"check": name, "runs": 0, "min": None, "max": None, "last": None})
-        entry["runs"] += 1
-        entry["worst"] = _worst([entry.get("worst", CheckStatus.OK), status])
-        if value is not None:
-            entry["min"] = value if entry["min"] is None else min(entry["min"], value)
-            entry["max"] = value if entry["max"] is None else max(entry["max"], value)
-            entry["last"] = value
-    names = settings.ROLLOUT_RECORD_CHECKS
+    for name, status, value, detail in results.iterator(chunk_size=2000):
+        _accumulate(per_check, name, status, value)
+        if name in detail_keys:
+            extra = (detail or {}).get(detail_keys[name])
+            _accumulate(per_check, f"{name}.{detail_keys[name]}", status, extra if _is_number(extra) else None)
 
     def figure(key: str, pick: str):
         entry = per_check.get(names.get(key, ""))
@@ -370,6 +368,20 @@ def record_monitoring(record: DeploymentRecord) -> dict:
         "latency_ms": figure("latency_ms", "max"),
         "checks": sorted(per_check.values(), key=lambda entry: entry["check"]),
     }
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _accumulate(per_check: dict, name: str, status: str, value) -> None:
+    entry = per_check.setdefault(name, {"check": name, "runs": 0, "min": None, "max": None, "last": None})
+    entry["runs"] += 1
+    entry["worst"] = _worst([entry.get("worst", CheckStatus.OK), status])
+    if value is not None:
+        entry["min"] = value if entry["min"] is None else min(entry["min"], value)
+        entry["max"] = value if entry["max"] is None else max(entry["max"], value)
+        entry["last"] = value
 
 
 def record_snapshot(record: DeploymentRecord) -> dict:

@@ -369,6 +369,20 @@ def rollback_stage(*, actor, expected_version: int, reason: str) -> AdvanceResul
         )
 
 
+def expected_adoption_pct() -> float:
+    """The simplified-mode share the rollout has put in place (bars it switched and has not rolled back), in %;
+    the health checks' adoption check warns when the real share falls below it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(DISTINCT c.bar_id) * 100.0 / nullif((SELECT count(*) FROM bars), 0)
+            FROM rollout_bar_changes c JOIN rollout_steps s ON s.id = c.step_id
+            WHERE c.rolled_back_at IS NULL AND s.rolled_back_at IS NULL
+            """
+        )
+        return float(cursor.fetchone()[0] or 0.0)
+
+
 # --- Kill switch (runbook rollback Option A) ------------------------------------------------------
 def pull_kill_switch(*, actor, reason: str, alert=None) -> bool:
     """Both flags off for every bar, allow-lists and data kept, rollout paused; one transaction.
@@ -478,17 +492,17 @@ def sign_record(*, actor, record_id: int) -> DeploymentRecord:
     """The deployer or the reviewer signs; with both signatures the timeline and monitoring are frozen."""
     with transaction.atomic():
         record = DeploymentRecord.objects.select_for_update().get(pk=record_id)
-        if record.deployer_id == record.reviewer_id:
-            raise InvalidRequest(TWO_PEOPLE)
-        if record.status == RecordStatus.IN_PROGRESS:
-            raise InvalidRequest("Set the status (successful or rolled back) before signing.")
-        now = timezone.now()
         if actor.pk == record.deployer_id:
             role, field_name = "deployer", "deployer_signed_at"
         elif actor.pk == record.reviewer_id:
             role, field_name = "reviewer", "reviewer_signed_at"
         else:
             raise NotAllowed("Only the record's deployer or reviewer may sign it.")
+        if record.deployer_id == record.reviewer_id:
+            raise InvalidRequest(TWO_PEOPLE)
+        if record.status == RecordStatus.IN_PROGRESS:
+            raise InvalidRequest("Set the status (successful or rolled back) before signing.")
+        now = timezone.now()
         if getattr(record, field_name):
             raise InvalidRequest(f"The {role} has already signed.")
         setattr(record, field_name, now)

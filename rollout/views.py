@@ -296,8 +296,8 @@ def record_markdown(request: HttpRequest, pk: int):
 
 @require_POST
 def record_sign(request: HttpRequest, pk: int):
-    _require(permissions.can_view(request.user))
     record = get_object_or_404(DeploymentRecord, pk=pk)
+    _require(request.user.pk in (record.deployer_id, record.reviewer_id))
     try:
         services.sign_record(actor=request.user, record_id=record.pk)
     except services.NotAllowed as exc:

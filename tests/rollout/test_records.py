@@ -1,0 +1,117 @@
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from adminpanel.models import CheckResult, CheckStatus, HealthRun
+from rollout import services
+from rollout.models import DeploymentRecord, EventKind, RolloutEvent
+from tests.factories import BarFactory, make_product
+from tests.rollout.conftest import advance
+
+
+@pytest.fixture
+def reviewer(db):
+    return make_product(username="reviewer")
+
+
+@pytest.fixture
+def record(owner, reviewer):
+    return services.create_record(
+        actor=owner,
+        deployer=owner,
+        reviewer=reviewer,
+        backup_location="/backups/bartender_pre_mode_switching_20251224.sql",
+        tests_passing=True,
+        flags_off=True,
+        code_builds=True,
+        started_at=timezone.now() - timedelta(hours=1),
+    )
+
+
+def form_data(deployer, reviewer, **extra):
+    return {
+        "date": "2025-12-24",
+        "deployer": deployer.pk,
+        "reviewer": reviewer.pk,
+        "tests_passing": "true",
+        "flags_off": "true",
+        "code_builds": "unknown",
+        "started_at": "2025-12-24T14:00",
+        "status": "in_progress",
+        **extra,
+    }
+
+
+def test_the_same_user_as_deployer_and_reviewer_is_refused_everywhere(client_for, owner):
+    response = client_for(owner).post(reverse("rollout:record_new"), form_data(owner, owner))
+    assert response.status_code == 200 and "two different people" in response.content.decode()
+    with pytest.raises(services.ValidationError):
+        services.create_record(actor=owner, deployer=owner, reviewer=owner)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        DeploymentRecord.objects.create(deployer=owner, reviewer=owner)
+    assert not DeploymentRecord.objects.exists()
+
+
+def test_a_product_owner_creates_a_record_through_the_form(client_for, owner, reviewer):
+    response = client_for(owner).post(reverse("rollout:record_new"), form_data(owner, reviewer))
+    assert response.status_code == 302
+    record = DeploymentRecord.objects.get()
+    assert record.deployer == owner and record.reviewer == reviewer and record.code_builds is None
+    assert RolloutEvent.objects.filter(kind=EventKind.RECORD, record=record).exists()
+
+
+def test_support_reads_records_but_cannot_write_them(client_for, support_user, record, owner, reviewer):
+    client = client_for(support_user)
+    assert client.get(reverse("rollout:record", args=[record.pk])).status_code == 200
+    assert client.post(reverse("rollout:record_new"), form_data(owner, reviewer)).status_code == 403
+    assert client.post(reverse("rollout:record_sign", args=[record.pk])).status_code == 403
+    assert DeploymentRecord.objects.count() == 1
+
+
+def test_sign_off_needs_a_status_then_both_people_and_freezes_the_record(client_for, record, owner, reviewer, db):
+    with pytest.raises(services.InvalidRequest):
+        services.sign_record(actor=owner, record_id=record.pk)
+    services.update_record(actor=owner, record_id=record.pk, status="successful")
+    outsider = make_product(username="outsider")
+    with pytest.raises(services.NotAllowed):
+        services.sign_record(actor=outsider, record_id=record.pk)
+    services.sign_record(actor=owner, record_id=record.pk)
+    with pytest.raises(services.InvalidRequest):
+        services.sign_record(actor=owner, record_id=record.pk)
+    assert client_for(reviewer).post(reverse("rollout:record_sign", args=[record.pk])).status_code == 302
+    record.refresh_from_db()
+    assert record.is_signed and record.snapshot is not None
+    with pytest.raises(services.InvalidRequest):
+        services.update_record(actor=owner, record_id=record.pk, issues_encountered="changed my mind")
+
+
+def test_the_markdown_export_has_the_timeline_and_the_monitoring_figures(client_for, record, owner, fresh_run):
+    BarFactory(is_internal=True)
+    advance(owner)
+    run = HealthRun.objects.create(started_at=timezone.now(), finished_at=timezone.now(), status=CheckStatus.WARNING)
+    CheckResult.objects.create(run=run, check_name="server_id_coverage", status=CheckStatus.WARNING, value=97.5)
+    CheckResult.objects.create(run=run, check_name="rls_violations", status=CheckStatus.OK, value=0)
+    CheckResult.objects.create(run=run, check_name="query_latency", status=CheckStatus.OK, value=12.5)
+    CheckResult.objects.create(
+        run=run, check_name="error_logs", status=CheckStatus.OK, value=3, detail={"error_rate_pct": 0.4}
+    )
+    response = client_for(owner).get(reverse("rollout:record_markdown", args=[record.pk]))
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/markdown")
+    text = response.content.decode()
+    assert text.startswith("# Mode Switching Deployment Record")
+    assert "Stage advanced" in text and "stage off → 4a, 1 bars switched" in text
+    assert "- Error rate: 0.4%" in text
+    assert "- server_id coverage: 97.5%" in text
+    assert "- RLS policy violations: 0" in text
+    assert "- Performance: 12.5 ms latency" in text
+    assert "| server_id_coverage | 1 | warning |" in text
+    assert "/backups/bartender_pre_mode_switching_20251224.sql" in text
+
+
+def test_the_record_page_prints_without_navigation(client_for, record, owner):
+    page = client_for(owner).get(reverse("rollout:record", args=[record.pk]))
+    assert page.status_code == 200
+    assert b"Mode Switching Deployment Record" in page.content and b"window.print()" in page.content
