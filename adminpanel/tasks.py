@@ -48,6 +48,7 @@ def enqueue_health_run(*, user=None, queue: str | None = None) -> str | None:
         return task_id
     try:
         with run_health_checks.app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
+            conn.ensure_connection(max_retries=0)  # fail fast: the caller falls back to running in-process
             run_health_checks.apply_async(connection=conn, **options)
     except (OperationalError, OSError) as exc:
         logger.warning("health run not queued, broker unreachable: %s", exc)
