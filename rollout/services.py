@@ -177,6 +177,8 @@ class AdvanceResult:
     gates: list[GateResult] = field(default_factory=list)
 
 
+# Bars are addressed as `id = ANY(ARRAY(…))`: a primary-key probe per bar whatever the (often stale) planner
+# statistics of the rollout tables say; a join there once became a 20-million-row nested loop.
 APPLY_STEP_SQL = """
 WITH picked AS (
   SELECT bars.id FROM bars
@@ -188,8 +190,7 @@ WITH picked AS (
   UPDATE bars
   SET settings = (CASE WHEN jsonb_typeof(bars.settings) = 'object' THEN bars.settings ELSE '{{}}'::jsonb END)
                  || jsonb_build_object('operatingMode', 'simplified')
-  FROM picked
-  WHERE bars.id = picked.id AND bars.settings->>'operatingMode' IS NULL
+  WHERE bars.id = ANY(ARRAY(SELECT id FROM picked)) AND bars.settings->>'operatingMode' IS NULL
   RETURNING bars.id
 ), granted AS (
   INSERT INTO feature_flag_bars (featureflag_id, bar_id)
@@ -321,8 +322,7 @@ WITH live AS (
   WHERE s.stage = %(stage)s AND s.rolled_back_at IS NULL AND c.rolled_back_at IS NULL
 ), restored AS (
   UPDATE bars SET settings = bars.settings - 'operatingMode'
-  FROM live
-  WHERE bars.id = live.bar_id AND bars.settings->>'operatingMode' = 'simplified'
+  WHERE bars.id = ANY(ARRAY(SELECT bar_id FROM live)) AND bars.settings->>'operatingMode' = 'simplified'
   RETURNING bars.id
 ), revoked AS (
   DELETE FROM feature_flag_bars fb USING live

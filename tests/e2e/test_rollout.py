@@ -1,0 +1,51 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from guardian.shortcuts import assign_perm
+
+from adminpanel.models import CheckStatus, HealthRun
+from adminpanel.permissions import FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
+from rollout import services
+from rollout.models import FeatureFlag, RolloutState
+from tests.factories import BarFactory, make_product
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_product_owner_advances_4a_to_4b_then_pulls_the_kill_switch(login, page, live_server):
+    owner = make_product(username="po")
+    for flag in FeatureFlag.objects.all():
+        for perm in (FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK):
+            assign_perm(perm, owner, flag)
+    BarFactory.create_batch(2, is_internal=True)
+    BarFactory.create_batch(40)
+    now = timezone.now()
+    HealthRun.objects.create(started_at=now, finished_at=now, status=CheckStatus.OK)
+    services.advance_stage(actor=owner, expected_version=RolloutState.objects.get().version)
+    RolloutState.objects.update(soak_started_at=now - timedelta(hours=25))
+
+    login(owner)
+    page.click("nav >> text=Rollout")
+    page.wait_for_url(f"{live_server.url}/rollout/")
+    assert page.inner_text("#current-stage") == "4a internal"
+    assert page.locator("#gates .gate.fail").count() == 0
+    assert page.locator("#gates .gate.pass").count() == 3
+    before = int(page.inner_text("#stage-4b .simplified"))
+
+    page.click("#advance")
+    page.wait_for_selector(".messages li.success")
+    assert page.inner_text("#current-stage") == "4b 50%"
+    after = int(page.inner_text("#stage-4b .simplified"))
+    assert after > before
+    assert int(page.inner_text("#stage-4b .switched")) > 0
+
+    page.click("#kill-switch")
+    page.wait_for_url(f"{live_server.url}/rollout/kill-switch/")
+    page.fill("input[name=reason]", "error rate above 1 %")
+    page.check("input[name=confirm]")
+    page.click("#confirm-kill-switch")
+    page.wait_for_url(f"{live_server.url}/rollout/")
+    for key in ("ENABLE_SWITCHING_MODE", "SHOW_SWITCHING_MODE_UI"):
+        assert page.get_attribute(f"#flag-{key} .flag-state", "data-state") == "off"
+    assert page.locator("#kill-switch-engaged").is_visible()
