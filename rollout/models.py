@@ -252,8 +252,23 @@ class DeploymentRecord(models.Model):
         return bool(self.deployer_signed_at and self.reviewer_signed_at)
 
 
-def ensure_default_flags(**kwargs):
-    """Both runbook flags exist and start OFF (runbook 1.3); the rollout state row exists (at stage off)."""
+def ensure_default_flags(apps=None, **kwargs):
+    """Both runbook flags exist and start OFF (runbook 1.3); the rollout state row exists (at stage off).
+
+    As a post_migrate receiver it uses the migrated state's models (`apps`): after a partial or reversed
+    migration the newest columns may not exist yet.
+    """
+    from django.apps import apps as global_apps
+
+    apps = apps or global_apps
+    try:
+        flag_model = apps.get_model("rollout", "FeatureFlag")
+    except LookupError:
+        return
     for key, description in DEFAULT_FLAGS.items():
-        FeatureFlag.objects.get_or_create(key=key, defaults={"description": description})
-    RolloutState.objects.get_or_create(pk=RolloutState.SINGLETON_ID)
+        flag_model.objects.get_or_create(key=key, defaults={"description": description})
+    try:
+        state_model = apps.get_model("rollout", "RolloutState")
+    except LookupError:
+        return
+    state_model.objects.get_or_create(pk=RolloutState.SINGLETON_ID)
