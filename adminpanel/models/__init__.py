@@ -16,6 +16,8 @@ from adminpanel.models.bartender import (
 )
 from adminpanel.models.health import Alert, AlertEvent, CheckResult, CheckStatus, HealthRun, PhaseWindow
 from adminpanel.models.permissions import BarGroupObjectPermission, BarUserObjectPermission
+from adminpanel.models.validation import ValidationCheck as ValidationCheck
+from adminpanel.models.validation import ValidationRun as ValidationRun
 
 __all__ = [
     "Alert",

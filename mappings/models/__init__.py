@@ -1,5 +1,6 @@
 """Mappings models, one module per concept."""
 
+from mappings.models.backfill import BackfillRun as BackfillRun
 from mappings.models.mapping import BarMappingScope, ServerNameMapping
 
 __all__ = ["BarMappingScope", "ServerNameMapping"]
