@@ -160,6 +160,20 @@ LOGGING = {
 
 # --- Server name mappings and backfill (issues 3 and 4) ------------------------------------------
 
+# Mappings (issue 3): coverage window, page sizes, CSV import limits.
+MAPPINGS_COVERAGE_DAYS = int(ENV.get("MAPPINGS_COVERAGE_DAYS", "30"))
+MAPPINGS_PAGE_SIZE = int(ENV.get("MAPPINGS_PAGE_SIZE", "100"))
+MAPPINGS_UNMAPPED_PAGE_SIZE = int(ENV.get("MAPPINGS_UNMAPPED_PAGE_SIZE", "100"))
+# Unmapped names shown on a bar's page (the full list has its own page).
+MAPPINGS_UNMAPPED_ON_BAR_PAGE = int(ENV.get("MAPPINGS_UNMAPPED_ON_BAR_PAGE", "10"))
+MAPPINGS_HISTORY_ON_BAR_PAGE = int(ENV.get("MAPPINGS_HISTORY_ON_BAR_PAGE", "20"))
+MAPPINGS_IMPORT_MAX_BYTES = int(ENV.get("MAPPINGS_IMPORT_MAX_BYTES", str(5 * 1024 * 1024)))
+MAPPINGS_IMPORT_MAX_ROWS = int(ENV.get("MAPPINGS_IMPORT_MAX_ROWS", "10000"))
+# A previewed import not applied within this many hours is discarded.
+MAPPINGS_IMPORT_TTL_HOURS = int(ENV.get("MAPPINGS_IMPORT_TTL_HOURS", "24"))
+# Level of the audit_logs row each refused resolution writes (error_type `server_id_resolution`).
+MAPPINGS_RESOLUTION_AUDIT_LEVEL = ENV.get("MAPPINGS_RESOLUTION_AUDIT_LEVEL", "error")
+
 # Backfill (issue 4, DESIGN.md sections 6 and 7): keyset batches, each its own short transaction whose
 # lock and statement timeouts keep every lock under a second; a timed-out batch is retried at half size.
 BACKFILL_BATCH_SIZE = int(ENV.get("BACKFILL_BATCH_SIZE", "5000"))

@@ -1,6 +1,7 @@
 """Mappings models, one module per concept."""
 
 from mappings.models.backfill import BackfillRun as BackfillRun
+from mappings.models.imports import MappingImport
 from mappings.models.mapping import BarMappingScope, ServerNameMapping
 
-__all__ = ["BarMappingScope", "ServerNameMapping"]
+__all__ = ["BarMappingScope", "MappingImport", "ServerNameMapping"]

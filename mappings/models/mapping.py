@@ -1,14 +1,24 @@
 """Server name mappings: the per-bar table that turns a name typed on the POS into a user."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
-from adminpanel.models import Bar
-from mappings.resolve import MAX_SERVER_NAME_LENGTH, normalize_server_name
+from adminpanel.models import Bar, BarMember
+from mappings.resolve import (
+    ELIGIBLE_ROLES,
+    MAX_SERVER_NAME_LENGTH,
+    display_server_name,
+    normalize_server_name,
+    server_name_problem,
+)
+
+DUPLICATE_NAME_MESSAGE = "This bar already maps that name (names match whatever their case or spacing)."
+NOT_ELIGIBLE_MESSAGE = "The user must be an active server or manager of this bar."
 
 
 class ServerNameMapping(models.Model):
@@ -43,6 +53,39 @@ class ServerNameMapping(models.Model):
     def save(self, *args, **kwargs):
         self.normalized_name = normalize_server_name(self.server_name)
         super().save(*args, **kwargs)
+
+    def full_clean(self, exclude=None, validate_unique=True, validate_constraints=True):
+        # normalized_name is derived in clean(); the rules its constraints express are checked there, by field.
+        exclude = set(exclude or ()) | {"normalized_name"}
+        super().full_clean(exclude=exclude, validate_unique=validate_unique, validate_constraints=validate_constraints)
+
+    def clean(self):
+        """The rules of issue 3, as errors on the field they concern (the database constraints back them)."""
+        self.server_name = display_server_name(self.server_name)
+        self.normalized_name = normalize_server_name(self.server_name)
+        errors = {}
+        problem = server_name_problem(self.normalized_name)
+        if problem:
+            errors["server_name"] = problem
+        elif self.bar_id and (
+            ServerNameMapping.objects.filter(bar_id=self.bar_id, normalized_name=self.normalized_name)
+            .exclude(pk=self.pk)
+            .exists()
+        ):
+            errors["server_name"] = DUPLICATE_NAME_MESSAGE
+        if self.bar_id and self.user_id and not is_eligible_member(bar_id=self.bar_id, user_id=self.user_id):
+            errors["user"] = NOT_ELIGIBLE_MESSAGE
+        if errors:
+            raise ValidationError(errors)
+
+
+def eligible_members(bar_id):
+    """Active memberships of a bar whose user a name may be mapped to (active account, server or manager)."""
+    return BarMember.objects.filter(bar_id=bar_id, is_active=True, role__in=ELIGIBLE_ROLES, user__is_active=True)
+
+
+def is_eligible_member(*, bar_id, user_id) -> bool:
+    return eligible_members(bar_id).filter(user_id=user_id).exists()
 
 
 class BarMappingScope(Bar):
