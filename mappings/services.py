@@ -67,8 +67,9 @@ def create_mapping(*, bar, server_name: str, user: User | None, actor, reason: s
     """Map `server_name` to `user` in `bar`; `ValidationError` (by field) when a rule refuses it."""
     with transaction.atomic():
         _lock_bar_mappings(bar.pk)
-        mapping = ServerNameMapping(bar=bar, server_name=server_name or "", user=user, created_by=actor)
-        mapping.updated_by = actor
+        mapping = ServerNameMapping(
+            bar=bar, server_name=server_name or "", user=user, created_by=actor, updated_by=actor
+        )
         mapping.full_clean()
         _save(mapping)
         record_event(actor=actor, action=CREATED, target=mapping, after=snapshot(mapping), bar=bar, reason=reason)
