@@ -9,6 +9,16 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def empty_api_token_cache():
+    """Tokens remembered by adminpanel.api_auth must not outlive the test that issued them."""
+    from adminpanel.api_auth import clear_token_cache
+
+    clear_token_cache()
+    yield
+    clear_token_cache()
+
+
 @pytest.fixture
 def bar(db):
     return BarFactory(name="Maquis Baobab")

@@ -42,3 +42,31 @@ def test_a_deactivated_client_is_refused(issued):
     client, raw = issued
     ApiClient.objects.filter(pk=client.pk).update(is_active=False)
     assert authenticate_api_client(_request(f"Bearer {raw}")) is None
+
+
+def test_a_verified_token_is_not_queried_again_while_remembered(issued, django_assert_num_queries):
+    client, raw = issued
+    assert authenticate_api_client(_request(f"Bearer {raw}")) == client
+    with django_assert_num_queries(0):
+        assert authenticate_api_client(_request(f"Bearer {raw}")) == client
+
+
+def test_deactivating_a_client_revokes_its_token_at_once_in_this_process(issued):
+    client, raw = issued
+    assert authenticate_api_client(_request(f"Bearer {raw}")) == client
+    client.is_active = False
+    client.save()
+    assert authenticate_api_client(_request(f"Bearer {raw}")) is None
+
+
+def test_a_remembered_token_is_checked_again_after_the_cache_time(issued, settings, monkeypatch):
+    import adminpanel.api_auth as api_auth
+
+    client, raw = issued
+    settings.API_TOKEN_CACHE_SECONDS = 5
+    assert authenticate_api_client(_request(f"Bearer {raw}")) == client
+    ApiClient.objects.filter(pk=client.pk).update(is_active=False)  # another process revoked it
+    assert authenticate_api_client(_request(f"Bearer {raw}")) == client  # still remembered here
+    later = api_auth.time.monotonic() + 6
+    monkeypatch.setattr(api_auth.time, "monotonic", lambda: later)
+    assert authenticate_api_client(_request(f"Bearer {raw}")) is None
