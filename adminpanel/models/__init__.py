@@ -22,7 +22,6 @@ from adminpanel.models.validation import ValidationRun as ValidationRun
 __all__ = [
     "Alert",
     "AlertEvent",
-    "AlertEvent",
     "ApiClient",
     "AuditLog",
     "Bar",
@@ -37,7 +36,6 @@ __all__ = [
     "MigrationServerIdLog",
     "OperatingMode",
     "PanelEvent",
-    "PhaseWindow",
     "PhaseWindow",
     "Return",
     "Sale",
