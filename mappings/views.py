@@ -4,7 +4,9 @@ export, the resolver tester and history. Each view checks access, calls one serv
 Forms work without JavaScript: a plain POST answers with a redirect (or the full form page with its errors);
 an htmx POST answers with the partial it swaps, and ``HX-Trigger: mappings-changed`` after every change so
 the page's other sections (coverage, unmapped names, history) refresh themselves (``mapping-added`` also
-refreshes the table, which edits and deletes do not need: they swap their own row).
+refreshes the table, which edits and deletes do not need: they swap their own row). The sections use
+``hx-sync="this:replace"``: htmx would otherwise drop a refresh while an older one is still in flight, and
+show the older state.
 """
 
 import json
