@@ -15,6 +15,8 @@ ENV = os.environ
 
 DEBUG = env_bool(ENV, "DEBUG", False)
 SECRET_KEY = ENV.get("SECRET_KEY") or local_secret_key(VAR_DIR)
+# Client API tokens are remembered per process this long (a revoked token stops working within it).
+API_TOKEN_CACHE_SECONDS = int(ENV.get("API_TOKEN_CACHE_SECONDS", "30"))
 ALLOWED_HOSTS = env_list(ENV, "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list(ENV, "CSRF_TRUSTED_ORIGINS", [])
 
@@ -255,6 +257,8 @@ CELERY_BEAT_SCHEDULE = {
 # --- Rollout (issue 6) -----------------------------------------------------------------------------
 # When a critical alert opens while a stage above `off` is live, the kill switch fires by itself.
 ROLLOUT_AUTO_ROLLBACK = env_bool(ENV, "ROLLOUT_AUTO_ROLLBACK", True)
+# Flag API answers kept per process, dropped by LISTEN/NOTIFY on every committed change (rollout/flag_cache.py).
+ROLLOUT_FLAG_CACHE = env_bool(ENV, "ROLLOUT_FLAG_CACHE", True)
 # Minimum soak of each stage before the next one may start (hours; ROLLOUT_SOAK_HOURS_4A, _4B, _4C).
 ROLLOUT_SOAK_HOURS = {
     stage: float(ENV.get(f"ROLLOUT_SOAK_HOURS_{stage.upper()}", "24")) for stage in ("4a", "4b", "4c")

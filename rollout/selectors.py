@@ -5,6 +5,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+import psycopg
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Min
@@ -14,6 +15,7 @@ from guardian.shortcuts import get_users_with_perms
 from adminpanel.models import Alert, CheckResult, CheckStatus, HealthRun
 from rollout import permissions
 from rollout.cohorts import bucket_sql, cohort_sql
+from rollout.flag_cache import flag_cache
 from rollout.gates import evaluate_gates
 from rollout.models import (
     DEFAULT_FLAGS,
@@ -61,15 +63,51 @@ ORDER BY f.key
 """
 
 
-def flags_for_bar(bar_id: uuid.UUID | str) -> FlagReading | None:
-    """Both flags and the operating mode of one bar in one query, with an ETag; None for an unknown bar.
+def _polled_query(sql: str, params: list) -> list[tuple]:
+    """Run the query every client poll runs, as cheaply as PostgreSQL allows.
 
-    Nothing is cached: the ETag is derived from the flags' versions and the bar's own state, so a kill switch
-    shows on the very next request whichever server process answers it.
+    Clients poll the flag API constantly, and with Django's defaults a poll costs a health-check round trip plus a
+    query planned afresh each time (planning costs more than running it). Here the query is a server-side prepared
+    statement (planned once per persistent connection) and the health check is replaced by its purpose: a
+    connection that a restarted server broke is closed, reopened and the query retried once.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(FLAGS_FOR_BAR_SQL, [str(bar_id)])
-        rows = cursor.fetchall()
+    for attempt in (1, 2):
+        try:
+            connection.ensure_connection()
+            raw = connection.connection
+            if raw.prepare_threshold is None:
+                # Django turns psycopg's preparation off; only server-binding cursors like this one prepare.
+                raw.prepare_threshold = 0
+            with psycopg.Cursor(raw) as cursor:
+                cursor.execute(sql, params, prepare=True)
+                return cursor.fetchall()
+        except psycopg.OperationalError:
+            connection.close()
+            if attempt == 2:
+                raise
+    return []
+
+
+def flags_for_bar(bar_id: uuid.UUID | str) -> FlagReading | None:
+    """Both flags and the operating mode of one bar, with an ETag; None for an unknown bar.
+
+    Served from the process's flag cache while its LISTEN connection is up (rollout/flag_cache.py: dropped on
+    every committed write, never on a timer), otherwise read with one query.
+    """
+    key = str(bar_id)
+    cached = flag_cache.get(key)
+    if cached is not None:
+        return cached
+    generation = flag_cache.generation()
+    reading = read_flags_for_bar(key)
+    if reading is not None:
+        flag_cache.put(key, reading, generation=generation)
+    return reading
+
+
+def read_flags_for_bar(bar_id: str) -> FlagReading | None:
+    """The database's answer for one bar (one prepared query); the ETag hashes the flags' versions and states."""
+    rows = _polled_query(FLAGS_FOR_BAR_SQL, [bar_id])
     if not rows:
         return None
     mode = rows[0][0]
@@ -78,7 +116,7 @@ def flags_for_bar(bar_id: uuid.UUID | str) -> FlagReading | None:
         flags.setdefault(key, False)
     fingerprint = f"{mode}|" + "|".join(f"{key}:{version}:{int(bool(on))}" for _, key, version, on in rows)
     etag = hashlib.md5(fingerprint.encode(), usedforsecurity=False).hexdigest()[:20]
-    return FlagReading(str(bar_id), mode, flags, etag)
+    return FlagReading(bar_id, mode, flags, etag)
 
 
 # --- The rollout page -----------------------------------------------------------------------------

@@ -4,6 +4,8 @@ from rollout import views
 
 app_name = "rollout"
 urlpatterns = [
+    # First: every BarTender device polls it, and URL resolution walks the patterns in order.
+    path("api/v1/flags", views.flags_api, name="flags_api"),
     path("rollout/", views.rollout_page, name="page"),
     path("rollout/flags/<str:key>/flip/", views.flip_flag, name="flip"),
     path("rollout/flags/<str:key>/allow-list/", views.allow_list, name="allow_list"),
@@ -20,5 +22,4 @@ urlpatterns = [
     path("rollout/records/<int:pk>/edit/", views.record_edit, name="record_edit"),
     path("rollout/records/<int:pk>/sign/", views.record_sign, name="record_sign"),
     path("rollout/records/<int:pk>/record.md", views.record_markdown, name="record_markdown"),
-    path("api/v1/flags", views.flags_api, name="flags_api"),
 ]

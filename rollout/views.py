@@ -9,7 +9,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponseNotModified, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
@@ -334,7 +333,8 @@ def flags_api(request: HttpRequest):
         response = JsonResponse(reading.as_json())
     response["ETag"] = etag
     # Clients may keep the answer but must ask again every time: a kill switch shows on the next request.
-    patch_cache_control(response, private=True, no_cache=True)
+    # (Set whole rather than through patch_cache_control: this view is polled by every device.)
+    response["Cache-Control"] = "private, no-cache"
     return response
 
 

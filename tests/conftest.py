@@ -19,6 +19,13 @@ def empty_api_token_cache():
     clear_token_cache()
 
 
+@pytest.fixture(autouse=True)
+def no_flag_cache(settings):
+    """Ordinary tests never commit, so no change notification would ever reach the flag cache: read the database.
+    tests/rollout/test_flag_cache.py turns it on in committing tests."""
+    settings.ROLLOUT_FLAG_CACHE = False
+
+
 @pytest.fixture
 def bar(db):
     return BarFactory(name="Maquis Baobab")

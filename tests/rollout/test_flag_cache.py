@@ -1,0 +1,112 @@
+"""The flag API's per-process cache: served from memory, dropped on every committed change (LISTEN/NOTIFY)."""
+
+import time
+
+import psycopg
+import pytest
+from django.db import connection
+
+from adminpanel.models import Bar
+from rollout import selectors, services
+from rollout.flag_cache import flag_cache
+from rollout.models import ENABLE_SWITCHING_MODE, SHOW_SWITCHING_MODE_UI, FeatureFlag
+from tests.factories import BarFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def cache_on(settings):
+    settings.ROLLOUT_FLAG_CACHE = True
+    assert flag_cache.wait_until_listening(5)
+    yield flag_cache
+    flag_cache.stop()
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """Counts the database reads behind flags_for_bar."""
+    calls = []
+    original = selectors.read_flags_for_bar
+
+    def counting(bar_id):
+        calls.append(bar_id)
+        return original(bar_id)
+
+    monkeypatch.setattr(selectors, "read_flags_for_bar", counting)
+    return calls
+
+
+def eventually(predicate, timeout=5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_a_reading_is_served_from_memory_until_its_bar_changes(cache_on, reads):
+    bar, other = BarFactory(), BarFactory()
+    first = selectors.flags_for_bar(bar.pk)
+    selectors.flags_for_bar(other.pk)
+    assert selectors.flags_for_bar(bar.pk) == first
+    assert reads == [str(bar.pk), str(other.pk)]
+    Bar.objects.filter(pk=bar.pk).update(settings={"operatingMode": "simplified"})
+    assert eventually(lambda: selectors.flags_for_bar(bar.pk).operating_mode == "simplified")
+    selectors.flags_for_bar(other.pk)
+    assert reads.count(str(other.pk)) == 1  # only the changed bar was dropped
+
+
+def test_the_kill_switch_reaches_every_cached_reading(cache_on):
+    bar = BarFactory()
+    FeatureFlag.objects.update(enabled_globally=True)
+    assert eventually(lambda: all(selectors.flags_for_bar(bar.pk).flags.values()))
+    services.pull_kill_switch(actor=UserFactory(is_superuser=True), reason="error rate above 5 %")
+    assert eventually(lambda: not any(selectors.flags_for_bar(bar.pk).flags.values()))
+    assert set(selectors.flags_for_bar(bar.pk).flags) == {ENABLE_SWITCHING_MODE, SHOW_SWITCHING_MODE_UI}
+
+
+def test_a_change_made_in_plain_sql_by_another_client_is_seen(cache_on):
+    bar = BarFactory()
+    assert selectors.flags_for_bar(bar.pk).operating_mode is None
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other_client:
+        other_client.execute(
+            "UPDATE bars SET settings = jsonb_set(settings, '{operatingMode}', '\"simplified\"') WHERE id = %s",
+            [bar.pk],
+        )
+    assert eventually(lambda: selectors.flags_for_bar(bar.pk).operating_mode == "simplified")
+
+
+def test_updates_that_leave_the_operating_mode_alone_keep_the_reading(cache_on, reads):
+    bar = BarFactory()
+    selectors.flags_for_bar(bar.pk)
+    Bar.objects.filter(pk=bar.pk).update(name="Renamed", settings={"theme": "dark"})
+    time.sleep(0.2)  # give a (wrong) notification time to arrive
+    selectors.flags_for_bar(bar.pk)
+    assert reads == [str(bar.pk)]
+
+
+def test_nothing_is_cached_while_the_listener_is_down(settings, reads):
+    settings.ROLLOUT_FLAG_CACHE = True
+    flag_cache.stop()
+    flag_cache._ensure_listener = lambda: None  # the listener cannot connect
+    try:
+        bar = BarFactory()
+        selectors.flags_for_bar(bar.pk)
+        selectors.flags_for_bar(bar.pk)
+        assert reads == [str(bar.pk), str(bar.pk)]
+    finally:
+        del flag_cache._ensure_listener
+
+
+def test_a_poll_on_a_connection_the_server_dropped_reconnects_and_answers():
+    bar = BarFactory()
+    assert selectors.read_flags_for_bar(str(bar.pk)) is not None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    reading = selectors.read_flags_for_bar(str(bar.pk))
+    assert reading is not None and reading.bar_id == str(bar.pk)
