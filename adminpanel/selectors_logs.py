@@ -18,6 +18,7 @@ from django.utils.dateparse import parse_datetime
 from adminpanel import runbook_sql
 from adminpanel.models import AuditLog, Bar, MigrationServerIdLog, User
 from adminpanel.selectors import estimated_row_counts
+from adminpanel.spreadsheet import defuse_formula
 
 # --- Keyset pagination ---------------------------------------------------------------------------------
 
@@ -313,15 +314,12 @@ class _Echo:
         return value
 
 
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
 def csv_safe(value) -> str:
     """A cell a spreadsheet will not run: text starting like a formula gets a leading apostrophe."""
     if value is None:
         return ""
     text = value.isoformat() if isinstance(value, datetime) else str(value)
-    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
+    return defuse_formula(text)
 
 
 def stream_csv(queryset: QuerySet, *, keyset, header: list[str], row_values, chunk: int | None = None) -> Iterator:

@@ -10,10 +10,11 @@ import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from adminpanel.spreadsheet import FORMULA_STARTS, defuse_formula
+
 HEADER = ("server_name", "username")
-# Cells starting with these are formulas to a spreadsheet; the export prefixes them with an apostrophe
-# (and the import removes it again), so an exported file opened in Excel runs nothing.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# The export defuses formula-like cells with an apostrophe (adminpanel.spreadsheet) and the import removes it
+# again, so an exported file opened in Excel runs nothing and re-imports unchanged.
 
 
 class CsvFileError(Exception):
@@ -119,7 +120,7 @@ def read_rows(text: str, *, max_rows: int) -> tuple[list[CsvRow], list[RowError]
 
 
 def export_cell(value: str) -> str:
-    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+    return defuse_formula(value)
 
 
 class _Echo:

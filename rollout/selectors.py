@@ -13,6 +13,7 @@ from django.utils import timezone
 from guardian.shortcuts import get_users_with_perms
 
 from adminpanel.models import Alert, CheckResult, CheckStatus, HealthRun
+from adminpanel.spreadsheet import defuse_formula
 from rollout import permissions
 from rollout.cohorts import bucket_sql, cohort_sql
 from rollout.flag_cache import flag_cache
@@ -292,8 +293,7 @@ CSV_COLUMNS = [
 
 def csv_safe(value) -> str:
     """Spreadsheet-safe cell: a leading = + - @ would be read as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return defuse_formula("" if value is None else str(value))
 
 
 def timeline_csv_rows(events):
