@@ -1,8 +1,12 @@
-"""Who is who in the panel: the role groups, and what the navigation shows each user."""
+"""Who is who in the panel: the role groups, every role predicate the apps ask, and what the navigation shows
+each user (DESIGN.md section 3). Object permissions (a bar, a flag) are asked with ``user.has_perm(perm, obj)``
+where they are needed; the predicates here are the group-level answers."""
 
 from dataclasses import dataclass
+from functools import wraps
 
 from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
 from guardian.shortcuts import get_objects_for_user
 
 from adminpanel.permissions import MANAGE_BAR_MAPPINGS
@@ -61,6 +65,43 @@ def roles_of(user) -> Roles:
     )
     user._panel_roles = roles
     return roles
+
+
+def can_read_all(user) -> bool:
+    """Support staff, product owners and superusers read every log, check, run, rollout page and bar (read-only
+    unless another permission says more)."""
+    roles = roles_of(user)
+    return roles.is_support or roles.is_product or roles.is_superuser
+
+
+def can_operate(user) -> bool:
+    """Product owners and superusers run things: backfills, validations, health runs, phase windows, records."""
+    roles = roles_of(user)
+    return roles.is_product or roles.is_superuser
+
+
+def read_all_required(view):
+    """403 for anyone who is not support, product or superuser (checked on every request)."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not can_read_all(request.user):
+            raise PermissionDenied("This page is for support staff and product owners.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def operator_required(view):
+    """403 for anyone who is not a product owner or superuser (checked on every request)."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not can_operate(request.user):
+            raise PermissionDenied("Only product owners may do this.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 def navigation(request):

@@ -5,6 +5,11 @@ Where the runbook's text cannot run at all, the constant holds the runbook's tex
 the smallest correction, with the reason.
 """
 
+# The tables and objects the runbook's migrations create or protect, named once for every check.
+RLS_TABLES = ("sales", "consignments", "returns")
+POLICY_COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
+OPERATING_MODE_INDEX = "idx_bars_operating_mode"
+
 # --- Section 2.1: verification after each migration step ------------------------------------------
 STEP1_SERVER_ID_COLUMN = """
 SELECT column_name FROM information_schema.columns

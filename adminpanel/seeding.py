@@ -13,7 +13,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 
 from mappings.models import BarMappingScope
-from mappings.resolve import normalize_server_name
+from mappings.names import normalize_server_name
 
 FIRST_NAMES = [
     "Aïcha",

@@ -35,8 +35,11 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_filters",
     "guardian",
+    # One app per runbook concern; imports point one way: rollout → monitoring → backfill → mappings → adminpanel.
     "adminpanel",
     "mappings",
+    "backfill",
+    "monitoring",
     "rollout",
 ]
 
@@ -90,8 +93,8 @@ AUTHENTICATION_BACKENDS = [
 # No guardian anonymous user: every page requires a login anyway.
 ANONYMOUS_USER_NAME = None
 GUARDIAN_RAISE_403 = False
-# Bar objects carry the `mappings.manage_bar_mappings` permission (see adminpanel/permissions.py).
-GUARDIAN_GET_CONTENT_TYPE = "adminpanel.permissions.guardian_content_type"
+# Bar objects carry the `mappings.manage_bar_mappings` permission (see mappings/access.py).
+GUARDIAN_GET_CONTENT_TYPE = "mappings.access.guardian_content_type"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -245,7 +248,7 @@ ALERT_NOTIFY_MAX_ATTEMPTS = int(ENV.get("ALERT_NOTIFY_MAX_ATTEMPTS", "12"))  # a
 CELERY_BEAT_SCHEDULE = {
     **CELERY_BEAT_SCHEDULE,
     "health-checks-every-5-minutes": {
-        "task": "adminpanel.run_health_checks",
+        "task": "monitoring.run_health_checks",
         "schedule": float(HEALTH_RUN_INTERVAL_SECONDS),
         "kwargs": {"trigger": "schedule"},
         # Shorter than the interval: runs missed while the workers were down are dropped, not piled up.

@@ -1,6 +1,6 @@
 """Timings for issue 4 (run through bench/backfill_bench.sh, which seeds the two identical databases).
 
-1. The batched backfill (mappings.backfill.run_backfill, default batch size and timeouts) on database A:
+1. The batched backfill (backfill.backfill.run_backfill, default batch size and timeouts) on database A:
    rows/s, longest single batch, batches, timeouts; VACUUM ANALYZE timed apart.
 2. The same resolution as one set-based ``UPDATE … FROM`` per table (the write statement of
    mappings.backfill over the whole key range, names normalised by the same Python function) on database B.
@@ -34,7 +34,7 @@ def batched() -> dict:
     from django.conf import settings
     from django.db import connection
 
-    from mappings.backfill import count_pending, run_backfill, vacuum_touched_tables
+    from backfill.backfill import count_pending, run_backfill, vacuum_touched_tables
 
     settings.BACKFILL_VACUUM_AT_END = False
     pending = count_pending()
@@ -63,7 +63,7 @@ def batched() -> dict:
 def setbased() -> dict:
     from django.db import connection, transaction
 
-    from mappings.backfill import SOURCES, normalised_names, write_sql
+    from backfill.backfill import SOURCES, normalised_names, write_sql
 
     rows = 0
     per_table = {}
@@ -179,8 +179,8 @@ def list_pages() -> dict:
         )
         stamp, pk = cursor.fetchone()
     audit_cursor = f"{stamp.isoformat()}_{pk}"
-    log_url = reverse("logs:migration_log")
-    audit_url = reverse("logs:audit_log")
+    log_url = reverse("backfill:migration_log")
+    audit_url = reverse("monitoring:audit_log")
     from urllib.parse import urlencode
 
     results = {
@@ -193,8 +193,8 @@ def list_pages() -> dict:
         "audit_log_first_page_ms": time_get(client, audit_url),
         "audit_log_page_100_ms": time_get(client, f"{audit_url}?{urlencode({'after': audit_cursor})}"),
         "audit_log_errors_first_page_ms": time_get(client, f"{audit_url}?level=error"),
-        "migration_summary_ms": time_get(client, reverse("logs:migration_log_summary")),
-        "audit_chart_ms": time_get(client, reverse("logs:audit_log_chart")),
+        "migration_summary_ms": time_get(client, reverse("backfill:migration_log_summary")),
+        "audit_chart_ms": time_get(client, reverse("monitoring:audit_log_chart")),
     }
     with CaptureQueriesContext(connection) as queries:
         client.get(f"{log_url}?after={log_cursor}")

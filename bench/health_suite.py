@@ -3,7 +3,8 @@
     DATABASE_URL=postgresql://bartender@127.0.0.1:54329/bartender_bench .venv/bin/python bench/health_suite.py [N]
 
 Seed the database first (``manage.py seed_demo --bars 10000 --sales 5000000``). Prints the median of N rounds
-(default 5) of: our suite (``checks.run_checks``), a whole stored run (``health.run_health_checks``: suite, storing,
+(default 5) of: our suite (``health_checks.run_checks``), a whole stored run
+(``services.run_health_checks``: suite, storing,
 alerts), and the runbook's "Health Check Queries" and Day 1 "Post-Deployment" queries 1-2 run raw in psql
 (``\\timing``, per-statement server round trips summed). Day 1 queries 3-4 are left out: 3 needs a session user
 (RLS does not apply to the owner) and 4 is a correlated subquery over every sale of the day.
@@ -26,7 +27,8 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from adminpanel import checks, health, runbook_sql  # noqa: E402
+from adminpanel import runbook_sql  # noqa: E402
+from monitoring import health_checks, services  # noqa: E402
 
 
 def runbook_script(server_id: str) -> str:
@@ -57,23 +59,23 @@ def main(rounds: int) -> None:
         cursor.execute("SELECT server_id FROM sales WHERE server_id IS NOT NULL LIMIT 1")
         server_id = str((cursor.fetchone() or ["00000000-0000-0000-0000-000000000000"])[0])
     script = runbook_script(server_id)
-    checks.run_checks()  # warm the cache as the every-5-minutes task has it
+    health_checks.run_checks()  # warm the cache as the every-5-minutes task has it
     psql_ms(script)
     suite, stored, raw, per_check = [], [], [], {}
     for _ in range(rounds):
         started = time.perf_counter()
-        outcomes = checks.run_checks()
+        outcomes = health_checks.run_checks()
         suite.append((time.perf_counter() - started) * 1000)
         for o in outcomes:
             per_check.setdefault(o.name, []).append(o.duration_ms)
         started = time.perf_counter()
-        health.run_health_checks(trigger="command")
+        services.run_health_checks(trigger="command")
         stored.append((time.perf_counter() - started) * 1000)
         raw.append(psql_ms(script))
     print(f"data: {bars} bars, ~{sales} sales (pg_class estimate); median of {rounds} rounds")
     for name, times in per_check.items():
         print(f"  {name:24} {statistics.median(times):7.0f} ms")
-    print(f"our suite ({len(checks.CHECKS)} checks)        {statistics.median(suite):7.0f} ms")
+    print(f"our suite ({len(health_checks.CHECKS)} checks)        {statistics.median(suite):7.0f} ms")
     print(f"whole stored run (suite+store+alerts) {statistics.median(stored):7.0f} ms")
     print(f"runbook SQL raw in psql (6 queries)   {statistics.median(raw):7.0f} ms")
     print("ours <= raw:", statistics.median(suite) <= statistics.median(raw))

@@ -30,7 +30,7 @@ def seed_big_bar():
     from adminpanel.models import ApiClient, Bar, BarMember, MemberRole, User
     from adminpanel.permissions import MANAGE_BAR_MAPPINGS
     from mappings.models import ServerNameMapping
-    from mappings.resolve import normalize_server_name
+    from mappings.names import normalize_server_name
 
     with transaction.atomic():
         bar = Bar.objects.create(name="Bench Bar (100k sales)")

@@ -26,7 +26,8 @@ def main() -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from adminpanel.models import Bar, CheckStatus, HealthRun, User
+    from adminpanel.models import Bar, User
+    from monitoring.models import CheckStatus, HealthRun
     from rollout import services
     from rollout.models import FeatureFlag, RolloutBarChange, RolloutEvent, RolloutState, ensure_default_flags
 

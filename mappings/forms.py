@@ -1,20 +1,30 @@
 """Forms of the mappings pages; the rules themselves live in the model and the services."""
 
-import uuid
-
 from django import forms
 
 from adminpanel.models import User
-from mappings.models.mapping import NOT_ELIGIBLE_MESSAGE
-from mappings.resolve import normalize_server_name, server_name_problem
+from mappings.models import ServerNameMapping
+from mappings.models.mapping import NOT_ELIGIBLE_MESSAGE, eligible_members
+from mappings.names import normalize_server_name, server_name_problem
+
+SERVER_NAME_MAX_LENGTH = ServerNameMapping._meta.get_field("server_name").max_length
 
 
 class MappingForm(forms.Form):
-    """A name and the member it means. Which members qualify is the model's rule (its message is clearer than
-    "select a valid choice"), so the user field only turns an id into a user here."""
+    """A name and the member it means: the members offered are the bar's eligible ones (active servers and
+    managers with an active account), so an id from another bar or a made-up one is refused here."""
 
-    server_name = forms.CharField(max_length=1000, required=False)
-    user = forms.CharField(required=False)
+    server_name = forms.CharField(max_length=SERVER_NAME_MAX_LENGTH, required=False)
+    user = forms.ModelChoiceField(
+        queryset=User.objects.none(),
+        error_messages={"required": "Choose the member this name means.", "invalid_choice": NOT_ELIGIBLE_MESSAGE},
+    )
+
+    def __init__(self, *args, bar, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = User.objects.filter(pk__in=eligible_members(bar.pk).values("user_id")).order_by(
+            "display_name", "username"
+        )
 
     def clean_server_name(self):
         name = self.cleaned_data.get("server_name") or ""
@@ -22,19 +32,6 @@ class MappingForm(forms.Form):
         if problem:
             raise forms.ValidationError(problem)
         return name
-
-    def clean_user(self):
-        raw = self.cleaned_data.get("user") or ""
-        if not raw:
-            raise forms.ValidationError("Choose the member this name means.")
-        try:
-            user_id = uuid.UUID(raw)
-        except ValueError:
-            raise forms.ValidationError("Choose the member this name means.") from None
-        user = User.objects.filter(pk=user_id).first()
-        if user is None:
-            raise forms.ValidationError(NOT_ELIGIBLE_MESSAGE)
-        return user
 
 
 class ImportForm(forms.Form):

@@ -10,7 +10,8 @@ import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from adminpanel.spreadsheet import FORMULA_STARTS, defuse_formula
+from adminpanel.csv_export import csv_lines
+from adminpanel.spreadsheet import FORMULA_STARTS
 
 HEADER = ("server_name", "username")
 # The export defuses formula-like cells with an apostrophe (adminpanel.spreadsheet) and the import removes it
@@ -119,18 +120,6 @@ def read_rows(text: str, *, max_rows: int) -> tuple[list[CsvRow], list[RowError]
     return rows, errors
 
 
-def export_cell(value: str) -> str:
-    return defuse_formula(value)
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
 def export_lines(mappings: Iterable[tuple[str, str]]) -> Iterator[str]:
     """CSV lines (with a BOM first, for spreadsheets) for (server_name, username) pairs."""
-    writer = csv.writer(_Echo(), lineterminator="\r\n")
-    yield "\ufeff" + writer.writerow(HEADER)
-    for server_name, username in mappings:
-        yield writer.writerow((export_cell(server_name), export_cell(username)))
+    return csv_lines(list(HEADER), mappings, bom=True)

@@ -4,36 +4,13 @@
 when the typed name resolves; otherwise the POS gets one of the domain errors below and refuses the sale.
 """
 
-import re
-import unicodedata
 from dataclasses import dataclass
 
-MAX_SERVER_NAME_LENGTH = 100
-_WHITESPACE = re.compile(r"\s+")
+from django.db.models import OuterRef, Subquery
 
-# Members a name may be mapped to (and resolve to): active servers and managers of the bar.
-ELIGIBLE_ROLES = ("server", "manager")
-
-
-def normalize_server_name(name: str) -> str:
-    """Trim, collapse inner whitespace, Unicode NFKC, case-fold: the key mappings are unique on."""
-    text = unicodedata.normalize("NFKC", name or "")
-    text = _WHITESPACE.sub(" ", text).strip()
-    return text.casefold()
-
-
-def display_server_name(name: str) -> str:
-    """The name as a person typed it, with outer whitespace trimmed and inner runs collapsed."""
-    return _WHITESPACE.sub(" ", name or "").strip()
-
-
-def server_name_problem(key: str) -> str | None:
-    """Why a normalised name cannot be a mapping's name, or None when it can."""
-    if not key:
-        return "A server name is required."
-    if len(key) > MAX_SERVER_NAME_LENGTH:
-        return f"A server name has at most {MAX_SERVER_NAME_LENGTH} characters (this one has {len(key)})."
-    return None
+from adminpanel.models import BarMember
+from mappings.models import ServerNameMapping
+from mappings.names import ELIGIBLE_ROLES, display_server_name, normalize_server_name, server_name_problem
 
 
 class ServerNameResolutionError(Exception):
@@ -101,11 +78,6 @@ def resolve_server_name(*, bar, name: str):
 
 def resolve_server_name_in_detail(*, bar, name: str) -> Resolution:
     """Like `resolve_server_name`, also saying which mapping matched (for the tester and the API)."""
-    from django.db.models import OuterRef, Subquery
-
-    from adminpanel.models import BarMember
-    from mappings.models import ServerNameMapping
-
     bar_id = getattr(bar, "pk", bar)
     key = normalize_server_name(name if isinstance(name, str) else "")
     problem = server_name_problem(key)
@@ -142,8 +114,6 @@ def resolve_server_name_in_detail(*, bar, name: str) -> Resolution:
 
 def _raise_unknown(*, bar_id, name: str, key: str):
     """No mapping: say whether several members answer to that name (ambiguous) or none is mapped (unknown)."""
-    from adminpanel.models import BarMember
-
     namesakes = sorted(
         username
         for username, display_name in BarMember.objects.filter(

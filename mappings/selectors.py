@@ -17,7 +17,7 @@ from adminpanel.models import PanelEvent, Sale
 from mappings.access import viewable_bars
 from mappings.models import ServerNameMapping
 from mappings.models.mapping import eligible_members
-from mappings.resolve import normalize_server_name, server_name_problem
+from mappings.names import normalize_server_name, server_name_problem
 from mappings.services import MAPPING_TARGET
 
 

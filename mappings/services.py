@@ -18,12 +18,8 @@ from adminpanel.models import AuditLog, PanelEvent, User
 from mappings.mapping_csv import CsvRow, RowError, decode_upload, read_rows
 from mappings.models import MappingImport, ServerNameMapping
 from mappings.models.mapping import DUPLICATE_NAME_MESSAGE, eligible_members
-from mappings.resolve import (
-    ServerNameResolutionError,
-    display_server_name,
-    normalize_server_name,
-    server_name_problem,
-)
+from mappings.names import display_server_name, normalize_server_name, server_name_problem
+from mappings.resolve import ServerNameResolutionError
 
 MAPPING_TARGET = ServerNameMapping._meta.label_lower
 CREATED, UPDATED, DELETED = "mapping.create", "mapping.update", "mapping.delete"

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,22 +23,19 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
-from django_htmx.middleware import HtmxDetails
 
+from adminpanel.htmx import HtmxHttpRequest
 from mappings import selectors, services
 from mappings.access import bar_access
 from mappings.forms import ImportForm, MappingForm
 from mappings.mapping_csv import CsvFileError, check_upload_size, export_lines, human_size
 from mappings.models import MappingImport, ServerNameMapping
-from mappings.resolve import ServerNameResolutionError, normalize_server_name, resolve_server_name_in_detail
+from mappings.names import normalize_server_name
+from mappings.resolve import ServerNameResolutionError, resolve_server_name_in_detail
 
 CHANGED_EVENT = "mappings-changed"
 ADDED_EVENT = "mapping-added"
 SECTIONS = ("coverage", "table", "unmapped", "history")
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def _changed(response: HttpResponse, *, added: bool = False) -> HttpResponse:
@@ -141,8 +138,8 @@ def mapping_create(request: HtmxHttpRequest, bar_id):
     """Add a mapping: the inline form on the bar's page, one click on an unmapped name, or the full form."""
     access = bar_access(request.user, bar_id, write=True)
     if request.method == "GET":
-        return _form_page(request, access, form=MappingForm(), values=_form_values(request.GET))
-    form = MappingForm(request.POST)
+        return _form_page(request, access, form=MappingForm(bar=access.bar), values=_form_values(request.GET))
+    form = MappingForm(request.POST, bar=access.bar)
     mapping = _submit(
         form,
         lambda data: services.create_mapping(
@@ -186,9 +183,9 @@ def mapping_edit(request: HtmxHttpRequest, bar_id, pk: int):
     if request.method == "GET":
         values = {"server_name": mapping.server_name, "user": str(mapping.user_id)}
         if request.htmx:
-            return _edit_row(request, access, mapping, MappingForm(), values)
-        return _form_page(request, access, form=MappingForm(), values=values, mapping=mapping)
-    form = MappingForm(request.POST)
+            return _edit_row(request, access, mapping, MappingForm(bar=access.bar), values)
+        return _form_page(request, access, form=MappingForm(bar=access.bar), values=values, mapping=mapping)
+    form = MappingForm(request.POST, bar=access.bar)
     updated = _submit(
         form,
         lambda data: services.update_mapping(

@@ -8,6 +8,13 @@ class RolloutConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from monitoring.signals import critical_alert_opened, provide_expected_adoption
+        from rollout import services
         from rollout.models import ensure_default_flags
 
         post_migrate.connect(ensure_default_flags, sender=self, dispatch_uid="rollout.ensure_default_flags")
+        # Monitoring sits below the rollout and never imports it: the rollout plugs its answers in here.
+        critical_alert_opened.connect(
+            services.on_critical_alert_signal, dispatch_uid="rollout.on_critical_alert_opened"
+        )
+        provide_expected_adoption(lambda: services.expected_adoption_pct())

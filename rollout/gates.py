@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from adminpanel.models import Alert, CheckStatus, HealthRun
+from monitoring.models import Alert, CheckStatus, HealthRun
 from rollout.models import RolloutState, Stage
 
 HEALTH_FRESH = "health_fresh"

@@ -6,7 +6,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from adminpanel.models import Alert, Bar
+from adminpanel.models import Bar
+from monitoring.models import Alert
 
 ENABLE_SWITCHING_MODE = "ENABLE_SWITCHING_MODE"
 SHOW_SWITCHING_MODE_UI = "SHOW_SWITCHING_MODE_UI"

@@ -8,18 +8,13 @@
 """
 
 from adminpanel.permissions import FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
-from adminpanel.roles import roles_of
+from adminpanel.roles import can_operate, can_read_all, roles_of
 from rollout.models import FeatureFlag
 
 
 def _on_every_flag(user, perm: str) -> bool:
     flags = list(FeatureFlag.objects.all())
     return bool(flags) and all(user.has_perm(perm, flag) for flag in flags)
-
-
-def can_view(user) -> bool:
-    roles = roles_of(user)
-    return roles.is_product or roles.is_support or roles.is_superuser
 
 
 def can_flip(user, flag: FeatureFlag) -> bool:
@@ -39,6 +34,6 @@ def can_trigger_rollback(user) -> bool:
     return user.is_active and (user.has_perm(TRIGGER_ROLLBACK) or _on_every_flag(user, TRIGGER_ROLLBACK))
 
 
-def can_manage_records(user) -> bool:
-    roles = roles_of(user)
-    return roles.is_product or roles.is_superuser
+# Reading the rollout pages and keeping deployment records are the panel-wide reader and operator roles.
+can_view = can_read_all
+can_manage_records = can_operate

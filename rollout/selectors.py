@@ -12,8 +12,7 @@ from django.db.models import Count, Min
 from django.utils import timezone
 from guardian.shortcuts import get_users_with_perms
 
-from adminpanel.models import Alert, CheckResult, CheckStatus, HealthRun
-from adminpanel.spreadsheet import defuse_formula
+from monitoring.models import Alert, CheckResult, CheckStatus, HealthRun
 from rollout import permissions
 from rollout.cohorts import bucket_sql, cohort_sql
 from rollout.flag_cache import flag_cache
@@ -291,31 +290,23 @@ CSV_COLUMNS = [
 ]  # fmt: skip
 
 
-def csv_safe(value) -> str:
-    """Spreadsheet-safe cell: a leading = + - @ would be read as a formula."""
-    return defuse_formula("" if value is None else str(value))
-
-
 def timeline_csv_rows(events):
-    yield CSV_COLUMNS
+    """One list of cells per timeline event (the header is CSV_COLUMNS)."""
     for event in events.iterator(chunk_size=1000):
-        yield [
-            csv_safe(value)
-            for value in (
-                event.pk,
-                event.created_at.isoformat(),
-                event.kind,
-                event.actor_name,
-                event.flag.key if event.flag_id and event.flag else "",
-                event.stage_before,
-                event.stage_after,
-                "yes" if event.is_override else "",
-                event.reason,
-                f"#{event.alert_id}" if event.alert_id else "",
-                event.before,
-                event.after,
-            )
-        ]
+        yield (
+            event.pk,
+            event.created_at.isoformat(),
+            event.kind,
+            event.actor_name,
+            event.flag.key if event.flag_id and event.flag else "",
+            event.stage_before,
+            event.stage_after,
+            "yes" if event.is_override else "",
+            event.reason,
+            f"#{event.alert_id}" if event.alert_id else "",
+            event.before,
+            event.after,
+        )
 
 
 # --- Deployment records ---------------------------------------------------------------------------

@@ -414,6 +414,11 @@ def pull_kill_switch(*, actor, reason: str, alert=None) -> bool:
         return True
 
 
+def on_critical_alert_signal(sender, *, alert, **kwargs) -> None:
+    """Receiver of ``monitoring.signals.critical_alert_opened`` (connected in ``RolloutConfig.ready``)."""
+    on_critical_alert_opened(alert=alert)
+
+
 def on_critical_alert_opened(*, alert) -> None:
     """Called by the health-check alerting when a critical alert opens (or escalates to critical).
 

@@ -1,18 +1,21 @@
 """Rollout pages and the flag read API: parse, check permission, call one service, render."""
 
-import csv
 import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponseNotModified, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponseNotModified, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.middleware import HtmxDetails
 
 from adminpanel.api_auth import authenticate_api_client
+from adminpanel.csv_export import csv_lines, csv_response
+from adminpanel.htmx import HtmxHttpRequest
+from adminpanel.paging import estimated_row_counts
+from adminpanel.roles import can_read_all, roles_of
+from monitoring import selectors as monitoring_selectors
+from monitoring import views as monitoring_views
 from rollout import permissions, selectors, services
 from rollout.forms import (
     AdvanceForm,
@@ -27,10 +30,6 @@ from rollout.forms import (
 from rollout.models import DeploymentRecord, FeatureFlag, RecordStatus
 
 TIMELINE_PAGE = 100
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 def _require(allowed: bool) -> None:
@@ -61,6 +60,30 @@ def _back(request: HttpRequest, form, call, success: str | None = None):
 
 
 # --- The rollout page -----------------------------------------------------------------------------
+
+
+# --- Home ------------------------------------------------------------------------------------------
+@require_GET
+def home(request: HttpRequest):
+    """The landing page: one section per role the user holds, nothing for roles they lack; support, product
+    owners and superusers get the monitoring dashboard on top (bar managers never see monitoring data)."""
+    roles = roles_of(request.user)
+    context = {"roles": roles, "monitoring": can_read_all(request.user)}
+    if context["monitoring"]:
+        context.update(monitoring_views.monitoring_context(request.user))
+    if roles.manages_bars:
+        context["managed_bars"] = monitoring_selectors.bars_for_manager(request.user)
+    if roles.is_support or roles.is_superuser:
+        context["recent_errors"] = monitoring_selectors.recent_errors()
+        context["row_estimates"] = estimated_row_counts(
+            ["sales", "consignments", "returns", "audit_logs", "migration_server_id_log"]
+        )
+    if roles.is_product or roles.is_superuser:
+        context["flags"] = FeatureFlag.objects.all()
+        context["adoption"] = monitoring_selectors.adoption()
+    return render(request, "rollout/home.html", context)
+
+
 @require_GET
 def rollout_page(request: HtmxHttpRequest):
     """Flags, stages with their cohorts and health, gates, controls and the latest history."""
@@ -205,21 +228,11 @@ def history(request: HttpRequest):
     )
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @require_GET
 def history_csv(request: HttpRequest):
     _require(permissions.can_view(request.user))
     events = TimelineFilter(request.GET, queryset=selectors.timeline()).qs
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse(
-        (writer.writerow(row) for row in selectors.timeline_csv_rows(events)), content_type="text/csv"
-    )
-    response["Content-Disposition"] = f'attachment; filename="rollout-history-{timezone.localdate():%Y%m%d}.csv"'
-    return response
+    return csv_response(csv_lines(selectors.CSV_COLUMNS, selectors.timeline_csv_rows(events)), prefix="rollout-history")
 
 
 # --- Deployment records ---------------------------------------------------------------------------

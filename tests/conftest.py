@@ -70,3 +70,13 @@ def client_for(client):
         return client
 
     return login
+
+
+@pytest.fixture
+def readers(support_user, product_user, superuser):
+    return [support_user, product_user, superuser]
+
+
+@pytest.fixture
+def bar_manager_only(bar):
+    return make_manager(bar, username="manager_only")

@@ -92,3 +92,8 @@ def _previous(app: str, name: str) -> str:
         return "zero"
     loader = MigrationExecutor(connection).loader
     return next(n for (a, n) in loader.disk_migrations if a == app and n.startswith(f"{number - 1:04d}_"))
+
+
+def test_the_models_and_the_migrations_agree(db):
+    """`makemigrations --check` exits non-zero when a model change has no migration."""
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)

@@ -9,7 +9,7 @@ from adminpanel.models import AuditLog, Bar, BarMember, Consignment, Return, Sal
 from adminpanel.permissions import MANAGE_BAR_MAPPINGS
 from adminpanel.seeding import seed_demo
 from mappings.models import ServerNameMapping
-from mappings.resolve import normalize_server_name
+from mappings.names import normalize_server_name
 
 pytestmark = pytest.mark.django_db
 

@@ -14,29 +14,20 @@ from adminpanel.models.bartender import (
     Sale,
     User,
 )
-from adminpanel.models.health import Alert, AlertEvent, CheckResult, CheckStatus, HealthRun, PhaseWindow
 from adminpanel.models.permissions import BarGroupObjectPermission, BarUserObjectPermission
-from adminpanel.models.validation import ValidationCheck as ValidationCheck
-from adminpanel.models.validation import ValidationRun as ValidationRun
 
 __all__ = [
-    "Alert",
-    "AlertEvent",
     "ApiClient",
     "AuditLog",
     "Bar",
     "BarGroupObjectPermission",
     "BarMember",
     "BarUserObjectPermission",
-    "CheckResult",
-    "CheckStatus",
     "Consignment",
-    "HealthRun",
     "MemberRole",
     "MigrationServerIdLog",
     "OperatingMode",
     "PanelEvent",
-    "PhaseWindow",
     "Return",
     "Sale",
     "User",

@@ -1,6 +1,5 @@
 """Mappings models, one module per concept."""
 
-from mappings.models.backfill import BackfillRun as BackfillRun
 from mappings.models.imports import MappingImport
 from mappings.models.mapping import BarMappingScope, ServerNameMapping
 

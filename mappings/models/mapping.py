@@ -9,7 +9,7 @@ from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
 from adminpanel.models import Bar, BarMember
-from mappings.resolve import (
+from mappings.names import (
     ELIGIBLE_ROLES,
     MAX_SERVER_NAME_LENGTH,
     display_server_name,

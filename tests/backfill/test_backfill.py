@@ -4,8 +4,8 @@ import pytest
 from django.db import connection
 
 from adminpanel.models import MigrationServerIdLog, Sale
-from mappings import backfill
-from mappings.backfill import (
+from backfill import backfill
+from backfill.backfill import (
     FAILED_PREFIX,
     FALLBACK_REASONS,
     BackfillAlreadyActive,
@@ -14,8 +14,8 @@ from mappings.backfill import (
     run_batches,
     start_backfill,
 )
-from mappings.models import BackfillRun
-from mappings.resolve import normalize_server_name
+from backfill.models import BackfillRun
+from mappings.names import normalize_server_name
 from tests.backfill.conftest import member, snapshot
 from tests.factories import BarFactory, ReturnFactory, SaleFactory, ServerNameMappingFactory, UserFactory
 

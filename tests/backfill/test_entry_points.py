@@ -7,9 +7,9 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from adminpanel.models import MigrationServerIdLog, PanelEvent
-from mappings import tasks
-from mappings.backfill import pause_backfill, start_backfill
-from mappings.models import BackfillRun
+from backfill import tasks
+from backfill.backfill import pause_backfill, start_backfill
+from backfill.models import BackfillRun
 from tests.backfill.conftest import snapshot
 
 pytestmark = pytest.mark.django_db
@@ -69,7 +69,7 @@ def test_the_task_is_late_acked_because_it_is_idempotent():
 def test_a_second_driver_of_the_same_run_does_nothing(scenario):
     from django.db import connections
 
-    from mappings.backfill import LOCK_KEY, run_batches
+    from backfill.backfill import LOCK_KEY, run_batches
 
     run = start_backfill()
     other_session = connections.create_connection("default")  # e.g. a redelivered task on another worker
@@ -87,7 +87,7 @@ def test_a_second_driver_of_the_same_run_does_nothing(scenario):
 
 def test_a_product_owner_starts_a_run_from_the_panel_and_it_completes(scenario, product_user, client_for, eager_celery):
     client = client_for(product_user)
-    response = client.post(reverse("logs:backfill_start"), {"batch_size": "3"})
+    response = client.post(reverse("backfill:backfill_start"), {"batch_size": "3"})
     assert response.status_code == 302
     run = BackfillRun.objects.get()
     assert run.status == BackfillRun.Status.FINISHED and run.started_by == product_user
@@ -99,7 +99,7 @@ def test_a_product_owner_starts_a_run_from_the_panel_and_it_completes(scenario, 
 def test_a_product_owner_can_start_a_one_bar_dry_run(scenario, product_user, client_for, eager_celery):
     before = snapshot()
     client_for(product_user).post(
-        reverse("logs:backfill_start"), {"bar": str(scenario.bar.pk), "dry_run": "on", "batch_size": "100"}
+        reverse("backfill:backfill_start"), {"bar": str(scenario.bar.pk), "dry_run": "on", "batch_size": "100"}
     )
     run = BackfillRun.objects.get()
     assert run.dry_run and run.bar == scenario.bar and run.status == BackfillRun.Status.FINISHED
@@ -108,10 +108,11 @@ def test_a_product_owner_can_start_a_one_bar_dry_run(scenario, product_user, cli
 
 def test_the_progress_partial_polls_while_running_and_shows_rate_eta_and_fallbacks(scenario, support_user, client_for):
     run = start_backfill(batch_size=2)
-    from mappings.backfill import run_batches
+    from backfill.backfill import run_batches
 
     run_batches(run_id=run.pk, max_batches=2)
-    response = client_for(support_user).get(reverse("logs:backfill_progress", args=[run.pk]), HTTP_HX_REQUEST="true")
+    url = reverse("backfill:backfill_progress", args=[run.pk])
+    response = client_for(support_user).get(url, HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert response.status_code == 200
     assert 'hx-trigger="every 2s"' in html
@@ -123,12 +124,12 @@ def test_the_progress_partial_polls_while_running_and_shows_rate_eta_and_fallbac
 def test_pause_and_resume_by_a_product_owner(scenario, product_user, client_for, eager_celery):
     run = start_backfill(batch_size=2)
     client = client_for(product_user)
-    response = client.post(reverse("logs:backfill_pause", args=[run.pk]), HTTP_HX_REQUEST="true")
+    response = client.post(reverse("backfill:backfill_pause", args=[run.pk]), HTTP_HX_REQUEST="true")
     assert response.status_code == 200 and "paused" in response.content.decode()
     run.refresh_from_db()
     assert run.status == BackfillRun.Status.PAUSED
     assert 'hx-trigger="every' not in response.content.decode()  # polling stops while paused
-    client.post(reverse("logs:backfill_resume", args=[run.pk]))
+    client.post(reverse("backfill:backfill_resume", args=[run.pk]))
     run.refresh_from_db()
     assert run.status == BackfillRun.Status.FINISHED
     assert set(PanelEvent.objects.values_list("action", flat=True)) >= {"backfill.pause", "backfill.resume"}
@@ -141,7 +142,10 @@ def test_support_users_cannot_start_pause_or_resume_and_nothing_changes(scenario
         pause_backfill(run=run)
     run.refresh_from_db()
     before_status, before_runs, before_state = run.status, BackfillRun.objects.count(), snapshot()
-    url = reverse("logs:backfill_start") if action == "start" else reverse(f"logs:backfill_{action}", args=[run.pk])
+    if action == "start":
+        url = reverse("backfill:backfill_start")
+    else:
+        url = reverse(f"backfill:backfill_{action}", args=[run.pk])
     response = client_for(support_user).post(url, {"batch_size": "2"})
     assert response.status_code == 403
     run.refresh_from_db()
@@ -151,21 +155,21 @@ def test_support_users_cannot_start_pause_or_resume_and_nothing_changes(scenario
 def test_bar_managers_see_nothing_of_the_backfill(scenario, manager, client_for):
     run = start_backfill()
     client = client_for(manager)
-    for url in (reverse("logs:backfill"), reverse("logs:backfill_progress", args=[run.pk])):
+    for url in (reverse("backfill:backfill"), reverse("backfill:backfill_progress", args=[run.pk])):
         assert client.get(url).status_code == 403
-    assert client.post(reverse("logs:backfill_start")).status_code == 403
-    assert client.post(reverse("logs:backfill_pause", args=[run.pk])).status_code == 403
+    assert client.post(reverse("backfill:backfill_start")).status_code == 403
+    assert client.post(reverse("backfill:backfill_pause", args=[run.pk])).status_code == 403
     run.refresh_from_db()
     assert run.status == BackfillRun.Status.RUNNING
 
 
 def test_the_control_page_shows_the_start_form_to_product_owners_only(db, product_user, support_user, client_for):
-    assert "Start backfill" in client_for(product_user).get(reverse("logs:backfill")).content.decode()
-    assert "Start backfill" not in client_for(support_user).get(reverse("logs:backfill")).content.decode()
+    assert "Start backfill" in client_for(product_user).get(reverse("backfill:backfill")).content.decode()
+    assert "Start backfill" not in client_for(support_user).get(reverse("backfill:backfill")).content.decode()
 
 
 def test_starting_while_a_run_is_live_says_so(scenario, product_user, client_for):
     start_backfill()
-    response = client_for(product_user).post(reverse("logs:backfill_start"), follow=True)
+    response = client_for(product_user).post(reverse("backfill:backfill_start"), follow=True)
     assert "already running" in response.content.decode()
     assert BackfillRun.objects.count() == 1

@@ -4,8 +4,8 @@ import pytest
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
-from adminpanel.models import CheckStatus, HealthRun
 from adminpanel.permissions import FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
+from monitoring.models import CheckStatus, HealthRun
 from rollout import services
 from rollout.models import FeatureFlag, RolloutState
 from tests.factories import BarFactory, make_product

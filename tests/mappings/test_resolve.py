@@ -4,12 +4,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adminpanel.models import BarMember, MemberRole
+from mappings.names import normalize_server_name
 from mappings.resolve import (
     AmbiguousName,
     InactiveServer,
     InvalidServerName,
     UnknownServerName,
-    normalize_server_name,
     resolve_server_name,
     resolve_server_name_in_detail,
 )

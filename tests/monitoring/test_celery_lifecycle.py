@@ -3,7 +3,7 @@
 An embedded worker (celery.contrib.testing) consumes a queue of its own, so it never takes another run's tasks.
 """
 
-import time
+import threading
 import uuid
 
 import pytest
@@ -12,16 +12,25 @@ from celery.signals import task_postrun
 from django.core import mail
 from django.db import connection
 
-from adminpanel import health, tasks
 from adminpanel.celery import app
-from adminpanel.models import Alert, HealthRun
+from monitoring import services, tasks
+from monitoring.models import Alert, HealthRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def close_worker_connection(**kwargs):
+FINISHED: dict[str, threading.Event] = {}
+
+
+def _finished(task_id: str) -> threading.Event:
+    return FINISHED.setdefault(task_id, threading.Event())
+
+
+def close_worker_connection(task_id=None, **kwargs):
     # The worker thread's own database connection must not outlive the test (the test database is dropped).
     connection.close()
+    # The task has returned: its run is stored and its notifications are sent (the run row alone is not enough).
+    _finished(task_id).set()
 
 
 @pytest.fixture
@@ -41,13 +50,8 @@ def worker():
 def run_through_celery(queue, user=None) -> HealthRun:
     task_id = tasks.enqueue_health_run(user=user, queue=queue)
     assert task_id, "the Redis broker of the test run is not reachable"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        run = HealthRun.objects.filter(task_id=task_id).first()
-        if run:
-            return run
-        time.sleep(0.1)
-    raise AssertionError("the worker did not store the run within 30 s")
+    assert _finished(task_id).wait(timeout=60), "the worker did not finish the task within 60 s"
+    return HealthRun.objects.get(task_id=task_id)
 
 
 def test_alert_opens_escalates_is_acknowledged_and_resolves_through_the_celery_task(
@@ -70,7 +74,7 @@ def test_alert_opens_escalates_is_acknowledged_and_resolves_through_the_celery_t
     alert.refresh_from_db()
     assert alert.severity == "critical" and critical == [alert.pk]
 
-    health.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="mapping missing servers")
+    services.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="mapping missing servers")
     set_coverage(bar, 99)
     run_through_celery(worker)
     alert.refresh_from_db()

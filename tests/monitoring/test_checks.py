@@ -6,15 +6,15 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from adminpanel import checks
 from adminpanel.models import AuditLog, MigrationServerIdLog, Sale
+from monitoring import health_checks
 from tests.factories import BarFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def run(name):
-    return checks.run_check(checks.CHECKS_BY_NAME[name], now=timezone.now())
+    return health_checks.run_check(health_checks.CHECKS_BY_NAME[name], now=timezone.now())
 
 
 def audit_logs(count, *, minutes_ago=1, **fields):
@@ -209,8 +209,8 @@ def test_query_latency_reads_pg_stat_statements_and_follows_its_thresholds(db, t
 
 
 def test_query_latency_says_unknown_extension_not_installed_without_pg_stat_statements(db, monkeypatch):
-    assert checks.pg_stat_statements_installed()  # the local cluster has it (bin/dev); a database may not
-    monkeypatch.setattr(checks, "pg_stat_statements_installed", lambda: False)
+    assert health_checks.pg_stat_statements_installed()  # the local cluster has it (bin/dev); a database may not
+    monkeypatch.setattr(health_checks, "pg_stat_statements_installed", lambda: False)
     outcome = run("query_latency")
     assert (outcome.status, outcome.error) == ("unknown", "extension not installed")
 
@@ -219,9 +219,9 @@ def test_a_failing_check_is_unknown_with_its_error_and_never_stops_the_others(db
     def broken(*, now):
         raise ZeroDivisionError("boom")
 
-    suite = (checks.Check("broken", "Broken", broken), *checks.CHECKS)
-    monkeypatch.setattr(checks, "CHECKS", suite)
-    outcomes = checks.run_checks()
+    suite = (health_checks.Check("broken", "Broken", broken), *health_checks.CHECKS)
+    monkeypatch.setattr(health_checks, "CHECKS", suite)
+    outcomes = health_checks.run_checks()
     assert outcomes[0].status == "unknown"
     assert outcomes[0].error == "ZeroDivisionError: boom"
     assert [o.name for o in outcomes[1:]] == [c.name for c in suite[1:]]
@@ -232,10 +232,10 @@ def test_a_check_slower_than_the_statement_timeout_is_unknown(db, settings, monk
     settings.HEALTH_CHECK_STATEMENT_TIMEOUT_MS = 50
 
     def slow(*, now):
-        checks._fetchone("SELECT pg_sleep(2)")
-        return checks.CheckOutcome(name="slow", status="ok")
+        health_checks._fetchone("SELECT pg_sleep(2)")
+        return health_checks.CheckOutcome(name="slow", status="ok")
 
-    outcome = checks.run_check(checks.Check("slow", "Slow", slow))
+    outcome = health_checks.run_check(health_checks.Check("slow", "Slow", slow))
     assert outcome.status == "unknown"
     assert "statement timeout" in outcome.error
     assert run("rls_policies").status == "ok"  # the connection is still usable

@@ -7,8 +7,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from adminpanel import checks, health
-from adminpanel.models import Alert, AlertEvent, CheckResult, HealthRun, PanelEvent, PhaseWindow, Sale
+from adminpanel.models import PanelEvent, Sale
+from monitoring import health_checks, services
+from monitoring.models import Alert, AlertEvent, CheckResult, HealthRun, PhaseWindow
 from rollout import services as rollout_services
 
 pytestmark = pytest.mark.django_db
@@ -35,55 +36,56 @@ def coverage_alerts():
 
 def test_a_run_stores_one_result_per_check_and_the_worst_status(make_sales):
     make_sales(100, 94)
-    run = health.run_health_checks(trigger="manual")
+    run = services.run_health_checks(trigger="manual")
     assert run.finished_at is not None and run.duration_ms is not None
-    assert set(run.results.values_list("check_name", flat=True)) == set(checks.CHECKS_BY_NAME)
+    assert set(run.results.values_list("check_name", flat=True)) == set(health_checks.CHECKS_BY_NAME)
     assert run.status == "critical"
     assert run.results.get(check_name="server_id_coverage").value == 94.0
 
 
 def test_alert_opens_escalates_stays_single_and_resolves(make_sales, critical_calls, quick_notifications):
     bar = make_sales(100, 97)
-    health.run_health_checks()
+    services.run_health_checks()
     alert = coverage_alerts().get()
     assert (alert.severity, alert.state) == ("warning", "open")
 
     set_coverage(bar, 94)
-    health.run_health_checks()
+    services.run_health_checks()
     alert.refresh_from_db()
     assert (alert.severity, alert.state) == ("critical", "open")
     assert alert.escalated_at is not None
     assert critical_calls == [alert.pk]
 
-    health.run_health_checks()
+    services.run_health_checks()
     assert coverage_alerts().count() == 1
     assert critical_calls == [alert.pk]  # told once, not at every run
 
     set_coverage(bar, 99)
-    health.run_health_checks()
+    services.run_health_checks()
     alert.refresh_from_db()
     assert alert.state == "resolved" and alert.resolved_at is not None
     kinds = list(AlertEvent.objects.filter(alert=alert).values_list("kind", flat=True))
     assert kinds == ["opened", "escalated", "resolved"]
 
     set_coverage(bar, 90)
-    health.run_health_checks()
+    services.run_health_checks()
     assert coverage_alerts().count() == 2  # a new alert after the old one resolved
     assert critical_calls[-1] == coverage_alerts().exclude(pk=alert.pk).get().pk
 
 
 def test_an_unknown_result_leaves_an_open_alert_alone(make_sales, monkeypatch, quick_notifications):
     make_sales(100, 97)
-    health.run_health_checks()
+    services.run_health_checks()
 
     def broken(*, now):
         raise RuntimeError("database hiccup")
 
     patched = tuple(
-        checks.Check(c.name, c.label, broken) if c.name == "server_id_coverage" else c for c in checks.CHECKS
+        health_checks.Check(c.name, c.label, broken) if c.name == "server_id_coverage" else c
+        for c in health_checks.CHECKS
     )
-    monkeypatch.setattr(checks, "CHECKS", patched)
-    health.run_health_checks()
+    monkeypatch.setattr(health_checks, "CHECKS", patched)
+    services.run_health_checks()
     alert = coverage_alerts().get()
     assert alert.state == "open"
     assert alert.last_result.status == "unknown"
@@ -95,17 +97,17 @@ def test_a_failing_rollout_hook_never_loses_the_critical_alert(make_sales, monke
 
     monkeypatch.setattr(rollout_services, "on_critical_alert_opened", explode)
     make_sales(100, 90)
-    run = health.run_health_checks()
+    run = services.run_health_checks()
     assert run is not None
     assert coverage_alerts().get().severity == "critical"
-    assert CheckResult.objects.filter(run=run).count() == len(checks.CHECKS)
+    assert CheckResult.objects.filter(run=run).count() == len(health_checks.CHECKS)
 
 
 def test_acknowledging_stores_who_when_and_why_and_is_audited(make_sales, product_user, quick_notifications):
     make_sales(100, 97)
-    health.run_health_checks()
+    services.run_health_checks()
     alert = coverage_alerts().get()
-    health.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="  Mapping the new servers now ")
+    services.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="  Mapping the new servers now ")
     alert.refresh_from_db()
     assert (alert.state, alert.acknowledged_by, alert.ack_comment) == (
         "acknowledged",
@@ -119,11 +121,11 @@ def test_acknowledging_stores_who_when_and_why_and_is_audited(make_sales, produc
 
 def test_an_acknowledged_warning_that_turns_critical_reopens(make_sales, product_user, quick_notifications):
     bar = make_sales(100, 97)
-    health.run_health_checks()
+    services.run_health_checks()
     alert = coverage_alerts().get()
-    health.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="looking")
+    services.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="looking")
     set_coverage(bar, 90)
-    health.run_health_checks()
+    services.run_health_checks()
     alert.refresh_from_db()
     assert (alert.state, alert.severity) == ("open", "critical")
 
@@ -131,10 +133,10 @@ def test_an_acknowledged_warning_that_turns_critical_reopens(make_sales, product
 @pytest.mark.parametrize("comment", ["", "   ", "x" * 2001])
 def test_acknowledging_needs_a_sensible_comment_and_changes_nothing_otherwise(make_sales, product_user, comment):
     make_sales(100, 97)
-    health.run_health_checks()
+    services.run_health_checks()
     alert = coverage_alerts().get()
-    with pytest.raises(health.InvalidAcknowledgement):
-        health.acknowledge_alert(alert_id=alert.pk, user=product_user, comment=comment)
+    with pytest.raises(services.InvalidAcknowledgement):
+        services.acknowledge_alert(alert_id=alert.pk, user=product_user, comment=comment)
     alert.refresh_from_db()
     assert alert.state == "open"
     assert not PanelEvent.objects.filter(action="alert.acknowledge").exists()
@@ -142,96 +144,96 @@ def test_acknowledging_needs_a_sensible_comment_and_changes_nothing_otherwise(ma
 
 def test_a_resolved_or_acknowledged_alert_cannot_be_acknowledged(make_sales, product_user):
     bar = make_sales(100, 97)
-    health.run_health_checks()
+    services.run_health_checks()
     alert = coverage_alerts().get()
-    health.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="on it")
-    with pytest.raises(health.AlertNotAcknowledgeable):
-        health.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="again")
+    services.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="on it")
+    with pytest.raises(services.AlertNotAcknowledgeable):
+        services.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="again")
     set_coverage(bar, 100)
-    health.run_health_checks()
-    with pytest.raises(health.AlertNotAcknowledgeable):
-        health.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="late")
-    with pytest.raises(health.AlertNotAcknowledgeable):
-        health.acknowledge_alert(alert_id=999999, user=product_user, comment="no such alert")
+    services.run_health_checks()
+    with pytest.raises(services.AlertNotAcknowledgeable):
+        services.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="late")
+    with pytest.raises(services.AlertNotAcknowledgeable):
+        services.acknowledge_alert(alert_id=999999, user=product_user, comment="no such alert")
 
 
 def test_a_redelivered_task_id_runs_once(db):
-    assert health.run_health_checks(task_id="task-1") is not None
-    assert health.run_health_checks(task_id="task-1") is None
+    assert services.run_health_checks(task_id="task-1") is not None
+    assert services.run_health_checks(task_id="task-1") is None
     assert HealthRun.objects.count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
 def test_two_overlapping_runs_produce_one_run(monkeypatch):
     inside, release = threading.Event(), threading.Event()
-    real_run_checks = checks.run_checks
+    real_run_checks = health_checks.run_checks
 
     def slow_run_checks(**kwargs):
         inside.set()
         release.wait(10)
         return real_run_checks(**kwargs)
 
-    monkeypatch.setattr(checks, "run_checks", slow_run_checks)
+    monkeypatch.setattr(health_checks, "run_checks", slow_run_checks)
     results = []
 
     def first():
         try:
-            results.append(health.run_health_checks(trigger="schedule"))
+            results.append(services.run_health_checks(trigger="schedule"))
         finally:
             connection.close()
 
     thread = threading.Thread(target=first)
     thread.start()
     assert inside.wait(10)
-    second = health.run_health_checks(trigger="manual")  # the first holds the lock
+    second = services.run_health_checks(trigger="manual")  # the first holds the lock
     release.set()
     thread.join(20)
     assert second is None
     assert results[0] is not None
     assert HealthRun.objects.count() == 1
-    assert health.run_health_checks(trigger="manual") is not None  # the lock was released
+    assert services.run_health_checks(trigger="manual") is not None  # the lock was released
 
 
 def test_freshness_is_stale_without_runs_or_after_ten_minutes(db):
-    assert health.freshness().is_stale
-    run = health.run_health_checks()
-    assert not health.freshness().is_stale
+    assert services.freshness().is_stale
+    run = services.run_health_checks()
+    assert not services.freshness().is_stale
     HealthRun.objects.filter(pk=run.pk).update(finished_at=timezone.now() - timedelta(minutes=11))
-    assert health.freshness().is_stale
+    assert services.freshness().is_stale
 
 
 # --- Phase windows -------------------------------------------------------------------------------------------
 
 
 def test_starting_a_phase_window_sets_its_end_and_is_audited(product_user):
-    window = health.start_phase_window(kind="phase3", user=product_user)
+    window = services.start_phase_window(kind="phase3", user=product_user)
     assert window.ends_at - window.started_at == timedelta(minutes=15)
     assert window.verdict == "pending"
     assert PanelEvent.objects.filter(action="phase_window.start", actor=product_user).count() == 1
 
 
 def test_one_window_of_a_kind_runs_at_a_time(product_user):
-    health.start_phase_window(kind="day1", user=product_user)
-    with pytest.raises(health.PhaseWindowAlreadyRunning):
-        health.start_phase_window(kind="day1", user=product_user)
-    health.start_phase_window(kind="week1", user=product_user)
+    services.start_phase_window(kind="day1", user=product_user)
+    with pytest.raises(services.PhaseWindowAlreadyRunning):
+        services.start_phase_window(kind="day1", user=product_user)
+    services.start_phase_window(kind="week1", user=product_user)
     assert PhaseWindow.objects.count() == 2
 
 
 def test_an_unknown_phase_window_kind_is_refused(product_user):
-    with pytest.raises(health.UnknownPhaseWindow):
-        health.start_phase_window(kind="phase9", user=product_user)
+    with pytest.raises(services.UnknownPhaseWindow):
+        services.start_phase_window(kind="phase9", user=product_user)
     assert not PhaseWindow.objects.exists()
 
 
 def finish(window):
-    return health.close_due_phase_windows(now=window.ends_at + timedelta(seconds=1))
+    return services.close_due_phase_windows(now=window.ends_at + timedelta(seconds=1))
 
 
 def test_phase3_passes_when_its_runs_stay_below_critical(product_user, make_sales):
-    window = health.start_phase_window(kind="phase3", user=product_user)
+    window = services.start_phase_window(kind="phase3", user=product_user)
     make_sales(100, 90)  # coverage is not a Phase 3 check
-    health.run_health_checks()
+    services.run_health_checks()
     assert finish(window) == [window]
     window.refresh_from_db()
     assert window.verdict == "passed"
@@ -241,9 +243,9 @@ def test_phase3_passes_when_its_runs_stay_below_critical(product_user, make_sale
 def test_phase3_fails_when_a_check_of_its_set_turned_critical(product_user, make_sales):
     from tests.monitoring.test_checks import audit_logs
 
-    window = health.start_phase_window(kind="phase3", user=product_user)
+    window = services.start_phase_window(kind="phase3", user=product_user)
     audit_logs(11, error_type="rls_violation", level="error")
-    health.run_health_checks()
+    services.run_health_checks()
     finish(window)
     window.refresh_from_db()
     assert window.verdict == "failed"
@@ -251,17 +253,17 @@ def test_phase3_fails_when_a_check_of_its_set_turned_critical(product_user, make
 
 
 def test_day1_fails_on_a_coverage_warning(product_user, make_sales):
-    window = health.start_phase_window(kind="day1", user=product_user)
+    window = services.start_phase_window(kind="day1", user=product_user)
     make_sales(100, 97)
-    health.run_health_checks()
+    services.run_health_checks()
     finish(window)
     window.refresh_from_db()
     assert window.verdict == "failed"
 
 
 def test_a_window_without_any_run_is_inconclusive_and_a_running_one_is_left_alone(product_user):
-    window = health.start_phase_window(kind="phase3", user=product_user)
-    assert health.close_due_phase_windows() == []
+    window = services.start_phase_window(kind="phase3", user=product_user)
+    assert services.close_due_phase_windows() == []
     finish(window)
     window.refresh_from_db()
     assert window.verdict == "inconclusive"

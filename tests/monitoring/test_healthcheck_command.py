@@ -1,7 +1,7 @@
 import pytest
 from django.core.management import call_command
 
-from adminpanel.models import HealthRun
+from monitoring.models import HealthRun
 
 pytestmark = pytest.mark.django_db
 
@@ -26,6 +26,6 @@ def test_exit_code_is_1_on_a_warning_and_2_on_a_critical(make_sales, quick_notif
 
 
 def test_exit_code_is_4_when_another_run_holds_the_lock(monkeypatch):
-    monkeypatch.setattr("adminpanel.health._try_lock", lambda: False)
+    monkeypatch.setattr("monitoring.services._try_lock", lambda: False)
     assert exit_code() == 4
     assert not HealthRun.objects.exists()

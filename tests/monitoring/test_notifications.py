@@ -3,8 +3,8 @@
 import pytest
 from django.core import mail
 
-from adminpanel import health
-from adminpanel.models import Alert, AlertEvent
+from monitoring import services
+from monitoring.models import Alert, AlertEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -19,13 +19,13 @@ def test_opening_and_resolving_send_a_mail_each(make_sales, mail_on):
     from tests.monitoring.test_health import set_coverage
 
     bar = make_sales(100, 94)
-    health.run_health_checks()
+    services.run_health_checks()
     assert len(mail.outbox) == 1
     assert mail.outbox[0].subject == "[BarTender health] CRITICAL server_id_coverage opened"
     assert mail.outbox[0].to == ["oncall@example.com"]
     assert "value: 94.0" in mail.outbox[0].body
     set_coverage(bar, 100)
-    health.run_health_checks()
+    services.run_health_checks()
     assert [m.subject for m in mail.outbox][-1] == "[BarTender health] CRITICAL server_id_coverage resolved"
     assert not AlertEvent.objects.filter(notify=True, notified_at=None).exists()
 
@@ -34,7 +34,7 @@ def test_a_webhook_answering_500_is_retried_until_it_takes_the_json(make_sales, 
     server = webhook_server(statuses=[500, 503])
     quick_notifications.ALERT_WEBHOOK_URL = server.url
     make_sales(100, 97)
-    health.run_health_checks()
+    services.run_health_checks()
     assert len(server.received) == 3
     assert server.received[-1]["check"] == "server_id_coverage"
     assert (server.received[-1]["event"], server.received[-1]["severity"]) == ("opened", "warning")
@@ -48,7 +48,7 @@ def test_a_timed_out_webhook_keeps_the_alert_and_the_event_pending_until_it_work
     mail_on.ALERT_WEBHOOK_TIMEOUT = 0.2
     mail_on.ALERT_NOTIFY_ATTEMPTS = 2
     make_sales(100, 90)
-    run = health.run_health_checks()
+    run = services.run_health_checks()
     assert run is not None
     assert Alert.objects.get(check_name="server_id_coverage").severity == "critical"
     event = AlertEvent.objects.get()
@@ -59,7 +59,7 @@ def test_a_timed_out_webhook_keeps_the_alert_and_the_event_pending_until_it_work
 
     working = webhook_server()
     mail_on.ALERT_WEBHOOK_URL = working.url
-    assert health.deliver_pending_notifications() == 1
+    assert services.deliver_pending_notifications() == 1
     event.refresh_from_db()
     assert event.notified_at is not None and event.delivered_to == ["mail", "webhook"]
     assert len(mail.outbox) == 1  # the mail that went through is not sent twice
@@ -73,9 +73,9 @@ def test_an_unreachable_mail_server_is_retried_then_left_pending(make_sales, mai
         calls.append(1)
         raise ConnectionRefusedError("smtp down")
 
-    monkeypatch.setattr("adminpanel.notifications.send_mail", refuse)
+    monkeypatch.setattr("monitoring.notifications.send_mail", refuse)
     make_sales(100, 97)
-    health.run_health_checks()
+    services.run_health_checks()
     assert len(calls) == 3
     event = AlertEvent.objects.get()
     assert event.notified_at is None and "smtp down" in event.last_error
@@ -84,15 +84,15 @@ def test_an_unreachable_mail_server_is_retried_then_left_pending(make_sales, mai
 
 def test_events_past_the_attempt_limit_are_given_up(make_sales, mail_on, monkeypatch):
     mail_on.ALERT_NOTIFY_MAX_ATTEMPTS = 1
-    monkeypatch.setattr("adminpanel.notifications.send_mail", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr("monitoring.notifications.send_mail", lambda *a, **k: 1 / 0)
     make_sales(100, 97)
-    health.run_health_checks()
-    assert health.deliver_pending_notifications() == 0
+    services.run_health_checks()
+    assert services.deliver_pending_notifications() == 0
     assert AlertEvent.objects.get().attempts == 1
 
 
 def test_a_webhook_url_that_is_not_http_is_an_error_not_a_crash(make_sales, quick_notifications):
     quick_notifications.ALERT_WEBHOOK_URL = "file:///etc/passwd"
     make_sales(100, 97)
-    health.run_health_checks()
+    services.run_health_checks()
     assert "must be an http(s) URL" in AlertEvent.objects.get().last_error

@@ -6,19 +6,20 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from adminpanel import health
-from adminpanel.models import Alert, HealthRun, PanelEvent, PhaseWindow
+from adminpanel.models import PanelEvent
+from monitoring import services
+from monitoring.models import Alert, HealthRun, PhaseWindow
 
 pytestmark = pytest.mark.django_db
 
-PARTIALS = ["monitoring-status", "monitoring-charts", "monitoring-phases", "monitoring-alerts"]
+PARTIALS = ["monitoring:status", "monitoring:charts", "monitoring:phases", "monitoring:alerts"]
 CLOSED_PORT_BROKER = "redis://127.0.0.1:1/0"
 
 
 @pytest.fixture
 def open_alert(make_sales, quick_notifications):
     make_sales(100, 97)
-    health.run_health_checks()
+    services.run_health_checks()
     return Alert.objects.get(check_name="server_id_coverage")
 
 
@@ -45,17 +46,17 @@ def test_a_bar_manager_sees_only_their_own_section(client_for, manager, open_ale
     assert "health-status" not in page and "server_id_coverage" not in page and "Monitoring" not in page
     for name in PARTIALS:
         assert client.get(reverse(name)).status_code == 403
-    assert client.get(reverse("monitoring-run", args=[HealthRun.objects.get().pk])).status_code == 403
+    assert client.get(reverse("monitoring:run", args=[HealthRun.objects.get().pk])).status_code == 403
 
 
 @pytest.mark.parametrize("user_fixture", ["support_user", "manager", "plain_user"])
 def test_only_product_owners_may_run_acknowledge_or_start_windows(request, client_for, user_fixture, open_alert):
     client = client_for(request.getfixturevalue(user_fixture))
     runs_before, events_before = HealthRun.objects.count(), PanelEvent.objects.count()
-    assert client.post(reverse("monitoring-run-now")).status_code == 403
-    ack = client.post(reverse("monitoring-acknowledge", args=[open_alert.pk]), {"comment": "mine"})
+    assert client.post(reverse("monitoring:run_now")).status_code == 403
+    ack = client.post(reverse("monitoring:acknowledge", args=[open_alert.pk]), {"comment": "mine"})
     assert ack.status_code == 403
-    assert client.post(reverse("monitoring-start-phase"), {"kind": "phase3"}).status_code == 403
+    assert client.post(reverse("monitoring:start_phase"), {"kind": "phase3"}).status_code == 403
     open_alert.refresh_from_db()
     assert open_alert.state == "open" and open_alert.acknowledged_by is None
     assert HealthRun.objects.count() == runs_before
@@ -64,7 +65,7 @@ def test_only_product_owners_may_run_acknowledge_or_start_windows(request, clien
 
 
 def test_product_owner_runs_the_checks_now_through_celery(client_for, product_user, eager_celery):
-    response = client_for(product_user).post(reverse("monitoring-run-now"))
+    response = client_for(product_user).post(reverse("monitoring:run_now"))
     assert response.status_code == 302
     run = HealthRun.objects.get()
     assert (run.trigger, run.triggered_by) == ("manual", product_user)
@@ -73,14 +74,14 @@ def test_product_owner_runs_the_checks_now_through_celery(client_for, product_us
 
 
 def test_superuser_may_run_the_checks_too(client_for, superuser, eager_celery):
-    assert client_for(superuser).post(reverse("monitoring-run-now")).status_code == 302
+    assert client_for(superuser).post(reverse("monitoring:run_now")).status_code == 302
     assert HealthRun.objects.count() == 1
 
 
 def test_product_owner_acknowledges_with_a_comment(client_for, product_user, open_alert):
     client = client_for(product_user)
     response = client.post(
-        reverse("monitoring-acknowledge", args=[open_alert.pk]), {"comment": "On it"}, headers={"HX-Request": "true"}
+        reverse("monitoring:acknowledge", args=[open_alert.pk]), {"comment": "On it"}, headers={"HX-Request": "true"}
     )
     assert response.status_code == 200
     assert "On it" in response.content.decode()
@@ -90,52 +91,52 @@ def test_product_owner_acknowledges_with_a_comment(client_for, product_user, ope
 
 def test_an_empty_acknowledgement_is_refused_with_a_message(client_for, product_user, open_alert):
     client = client_for(product_user)
-    url = reverse("monitoring-acknowledge", args=[open_alert.pk])
+    url = reverse("monitoring:acknowledge", args=[open_alert.pk])
     assert client.post(url, {"comment": " "}, headers={"HX-Request": "true"}).status_code == 400
     response = client.post(url, {"comment": ""}, follow=True)
     assert "a comment is required" in response.content.decode()
     open_alert.refresh_from_db()
     assert open_alert.state == "open"
     missing = client.post(
-        reverse("monitoring-acknowledge", args=[999999]), {"comment": "x"}, headers={"HX-Request": "true"}
+        reverse("monitoring:acknowledge", args=[999999]), {"comment": "x"}, headers={"HX-Request": "true"}
     )
     assert missing.status_code == 409
 
 
 def test_product_owner_starts_a_phase_window_and_sees_its_countdown(client_for, product_user):
     client = client_for(product_user)
-    response = client.post(reverse("monitoring-start-phase"), {"kind": "phase3"}, headers={"HX-Request": "true"})
+    response = client.post(reverse("monitoring:start_phase"), {"kind": "phase3"}, headers={"HX-Request": "true"})
     assert response.status_code == 200
     body = response.content.decode()
     assert "Phase 3: 15-minute post-deployment monitor" in body
     assert "minutes left" in body
     window = PhaseWindow.objects.get()
     assert window.started_by == product_user
-    again = client.post(reverse("monitoring-start-phase"), {"kind": "phase3"}, headers={"HX-Request": "true"})
+    again = client.post(reverse("monitoring:start_phase"), {"kind": "phase3"}, headers={"HX-Request": "true"})
     assert again.status_code == 409
-    assert client.post(reverse("monitoring-start-phase"), {"kind": "nope"}, follow=True).status_code == 200
+    assert client.post(reverse("monitoring:start_phase"), {"kind": "nope"}, follow=True).status_code == 200
     assert PhaseWindow.objects.count() == 1
 
 
 def test_a_finished_window_shows_its_verdict(client_for, support_user, product_user):
-    window = health.start_phase_window(kind="phase3", user=product_user)
-    health.close_due_phase_windows(now=window.ends_at + timedelta(seconds=1))
-    body = client_for(support_user).get(reverse("monitoring-phases")).content.decode()
+    window = services.start_phase_window(kind="phase3", user=product_user)
+    services.close_due_phase_windows(now=window.ends_at + timedelta(seconds=1))
+    body = client_for(support_user).get(reverse("monitoring:phases")).content.decode()
     assert 'data-verdict="inconclusive"' in body
 
 
 def test_alert_history_and_run_detail_render_and_bad_input_is_a_400_or_404(client_for, support_user, open_alert):
     client = client_for(support_user)
-    assert "server_id_coverage" in client.get(reverse("monitoring-alerts")).content.decode()
-    assert client.get(reverse("monitoring-alerts"), {"before": "abc"}).status_code == 400
+    assert "server_id_coverage" in client.get(reverse("monitoring:alerts")).content.decode()
+    assert client.get(reverse("monitoring:alerts"), {"before": "abc"}).status_code == 400
     run = HealthRun.objects.get()
-    assert client.get(reverse("monitoring-run", args=[run.pk])).status_code == 200
-    assert client.get(reverse("monitoring-run", args=[run.pk + 1000])).status_code == 404
+    assert client.get(reverse("monitoring:run", args=[run.pk])).status_code == 200
+    assert client.get(reverse("monitoring:run", args=[run.pk + 1000])).status_code == 404
 
 
 def test_charts_render_as_inline_svg_without_a_cdn(client_for, support_user, make_sales):
     make_sales(10, 7)
-    body = client_for(support_user).get(reverse("monitoring-charts")).content.decode()
+    body = client_for(support_user).get(reverse("monitoring:charts")).content.decode()
     assert body.count("<svg") >= 3
     assert "70.0 %" in body  # this hour's resolution success rate
     assert "https://" not in body and "http://" not in body
@@ -143,7 +144,7 @@ def test_charts_render_as_inline_svg_without_a_cdn(client_for, support_user, mak
 
 def test_with_redis_down_every_page_renders_and_says_checks_are_stale(client_for, product_user, settings):
     settings.CELERY_BROKER_URL = CLOSED_PORT_BROKER
-    run = health.run_health_checks()
+    run = services.run_health_checks()
     HealthRun.objects.filter(pk=run.pk).update(finished_at=timezone.now() - timedelta(minutes=11))
     client = client_for(product_user)
     page = client.get(reverse("home"))
@@ -151,10 +152,10 @@ def test_with_redis_down_every_page_renders_and_says_checks_are_stale(client_for
     assert "Checks are stale: worker or beat down." in page.content.decode()
     for name in PARTIALS:
         assert client.get(reverse(name)).status_code == 200
-    assert client.get(reverse("monitoring-run", args=[run.pk])).status_code == 200
+    assert client.get(reverse("monitoring:run", args=[run.pk])).status_code == 200
 
     # "Run now" cannot queue: it runs in the panel instead, and the warning goes away.
-    response = client.post(reverse("monitoring-run-now"), follow=True)
+    response = client.post(reverse("monitoring:run_now"), follow=True)
     assert "The task broker is unreachable" in response.content.decode()
     assert HealthRun.objects.filter(trigger="manual", triggered_by=product_user).count() == 1
     assert "Checks are stale" not in client.get(reverse("home")).content.decode()
@@ -163,5 +164,5 @@ def test_with_redis_down_every_page_renders_and_says_checks_are_stale(client_for
 def test_a_fresh_run_shows_no_stale_warning_and_no_run_shows_one(client_for, support_user):
     client = client_for(support_user)
     assert "No health run has finished yet." in client.get(reverse("home")).content.decode()
-    health.run_health_checks()
+    services.run_health_checks()
     assert "Checks are stale" not in client.get(reverse("home")).content.decode()

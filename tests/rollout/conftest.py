@@ -4,8 +4,8 @@ import pytest
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
-from adminpanel.models import CheckStatus, HealthRun
 from adminpanel.permissions import FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
+from monitoring.models import CheckStatus, HealthRun
 from rollout.models import ENABLE_SWITCHING_MODE, SHOW_SWITCHING_MODE_UI, FeatureFlag, RolloutState
 from tests.factories import make_product
 

@@ -1,4 +1,4 @@
-from adminpanel.models import Alert, CheckStatus
+from monitoring.models import Alert, CheckStatus
 from rollout import services
 from rollout.models import EventKind, FeatureFlag, RolloutEvent
 from rollout.selectors import is_enabled

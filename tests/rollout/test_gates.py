@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from adminpanel.models import Alert, CheckStatus, HealthRun
+from monitoring.models import Alert, CheckStatus, HealthRun
 from rollout import services
 from rollout.models import EventKind, RolloutEvent
 from tests.factories import BarFactory, make_product

@@ -5,7 +5,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from adminpanel.models import CheckResult, CheckStatus, HealthRun
+from monitoring.models import CheckResult, CheckStatus, HealthRun
 from rollout import services
 from rollout.models import DeploymentRecord, EventKind, RolloutEvent
 from tests.factories import BarFactory, make_product

@@ -1,0 +1,256 @@
+"""Pages of runbook step 6 and section 2.2: the backfill control (start, live progress, pause, resume), the
+migration log with its root-cause summaries, and the post-migration validation.
+
+Who may do what (checked on every request, whatever the page shows): support, product and superusers read
+every page and export CSV; only product owners and superusers start, pause or resume a backfill or run a
+validation (anyone else gets 403 and nothing changes); bar managers see nothing. The backfill itself runs in
+Celery tasks (``backfill.tasks``).
+"""
+
+import logging
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from kombu.exceptions import OperationalError as BrokerError
+
+from adminpanel.csv_export import csv_response, stream_csv
+from adminpanel.htmx import HtmxHttpRequest
+from adminpanel.paging import IdKeyset, keyset_page_context
+from adminpanel.roles import can_operate, operator_required, read_all_required
+from backfill import selectors
+from backfill.backfill import (
+    FALLBACK_REASON_LABELS,
+    BackfillError,
+    active_run,
+    pause_backfill,
+    resume_backfill,
+    start_backfill,
+)
+from backfill.filters import MigrationLogFilter
+from backfill.forms import BackfillStartForm
+from backfill.models import BackfillRun, ValidationRun
+from backfill.tasks import enqueue_backfill
+from backfill.validation import latest_validation, run_validation
+
+logger = logging.getLogger(__name__)
+
+
+def _progress_context(run: BackfillRun | None, user) -> dict:
+    stalled = False
+    if run is not None and run.status == BackfillRun.Status.RUNNING:
+        idle = (timezone.now() - run.updated_at).total_seconds()
+        stalled = idle > settings.BACKFILL_STALLED_AFTER_SECONDS
+    return {
+        "run": run,
+        "stalled": stalled,
+        "can_operate": can_operate(user),
+        "poll_seconds": settings.BACKFILL_PROGRESS_POLL_SECONDS,
+        "reason_labels": FALLBACK_REASON_LABELS,
+    }
+
+
+@require_GET
+@read_all_required
+def backfill(request: HtmxHttpRequest):
+    """The live (or latest) run's progress, the start form, and recent runs."""
+    run = active_run() or BackfillRun.objects.select_related("bar", "started_by").first()
+    context = _progress_context(run, request.user)
+    context["runs"] = BackfillRun.objects.select_related("bar", "started_by")[:10]
+    context["form"] = BackfillStartForm(initial={"batch_size": settings.BACKFILL_BATCH_SIZE})
+    return render(request, "backfill/backfill.html", context)
+
+
+@require_GET
+@read_all_required
+def backfill_progress(request: HtmxHttpRequest, run_id: int):
+    """The progress partial that htmx polls while the run is running."""
+    run = get_object_or_404(BackfillRun.objects.select_related("bar", "started_by"), pk=run_id)
+    return render(request, "backfill/_progress.html", _progress_context(run, request.user))
+
+
+def _respond(request: HtmxHttpRequest, run: BackfillRun | None):
+    if request.htmx and run is not None:
+        run.refresh_from_db()
+        return render(request, "backfill/_progress.html", _progress_context(run, request.user))
+    return redirect("backfill:backfill")
+
+
+def _enqueue(request, run: BackfillRun) -> None:
+    try:
+        enqueue_backfill(run.pk)
+    except BrokerError as exc:
+        logger.warning("backfill run %s: could not reach the task queue: %s", run.pk, exc)
+        messages.error(
+            request,
+            "The task queue is unreachable: the run is recorded but no worker has it yet. "
+            "Resume it once the worker is back, or run `manage.py backfill_server_id`.",
+        )
+
+
+@require_POST
+@operator_required
+def backfill_start(request: HtmxHttpRequest):
+    """Start a run for every bar or one bar (optionally a dry run) and hand it to the workers."""
+    form = BackfillStartForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("backfill:backfill")
+    try:
+        run = start_backfill(
+            started_by=request.user,
+            bar=form.cleaned_data["bar"],
+            dry_run=form.cleaned_data["dry_run"],
+            batch_size=form.cleaned_data["batch_size"],
+            via=BackfillRun.Via.PANEL,
+        )
+    except BackfillError as exc:
+        messages.error(request, str(exc))
+        return redirect("backfill:backfill")
+    _enqueue(request, run)
+    messages.success(request, f"Backfill run {run.pk} started.")
+    return _respond(request, run)
+
+
+@require_POST
+@operator_required
+def backfill_pause(request: HtmxHttpRequest, run_id: int):
+    run = get_object_or_404(BackfillRun, pk=run_id)
+    try:
+        pause_backfill(run=run, by=request.user)
+    except BackfillError as exc:
+        messages.error(request, str(exc))
+    return _respond(request, run)
+
+
+@require_POST
+@operator_required
+def backfill_resume(request: HtmxHttpRequest, run_id: int):
+    run = get_object_or_404(BackfillRun, pk=run_id)
+    try:
+        run = resume_backfill(run=run, by=request.user)
+    except BackfillError as exc:
+        messages.error(request, str(exc))
+        return _respond(request, run)
+    _enqueue(request, run)
+    return _respond(request, run)
+
+
+# --- Migration log ---------------------------------------------------------------------------------------
+
+
+@require_GET
+@read_all_required
+def migration_log(request: HtmxHttpRequest):
+    """The migration log, newest first, filtered, one keyset page at a time."""
+    filterset = MigrationLogFilter(request.GET or None, queryset=selectors.migration_log_queryset())
+    context = keyset_page_context(request.GET, filterset, IdKeyset, estimates=selectors.log_row_estimates())
+    users = selectors.users_by_id(row.resolved_server_id for row in context["page"].rows)
+    for row in context["page"].rows:
+        row.resolved_username = users.get(row.resolved_server_id)
+    context["reason_labels"] = FALLBACK_REASON_LABELS
+    if request.htmx and request.htmx.target == "log-rows":
+        return render(request, "backfill/_migration_rows.html", context)
+    return render(request, "backfill/migration_log.html", context)
+
+
+@require_GET
+@read_all_required
+def migration_log_summary(request: HtmxHttpRequest):
+    """The runbook's root-cause summaries (a partial the list page loads after itself)."""
+    context = {"summary": selectors.migration_summary(), "reason_labels": FALLBACK_REASON_LABELS}
+    if request.htmx:
+        return render(request, "backfill/_migration_summary.html", context)
+    return render(request, "backfill/migration_summary.html", context)
+
+
+MIGRATION_CSV_HEADER = [
+    "id",
+    "created_at",
+    "source",
+    "source_id",
+    "bar_id",
+    "bar",
+    "server_name",
+    "resolved_server_id",
+    "fallback_used",
+    "fallback_reason",
+]
+
+
+def _migration_csv_row(row):
+    source, source_id = next(
+        (name, value)
+        for name, value in (("sale", row.sale_id), ("consignment", row.consignment_id), ("return", row.return_id))
+        if value is not None
+    )
+    return [
+        row.pk,
+        row.created_at,
+        source,
+        source_id,
+        row.bar_id,
+        row.bar.name if row.bar else "",
+        row.server_name,
+        row.resolved_server_id,
+        "true" if row.fallback_used else "false",
+        row.fallback_reason,
+    ]
+
+
+@require_GET
+@read_all_required
+def migration_log_export(request: HttpRequest):
+    """The filtered migration log as CSV, streamed in keyset chunks."""
+    filterset = MigrationLogFilter(request.GET or None, queryset=selectors.migration_log_queryset())
+    lines = stream_csv(filterset.qs, keyset=IdKeyset, header=MIGRATION_CSV_HEADER, row_values=_migration_csv_row)
+    return csv_response(lines, prefix="migration-server-id-log")
+
+
+# --- Post-migration validation ---------------------------------------------------------------------------
+
+
+@require_GET
+@read_all_required
+def validation(request: HttpRequest):
+    """The latest stored validation, line by line, and the runs before it."""
+    return render(
+        request,
+        "backfill/validation.html",
+        {
+            "run": latest_validation(),
+            "history": ValidationRun.objects.select_related("run_by")[:20],
+            "can_run": can_operate(request.user),
+        },
+    )
+
+
+@require_GET
+@read_all_required
+def validation_detail(request: HttpRequest, run_id: int):
+    run = get_object_or_404(ValidationRun.objects.prefetch_related("checks"), pk=run_id)
+    return render(
+        request,
+        "backfill/validation.html",
+        {
+            "run": run,
+            "history": ValidationRun.objects.select_related("run_by")[:20],
+            "can_run": can_operate(request.user),
+        },
+    )
+
+
+@require_POST
+@operator_required
+def validation_run(request: HtmxHttpRequest):
+    """Run every check now and store the result (one click)."""
+    run = run_validation(run_by=request.user)
+    if request.htmx:
+        return render(request, "backfill/_validation_result.html", {"run": run})
+    messages.success(request, f"Validation {'passed' if run.passed else 'FAILED'} in {run.duration_ms} ms.")
+    return redirect("backfill:validation")

@@ -1,0 +1,496 @@
+"""The health checks of DESIGN.md section 5: one plain function per check, thresholds from settings.
+
+Each check takes ``now`` (keyword-only) and returns a :class:`CheckOutcome` — value, status, the threshold it was
+judged against and a detail dict. :func:`run_check` runs one inside its own savepoint with a statement timeout and
+turns any error into ``unknown`` with the error, so a failing check never stops the others.
+
+Every query is bounded by an index: the 5-minute / 1-hour / 24-hour windows of ``sales`` and ``audit_logs`` are
+range scans of their ``created_at`` indexes, never a scan of the whole table.
+"""
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from adminpanel import runbook_sql
+from monitoring.models import CheckStatus
+from monitoring.signals import expected_adoption_from_provider
+
+OK, WARNING, CRITICAL, UNKNOWN = CheckStatus.OK, CheckStatus.WARNING, CheckStatus.CRITICAL, CheckStatus.UNKNOWN
+SEVERITY = {OK: 0, UNKNOWN: 1, WARNING: 2, CRITICAL: 3}
+RLS_TABLES = ("sales", "consignments", "returns")
+POLICY_COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
+# A server_id no real user has: the plan of the runbook's "RLS policy performance" query is read for it.
+PLAN_PROBE_SERVER_ID = "00000000-0000-0000-0000-000000000000"
+NOT_INSTALLED = "extension not installed"
+# "server_id errors", the one definition the check, the dashboard and the audit-log chart count: error-level
+# audit logs whose message names the field, spelled as the database does (server_id, runbook 4.2 "Error
+# Tracking") or as the app does (serverId, the runbook's alert "Error logs contain serverId").
+SERVER_ID_ERRORS = "level = 'error' AND error_message ~* 'server_?id'"
+SERVER_ID_ERRORS_COUNT = (
+    f"SELECT count(*) FROM audit_logs WHERE created_at > %s AND created_at <= %s AND {SERVER_ID_ERRORS}"  # noqa: E501, S608
+)
+
+
+@dataclass
+class CheckOutcome:
+    name: str
+    status: str
+    value: float | None = None
+    threshold: str = ""
+    detail: dict = field(default_factory=dict)
+    error: str = ""
+    duration_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    label: str
+    func: Callable[..., CheckOutcome]
+
+
+def threshold(name: str) -> float:
+    return settings.HEALTH_THRESHOLDS[name]
+
+
+def worst(statuses) -> str:
+    """The most severe of the given statuses (ok when there are none)."""
+    return max(statuses, key=SEVERITY.__getitem__, default=OK)
+
+
+def _fetchone(sql: str, params=None) -> tuple:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def _fetchall(sql: str, params=None) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return round(part * 100.0 / whole, 2) if whole else None
+
+
+def _above(value, *, critical=None, warning=None) -> str:
+    if critical is not None and value > critical:
+        return CRITICAL
+    if warning is not None and value > warning:
+        return WARNING
+    return OK
+
+
+# --- The checks, in the order of DESIGN.md section 5 ---------------------------------------------------------
+
+
+def check_resolution_error_rate(*, now: datetime) -> CheckOutcome:
+    """server_id resolution error rate over the last 5 minutes: refusals written by the resolution API
+    (``audit_logs.error_type = 'server_id_resolution'``) per attempt, an attempt being a refusal or a sale created
+    in a simplified-mode bar (a sale there exists only once its server name resolved)."""
+    since = now - timedelta(minutes=5)
+    failures, resolved = _fetchone(
+        """
+        SELECT (SELECT count(*) FROM audit_logs
+                WHERE error_type = 'server_id_resolution' AND created_at > %(since)s AND created_at <= %(now)s),
+               (SELECT count(*) FROM sales s JOIN bars b ON b.id = s.bar_id
+                WHERE s.created_at > %(since)s AND s.created_at <= %(now)s
+                  AND b.settings->>'operatingMode' = 'simplified')
+        """,
+        {"since": since, "now": now},
+    )
+    limit = threshold("resolution_error_rate_critical_pct")
+    rate = _pct(failures, failures + resolved) or 0.0
+    return CheckOutcome(
+        name="resolution_error_rate",
+        status=_above(rate, critical=limit),
+        value=rate,
+        threshold=f"critical > {limit:g} %",
+        detail={"failures": failures, "resolved_sales": resolved, "window_minutes": 5},
+    )
+
+
+def check_rls_violations(*, now: datetime) -> CheckOutcome:
+    """RLS policy violations reported by the app (``audit_logs.error_type = 'rls_violation'``) in the window."""
+    minutes = settings.HEALTH_RLS_WINDOW_MINUTES
+    (count,) = _fetchone(
+        "SELECT count(*) FROM audit_logs WHERE error_type = 'rls_violation' AND created_at > %s AND created_at <= %s",
+        [now - timedelta(minutes=minutes), now],
+    )
+    limit = threshold("rls_violations_critical")
+    return CheckOutcome(
+        name="rls_violations",
+        status=_above(count, critical=limit),
+        value=count,
+        threshold=f"critical > {limit:g}",
+        detail={"window_minutes": minutes},
+    )
+
+
+def check_orphaned_sales(*, now: datetime) -> CheckOutcome:
+    """Sales of the last hour without server_id in simplified-mode bars (the runbook's RCA query 3)."""
+    (count,) = _fetchone(
+        """
+        SELECT count(*) FROM sales s JOIN bars b ON b.id = s.bar_id
+        WHERE s.created_at > %s AND s.created_at <= %s AND s.server_id IS NULL
+          AND b.settings->>'operatingMode' = 'simplified'
+        """,
+        [now - timedelta(hours=1), now],
+    )
+    limit = threshold("orphaned_sales_critical")
+    return CheckOutcome(
+        name="orphaned_sales",
+        status=_above(count, critical=limit),
+        value=count,
+        threshold=f"critical > {limit:g}",
+        detail={"window_minutes": 60},
+    )
+
+
+def check_orphaned_fks(*, now: datetime) -> CheckOutcome:
+    """server_id values that are not a user, on sales, consignments and returns (runbook validation 2).
+
+    Where a validated foreign key guards the column, PostgreSQL itself guarantees there is none, so the catalog
+    answers; a table without one is searched with an anti-join (the runbook's NOT IN, written to use indexes).
+    """
+    guarded = dict(
+        _fetchall(
+            """
+            SELECT c.conrelid::regclass::text, c.conname FROM pg_constraint c
+            JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+            WHERE c.contype = 'f' AND c.convalidated AND c.confrelid = 'users'::regclass
+              AND a.attname = 'server_id' AND c.conrelid::regclass::text = ANY (%s)
+            """,
+            [list(RLS_TABLES)],
+        )
+    )
+    per_table = {}
+    for table in RLS_TABLES:
+        if table in guarded:
+            per_table[table] = {"orphans": 0, "guaranteed_by": guarded[table]}
+            continue
+        (count,) = _fetchone(
+            f"SELECT count(*) FROM {table} t WHERE t.server_id IS NOT NULL "  # noqa: S608 (fixed table names)
+            "AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = t.server_id)"
+        )
+        per_table[table] = {"orphans": count, "guaranteed_by": None}
+    total = sum(row["orphans"] for row in per_table.values())
+    limit = threshold("orphaned_fks_critical")
+    return CheckOutcome(
+        name="orphaned_fks",
+        status=_above(total, critical=limit),
+        value=total,
+        threshold=f"critical > {limit:g}",
+        detail={"tables": per_table},
+    )
+
+
+def check_db_connections(*, now: datetime) -> CheckOutcome:
+    """Connections in use as a share of ``max_connections``."""
+    used, maximum = _fetchone(
+        "SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'), "
+        "current_setting('max_connections')::int"
+    )
+    pct = _pct(used, maximum) or 0.0
+    limit = threshold("db_connections_critical_pct")
+    return CheckOutcome(
+        name="db_connections",
+        status=_above(pct, critical=limit),
+        value=pct,
+        threshold=f"critical > {limit:g} %",
+        detail={"used": used, "max_connections": maximum},
+    )
+
+
+def check_server_id_coverage(*, now: datetime) -> CheckOutcome:
+    """Share of the last 24 hours' sales that carry a server_id (runbook health query 2)."""
+    total, with_server = _fetchone(
+        "SELECT count(*), count(server_id) FROM sales WHERE created_at > %s AND created_at <= %s",
+        [now - timedelta(hours=24), now],
+    )
+    critical, warning = threshold("coverage_critical_pct"), threshold("coverage_warning_pct")
+    coverage = _pct(with_server, total)
+    if coverage is None:
+        status = OK
+    elif coverage < critical:
+        status = CRITICAL
+    elif coverage < warning:
+        status = WARNING
+    else:
+        status = OK
+    return CheckOutcome(
+        name="server_id_coverage",
+        status=status,
+        value=coverage,
+        threshold=f"critical < {critical:g} %, warning < {warning:g} %",
+        detail={"sales": total, "with_server_id": with_server, "window_hours": 24},
+    )
+
+
+def check_fallback_mappings(*, now: datetime) -> CheckOutcome:
+    """Share of backfilled rows that needed a fallback (``migration_server_id_log.fallback_used``), and how many
+    fallbacks say they failed (runbook validation 4)."""
+    total, fallbacks, failed = _fetchone(
+        """
+        SELECT (SELECT count(*) FROM migration_server_id_log),
+               (SELECT count(*) FROM migration_server_id_log WHERE fallback_used),
+               (SELECT count(*) FROM migration_server_id_log WHERE fallback_used AND fallback_reason LIKE '%%failed%%')
+        """
+    )
+    pct = _pct(fallbacks, total) or 0.0
+    limit = threshold("fallback_warning_pct")
+    return CheckOutcome(
+        name="fallback_mappings",
+        status=_above(pct, warning=limit),
+        value=pct,
+        threshold=f"warning > {limit:g} %",
+        detail={"logged": total, "fallbacks": fallbacks, "failed": failed},
+    )
+
+
+def check_serverid_errors(*, now: datetime) -> CheckOutcome:
+    """Error-level audit logs of the last hour whose message mentions serverId / server_id."""
+    (count,) = _fetchone(
+        SERVER_ID_ERRORS_COUNT,
+        [now - timedelta(hours=1), now],
+    )
+    limit = threshold("serverid_errors_warning")
+    return CheckOutcome(
+        name="serverid_errors",
+        status=_above(count, warning=limit),
+        value=count,
+        threshold=f"warning > {limit:g}",
+        detail={"window_minutes": 60},
+    )
+
+
+def check_error_logs(*, now: datetime) -> CheckOutcome:
+    """Error-level audit logs of the last 5 minutes (runbook health query 4); the error rate is errors per
+    operation, an operation being a sale created or an error logged in the window."""
+    errors, sales = _fetchone(
+        """
+        SELECT (SELECT count(*) FROM audit_logs WHERE level = 'error' AND created_at > %(since)s
+                  AND created_at <= %(now)s),
+               (SELECT count(*) FROM sales WHERE created_at > %(since)s AND created_at <= %(now)s)
+        """,
+        {"since": now - timedelta(minutes=5), "now": now},
+    )
+    rate = _pct(errors, errors + sales) or 0.0
+    critical, warning = threshold("error_rate_critical_pct"), threshold("error_logs_warning")
+    if rate > critical:
+        status = CRITICAL
+    elif errors > warning:
+        status = WARNING
+    else:
+        status = OK
+    return CheckOutcome(
+        name="error_logs",
+        status=status,
+        value=errors,
+        threshold=f"critical: error rate > {critical:g} %, warning > {warning:g} errors",
+        detail={"errors": errors, "sales": sales, "error_rate_pct": rate, "window_minutes": 5},
+    )
+
+
+def check_rls_policies(*, now: datetime) -> CheckOutcome:
+    """RLS enabled, and select/insert/update/delete policies present, on sales, consignments and returns."""
+    enabled = dict(_fetchall(runbook_sql.SECURITY_RLS_ENABLED))
+    commands: dict[str, set[str]] = {table: set() for table in RLS_TABLES}
+    for table, command in _fetchall(
+        "SELECT tablename, cmd FROM pg_policies WHERE schemaname = 'public' AND tablename = ANY (%s)",
+        [list(RLS_TABLES)],
+    ):
+        commands[table] |= set(POLICY_COMMANDS) if command == "ALL" else {command}
+    problems = []
+    for table in RLS_TABLES:
+        if not enabled.get(table):
+            problems.append(f"{table}: row level security disabled")
+        missing = [c for c in POLICY_COMMANDS if c not in commands[table]]
+        if missing:
+            problems.append(f"{table}: no {'/'.join(missing).lower()} policy")
+    return CheckOutcome(
+        name="rls_policies",
+        status=CRITICAL if problems else OK,
+        value=len(problems),
+        threshold="critical: RLS off or a policy missing",
+        detail={"problems": problems, "policies": {t: sorted(c) for t, c in commands.items()}},
+    )
+
+
+def _plan_nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+def _explain(sql: str, params=None) -> list[dict]:
+    (raw,) = _fetchone("EXPLAIN (FORMAT JSON) " + sql, params)
+    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+    return [
+        {"node": node["Node Type"], "relation": node.get("Relation Name"), "index": node.get("Index Name")}
+        for node in _plan_nodes(plan)
+    ]
+
+
+PLANNED_QUERIES = {
+    # Runbook validation 3 and health query 3; plans are read, never executed (no EXPLAIN ANALYZE).
+    "operating_mode": (runbook_sql.VALIDATION_OPERATING_MODE_QUERY, None, "bars"),
+    "server_id": (runbook_sql.HEALTH_SERVER_ID_INDEX, [PLAN_PROBE_SERVER_ID], "sales"),
+}
+
+
+def check_indexes_usable(*, now: datetime) -> CheckOutcome:
+    """The operatingMode and server_id queries can use their indexes (EXPLAIN, JSON format).
+
+    Warning when the index cannot serve the query even with sequential scans disabled, or when the planner
+    chooses a sequential scan on a table large enough for it to matter."""
+    min_rows = threshold("seqscan_min_rows")
+    sizes = dict(
+        _fetchall(
+            "SELECT relname, GREATEST(reltuples, 0)::bigint FROM pg_class "
+            "WHERE relname IN ('bars', 'sales') AND relnamespace = 'public'::regnamespace"
+        )
+    )
+    problems, plans = [], {}
+    for name, (sql, params, table) in PLANNED_QUERIES.items():
+        chosen = _explain(sql, params)
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+        forced = _explain(sql, params)
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = on")
+        plans[name] = {"chosen": chosen, "index_only": forced}
+        if any(n["node"] == "Seq Scan" and n["relation"] == table for n in forced):
+            problems.append(f"{name}: no usable index on {table}")
+        elif sizes.get(table, 0) >= min_rows and any(
+            n["node"] == "Seq Scan" and n["relation"] == table for n in chosen
+        ):
+            problems.append(f"{name}: sequential scan chosen on {table} ({sizes[table]} rows)")
+    return CheckOutcome(
+        name="indexes_usable",
+        status=WARNING if problems else OK,
+        value=len(problems),
+        threshold=f"warning: sequential scan (unusable index, or chosen on a table of {min_rows:g}+ rows)",
+        detail={"problems": problems, "plans": plans},
+    )
+
+
+def expected_adoption_pct() -> float:
+    """The simplified-mode share the current rollout stage expects: the setting when given, else the rollout's
+    own answer (registered with ``monitoring.signals.provide_expected_adoption``) when there is one, else 0."""
+    if settings.HEALTH_ADOPTION_EXPECTED_PCT is not None:
+        return float(settings.HEALTH_ADOPTION_EXPECTED_PCT)
+    return expected_adoption_from_provider()
+
+
+def check_adoption_rate(*, now: datetime) -> CheckOutcome:
+    """Share of bars in simplified mode (runbook health query 1) against the stage's expected share."""
+    total, simplified = _fetchone(
+        "SELECT count(*), count(*) FILTER (WHERE settings->>'operatingMode' = 'simplified') FROM bars"
+    )
+    rate = _pct(simplified, total) or 0.0
+    expected = expected_adoption_pct()
+    return CheckOutcome(
+        name="adoption_rate",
+        status=WARNING if rate < expected else OK,
+        value=rate,
+        threshold=f"warning < {expected:g} % (expected for the stage)",
+        detail={"bars": total, "simplified": simplified},
+    )
+
+
+def pg_stat_statements_installed() -> bool:
+    (installed,) = _fetchone("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements')")
+    return installed
+
+
+# Statements RLS policies weigh on: the runbook's operatingMode filter, and writes to the RLS tables.
+RLS_STATEMENTS_SQL = """
+SELECT query, calls, mean_exec_time
+FROM pg_stat_statements
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND calls >= %(min_calls)s
+  AND (query LIKE '%%settings%%operatingMode%%'
+       OR query ~* '^\\s*(insert\\s+into|update|delete\\s+from)\\s+"?(sales|consignments|returns)\\M')
+  AND query NOT LIKE '%%pg_stat_statements%%'
+  AND query !~* '^\\s*explain'
+ORDER BY mean_exec_time DESC
+LIMIT %(limit)s
+"""
+
+
+def rls_statement_stats(*, limit: int = 10, min_calls: int = 1) -> list[dict]:
+    """The slowest RLS-bound statements from pg_stat_statements (raises when the extension is missing)."""
+    return [
+        {"query": query, "calls": calls, "mean_ms": round(mean, 2)}
+        for query, calls, mean in _fetchall(RLS_STATEMENTS_SQL, {"limit": limit, "min_calls": min_calls})
+    ]
+
+
+def check_query_latency(*, now: datetime) -> CheckOutcome:
+    """Mean execution time of the slowest RLS-bound statement (runbook: RLS latency < 50 ms, P95 > 1 s critical);
+    needs pg_stat_statements, and says so when it is not installed."""
+    warning, critical = threshold("query_latency_warning_ms"), threshold("query_latency_critical_ms")
+    limits = f"critical > {critical:g} ms, warning > {warning:g} ms"
+    if not pg_stat_statements_installed():
+        return CheckOutcome(name="query_latency", status=UNKNOWN, threshold=limits, error=NOT_INSTALLED)
+    stats = rls_statement_stats(limit=5, min_calls=5)
+    slowest = stats[0]["mean_ms"] if stats else 0.0
+    return CheckOutcome(
+        name="query_latency",
+        status=_above(slowest, critical=critical, warning=warning),
+        value=slowest,
+        threshold=limits,
+        detail={"slowest": stats},
+    )
+
+
+CHECKS: tuple[Check, ...] = (
+    Check("resolution_error_rate", "server_id resolution error rate (5 min)", check_resolution_error_rate),
+    Check("rls_violations", "RLS policy violations", check_rls_violations),
+    Check("orphaned_sales", "Orphaned sales in simplified-mode bars (1 h)", check_orphaned_sales),
+    Check("orphaned_fks", "Orphaned server_id foreign keys", check_orphaned_fks),
+    Check("db_connections", "Database connections used", check_db_connections),
+    Check("server_id_coverage", "server_id coverage (24 h)", check_server_id_coverage),
+    Check("fallback_mappings", "Fallback mappings used (backfill log)", check_fallback_mappings),
+    Check("serverid_errors", "Errors mentioning serverId (1 h)", check_serverid_errors),
+    Check("error_logs", "Error-level audit logs (5 min)", check_error_logs),
+    Check("rls_policies", "RLS enabled and policies present", check_rls_policies),
+    Check("indexes_usable", "operatingMode and server_id indexes usable", check_indexes_usable),
+    Check("adoption_rate", "Simplified-mode adoption", check_adoption_rate),
+    Check("query_latency", "RLS query latency (pg_stat_statements)", check_query_latency),
+)
+CHECKS_BY_NAME = {check.name: check for check in CHECKS}
+
+
+def run_check(check: Check, *, now: datetime | None = None) -> CheckOutcome:
+    """Run one check in its own savepoint with a statement timeout; any error becomes ``unknown``."""
+    now = now or timezone.now()
+    started = time.perf_counter()
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT set_config('statement_timeout', %s, true)",
+                    [str(settings.HEALTH_CHECK_STATEMENT_TIMEOUT_MS)],
+                )
+            outcome = check.func(now=now)
+    except Exception as exc:  # noqa: BLE001 (a broken check is reported, and never stops the others)
+        outcome = CheckOutcome(name=check.name, status=UNKNOWN, error=f"{type(exc).__name__}: {exc}".strip())
+    outcome.duration_ms = round((time.perf_counter() - started) * 1000)
+    return outcome
+
+
+def run_checks(*, names=None, now: datetime | None = None) -> list[CheckOutcome]:
+    """Run the named checks (all by default) and return their outcomes, in the suite's order."""
+    now = now or timezone.now()
+    selected = [c for c in CHECKS if names is None or c.name in names]
+    return [run_check(check, now=now) for check in selected]

@@ -1,0 +1,173 @@
+"""Stored health-check runs, their per-check results, and the alerts they open (DESIGN.md section 5)."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from adminpanel.models import User
+
+
+class CheckStatus(models.TextChoices):
+    OK = "ok", "OK"
+    WARNING = "warning", "Warning"
+    CRITICAL = "critical", "Critical"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class HealthRun(models.Model):
+    """One run of the whole check suite (beat every 5 minutes, on demand, or `manage.py healthcheck`)."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule"
+        MANUAL = "manual", "Manual"
+        COMMAND = "command", "Command"
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.SCHEDULE)
+    triggered_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    status = models.CharField(max_length=16, choices=CheckStatus.choices, default=CheckStatus.UNKNOWN)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # The Celery task id: a redelivered task (acks_late) finds its run done and does nothing.
+    task_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+
+    class Meta:
+        db_table = "health_runs"
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["-finished_at"], name="health_runs_finished_idx")]
+
+    def __str__(self):
+        return f"health run {self.pk} ({self.status}) at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class CheckResult(models.Model):
+    run = models.ForeignKey(HealthRun, on_delete=models.CASCADE, related_name="results")
+    check_name = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=CheckStatus.choices)
+    value = models.FloatField(null=True, blank=True)
+    threshold = models.CharField(max_length=200, blank=True, default="")
+    detail = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        db_table = "health_check_results"
+        constraints = [models.UniqueConstraint(fields=["run", "check_name"], name="health_result_unique_per_run")]
+        indexes = [models.Index(fields=["check_name", "-run"], name="health_result_check_idx")]
+
+    def __str__(self):
+        return f"{self.check_name}: {self.status}"
+
+
+class Alert(models.Model):
+    """Opens when a check leaves `ok`, escalates warning → critical, resolves when it returns to `ok`."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+
+    check_name = models.CharField(max_length=64)
+    severity = models.CharField(max_length=16, choices=CheckStatus.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
+    opened_at = models.DateTimeField(default=timezone.now)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    ack_comment = models.TextField(blank=True, default="")
+    opened_by_result = models.ForeignKey(
+        CheckResult, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    last_result = models.ForeignKey(CheckResult, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        db_table = "health_alerts"
+        ordering = ["-opened_at"]
+        constraints = [
+            # At most one unresolved alert per check, whatever process writes it.
+            models.UniqueConstraint(
+                fields=["check_name"], condition=~Q(state="resolved"), name="health_alert_one_unresolved_per_check"
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "-opened_at"], name="health_alert_state_idx")]
+
+    def __str__(self):
+        return f"{self.severity} alert on {self.check_name} ({self.state})"
+
+    @property
+    def is_unresolved(self) -> bool:
+        return self.state != self.State.RESOLVED
+
+
+class AlertEvent(models.Model):
+    """One change in an alert's life, stored with the change itself (outbox): notifications are sent from here,
+    retried until delivered or out of attempts, so a failing mail server or webhook never loses the alert."""
+
+    class Kind(models.TextChoices):
+        OPENED = "opened", "Opened"
+        ESCALATED = "escalated", "Escalated"
+        RESOLVED = "resolved", "Resolved"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    severity = models.CharField(max_length=16, choices=CheckStatus.choices)
+    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    comment = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    notify = models.BooleanField(default=True, help_text="Whether this event is sent by mail/webhook.")
+    notified_at = models.DateTimeField(null=True, blank=True, help_text="When every channel had it.")
+    delivered_to = models.JSONField(default=list, blank=True, help_text="Channels done: a retry skips them.")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "health_alert_events"
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["id"], condition=Q(notify=True, notified_at__isnull=True), name="health_alert_event_pending"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.alert.check_name} ({self.severity})"
+
+
+class PhaseWindow(models.Model):
+    """A named monitoring window of the runbook (Phase 3's 15 minutes, Day 1, Week 1) and its stored verdict."""
+
+    class Kind(models.TextChoices):
+        PHASE3 = "phase3", "Phase 3: 15-minute post-deployment monitor"
+        DAY1 = "day1", "Day 1 after full rollout"
+        WEEK1 = "week1", "Week 1 after full rollout"
+
+    class Verdict(models.TextChoices):
+        PENDING = "pending", "Running"
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"
+        INCONCLUSIVE = "inconclusive", "Inconclusive"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    started_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    started_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField()
+    verdict = models.CharField(max_length=16, choices=Verdict.choices, default=Verdict.PENDING)
+    verdict_at = models.DateTimeField(null=True, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "health_phase_windows"
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind"], condition=Q(verdict="pending"), name="health_phase_one_running"),
+            models.CheckConstraint(condition=Q(ends_at__gt=models.F("started_at")), name="health_phase_ends_after"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} ({self.verdict})"
+
+    @property
+    def is_running(self) -> bool:
+        return self.verdict == self.Verdict.PENDING

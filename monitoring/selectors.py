@@ -1,0 +1,242 @@
+"""Read-side queries for the monitoring pages (dashboard, runs, alerts, phase windows, audit logs); each
+returns a bounded amount of data."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Case, Count, Q, QuerySet, When
+from django.db.models.fields.json import KT
+from django.template.defaultfilters import pluralize
+from django.utils import timezone
+
+from adminpanel import runbook_sql
+from adminpanel.charts import Chart, SeriesPoint, column_chart
+from adminpanel.models import AuditLog, Bar, OperatingMode
+from adminpanel.roles import managed_bars
+from adminpanel.sql_probe import time_limited_cursor
+from monitoring.health_checks import CHECKS, SERVER_ID_ERRORS, pg_stat_statements_installed
+from monitoring.health_checks import rls_statement_stats as checks_rls_statement_stats
+from monitoring.models import Alert, CheckResult, CheckStatus, HealthRun, PhaseWindow
+
+
+def bars_for_manager(user, limit: int = 50):
+    """The first `limit` bars the user manages, with their mapping counts, in one query."""
+    return managed_bars(user).annotate(mapping_count=Count("server_name_mappings")).order_by("name")[:limit]
+
+
+def recent_errors(limit: int = 10):
+    return AuditLog.objects.filter(level=AuditLog.Level.ERROR).select_related("bar").order_by("-created_at")[:limit]
+
+
+@dataclass(frozen=True)
+class Adoption:
+    total: int
+    simplified: int
+    full: int
+    unset: int
+
+    @property
+    def simplified_pct(self) -> float:
+        return round(self.simplified * 100.0 / self.total, 1) if self.total else 0.0
+
+
+def adoption() -> Adoption:
+    """Runbook health check 1 (feature adoption rate), as counts per operating mode."""
+    mode = KT("settings__operatingMode")
+    counts = Bar.objects.annotate(mode=mode).aggregate(
+        total=Count("pk"),
+        simplified=Count("pk", filter=Q(mode=OperatingMode.SIMPLIFIED)),
+        full=Count("pk", filter=Q(mode=OperatingMode.FULL)),
+    )
+    return Adoption(
+        total=counts["total"],
+        simplified=counts["simplified"],
+        full=counts["full"],
+        unset=counts["total"] - counts["simplified"] - counts["full"],
+    )
+
+
+# --- Monitoring dashboard (issue 5) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    name: str
+    label: str
+    result: CheckResult | None
+
+    @property
+    def status(self) -> str:
+        return self.result.status if self.result else "unknown"
+
+
+def latest_check_rows(run) -> list[CheckRow]:
+    """Every check of the suite with its result in ``run`` (None when the run lacks it), in the suite's order."""
+    results = {r.check_name: r for r in run.results.all()} if run else {}
+    return [CheckRow(c.name, c.label, results.get(c.name)) for c in CHECKS]
+
+
+def dashboard_alerts(limit: int = 20) -> list[Alert]:
+    """Unresolved alerts first (open before acknowledged, critical before warning), then the latest resolved."""
+    unresolved = list(
+        Alert.objects.exclude(state=Alert.State.RESOLVED)
+        .select_related("acknowledged_by", "last_result")
+        .annotate(
+            rank=Case(
+                When(state=Alert.State.OPEN, severity=CheckStatus.CRITICAL, then=0),
+                When(state=Alert.State.OPEN, then=1),
+                When(severity=CheckStatus.CRITICAL, then=2),
+                default=3,
+            )
+        )
+        .order_by("rank", "-opened_at")[:limit]
+    )
+    resolved = list(
+        Alert.objects.filter(state=Alert.State.RESOLVED)
+        .select_related("acknowledged_by", "last_result")
+        .order_by("-resolved_at")[: max(0, limit - len(unresolved))]
+    )
+    return unresolved + resolved
+
+
+def alert_history(*, before_id: int | None = None, page_size: int = 50) -> list[Alert]:
+    """Alerts newest first, one keyset page (``before_id``) at a time."""
+    qs = Alert.objects.select_related("acknowledged_by", "last_result").order_by("-id")
+    if before_id:
+        qs = qs.filter(id__lt=before_id)
+    return list(qs[:page_size])
+
+
+SERVER_ID_ERRORS_PER_MINUTE = f"""
+SELECT date_trunc('minute', created_at) AS minute, count(*), count(DISTINCT bar_id)
+FROM audit_logs
+WHERE created_at >= %s AND created_at <= %s AND {SERVER_ID_ERRORS}
+GROUP BY minute
+"""  # noqa: S608 (SERVER_ID_ERRORS is a constant)
+
+
+def server_id_errors_per_minute(*, now: datetime, minutes: int = 60) -> list[SeriesPoint]:
+    """Runbook dashboard 1: server_id errors (``health_checks.SERVER_ID_ERRORS``, the rows the health check
+    counts) per minute with the bars affected, over the last `minutes`, minutes without errors as zeros."""
+    start = (now - timedelta(minutes=minutes - 1)).replace(second=0, microsecond=0)
+    with connection.cursor() as cursor:
+        cursor.execute(SERVER_ID_ERRORS_PER_MINUTE, [start, now])
+        found = {minute: (count, bars) for minute, count, bars in cursor.fetchall()}
+    points = []
+    for i in range(minutes):
+        minute = start + timedelta(minutes=i)
+        count, bars = found.get(minute, (0, 0))
+        points.append(SeriesPoint(minute, count, bars))
+    return points
+
+
+def resolution_success_per_hour(*, now: datetime, hours: int = 24) -> list[SeriesPoint]:
+    """Runbook dashboard 2: share of each hour's sales that carry a server_id, over the last 24 hours
+    (None for an hour without sales)."""
+    start = (now - timedelta(hours=hours - 1)).replace(minute=0, second=0, microsecond=0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT date_trunc('hour', created_at) AS hour, count(*), count(server_id)
+            FROM sales WHERE created_at >= %s AND created_at <= %s
+            GROUP BY hour
+            """,
+            [start, now],
+        )
+        found = {hour: (total, with_server) for hour, total, with_server in cursor.fetchall()}
+    points = []
+    for i in range(hours):
+        hour = start + timedelta(hours=i)
+        total, with_server = found.get(hour, (0, 0))
+        points.append(SeriesPoint(hour, round(with_server * 100.0 / total, 1) if total else None, total))
+    return points
+
+
+def rls_statement_stats(limit: int = 8) -> list[dict] | None:
+    """Runbook dashboard 3 from pg_stat_statements; None when the extension is not installed here."""
+    if not pg_stat_statements_installed():
+        return None
+    try:
+        with transaction.atomic():
+            return checks_rls_statement_stats(limit=limit)
+    except DatabaseError:  # installed in the database but not preloaded by the server
+        return None
+
+
+@dataclass(frozen=True)
+class AdoptionActivity:
+    adoption: Adoption
+    active_simplified: int
+    active_other: int
+
+
+def adoption_activity(*, now: datetime) -> AdoptionActivity:
+    """Runbook dashboard 4: bars per operating mode, and those with a sale in the last 24 hours."""
+    active = Q(last_sale_at__gt=now - timedelta(hours=24))
+    simplified = Q(mode=OperatingMode.SIMPLIFIED)
+    counts = Bar.objects.annotate(mode=KT("settings__operatingMode")).aggregate(
+        active_simplified=Count("pk", filter=active & simplified),
+        active_other=Count("pk", filter=active & ~simplified),
+    )
+    return AdoptionActivity(adoption(), counts["active_simplified"], counts["active_other"])
+
+
+def phase_windows(limit: int = 6) -> list[PhaseWindow]:
+    """Running windows first, then the latest finished ones."""
+    return list(PhaseWindow.objects.select_related("started_by").order_by("-started_at")[:limit])
+
+
+def run_with_results(run_id: int):
+    return HealthRun.objects.select_related("triggered_by").prefetch_related("results").filter(pk=run_id).first()
+
+
+# --- Audit logs -----------------------------------------------------------------------------------------
+
+
+def audit_log_queryset() -> QuerySet:
+    return AuditLog.objects.select_related("bar", "user")
+
+
+@dataclass(frozen=True)
+class ErrorChart:
+    """server_id errors per minute over the last hour (runbook 4.2 "Error Tracking"), laid out for SVG."""
+
+    points: list[SeriesPoint]  # at = minute, value = errors, extra = bars affected
+    chart: Chart
+    total: int
+    peak: int
+    sql: str
+
+
+def error_chart(*, minutes: int | None = None, now: datetime | None = None) -> ErrorChart:
+    """The audit-log page's chart: the same rows as the dashboard and the health check."""
+    minutes = minutes or settings.LOGS_CHART_MINUTES
+    now = now or timezone.now()
+    points = server_id_errors_per_minute(now=now, minutes=minutes)
+    counts = [int(p.value or 0) for p in points]
+    chart = column_chart(
+        points,
+        width=720,
+        height=140,
+        fmt="{:.0f}",
+        unit="/min",
+        tick_every=10,
+        describe=lambda p, when: f"{when}: {p.value:.0f} error{pluralize(p.value)}, {p.extra} bar{pluralize(p.extra)}",
+    )
+    sql = (
+        "SELECT DATE_TRUNC('minute', created_at) AS minute, COUNT(*) AS error_count,\n"
+        "       COUNT(DISTINCT bar_id) AS affected_bars\n"
+        f"FROM audit_logs\nWHERE created_at > NOW() - INTERVAL '{minutes} minutes'\n  AND {SERVER_ID_ERRORS}\n"
+        "GROUP BY minute ORDER BY minute DESC"
+    )
+    return ErrorChart(points=points, chart=chart, total=sum(counts), peak=max(counts, default=0), sql=sql)
+
+
+def audit_error_patterns() -> tuple[list, str]:
+    """The runbook's RCA query 1: error types of the last hour mentioning server_id."""
+    with time_limited_cursor(settings.LOGS_SUMMARY_STATEMENT_TIMEOUT_MS) as cursor:
+        cursor.execute(runbook_sql.RCA_AUDIT_ERROR_PATTERNS)
+        rows = cursor.fetchall()
+    return rows, runbook_sql.RCA_AUDIT_ERROR_PATTERNS.strip()

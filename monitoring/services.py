@@ -1,0 +1,344 @@
+"""Health runs, alerts and phase windows: the services behind the Celery task, the command and the panel.
+
+A run takes a PostgreSQL advisory lock (so it works from ``manage.py healthcheck`` and with Redis down, and a
+killed worker's lock dies with its database session), runs every check of
+:mod:`monitoring.health_checks`, stores the run
+and its results, moves the alerts, and then delivers the pending notifications outside the transaction.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from adminpanel.audit import record_event
+from monitoring import health_checks, notifications
+from monitoring.models import Alert, AlertEvent, CheckResult, CheckStatus, HealthRun, PhaseWindow
+from monitoring.signals import critical_alert_opened
+
+logger = logging.getLogger(__name__)
+
+# pg_try_advisory_lock key: "health" in ASCII, so it never meets another feature's lock by chance.
+RUN_LOCK_KEY = 0x6865616C7468
+ALERTING = {CheckStatus.WARNING, CheckStatus.CRITICAL}
+ACK_COMMENT_MAX = 2000
+
+
+class AlertNotAcknowledgeable(Exception):
+    """The alert is resolved, already acknowledged, or does not exist."""
+
+
+class InvalidAcknowledgement(Exception):
+    """The acknowledgement comment is missing or too long."""
+
+
+class PhaseWindowAlreadyRunning(Exception):
+    """A window of that kind is already running."""
+
+
+class UnknownPhaseWindow(Exception):
+    """No such phase window kind."""
+
+
+# --- Runs ----------------------------------------------------------------------------------------------------
+
+
+def _try_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [RUN_LOCK_KEY])
+        return cursor.fetchone()[0]
+
+
+def _unlock() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s)", [RUN_LOCK_KEY])
+
+
+def run_health_checks(*, trigger: str = HealthRun.Trigger.SCHEDULE, triggered_by=None, task_id: str | None = None):
+    """Run the whole suite once, store it, move the alerts and notify; ``None`` when another run holds the lock
+    or this task id already ran (a redelivered task)."""
+    if task_id and HealthRun.objects.filter(task_id=task_id).exists():
+        return None
+    if not _try_lock():
+        logger.info("health run skipped: another run is in progress")
+        return None
+    try:
+        run = _run_locked(trigger=trigger, triggered_by=triggered_by, task_id=task_id)
+    finally:
+        _unlock()
+    deliver_pending_notifications()
+    close_due_phase_windows()
+    return run
+
+
+def _run_locked(*, trigger, triggered_by, task_id) -> HealthRun:
+    started = time.perf_counter()
+    now = timezone.now()
+    outcomes = health_checks.run_checks(now=now)
+    with transaction.atomic():
+        run = HealthRun.objects.create(
+            started_at=now,
+            finished_at=timezone.now(),
+            trigger=trigger,
+            triggered_by=triggered_by,
+            task_id=task_id,
+            status=health_checks.worst(o.status for o in outcomes),
+            duration_ms=round((time.perf_counter() - started) * 1000),
+        )
+        results = CheckResult.objects.bulk_create(
+            CheckResult(
+                run=run,
+                check_name=o.name,
+                status=o.status,
+                value=o.value,
+                threshold=o.threshold[:200],
+                detail=o.detail,
+                error=o.error,
+                duration_ms=o.duration_ms,
+            )
+            for o in outcomes
+        )
+        critical_alerts = update_alerts(results=results)
+    for alert in critical_alerts:
+        _on_critical(alert)
+    return run
+
+
+def _on_critical(alert: Alert) -> None:
+    """Announce the critical alert (the rollout's automatic protection listens); a receiver's failure is logged
+    and never undoes the stored alert."""
+    for receiver, result in critical_alert_opened.send_robust(sender=Alert, alert=alert):
+        if isinstance(result, Exception):
+            logger.error("critical_alert_opened receiver %r failed for alert %s", receiver, alert.pk, exc_info=result)
+
+
+# --- Alerts --------------------------------------------------------------------------------------------------
+
+
+def update_alerts(*, results) -> list[Alert]:
+    """Open, escalate or resolve one alert per check from a run's results; returns the alerts that opened as
+    critical or escalated to critical. ``unknown`` leaves an alert as it is (nothing is known either way)."""
+    now = timezone.now()
+    unresolved = {a.check_name: a for a in Alert.objects.select_for_update().exclude(state=Alert.State.RESOLVED)}
+    became_critical = []
+    for result in results:
+        alert = unresolved.get(result.check_name)
+        if result.status == CheckStatus.OK and alert:
+            alert.state, alert.resolved_at, alert.last_result = Alert.State.RESOLVED, now, result
+            alert.save(update_fields=["state", "resolved_at", "last_result"])
+            AlertEvent.objects.create(alert=alert, kind=AlertEvent.Kind.RESOLVED, severity=alert.severity)
+        elif result.status in ALERTING and not alert:
+            alert = Alert.objects.create(
+                check_name=result.check_name,
+                severity=result.status,
+                opened_at=now,
+                opened_by_result=result,
+                last_result=result,
+            )
+            AlertEvent.objects.create(alert=alert, kind=AlertEvent.Kind.OPENED, severity=alert.severity)
+            if alert.severity == CheckStatus.CRITICAL:
+                became_critical.append(alert)
+        elif result.status == CheckStatus.CRITICAL and alert and alert.severity == CheckStatus.WARNING:
+            # An acknowledged warning that turns critical needs someone's eyes again.
+            alert.severity, alert.escalated_at, alert.state = CheckStatus.CRITICAL, now, Alert.State.OPEN
+            alert.last_result = result
+            alert.save(update_fields=["severity", "escalated_at", "state", "last_result"])
+            AlertEvent.objects.create(alert=alert, kind=AlertEvent.Kind.ESCALATED, severity=alert.severity)
+            became_critical.append(alert)
+        elif alert:
+            alert.last_result = result
+            alert.save(update_fields=["last_result"])
+    return became_critical
+
+
+def acknowledge_alert(*, alert_id: int, user, comment: str) -> Alert:
+    """Acknowledge an open alert with a comment (who and when are stored); audited."""
+    comment = (comment or "").strip()
+    if not comment:
+        raise InvalidAcknowledgement("Say what you are doing about it: a comment is required.")
+    if len(comment) > ACK_COMMENT_MAX:
+        raise InvalidAcknowledgement(f"The comment is longer than {ACK_COMMENT_MAX} characters.")
+    with transaction.atomic():
+        alert = Alert.objects.select_for_update().filter(pk=alert_id).first()
+        if alert is None or alert.state != Alert.State.OPEN:
+            raise AlertNotAcknowledgeable("This alert is not open (already acknowledged or resolved).")
+        before = {"state": alert.state}
+        alert.state, alert.acknowledged_by, alert.acknowledged_at = Alert.State.ACKNOWLEDGED, user, timezone.now()
+        alert.ack_comment = comment
+        alert.save(update_fields=["state", "acknowledged_by", "acknowledged_at", "ack_comment"])
+        AlertEvent.objects.create(
+            alert=alert,
+            kind=AlertEvent.Kind.ACKNOWLEDGED,
+            severity=alert.severity,
+            actor=user,
+            comment=comment,
+            notify=False,
+        )
+        record_event(
+            actor=user,
+            action="alert.acknowledge",
+            target=alert,
+            before=before,
+            after={"state": alert.state, "check": alert.check_name},
+            reason=comment,
+        )
+    return alert
+
+
+def deliver_pending_notifications(*, limit: int = 100) -> int:
+    """Send every undelivered alert event (mail and webhook); failures stay pending for the next run until
+    ``ALERT_NOTIFY_MAX_ATTEMPTS``. Returns how many were delivered."""
+    pending = (
+        AlertEvent.objects.filter(
+            notify=True, notified_at__isnull=True, attempts__lt=settings.ALERT_NOTIFY_MAX_ATTEMPTS
+        )
+        .select_related("alert__last_result")
+        .order_by("id")[:limit]
+    )
+    delivered = 0
+    for event in pending:
+        done, errors = notifications.notify(event=event, skip=set(event.delivered_to))
+        event.attempts += 1
+        event.delivered_to = sorted(set(event.delivered_to) | done)
+        if errors:
+            event.last_error = "; ".join(errors)[:2000]
+        else:
+            event.notified_at, event.last_error = timezone.now(), ""
+            delivered += 1
+        event.save(update_fields=["attempts", "delivered_to", "last_error", "notified_at"])
+        if errors:
+            # A channel is down: the rest wait for the next run rather than each waiting out its timeouts.
+            logger.warning("alert notification %s failed: %s", event.pk, event.last_error)
+            break
+    return delivered
+
+
+# --- Freshness -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Freshness:
+    last_run: HealthRun | None
+    stale_after: timedelta
+
+    @property
+    def is_stale(self) -> bool:
+        if self.last_run is None:
+            return True
+        return self.last_run.finished_at < timezone.now() - self.stale_after
+
+
+def freshness() -> Freshness:
+    """The last finished run and whether it is older than ``HEALTH_STALE_AFTER_MINUTES`` (worker or beat down)."""
+    last = HealthRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first()
+    return Freshness(last_run=last, stale_after=timedelta(minutes=settings.HEALTH_STALE_AFTER_MINUTES))
+
+
+# --- Phase windows -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    kind: str
+    duration: timedelta
+    checks: tuple[str, ...]
+    fail_at: str  # the status that fails the window: critical for Phase 3's alert thresholds, warning after
+    what: str
+
+
+PHASES = {
+    PhaseWindow.Kind.PHASE3: PhaseSpec(
+        PhaseWindow.Kind.PHASE3,
+        timedelta(minutes=15),
+        ("error_logs", "rls_violations", "resolution_error_rate", "db_connections", "query_latency"),
+        CheckStatus.CRITICAL,
+        "Monitor for 15 minutes after deployment: error rate, RLS violations, resolution errors, connections.",
+    ),
+    PhaseWindow.Kind.DAY1: PhaseSpec(
+        PhaseWindow.Kind.DAY1,
+        timedelta(days=1),
+        ("server_id_coverage", "orphaned_fks", "orphaned_sales", "rls_policies", "adoption_rate"),
+        CheckStatus.WARNING,
+        "Day 1 after full rollout: coverage >= 98 %, no orphans, RLS enforced, adoption on track.",
+    ),
+    PhaseWindow.Kind.WEEK1: PhaseSpec(
+        PhaseWindow.Kind.WEEK1,
+        timedelta(days=7),
+        ("error_logs", "server_id_coverage", "rls_violations", "rls_policies", "query_latency"),
+        CheckStatus.WARNING,
+        "Week 1: no critical errors, coverage >= 98 % daily, no RLS incident, RLS latency < 50 ms.",
+    ),
+}
+
+
+def start_phase_window(*, kind: str, user) -> PhaseWindow:
+    """Start a monitoring window of the given kind; one of each kind runs at a time. Audited."""
+    spec = PHASES.get(kind)
+    if spec is None:
+        raise UnknownPhaseWindow(f"Unknown phase window {kind!r}.")
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            window = PhaseWindow.objects.create(
+                kind=kind,
+                started_by=user,
+                started_at=now,
+                ends_at=now + spec.duration,
+                summary={"checks": list(spec.checks), "fail_at": spec.fail_at},
+            )
+            record_event(
+                actor=user,
+                action="phase_window.start",
+                target=window,
+                after={"kind": kind, "ends_at": window.ends_at.isoformat()},
+            )
+    except IntegrityError as exc:
+        raise PhaseWindowAlreadyRunning(f"A {window_label(kind)} window is already running.") from exc
+    return window
+
+
+def window_label(kind: str) -> str:
+    return PhaseWindow.Kind(kind).label
+
+
+def phase_verdict(*, window: PhaseWindow) -> tuple[str, dict]:
+    """Judge a window from the results of the runs that finished inside it: failed when one of its checks reached
+    the phase's failing status, inconclusive when no run finished in it, passed otherwise."""
+    spec = PHASES[window.kind]
+    rows = CheckResult.objects.filter(
+        run__finished_at__gte=window.started_at,
+        run__finished_at__lte=window.ends_at,
+        check_name__in=spec.checks,
+    ).values_list("check_name", "status")
+    seen: dict[str, list[str]] = {name: [] for name in spec.checks}
+    for name, status in rows:
+        seen[name].append(status)
+    runs = HealthRun.objects.filter(finished_at__gte=window.started_at, finished_at__lte=window.ends_at).count()
+    per_check = {name: health_checks.worst(statuses) if statuses else None for name, statuses in seen.items()}
+    summary = {"checks": list(spec.checks), "fail_at": spec.fail_at, "runs": runs, "worst": per_check}
+    if runs == 0:
+        return PhaseWindow.Verdict.INCONCLUSIVE, summary
+    limit = health_checks.SEVERITY[spec.fail_at]
+    if any(status and health_checks.SEVERITY[status] >= limit for status in per_check.values()):
+        return PhaseWindow.Verdict.FAILED, summary
+    return PhaseWindow.Verdict.PASSED, summary
+
+
+def close_due_phase_windows(*, now: datetime | None = None) -> list[PhaseWindow]:
+    """Store the verdict of every running window whose time is up."""
+    now = now or timezone.now()
+    closed = []
+    with transaction.atomic():
+        for window in PhaseWindow.objects.select_for_update(skip_locked=True).filter(
+            verdict=PhaseWindow.Verdict.PENDING, ends_at__lte=now
+        ):
+            window.verdict, window.summary = phase_verdict(window=window)
+            window.verdict_at = now
+            window.save(update_fields=["verdict", "summary", "verdict_at"])
+            record_event(actor=None, action="phase_window.verdict", target=window, after={"verdict": window.verdict})
+            closed.append(window)
+    return closed

@@ -1,0 +1,56 @@
+"""Celery tasks of monitoring: the health-check run (beat every 5 minutes, or on demand)."""
+
+import logging
+import uuid
+
+from celery import shared_task
+from django.conf import settings
+from kombu.exceptions import OperationalError
+
+from monitoring import services
+
+logger = logging.getLogger(__name__)
+
+RUN_HEALTH_CHECKS = "monitoring.run_health_checks"
+
+
+@shared_task(
+    name=RUN_HEALTH_CHECKS,
+    bind=True,
+    acks_late=True,  # idempotent: a redelivered task finds its run by task id and does nothing
+    reject_on_worker_lost=True,
+    time_limit=settings.HEALTH_TASK_TIME_LIMIT,
+    soft_time_limit=settings.HEALTH_TASK_TIME_LIMIT - 10,
+    ignore_result=True,
+)
+def run_health_checks(self, trigger: str = "schedule", triggered_by_id=None):
+    """Run the suite once (skipped when another run holds the lock); returns the run's id or None."""
+    from adminpanel.models import User
+
+    user = User.objects.filter(pk=triggered_by_id).first() if triggered_by_id else None
+    run = services.run_health_checks(trigger=trigger, triggered_by=user, task_id=self.request.id)
+    return run.pk if run else None
+
+
+def enqueue_health_run(*, user=None, queue: str | None = None) -> str | None:
+    """Queue an on-demand run and return its task id; None when the broker (``CELERY_BROKER_URL``, read at call
+    time) cannot be reached."""
+    task_id = str(uuid.uuid4())
+    options = {
+        "kwargs": {"trigger": "manual", "triggered_by_id": str(user.pk) if user else None},
+        "task_id": task_id,
+        "retry": False,
+    }
+    if queue:
+        options["queue"] = queue
+    if run_health_checks.app.conf.task_always_eager:
+        run_health_checks.apply_async(**options)
+        return task_id
+    try:
+        with run_health_checks.app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
+            conn.ensure_connection(max_retries=0)  # fail fast: the caller falls back to running in-process
+            run_health_checks.apply_async(connection=conn, **options)
+    except (OperationalError, OSError) as exc:
+        logger.warning("health run not queued, broker unreachable: %s", exc)
+        return None
+    return task_id
