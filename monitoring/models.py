@@ -13,6 +13,19 @@ class CheckStatus(models.TextChoices):
     CRITICAL = "critical", "Critical"
     UNKNOWN = "unknown", "Unknown"
 
+    @classmethod
+    def rank(cls, status: str) -> int:
+        """How bad a status is: ok < unknown < warning < critical (anything else counts as unknown)."""
+        return _SEVERITY_RANK.get(status, 1)
+
+    @classmethod
+    def worst(cls, statuses, *, default: str = "ok") -> str:
+        """The most severe of `statuses` (`default` when there are none)."""
+        return max(statuses, key=cls.rank, default=default)
+
+
+_SEVERITY_RANK = {CheckStatus.OK: 0, CheckStatus.UNKNOWN: 1, CheckStatus.WARNING: 2, CheckStatus.CRITICAL: 3}
+
 
 class HealthRun(models.Model):
     """One run of the whole check suite (beat every 5 minutes, on demand, or `manage.py healthcheck`)."""

@@ -1,14 +1,29 @@
 """factory-boy factories for the BarTender schema and panel users."""
 
+from datetime import timedelta
+
 import factory
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
-from adminpanel.models import AuditLog, Bar, BarMember, Consignment, MemberRole, Return, Sale, User
-from adminpanel.permissions import MANAGE_BAR_MAPPINGS
+from adminpanel.models import (
+    ApiClient,
+    AuditLog,
+    Bar,
+    BarMember,
+    Consignment,
+    MemberRole,
+    MigrationServerIdLog,
+    Return,
+    Sale,
+    User,
+)
+from adminpanel.permissions import FLIP_FLAG, MANAGE_BAR_MAPPINGS
 from adminpanel.roles import PRODUCT, SUPPORT
 from mappings.models import ServerNameMapping
+from rollout.models import FeatureFlag, RolloutState
 
 PASSWORD = "test-pass-123"
 
@@ -107,3 +122,83 @@ def make_product(**kwargs) -> User:
     user = UserFactory(**kwargs)
     user.groups.add(Group.objects.get(name=PRODUCT))
     return user
+
+
+# --- Helpers shared by several test modules ------------------------------------------------------------
+
+
+def issue_api_token(name: str = "pos-test") -> str:
+    """A new API client's raw bearer token (only its hash is stored)."""
+    client = ApiClient(name=name)
+    raw = client.issue_token()
+    client.save()
+    return raw
+
+
+def grant_owner(user, *perms):
+    """Give the user `perms` (default flip_flag) on both flags."""
+    for flag in FeatureFlag.objects.all():
+        for perm in perms or (FLIP_FLAG,):
+            assign_perm(perm, user, flag)
+    return user
+
+
+def state() -> RolloutState:
+    return RolloutState.objects.get(pk=RolloutState.SINGLETON_ID)
+
+
+def backdate_soak(hours: float = 25) -> None:
+    RolloutState.objects.filter(pk=1).update(soak_started_at=timezone.now() - timedelta(hours=hours))
+
+
+def advance(user, **kwargs):
+    """Advance with the version the user would have seen on the page."""
+    from rollout import services
+
+    return services.advance_stage(actor=user, expected_version=state().version, **kwargs)
+
+
+def mode(bar):
+    bar.refresh_from_db()
+    return bar.operating_mode
+
+
+def set_coverage(bar, pct):
+    """Make exactly `pct` of the bar's 100 sales carry a server_id."""
+    ids = list(Sale.objects.filter(bar=bar).order_by("id").values_list("id", flat=True))
+    server = Sale.objects.exclude(server=None).values_list("server", flat=True).first()
+    Sale.objects.filter(id__in=ids[:pct]).update(server=server)
+    Sale.objects.filter(id__in=ids[pct:]).update(server=None)
+
+
+def audit_logs(count, *, minutes_ago=1, **fields):
+    at = timezone.now() - timedelta(minutes=minutes_ago)
+    AuditLog.objects.bulk_create(AuditLog(created_at=at, **fields) for _ in range(count))
+
+
+def member(bar, user, role=MemberRole.SERVER, is_active=True):
+    BarMember.objects.create(bar=bar, user=user, role=role, is_active=is_active)
+    return user
+
+
+def snapshot():
+    """The backfill's whole visible outcome: every server_id and every log row (without ids and times)."""
+    with connection.cursor() as cursor:
+        state = {}
+        for table in ("sales", "consignments", "returns"):
+            cursor.execute(f"SELECT id, server_id FROM {table} ORDER BY id")
+            state[table] = cursor.fetchall()
+    logs = sorted(
+        MigrationServerIdLog.objects.values_list(
+            "sale_id",
+            "consignment_id",
+            "return_id",
+            "bar_id",
+            "server_name",
+            "resolved_server_id",
+            "fallback_used",
+            "fallback_reason",
+        ),
+        key=repr,
+    )
+    return state, logs
