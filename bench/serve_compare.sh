@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Which production WSGI server serves the flag API better: gunicorn (gthread) or granian (WSGI), loaded by wrk.
 #   bench/serve_compare.sh [SECONDS] [CONNECTIONS...]     default 8 s per run, 8 and 50 connections
+#   SERVERS="granian gunicorn" bench/serve_compare.sh     the order (default gunicorn, then granian)
 # Each server runs the panel (bench/flag_api_settings.py: the panel's settings plus a bare view) with the same
 # WEB_WORKERS x WEB_THREADS (default 2 x 4) on 127.0.0.1, against the rollout bench database (10,000 bars; created
 # and seeded if missing). Per server and connection count: one warm-up round, then 3 measured rounds of the bare
@@ -10,6 +11,14 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd); cd "$ROOT"
 SECONDS_PER_RUN=${1:-8}; shift || true
 CONNECTION_COUNTS=("${@:-8 50}"); read -r -a CONNECTION_COUNTS <<<"${CONNECTION_COUNTS[*]}"
 WORKERS=${WEB_WORKERS:-2}; THREADS=${WEB_THREADS:-4}
+# gunicorn is not in the panel's locks (granian was chosen): installed here, in the bench's own folder, if missing.
+if [ ! -x .var/bench-gunicorn/bin/gunicorn ] && [[ " ${SERVERS:-gunicorn granian} " == *" gunicorn "* ]]; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check --target .var/bench-gunicorn/lib gunicorn==27.0.1 >/dev/null
+  mkdir -p .var/bench-gunicorn/bin
+  printf '#!/bin/sh\nPYTHONPATH="%s/.var/bench-gunicorn/lib:$PYTHONPATH" exec "%s/.venv/bin/python" -m gunicorn "$@"\n' "$ROOT" "$ROOT" \
+    >.var/bench-gunicorn/bin/gunicorn
+  chmod +x .var/bench-gunicorn/bin/gunicorn
+fi
 command -v wrk >/dev/null || { [ "$(id -u)" -eq 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "install wrk"; exit 1; }
 PORT=${BARTENDER_PG_PORT:-25432}
 export DATABASE_URL=${DATABASE_URL:-postgresql://bartender@127.0.0.1:$PORT/bartender_bench_rollout}
@@ -36,7 +45,7 @@ trap stop_server EXIT
 start_server() {  # start_server NAME PORT
   export PYTHONPATH="$ROOT/bench:$ROOT" DJANGO_SETTINGS_MODULE=flag_api_settings
   case "$1" in
-    gunicorn) .venv/bin/gunicorn --workers "$WORKERS" --worker-class gthread --threads "$THREADS" \
+    gunicorn) .var/bench-gunicorn/bin/gunicorn --workers "$WORKERS" --worker-class gthread --threads "$THREADS" \
                 --bind "127.0.0.1:$2" --log-level warning adminpanel.wsgi:application >/dev/null 2>&1 & ;;
     granian) .venv/bin/granian --interface wsgi --workers "$WORKERS" --blocking-threads "$THREADS" \
                --host 127.0.0.1 --port "$2" --log-level warning --no-access-log adminpanel.wsgi:application >/dev/null 2>&1 & ;;
@@ -53,7 +62,7 @@ run() {  # run PORT PATH CONNECTIONS -> "req/s p50 p99 non2xx+errors"
     /Socket errors/ {gsub(",", ""); bad+=$4+$6+$8+$10} END {print rps, p50, p99, bad+0}'
 }
 echo "wrk, ${SECONDS_PER_RUN}s per run, 10,000 bars, $WORKERS workers x $THREADS threads, $(nproc) cores"
-for server in gunicorn granian; do
+for server in ${SERVERS:-gunicorn granian}; do
   port=$(free_port); start_server "$server" "$port"
   for connections in "${CONNECTION_COUNTS[@]}"; do
     run "$port" /bench/bare "$connections" >/dev/null; run "$port" "/api/v1/flags?bar=$BAR" "$connections" >/dev/null

@@ -25,7 +25,9 @@ PRODUCTION_LIKE = {
 
 
 def _env(**overrides) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE"}}
+    # Not inherited: what this process was given for tests (the browser tests lift Django's async guard).
+    dropped = {"SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env["DJANGO_SETTINGS_MODULE"] = "adminpanel.settings"
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}
