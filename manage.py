@@ -7,9 +7,15 @@ import sys
 
 def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminpanel.settings")
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    try:
+        execute_from_command_line(sys.argv)
+    except ImproperlyConfigured as exc:
+        # A configuration mistake (no SECRET_KEY with DEBUG off, a bad DATABASE_URL, ...) is one clear line for
+        # the person who made it, not a traceback.
+        sys.exit(f"manage.py: configuration error: {exc}")
 
 
 if __name__ == "__main__":

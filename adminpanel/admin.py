@@ -69,3 +69,7 @@ class ApiClientAdmin(AuditedAdminMixin, admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if raw:
             messages.warning(request, f"Token for {obj.name} (copy it now, it is not shown again): {raw}")
+
+
+# Failed logins and lockouts (django-axes), registered with the admin audit.
+from adminpanel import admin_lockouts  # noqa: E402, F401

@@ -2,8 +2,8 @@
 
 import secrets
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlsplit
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -23,6 +23,17 @@ def env_bool(environ, name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use 1/0, true/false, yes/no, on/off)")
 
 
+def env_int(environ, name: str, default: int) -> int:
+    """Parse a whole-number variable; anything else is a configuration error naming the variable."""
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number") from None
+
+
 def env_list(environ, name: str, default: list[str]) -> list[str]:
     raw = environ.get(name)
     if raw is None:
@@ -31,27 +42,26 @@ def env_list(environ, name: str, default: list[str]) -> list[str]:
 
 
 def database_from_url(url: str) -> dict:
-    """Turn ``postgresql://user:pass@host:port/name?opt=val`` into a Django DATABASES entry.
+    """Turn ``postgresql://user:pass@host:port/name?opt=val`` into a Django DATABASES entry (dj-database-url).
 
-    Only PostgreSQL is accepted: the panel relies on RLS, jsonb and partial indexes.
+    Only PostgreSQL is accepted: the panel relies on RLS, jsonb and partial indexes. ``?host=/socket/dir`` names
+    a Unix socket directory, as libpq's own URLs do.
     """
-    parts = urlsplit(url)
-    if parts.scheme not in {"postgres", "postgresql", "pgsql"}:
-        raise ImproperlyConfigured(f"DATABASE_URL must be a postgresql:// URL, got scheme {parts.scheme!r}")
-    name = unquote(parts.path.lstrip("/"))
-    if not name:
+    try:
+        db = dj_database_url.parse(url)
+    except ValueError as exc:  # dj-database-url: unknown scheme or unparsable URL
+        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        scheme = url.split(":", 1)[0]
+        raise ImproperlyConfigured(f"DATABASE_URL must be a postgresql:// URL, got scheme {scheme!r}")
+    if not db["NAME"]:
         raise ImproperlyConfigured("DATABASE_URL has no database name")
-    options = dict(parse_qsl(parts.query))
-    host = options.pop("host", None) or unquote(parts.hostname or "")
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": name,
-        "USER": unquote(parts.username or ""),
-        "PASSWORD": unquote(parts.password or ""),
-        "HOST": host,
-        "PORT": str(parts.port or ""),
-        "OPTIONS": options,
-    }
+    options = db.setdefault("OPTIONS", {})
+    host = options.pop("host", None)
+    if host:
+        db["HOST"] = str(host)
+    db["PORT"] = str(db.get("PORT") or "")
+    return db
 
 
 def local_secret_key(var_dir: Path) -> str:
@@ -65,3 +75,21 @@ def local_secret_key(var_dir: Path) -> str:
         path.write_text(key)
         path.chmod(0o600)
         return key
+
+
+def secret_key(environ, *, debug: bool, var_dir: Path) -> str:
+    """SECRET_KEY from the environment; a local key kept under .var/ only when DEBUG is on.
+
+    With DEBUG off a missing key is refused rather than made up: a generated key differs between machines and
+    processes, which silently logs people out and breaks signed links behind a load balancer.
+    """
+    key = environ.get("SECRET_KEY", "").strip()
+    if key:
+        return key
+    if debug:
+        return local_secret_key(var_dir)
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set and DEBUG is off: the panel refuses to start without a secret key. Set SECRET_KEY "
+        "to 50 or more random characters (python3 -c 'import secrets; print(secrets.token_urlsafe(50))'), "
+        "or DEBUG=1 on a development machine."
+    )

@@ -1,27 +1,33 @@
 """Settings for the BarTender Admin Panel.
 
 Every deploy-time value comes from the environment; the defaults suit the local services that
-``bin/dev`` starts under ``.var/`` (PostgreSQL on 127.0.0.1:54329, Redis on 127.0.0.1:63799).
+``bin/dev`` starts under ``.var/`` (PostgreSQL on 127.0.0.1:25432, Redis on 127.0.0.1:26379). With ``DEBUG`` off
+(the default) a ``SECRET_KEY`` must be given; ``HTTPS=1`` turns on what a site served over HTTPS needs.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
-from adminpanel.config import database_from_url, env_bool, env_list, local_secret_key
+from django.utils.csp import CSP
+
+from adminpanel.config import database_from_url, env_bool, env_int, env_list, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / ".var"
 ENV = os.environ
 
 DEBUG = env_bool(ENV, "DEBUG", False)
-SECRET_KEY = ENV.get("SECRET_KEY") or local_secret_key(VAR_DIR)
+SECRET_KEY = secret_key(ENV, debug=DEBUG, var_dir=VAR_DIR)
 # Client API tokens are remembered per process this long (a revoked token stops working within it).
 API_TOKEN_CACHE_SECONDS = int(ENV.get("API_TOKEN_CACHE_SECONDS", "30"))
 ALLOWED_HOSTS = env_list(ENV, "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list(ENV, "CSRF_TRUSTED_ORIGINS", [])
 
-LOCAL_PG_PORT = ENV.get("BARTENDER_PG_PORT", "54329")
-LOCAL_REDIS_PORT = ENV.get("BARTENDER_REDIS_PORT", "63799")
+# Below 32768: Linux's ephemeral ports (32768-60999) are handed to client sockets, and one left in TIME_WAIT
+# on the server's port makes a restarted PostgreSQL or Redis fail to bind.
+LOCAL_PG_PORT = ENV.get("BARTENDER_PG_PORT", "25432")
+LOCAL_REDIS_PORT = ENV.get("BARTENDER_REDIS_PORT", "26379")
 DATABASE_URL = ENV.get("DATABASE_URL") or f"postgresql://bartender@127.0.0.1:{LOCAL_PG_PORT}/bartender"
 REDIS_URL = ENV.get("REDIS_URL") or f"redis://127.0.0.1:{LOCAL_REDIS_PORT}/0"
 
@@ -33,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
     "django_filters",
     "guardian",
     # One app per runbook concern; imports point one way: rollout → monitoring → backfill → mappings → adminpanel.
@@ -45,6 +52,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight after the security headers, before sessions and logins (whitenoise's advice).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -54,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a refused (locked-out) login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "adminpanel.urls"
@@ -70,15 +82,25 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "adminpanel.roles.navigation",
+                # csp_nonce for the Django admin's few nonce-carrying <style>/<script> tags (the panel has none).
+                "django.template.context_processors.csp",
             ],
         },
     },
 ]
 
 DATABASES = {"default": database_from_url(DATABASE_URL)}
-# Persistent connections, checked before reuse: a restarted PostgreSQL needs no panel restart.
+# Persistent connections, checked before reuse: a restarted PostgreSQL needs no panel restart. Each serving
+# thread keeps at most one, so the server's fixed workers x threads bound them (adminpanel/serving.py checks the
+# sum against max_connections before serving).
 DATABASES["default"]["CONN_MAX_AGE"] = int(ENV.get("DB_CONN_MAX_AGE", "60"))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The web server's sizes (bin/dev passes them to granian): worker processes x threads each. `manage.py
+# check_serving` refuses to serve when they, the Celery processes and DB_CONNECTION_HEADROOM (psql, migrations,
+# commands) could hold more than 80 % of PostgreSQL's max_connections (adminpanel/serving.py).
+WEB_WORKERS = env_int(ENV, "WEB_WORKERS", os.cpu_count() or 1)
+WEB_THREADS = env_int(ENV, "WEB_THREADS", 4)
+DB_CONNECTION_HEADROOM = env_int(ENV, "DB_CONNECTION_HEADROOM", 5)
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 # One test database per pytest process unless named: parallel runs on one machine never share one.
 DATABASES["default"]["TEST"] = {"NAME": ENV.get("TEST_DATABASE_NAME") or f"test_bartender_{os.getpid()}"}
@@ -87,6 +109,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "adminpanel.User"
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses any login (panel or Django admin) while its username + address is locked out.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -114,12 +138,78 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(ENV.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
+# whitenoise serves what `collectstatic` gathered, with hashed names cached for a year. Tests and DEBUG keep the
+# plain storage, so no collectstatic is needed before them.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": ENV.get("STATICFILES_BACKEND")
+        or (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
 
-SESSION_COOKIE_SECURE = env_bool(ENV, "SESSION_COOKIE_SECURE", False)
-CSRF_COOKIE_SECURE = env_bool(ENV, "CSRF_COOKIE_SECURE", False)
+# --- HTTPS and browser hardening (`manage.py check --deploy` is clean with HTTPS=1 and the values below) ----------
+# HTTPS=1: the panel is reached over HTTPS (directly or through a TLS proxy). It sets the defaults of the
+# switches below, each of which may still be set on its own.
+HTTPS = env_bool(ENV, "HTTPS", False)
+SECURE_SSL_REDIRECT = env_bool(ENV, "SECURE_SSL_REDIRECT", HTTPS)
+SESSION_COOKIE_SECURE = env_bool(ENV, "SESSION_COOKIE_SECURE", HTTPS)
+CSRF_COOKIE_SECURE = env_bool(ENV, "CSRF_COOKIE_SECURE", HTTPS)
+SECURE_HSTS_SECONDS = env_int(ENV, "SECURE_HSTS_SECONDS", 31_536_000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool(ENV, "SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+# Preloading is a promise to browsers' built-in lists that is slow to take back: only when asked for.
+SECURE_HSTS_PRELOAD = env_bool(ENV, "SECURE_HSTS_PRELOAD", False)
+# Behind a TLS-terminating proxy: SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto: https" (the proxy must set or
+# strip that header on every request, or a client could claim HTTPS itself).
+if ENV.get("SECURE_PROXY_SSL_HEADER"):
+    _header, _, _value = ENV["SECURE_PROXY_SSL_HEADER"].partition(":")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _header.strip().upper().replace("-", "_"), _value.strip())
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (Django 6): scripts and styles only from the panel's own static files; no inline
+# <script>, <style>, style= or on*= anywhere (tests/test_csp.py scans every template). The nonce serves the Django
+# admin's own few nonce-carrying tags. htmx is told not to inject its indicator <style> (base.html's htmx-config).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
+# --- Logins: django-axes throttles both the panel login and the Django admin login --------------------------
+# After AXES_FAILURE_LIMIT failed logins for one username from one address, that pair is refused (HTTP 429 and
+# the lockout page) for AXES_COOLOFF_MINUTES; a superuser sees and lifts lockouts in the Django admin
+# ("Access attempts": deleting the row unlocks, and is audited).
+AXES_FAILURE_LIMIT = env_int(ENV, "AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int(ENV, "AXES_COOLOFF_MINUTES", 15))
+# Comma-separated criteria, "+" combines: "username+ip_address" (default) locks a username from one address,
+# so an attacker elsewhere cannot lock a colleague out; add ",ip_address" to also stop one address trying many
+# usernames (then everyone behind one office NAT shares that address's budget).
+AXES_LOCKOUT_PARAMETERS = [
+    item.split("+") if "+" in item else item
+    for item in env_list(ENV, "AXES_LOCKOUT_PARAMETERS", ["username+ip_address"])
+]
+AXES_RESET_ON_SUCCESS = True
+# The lockout page (429, in the panel's layout, with Retry-After): adminpanel/logins.py.
+AXES_LOCKOUT_CALLABLE = "adminpanel.logins.lockout_response"
+# Every failed login kept (with "locked out" or not), also after a lockout is lifted.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# Registered by adminpanel/admin_lockouts.py instead, with the panel's admin audit.
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False  # no start-up banner in every command; lockouts are still logged
 
 # Mail for alert notifications: SMTP when EMAIL_HOST is set, the console otherwise (Django 6.1 MAILERS).
 if ENV.get("EMAIL_HOST"):
@@ -152,6 +242,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_t
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Pool processes of `celery worker` (bin/dev starts it without --concurrency, so this is what runs).
+CELERY_WORKER_CONCURRENCY = env_int(ENV, "CELERY_CONCURRENCY", 2)
 CELERY_TASK_TIME_LIMIT = 600
 CELERY_TASK_SOFT_TIME_LIMIT = 540
 CELERY_BEAT_SCHEDULE: dict = {}

@@ -8,7 +8,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BARS=${1:-10000}; SALES=${2:-1000000}
 "$ROOT/bin/dev" setup
-PORT=${BARTENDER_PG_PORT:-54329}
+# The panel refuses to start with DEBUG off and no SECRET_KEY: the local key bin/dev keeps in .var/.
+export SECRET_KEY=${SECRET_KEY:-$(cat "$ROOT/.var/secret_key")}
+PORT=${BARTENDER_PG_PORT:-25432}
 PSQL=(psql -X -q -h 127.0.0.1 -p "$PORT" -U bartender -d postgres)
 A=bartender_bench_backfill; B=bartender_bench_setbased
 "${PSQL[@]}" -c "DROP DATABASE IF EXISTS $A" -c "DROP DATABASE IF EXISTS $B" -c "CREATE DATABASE $A"

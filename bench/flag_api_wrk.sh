@@ -7,8 +7,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd); cd "$ROOT"
 SECONDS_PER_RUN=${1:-8}; CONNECTIONS=${2:-8}
 command -v wrk >/dev/null || { [ "$(id -u)" -eq 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "install wrk"; exit 1; }
-PORT=${BARTENDER_PG_PORT:-54329}
+PORT=${BARTENDER_PG_PORT:-25432}
 export DATABASE_URL=${DATABASE_URL:-postgresql://bartender@127.0.0.1:$PORT/bartender_bench_rollout}
+# The panel refuses to start with DEBUG off and no SECRET_KEY: a local key, kept in the ignored .var/.
+mkdir -p .var; [ -s .var/secret_key ] || .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(50))' >.var/secret_key
+export SECRET_KEY=${SECRET_KEY:-$(cat .var/secret_key)}
 read -r TOKEN BAR < <(.venv/bin/python - <<'PY'
 import sys
 sys.path[:0] = ["bench", "."]

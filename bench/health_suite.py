@@ -1,6 +1,6 @@
 """Bench: the whole health-check suite against the runbook's own SQL run raw in psql, on the same database.
 
-    DATABASE_URL=postgresql://bartender@127.0.0.1:54329/bartender_bench .venv/bin/python bench/health_suite.py [N]
+    DATABASE_URL=postgresql://bartender@127.0.0.1:25432/bartender_bench .venv/bin/python bench/health_suite.py [N]
 
 Seed the database first (``manage.py seed_demo --bars 10000 --sales 5000000``). Prints the median of N rounds
 (default 5) of: our suite (``health_checks.run_checks``), a whole stored run
@@ -20,6 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminpanel.settings")
+from adminpanel.config import local_secret_key  # noqa: E402
+
+# The panel refuses to start with DEBUG off and no SECRET_KEY: the local key kept in the ignored .var/.
+os.environ.setdefault("SECRET_KEY", local_secret_key(Path(__file__).resolve().parent.parent / ".var"))
 
 import django  # noqa: E402
 

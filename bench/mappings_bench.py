@@ -16,6 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminpanel.settings")
+from adminpanel.config import local_secret_key  # noqa: E402
+
+# The panel refuses to start with DEBUG off and no SECRET_KEY: the local key kept in the ignored .var/.
+os.environ.setdefault("SECRET_KEY", local_secret_key(Path(__file__).resolve().parent.parent / ".var"))
 
 SALES = 100_000
 MAPPINGS = 10_000

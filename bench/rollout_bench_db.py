@@ -18,13 +18,17 @@ def use_bench_database(*, bars: int) -> None:
     if not os.environ.get("DATABASE_URL"):
         import psycopg
 
-        port = os.environ.get("BARTENDER_PG_PORT", "54329")
+        port = os.environ.get("BARTENDER_PG_PORT", "25432")
         with psycopg.connect(f"postgresql://bartender@127.0.0.1:{port}/postgres", autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
             if not exists:
                 conn.execute(f"CREATE DATABASE {BENCH_DB}")
         os.environ["DATABASE_URL"] = f"postgresql://bartender@127.0.0.1:{port}/{BENCH_DB}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminpanel.settings")
+    # The panel refuses to start with DEBUG off and no SECRET_KEY: the local key kept in the ignored .var/.
+    from adminpanel.config import local_secret_key
+
+    os.environ.setdefault("SECRET_KEY", local_secret_key(ROOT / ".var"))
     import django
 
     django.setup()

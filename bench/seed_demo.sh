@@ -5,7 +5,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BARS=${1:-10000}; SALES=${2:-1000000}
 "$ROOT/bin/dev" setup
-PORT=${BARTENDER_PG_PORT:-54329}
+# The panel refuses to start with DEBUG off and no SECRET_KEY: the local key bin/dev keeps in .var/.
+export SECRET_KEY=${SECRET_KEY:-$(cat "$ROOT/.var/secret_key")}
+PORT=${BARTENDER_PG_PORT:-25432}
 if [ -z "${DATABASE_URL:-}" ]; then
   psql -X -q -h 127.0.0.1 -p "$PORT" -U bartender -d postgres -c "DROP DATABASE IF EXISTS bartender_bench" \
     -c "CREATE DATABASE bartender_bench"

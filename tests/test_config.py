@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from adminpanel.config import database_from_url, env_bool, env_list, local_secret_key
+from adminpanel.config import database_from_url, env_bool, env_int, env_list, local_secret_key, secret_key
 
 
 def test_database_url_is_split_into_django_settings():
@@ -47,6 +47,29 @@ def test_local_secret_key_is_generated_once_and_kept_private(tmp_path):
     assert len(first) >= 50
     assert local_secret_key(tmp_path / "var") == first
     assert (tmp_path / "var" / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_env_int_reads_whole_numbers_and_names_the_variable_otherwise():
+    assert env_int({"N": " 12 "}, "N", 3) == 12
+    assert env_int({"N": ""}, "N", 3) == 3
+    assert env_int({}, "N", 3) == 3
+    with pytest.raises(ImproperlyConfigured, match="N='1.5' is not a whole number"):
+        env_int({"N": "1.5"}, "N", 3)
+
+
+def test_secret_key_comes_from_the_environment_first(tmp_path):
+    assert secret_key({"SECRET_KEY": "k" * 60}, debug=False, var_dir=tmp_path) == "k" * 60
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_secret_key_is_refused_rather_than_made_up_when_debug_is_off(tmp_path):
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY is not set and DEBUG is off"):
+        secret_key({}, debug=False, var_dir=tmp_path)
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_secret_key_falls_back_to_the_local_key_only_with_debug_on(tmp_path):
+    assert secret_key({"SECRET_KEY": ""}, debug=True, var_dir=tmp_path) == local_secret_key(tmp_path)
 
 
 def test_settings_use_postgresql_with_health_checked_persistent_connections(settings):

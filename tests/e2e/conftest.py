@@ -31,12 +31,23 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
+def csp_violations():
+    """What chromium refused under the Content-Security-Policy during a test; a browser test fails on any."""
+    return []
+
+
+@pytest.fixture
+def page(browser, csp_violations):
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(10_000)
+    page.on(
+        "console",
+        lambda message: csp_violations.append(message.text) if "Content Security Policy" in message.text else None,
+    )
     yield page
     context.close()
+    assert csp_violations == [], "the browser refused something under the Content-Security-Policy"
 
 
 @pytest.fixture
