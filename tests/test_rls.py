@@ -1,20 +1,29 @@
-"""Row Level Security on sales / consignments / returns, seen from a non-owner client role."""
+"""Row Level Security on sales / consignments / returns, seen from a non-owner client role.
 
+Every test that acts as a client runs twice: under the policies of 0011 (computed once per statement) and under
+step 3's, which 0011 rewrote, restored inside the test's transaction; both must give the same answers.
+"""
+
+import importlib
 import uuid
 from contextlib import contextmanager
+from functools import partial
 
 import pytest
+from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
 from adminpanel import runbook_sql
 from adminpanel.models import MemberRole, Sale
-from tests.factories import BarFactory, BarMemberFactory, ConsignmentFactory, SaleFactory, UserFactory
+from tests.factories import BarFactory, BarMemberFactory, ConsignmentFactory, ReturnFactory, SaleFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
+STEP3 = importlib.import_module("adminpanel.migrations.0003_20251224130300_add_simplified_mode_sale_creation_policy")
+RLS_0011 = importlib.import_module("adminpanel.migrations.0011_rls_policies_computed_once")
 
-@pytest.fixture
-def client_role(db):
+
+def make_client_role() -> str:
     """A NOLOGIN role like BarTender's client role: table grants, but neither owner nor superuser."""
     role = f"bt_client_{uuid.uuid4().hex[:10]}"
     with connection.cursor() as cursor:
@@ -27,19 +36,35 @@ def client_role(db):
     return role
 
 
-@pytest.fixture
-def as_app_user(client_role):
-    @contextmanager
-    def connect(user):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SET ROLE {client_role}")
-            cursor.execute("SELECT set_config('app.user_id', %s, false)", [str(user.pk) if user else ""])
-            yield cursor
-            # On an error the savepoint's rollback undoes both settings; on success, undo them here.
-            cursor.execute("RESET ROLE")
-            cursor.execute("SELECT set_config('app.user_id', '', false)")
+@contextmanager
+def acting_as(role, user):
+    """A cursor as `role` with `app.user_id` set to `user` (None: no app user), inside a savepoint."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET ROLE {role}")
+        cursor.execute("SELECT set_config('app.user_id', %s, false)", [str(user.pk) if user else ""])
+        yield cursor
+        # On an error the savepoint's rollback undoes both settings; on success, undo them here.
+        cursor.execute("RESET ROLE")
+        cursor.execute("SELECT set_config('app.user_id', '', false)")
 
-    return connect
+
+def restore_step3_policies():
+    """Step 3's policy expressions in place of 0011's, until the surrounding transaction ends."""
+    with connection.cursor() as cursor:
+        for statement in RLS_0011.for_each_table(RLS_0011.STEP3_POLICIES):
+            cursor.execute(statement)
+
+
+@pytest.fixture
+def client_role(db):
+    return make_client_role()
+
+
+@pytest.fixture(params=["0011 policies", "step 3 policies"])
+def as_app_user(request, client_role):
+    if request.param == "step 3 policies":
+        restore_step3_policies()
+    return partial(acting_as, client_role)
 
 
 @pytest.fixture
@@ -164,3 +189,115 @@ def test_rls_is_enabled_with_policies_for_each_operation_on_the_three_tables(db)
         )
         commands = {table: set(cmds) for table, cmds in cursor.fetchall()}
     assert commands == {t: {"SELECT", "INSERT", "UPDATE", "DELETE"} for t in ("sales", "consignments", "returns")}
+
+
+def test_returns_are_held_to_the_same_policy(world, as_app_user):
+    ReturnFactory(bar=world["bar"], server=world["aicha"], created_by=world["boss"])
+    with as_app_user(world["aicha"]) as cursor:
+        cursor.execute("SELECT count(*) FROM returns")
+        assert cursor.fetchone()[0] == 1
+    with as_app_user(world["moussa"]) as cursor:
+        cursor.execute("SELECT count(*) FROM returns")
+        assert cursor.fetchone()[0] == 0
+    with as_app_user(world["boss"]) as cursor:
+        cursor.execute("SELECT count(*) FROM returns")
+        assert cursor.fetchone()[0] == 1
+
+
+def test_an_owner_sees_and_deletes_their_bars_sales_like_a_manager(world, as_app_user):
+    owner = UserFactory(username="owner")
+    BarMemberFactory(bar=world["full_bar"], user=owner, role=MemberRole.OWNER)
+    with as_app_user(owner) as cursor:
+        cursor.execute("SELECT count(*) FROM sales")
+        assert cursor.fetchone()[0] == 1
+        cursor.execute("DELETE FROM sales")
+        assert cursor.rowcount == 1
+    assert not Sale.objects.filter(bar=world["full_bar"]).exists()
+
+
+def test_a_manager_updates_their_bars_sales_and_a_server_updates_none(world, as_app_user):
+    with as_app_user(world["aicha"]) as cursor:
+        cursor.execute("UPDATE sales SET amount = 1")
+        assert cursor.rowcount == 0
+    with as_app_user(world["boss"]) as cursor:
+        cursor.execute("UPDATE sales SET amount = 1 WHERE bar_id = %s", [world["bar"].pk])
+        assert cursor.rowcount == 3
+    assert Sale.objects.filter(amount=1).count() == 3
+
+
+def test_a_manager_cannot_move_a_sale_to_a_bar_they_do_not_run(world, as_app_user):
+    other = BarFactory()
+    with pytest.raises(DatabaseError, match="row-level security"), as_app_user(world["boss"]) as cursor:
+        cursor.execute("UPDATE sales SET bar_id = %s WHERE bar_id = %s", [other.pk, world["bar"].pk])
+    assert Sale.objects.filter(bar=world["bar"]).count() == 3
+
+
+def test_a_manager_of_two_simplified_bars_records_a_server_only_in_the_servers_own_bar(world, as_app_user):
+    second = BarFactory(name="Second simplified bar", settings={"operatingMode": "simplified"})
+    awa = UserFactory(username="awa")
+    BarMemberFactory(bar=second, user=world["boss"], role=MemberRole.MANAGER)
+    BarMemberFactory(bar=second, user=awa, role=MemberRole.SERVER)
+    with pytest.raises(DatabaseError, match="row-level security"), as_app_user(world["boss"]) as cursor:
+        _insert_sale(cursor, bar=world["bar"], server=awa, created_by=world["boss"])
+    with as_app_user(world["boss"]) as cursor:
+        _insert_sale(cursor, bar=second, server=awa, created_by=world["boss"])
+    assert list(Sale.objects.filter(server=awa).values_list("bar", flat=True)) == [second.pk]
+
+
+def test_an_inactive_membership_grants_nothing(world, as_app_user):
+    world["bar"].members.filter(user=world["moussa"]).update(is_active=False)
+    with pytest.raises(DatabaseError, match="row-level security"), as_app_user(world["boss"]) as cursor:
+        _insert_sale(cursor, bar=world["bar"], server=world["moussa"], created_by=world["boss"])
+    world["bar"].members.filter(user=world["boss"]).update(is_active=False)
+    with as_app_user(world["boss"]) as cursor:
+        cursor.execute("SELECT count(*) FROM sales WHERE bar_id = %s", [world["bar"].pk])
+        assert cursor.fetchone()[0] == 0
+
+
+def test_without_an_app_user_nothing_can_be_recorded(world, as_app_user):
+    with pytest.raises(DatabaseError, match="row-level security"), as_app_user(None) as cursor:
+        _insert_sale(cursor, bar=world["bar"], server=None, created_by=world["boss"])
+    assert Sale.objects.count() == 4
+
+
+def _policy_expressions(table: str) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT substr(policyname, length(tablename) + 2), cmd, permissive, roles, qual, with_check "
+            "FROM pg_policies WHERE tablename = %s ORDER BY policyname",
+            [table],
+        )
+        return cursor.fetchall()
+
+
+def _rls_0011_objects() -> list[bool]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT to_regprocedure('app_user_bar_ids(uuid, text[])') IS NOT NULL, "
+            "to_regprocedure('app_simplified_mode_members(uuid, text[], text[])') IS NOT NULL, "
+            "to_regclass('sales_server_id_created_idx') IS NOT NULL, "
+            "to_regclass('consignments_server_id_created_idx') IS NOT NULL, "
+            "to_regclass('returns_server_id_created_idx') IS NOT NULL"
+        )
+        return list(cursor.fetchone())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reversing_0011_restores_step_3s_policies_word_for_word_and_drops_its_functions_and_indexes():
+    assert _rls_0011_objects() == [True] * 5
+    try:
+        call_command("migrate", "adminpanel", "0010_move_health_and_validation_models_out", verbosity=0)
+        assert _rls_0011_objects() == [False] * 5
+        with connection.cursor() as cursor:
+            # Step 3's own SQL, on an empty copy of each table, as the reference.
+            for table in RLS_0011.TABLES:
+                cursor.execute(f"CREATE TEMP TABLE {table}_step3 (LIKE {table})")
+                cursor.execute(STEP3.POLICIES.format(t=f"{table}_step3"))
+        for table in RLS_0011.TABLES:
+            assert _policy_expressions(table) == _policy_expressions(f"{table}_step3")
+            assert len(_policy_expressions(table)) == 5
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS sales_step3, consignments_step3, returns_step3")
+        call_command("migrate", verbosity=0)
+    assert _rls_0011_objects() == [True] * 5
