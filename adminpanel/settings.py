@@ -230,6 +230,39 @@ HEALTH_THRESHOLDS = {
         "seqscan_min_rows": 10_000,  # a planned sequential scan on a table this big is a warning
     }.items()
 }
+# Minimum sample of each rate check (HEALTH_MIN_SAMPLE_<CHECK>): below it the check says "not enough data (3 sales)"
+# and is never warning or critical, so one error among 3 sales cannot turn the panel red. Units: resolution
+# attempts, sales (24 h), sales and error logs (5 min), backfilled sales, bars.
+HEALTH_MIN_SAMPLES = {
+    name: int(ENV.get(f"HEALTH_MIN_SAMPLE_{name.upper()}", str(default)))
+    for name, default in {
+        "resolution_error_rate": 20,  # 1 failure in 20 is the runbook's 5 %
+        "server_id_coverage": 100,
+        "error_logs": 100,  # 1 error in 100 operations is the runbook's 1 %
+        "fallback_mappings": 20,
+        "adoption_rate": 1,
+    }.items()
+}
+# Consecutive critical runs before a check's alert counts toward automatic action (kill switch, autopilot pause):
+# HEALTH_CONSECUTIVE_FAILURES_<CHECK>. 1 for the runbook's critical alerts that count events which already
+# happened in their window (its "Critical Alerts" 1, 2, 3 and 5, and Phase 3's "error rate > 1 % -> immediate
+# rollback"); 2 for the rest, including the DB connection share: the runbook lists it as critical, but it is one
+# instantaneous reading, and one run that read 81/100 connections under load must not pull the kill switch.
+HEALTH_CONSECUTIVE_FAILURES_DEFAULT = int(ENV.get("HEALTH_CONSECUTIVE_FAILURES_DEFAULT", "2"))
+HEALTH_CONSECUTIVE_FAILURES = {
+    name: int(ENV.get(f"HEALTH_CONSECUTIVE_FAILURES_{name.upper()}", str(default)))
+    for name, default in {
+        "resolution_error_rate": 1,
+        "rls_violations": 1,
+        "orphaned_sales": 1,
+        "query_latency": 1,
+        "error_logs": 1,
+        "db_connections": HEALTH_CONSECUTIVE_FAILURES_DEFAULT,
+        "orphaned_fks": HEALTH_CONSECUTIVE_FAILURES_DEFAULT,
+        "rls_policies": HEALTH_CONSECUTIVE_FAILURES_DEFAULT,
+        "server_id_coverage": HEALTH_CONSECUTIVE_FAILURES_DEFAULT,
+    }.items()
+}
 # Expected share (%) of bars in simplified mode; empty = asked from the rollout stage when it says, else 0.
 HEALTH_ADOPTION_EXPECTED_PCT = _env_float("HEALTH_ADOPTION_EXPECTED_PCT", None)
 HEALTH_RLS_WINDOW_MINUTES = int(ENV.get("HEALTH_RLS_WINDOW_MINUTES", "60"))

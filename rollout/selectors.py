@@ -29,7 +29,13 @@ from rollout.models import (
     next_stage,
 )
 
-SEVERITY_RANK = {CheckStatus.OK: 0, CheckStatus.UNKNOWN: 1, CheckStatus.WARNING: 2, CheckStatus.CRITICAL: 3}
+SEVERITY_RANK = {
+    CheckStatus.OK: 0,
+    CheckStatus.INSUFFICIENT: 0,
+    CheckStatus.UNKNOWN: 1,
+    CheckStatus.WARNING: 2,
+    CheckStatus.CRITICAL: 3,
+}
 
 
 # --- Flags per bar (the app's question, and the flag API's) -----------------------------------------
