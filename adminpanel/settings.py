@@ -311,3 +311,25 @@ ROLLOUT_RECORD_CHECKS = {
     "rls_violations": ENV.get("ROLLOUT_RECORD_CHECK_RLS", "rls_violations"),
     "latency_ms": ENV.get("ROLLOUT_RECORD_CHECK_LATENCY", "query_latency"),
 }
+
+# --- Cohort vs control and the autopilot (issue 13) --------------------------------------------------------------
+# The switched bars are compared with the eligible bars not yet switched over the current stage (at most this many
+# hours back); a metric says "harm" when a one-sided exact two-proportion test gives a p-value below its share of
+# the false-alarm rate (split evenly over the three metrics) and the difference is at least its minimum effect.
+ROLLOUT_COHORT_WINDOW_HOURS = float(ENV.get("ROLLOUT_COHORT_WINDOW_HOURS", "24"))
+ROLLOUT_COHORT_FALSE_ALARM_RATE = float(ENV.get("ROLLOUT_COHORT_FALSE_ALARM_RATE", "0.01"))
+# Each side needs this many sales (coverage, sales rate) or sales and errors (error rate) before it is judged.
+ROLLOUT_COHORT_MIN_SAMPLE = {
+    metric: int(ENV.get(f"ROLLOUT_COHORT_MIN_SAMPLE_{metric.upper()}", "200"))
+    for metric in ("coverage", "error_rate", "sales_rate")
+}
+# Smallest worsening that counts as harm: coverage and error rate in percentage points, sales per bar per hour as a
+# relative drop in % (beyond the control's own change).
+ROLLOUT_COHORT_MIN_EFFECT = {
+    metric: float(ENV.get(f"ROLLOUT_COHORT_MIN_EFFECT_{metric.upper()}", default))
+    for metric, default in (("coverage", "1"), ("error_rate", "0.5"), ("sales_rate", "10"))
+}
+# Whether starting a new stage needs "no evidence of harm" (on) or only the absence of harm (off): "not enough data
+# yet" then closes the gate for a new stage (overridable like every gate); a next batch within a stage needs only
+# the absence of harm.
+ROLLOUT_COHORT_GATE_NEEDS_DATA = env_bool(ENV, "ROLLOUT_COHORT_GATE_NEEDS_DATA", True)

@@ -14,6 +14,7 @@ from guardian.shortcuts import get_users_with_perms
 
 from monitoring.models import Alert, CheckResult, CheckStatus, HealthRun
 from rollout import permissions
+from rollout.cohort_compare import CohortComparison, compare_cohorts
 from rollout.cohorts import bucket_sql, cohort_sql
 from rollout.flag_cache import flag_cache
 from rollout.gates import evaluate_gates
@@ -260,19 +261,23 @@ class RolloutOverview:
     critical_alerts: list
     kill_switch_engaged: bool
     figures: dict
+    comparison: CohortComparison
 
 
-def rollout_overview() -> RolloutOverview:
+def rollout_overview(*, now=None) -> RolloutOverview:
     """Everything the rollout page shows about stages and gates, in a bounded number of queries."""
     state, _ = RolloutState.objects.get_or_create(pk=RolloutState.SINGLETON_ID)
     remaining = remaining_in_stage(state.stage)
     target = state.stage if remaining else next_stage(state.stage)
     entering = target is not None and target != state.stage
-    now = timezone.now()
+    now = now or timezone.now()
+    comparison = compare_cohorts(now=now, state=state)
     return RolloutOverview(
         state=state,
         stages=stage_rows(state),
-        gates=evaluate_gates(state=state, now=now, entering_next_stage=entering) if target else [],
+        gates=evaluate_gates(state=state, now=now, entering_next_stage=entering, comparison=comparison)
+        if target
+        else [],
         entering_next_stage=entering,
         next_target=target,
         remaining_in_stage=remaining,
@@ -282,6 +287,7 @@ def rollout_overview() -> RolloutOverview:
         ),
         kill_switch_engaged=FeatureFlag.objects.filter(kill_switch_engaged=True).exists(),
         figures=cohort_figures(),
+        comparison=comparison,
     )
 
 

@@ -13,6 +13,7 @@ def open_critical(check_name="orphaned_sales"):
 
 
 def test_a_critical_alert_during_4b_turns_both_flags_off_and_says_why(owner, fresh_run):
+    BarFactory(is_internal=True)
     bars = BarFactory.create_batch(20)
     advance(owner)
     backdate_soak()
