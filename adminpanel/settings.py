@@ -333,3 +333,17 @@ ROLLOUT_COHORT_MIN_EFFECT = {
 # yet" then closes the gate for a new stage (overridable like every gate); a next batch within a stage needs only
 # the absence of harm.
 ROLLOUT_COHORT_GATE_NEEDS_DATA = env_bool(ENV, "ROLLOUT_COHORT_GATE_NEEDS_DATA", True)
+# The autopilot's beat tick, and the pause it keeps between two automatic batches of one stage.
+ROLLOUT_AUTOPILOT_INTERVAL_SECONDS = int(ENV.get("ROLLOUT_AUTOPILOT_INTERVAL_SECONDS", "60"))
+ROLLOUT_AUTOPILOT_BATCH_SOAK_MINUTES = float(ENV.get("ROLLOUT_AUTOPILOT_BATCH_SOAK_MINUTES", "60"))
+ROLLOUT_AUTOPILOT_TASK_TIME_LIMIT = int(ENV.get("ROLLOUT_AUTOPILOT_TASK_TIME_LIMIT", "120"))
+CELERY_BEAT_SCHEDULE = {
+    **CELERY_BEAT_SCHEDULE,
+    "rollout-autopilot-tick": {
+        "task": "rollout.autopilot_tick",
+        "schedule": float(ROLLOUT_AUTOPILOT_INTERVAL_SECONDS),
+        # Shorter than the interval: ticks missed while the workers were down are dropped, never run in a burst
+        # (and a late tick would find the lock or the soak anyway).
+        "options": {"expires": ROLLOUT_AUTOPILOT_INTERVAL_SECONDS * 0.8},
+    },
+}

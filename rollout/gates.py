@@ -14,7 +14,9 @@ HEALTH_FRESH = "health_fresh"
 NO_CRITICAL_ALERT = "no_critical_alert"
 SOAKED = "soaked"
 COHORT = "cohort_vs_control"
+BATCH_SOAK = "batch_soak"
 GATE_LABELS = {
+    BATCH_SOAK: "Time between automatic batches",
     HEALTH_FRESH: "Fresh health run",
     NO_CRITICAL_ALERT: "No open critical alert",
     SOAKED: "Soak time",
@@ -84,6 +86,18 @@ def soak_gate(*, state: RolloutState, now: datetime) -> GateResult:
             f"{needed.total_seconds() / 3600:g} h it needs.",
         )
     return GateResult(SOAKED, True, f"Stage {state.stage} has soaked {soaked.total_seconds() / 3600:.1f} h.")
+
+
+def batch_soak_gate(*, state: RolloutState, now: datetime) -> GateResult:
+    """The autopilot's own gate between two batches of one stage (ROLLOUT_AUTOPILOT_BATCH_SOAK_MINUTES), so that
+    each batch has figures before the next; a person pressing "next batch" decides that for themselves."""
+    needed = timedelta(minutes=settings.ROLLOUT_AUTOPILOT_BATCH_SOAK_MINUTES)
+    since = now - state.soak_started_at if state.soak_started_at else needed
+    if since < needed:
+        minutes = since.total_seconds() / 60
+        why = f"The last batch ran {minutes:.0f} min ago; the autopilot waits {needed.total_seconds() / 60:g} min."
+        return GateResult(BATCH_SOAK, False, why)
+    return GateResult(BATCH_SOAK, True, "The last batch has soaked long enough.")
 
 
 def cohort_gate(*, state: RolloutState, now: datetime, entering_next_stage: bool, comparison=None) -> GateResult:

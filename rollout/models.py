@@ -98,6 +98,18 @@ class RolloutState(models.Model):
     soak_started_at = models.DateTimeField(null=True, blank=True, help_text="Last step of the current stage.")
     version = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(default=timezone.now)
+    # The autopilot (issue 13), opt-in: it advances in `autopilot_batch_size` batches (empty: a whole stage per
+    # step) whenever every gate passes, on behalf of the product owner who turned it on and only while they may.
+    autopilot_enabled = models.BooleanField(default=False)
+    autopilot_batch_size = models.PositiveIntegerField(null=True, blank=True)
+    autopilot_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    autopilot_since = models.DateTimeField(null=True, blank=True)
+    # What the last tick decided, in words, and when: ticks write these without bumping `version`, so a page
+    # showing an advance form is not made stale every minute.
+    autopilot_last_tick_at = models.DateTimeField(null=True, blank=True)
+    autopilot_note = models.CharField(max_length=1000, blank=True, default="")
 
     class Meta:
         db_table = "rollout_state"
@@ -160,6 +172,8 @@ class EventKind(models.TextChoices):
     KILL_SWITCH = "kill_switch", "Kill switch"
     AUTO_ROLLBACK = "auto_rollback", "Automatic rollback"
     RECORD = "record", "Deployment record"
+    AUTOPILOT_ON = "autopilot_on", "Autopilot turned on"
+    AUTOPILOT_OFF = "autopilot_off", "Autopilot turned off"
 
 
 class RolloutEvent(models.Model):
@@ -204,6 +218,27 @@ class RolloutEvent(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.kind}"
+
+
+class RolloutNotification(models.Model):
+    """Outbox of the rollout's automatic steps (autopilot on, off, advance, pause): each is sent by mail and webhook
+    like an alert (monitoring.notifications), retried at the next autopilot tick until delivered or out of
+    attempts, so a failing mail server never loses one and never blocks a step."""
+
+    event = models.OneToOneField(RolloutEvent, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    delivered_to = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "rollout_notifications"
+        ordering = ["id"]
+        indexes = [models.Index(fields=["id"], condition=Q(notified_at__isnull=True), name="rollout_notify_pending")]
+
+    def __str__(self):
+        return f"notification of rollout event {self.event_id}"
 
 
 class RecordStatus(models.TextChoices):

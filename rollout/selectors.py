@@ -22,6 +22,7 @@ from rollout.models import (
     DEFAULT_FLAGS,
     STAGE_ORDER,
     DeploymentRecord,
+    EventKind,
     FeatureFlag,
     RolloutEvent,
     RolloutState,
@@ -348,6 +349,13 @@ def record_timeline(record: DeploymentRecord) -> list[dict]:
 
 def event_summary(event: RolloutEvent) -> str:
     after = event.after or {}
+    if event.kind == EventKind.AUTOPILOT_ON:
+        size = after.get("batch_size")
+        return "autopilot on, " + (f"in batches of {size} bars" if size else "a whole stage per step")
+    if event.kind == EventKind.AUTOPILOT_OFF:
+        return "autopilot off: every step is taken by a person again"
+    if event.kind == EventKind.STAGE_ADVANCE and event.stage_before == event.stage_after:
+        return f"next batch of stage {event.stage_after}, {after.get('bars_changed', 0)} bars switched"
     if event.stage_before != event.stage_after and event.stage_after:
         text = f"stage {event.stage_before} → {event.stage_after}"
         if "bars_changed" in after:

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponseNotModified, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from adminpanel.api_auth import authenticate_api_client
@@ -16,10 +17,11 @@ from adminpanel.paging import estimated_row_counts
 from adminpanel.roles import can_read_all, roles_of
 from monitoring import selectors as monitoring_selectors
 from monitoring import views as monitoring_views
-from rollout import permissions, selectors, services
+from rollout import autopilot, permissions, selectors, services
 from rollout.forms import (
     AdvanceForm,
     AllowListForm,
+    AutopilotForm,
     DeploymentRecordForm,
     FlipFlagForm,
     KillSwitchForm,
@@ -88,9 +90,13 @@ def home(request: HttpRequest):
 def rollout_page(request: HtmxHttpRequest):
     """Flags, stages with their cohorts and health, gates, controls and the latest history."""
     _require(permissions.can_view(request.user))
-    overview = selectors.rollout_overview()
+    now = timezone.now()
+    overview = selectors.rollout_overview(now=now)
     context = {
         "overview": overview,
+        "autopilot": autopilot.outlook(
+            state=overview.state, gates=overview.gates, entering_next_stage=overview.entering_next_stage, now=now
+        ),
         "can_operate": permissions.can_operate_stages(request.user),
         "can_override": permissions.can_override_gates(request.user),
         "can_rollback": permissions.can_trigger_rollback(request.user),
@@ -199,6 +205,33 @@ def kill_switch(request: HttpRequest):
             messages.warning(request, "The kill switch was already engaged: nothing changed.")
         return redirect("rollout:page")
     return render(request, "rollout/kill_switch.html", {"form": form, "flags": FeatureFlag.objects.all()})
+
+
+@require_POST
+def autopilot_on(request: HttpRequest):
+    """Turn the autopilot on (confirmed once, with a reason); the same check runs again in the service."""
+    _require(permissions.can_operate_stages(request.user))
+    return _back(
+        request,
+        AutopilotForm(request.POST),
+        lambda data: autopilot.enable_autopilot(
+            actor=request.user, batch_size=data["batch_size"], reason=data["reason"]
+        ),
+        "The autopilot is on: it advances by itself whenever every gate passes, and pauses when a safeguard "
+        "trips. Take manual control at any time.",
+    )
+
+
+@require_POST
+def autopilot_off(request: HttpRequest):
+    """Take manual control: one click, nothing else changes."""
+    _require(permissions.can_operate_stages(request.user))
+    try:
+        autopilot.take_manual_control(actor=request.user)
+    except services.NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+    messages.success(request, "You have manual control: the autopilot is off and the rollout stays where it is.")
+    return redirect("rollout:page")
 
 
 # --- History --------------------------------------------------------------------------------------
