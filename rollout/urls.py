@@ -6,6 +6,7 @@ app_name = "rollout"
 urlpatterns = [
     # First: every BarTender device polls it, and URL resolution walks the patterns in order.
     path("api/v1/flags", views.flags_api, name="flags_api"),
+    path("api/v1/flags/explain", views.explain_api, name="explain_api"),
     path("rollout/", views.rollout_page, name="page"),
     path("rollout/flags/<str:key>/flip/", views.flip_flag, name="flip"),
     path("rollout/flags/<str:key>/allow-list/", views.allow_list, name="allow_list"),
@@ -16,6 +17,8 @@ urlpatterns = [
     path("rollout/kill-switch/", views.kill_switch, name="kill_switch"),
     path("rollout/autopilot/on/", views.autopilot_on, name="autopilot_on"),
     path("rollout/autopilot/off/", views.autopilot_off, name="autopilot_off"),
+    path("rollout/explain/", views.explain_page, name="explain"),
+    path("rollout/explain/bars/", views.explain_matches, name="explain_matches"),
     path("rollout/history/", views.history, name="history"),
     path("rollout/history.csv", views.history_csv, name="history_csv"),
     path("rollout/records/", views.record_list, name="records"),

@@ -17,7 +17,7 @@ from adminpanel.paging import estimated_row_counts
 from adminpanel.roles import can_read_all, roles_of
 from monitoring import selectors as monitoring_selectors
 from monitoring import views as monitoring_views
-from rollout import autopilot, permissions, selectors, services
+from rollout import autopilot, explain, permissions, selectors, services
 from rollout.forms import (
     AdvanceForm,
     AllowListForm,
@@ -355,19 +355,25 @@ def record_sign(request: HttpRequest, pk: int):
 
 
 # --- Flag read API --------------------------------------------------------------------------------
+def _api_bar_id(request: HttpRequest) -> tuple[uuid.UUID | None, JsonResponse | None]:
+    """The token rules every flag API route shares: a valid client token (401 otherwise), then a bar id (400)."""
+    if authenticate_api_client(request) is None:
+        response = JsonResponse({"error": "A valid API token is required (Authorization: Bearer <token>)."}, status=401)
+        response["WWW-Authenticate"] = "Bearer"
+        return None, response
+    try:
+        return uuid.UUID(request.GET.get("bar", "")), None
+    except ValueError:
+        return None, JsonResponse({"error": "The bar parameter must be a bar id (a UUID)."}, status=400)
+
+
 @login_not_required
 @require_GET
 def flags_api(request: HttpRequest):
     """`GET /api/v1/flags?bar=<uuid>` for BarTender clients: both flags and the operating mode, with an ETag."""
-    if authenticate_api_client(request) is None:
-        response = JsonResponse({"error": "A valid API token is required (Authorization: Bearer <token>)."}, status=401)
-        response["WWW-Authenticate"] = "Bearer"
-        return response
-    raw = request.GET.get("bar", "")
-    try:
-        bar_id = uuid.UUID(raw)
-    except ValueError:
-        return JsonResponse({"error": "The bar parameter must be a bar id (a UUID)."}, status=400)
+    bar_id, refusal = _api_bar_id(request)
+    if refusal:
+        return refusal
     reading = selectors.flags_for_bar(bar_id)
     if reading is None:
         return JsonResponse({"error": "No bar has this id."}, status=404)
@@ -387,3 +393,47 @@ def flags_api(request: HttpRequest):
 def _if_none_match(request: HttpRequest) -> set[str]:
     header = request.headers.get("If-None-Match", "")
     return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+
+
+@login_not_required
+@require_GET
+def explain_api(request: HttpRequest):
+    """`GET /api/v1/flags/explain?bar=<uuid>`: why each flag is on or off for the bar (same token rules as
+    `/api/v1/flags`); never cached, since it is for people debugging a bar, not for polling."""
+    bar_id, refusal = _api_bar_id(request)
+    if refusal:
+        return refusal
+    explanation = explain.explain_bar(bar_id)
+    if explanation is None:
+        return JsonResponse({"error": "No bar has this id."}, status=404)
+    response = JsonResponse(explanation.as_json())
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# --- "Why is this bar on?" ------------------------------------------------------------------------
+@require_GET
+def explain_page(request: HtmxHttpRequest):
+    """Pick a bar by name (search as you type), then see every input of its flags and the final values."""
+    _require(permissions.can_view(request.user))
+    query = request.GET.get("q", "").strip()[:200]
+    raw = request.GET.get("bar", "")
+    context = {"query": query, "matches": explain.search_bars(query) if query else [], "explanation": None}
+    status = 200
+    if raw:
+        try:
+            context["explanation"] = explain.explain_bar(uuid.UUID(raw))
+        except ValueError:
+            context["error"], status = "That link does not name a bar; pick the bar by its name below.", 400
+        else:
+            if context["explanation"] is None:
+                context["error"], status = "No bar has this id any more; pick the bar by its name below.", 404
+    return render(request, "rollout/explain.html", context, status=status)
+
+
+@require_GET
+def explain_matches(request: HtmxHttpRequest):
+    """The search-as-you-type list of bars whose name contains `q` (htmx partial)."""
+    _require(permissions.can_view(request.user))
+    query = request.GET.get("q", "").strip()[:200]
+    return render(request, "rollout/_bar_matches.html", {"query": query, "matches": explain.search_bars(query)})
