@@ -454,7 +454,8 @@ def on_critical_alert_signal(sender, *, alert, **kwargs) -> None:
 
 
 def on_critical_alert_opened(*, alert) -> None:
-    """Called by the health-check alerting when a critical alert opens (or escalates to critical).
+    """Called by the health-check alerting when a critical alert's safeguard trips (critical for the check's
+    consecutive failing runs).
 
     While a stage above `off` is live and ROLLOUT_AUTO_ROLLBACK is on, the kill switch fires by itself and the
     timeline records the alert that caused it. A failure here is logged, never raised into the alerting.
@@ -466,7 +467,11 @@ def on_critical_alert_opened(*, alert) -> None:
             state = RolloutState.objects.filter(pk=RolloutState.SINGLETON_ID).first()
             if state is None or state.stage == Stage.OFF:
                 return
-            reason = f"Critical alert #{alert.pk} on {alert.check_name} opened while stage {state.stage} was live."
+            runs = f" ({alert.streak_text})" if alert.streak_text else ""
+            reason = (
+                f"Critical alert #{alert.pk} on {alert.check_name}{runs} tripped its safeguard while stage "
+                f"{state.stage} was live."
+            )
             if pull_kill_switch(actor=None, reason=reason, alert=alert):
                 logger.warning("Automatic rollback: %s", reason)
     except Exception:
