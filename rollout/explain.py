@@ -175,7 +175,7 @@ def explain_bar(bar_id: uuid.UUID | str) -> BarExplanation | None:
 
 def search_bars(query: str, *, limit: int = SEARCH_LIMIT) -> list[Bar]:
     """Bars whose name contains the query (case-insensitive), by name; empty for an empty query."""
-    query = (query or "").strip()
+    query = (query or "").replace("\x00", "").strip()  # PostgreSQL text cannot hold NUL: never a 500
     if not query:
         return []
     return list(Bar.objects.filter(name__icontains=query).order_by("name", "created_at")[:limit])

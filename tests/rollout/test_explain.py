@@ -145,6 +145,8 @@ def test_a_malformed_or_unknown_bar_is_a_clear_message_not_a_500(client_for, sup
     assert bad.status_code == 400 and "pick the bar by its name" in bad.content.decode()
     gone = client.get("/rollout/explain/", {"bar": str(uuid.uuid4())})
     assert gone.status_code == 404 and "No bar has this id" in gone.content.decode()
+    assert client.get("/rollout/explain/bars/", {"q": "Maq\x00uis"}).status_code == 200
+    assert client.get("/rollout/explain/", {"q": "\x00"}).status_code == 200
 
 
 def test_bar_managers_and_plain_users_may_not_see_it(client_for, bar_manager_only, plain_user, bar):
