@@ -7,23 +7,21 @@ Plans are read with ``EXPLAIN (FORMAT JSON)`` only, never ``EXPLAIN ANALYZE``. A
 as failed with its error; it never stops the others.
 """
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 
 from adminpanel import runbook_sql
 from adminpanel.audit import record_event
+from adminpanel.runbook_sql import OPERATING_MODE_INDEX, POLICY_COMMANDS, RLS_TABLES
+from adminpanel.sql_probe import explain_json, plan_nodes, time_limited_cursor
 from backfill.models import ValidationCheck, ValidationRun
 
 SECTION_22 = "2.2 Post-migration validation"
 SECTION_SECURITY = "Security & Data Integrity"
-RLS_TABLES = ("sales", "consignments", "returns")
-POLICY_COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
-OPERATING_MODE_INDEX = "idx_bars_operating_mode"
 # Below this many rows PostgreSQL rightly prefers a sequential scan of bars; the check then proves the index
 # is usable by planning again with sequential scans disabled.
 SMALL_TABLE_ROWS = 1000
@@ -72,21 +70,6 @@ def _rows(cursor, sql: str) -> list[tuple]:
 def fk_on_delete_sql(table: str) -> str:
     """The runbook's step-4 check (corrected: see runbook_sql) for one of the three tables."""
     return runbook_sql.STEP4_FK_ON_DELETE_FIXED.replace("tc.table_name='sales'", f"tc.table_name='{table}'")
-
-
-def plan_nodes(plan: dict) -> list[dict]:
-    """Every node of an EXPLAIN (FORMAT JSON) plan, depth first."""
-    nodes = [plan]
-    for child in plan.get("Plans", []):
-        nodes += plan_nodes(child)
-    return nodes
-
-
-def explain_json(cursor, sql: str) -> dict:
-    cursor.execute("EXPLAIN (FORMAT JSON) " + sql.strip())
-    raw = cursor.fetchone()[0]
-    document = json.loads(raw) if isinstance(raw, str) else raw
-    return document[0]["Plan"]
 
 
 # --- The checks --------------------------------------------------------------------------------------------
@@ -284,11 +267,7 @@ CHECKS = (
 
 def _measure(check: Check) -> tuple[Outcome, str]:
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT set_config('statement_timeout', %s, true)",
-                [f"{settings.BACKFILL_VALIDATION_STATEMENT_TIMEOUT_MS}ms"],
-            )
+        with time_limited_cursor(settings.BACKFILL_VALIDATION_STATEMENT_TIMEOUT_MS) as cursor:
             return check.measure(cursor), ""
     except (DatabaseError, ValueError, KeyError, IndexError, TypeError) as exc:
         return Outcome(passed=False, value="error", sql=""), f"{type(exc).__name__}: {exc}"

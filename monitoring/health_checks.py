@@ -8,25 +8,23 @@ Every query is bounded by an index: the 5-minute / 1-hour / 24-hour windows of `
 range scans of their ``created_at`` indexes, never a scan of the whole table.
 """
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from adminpanel import runbook_sql
+from adminpanel.runbook_sql import POLICY_COMMANDS, RLS_TABLES
+from adminpanel.sql_probe import explain_json, plan_nodes, time_limited_cursor
 from monitoring.models import CheckStatus
 from monitoring.signals import expected_adoption_from_provider
 
 OK, WARNING, CRITICAL, UNKNOWN = CheckStatus.OK, CheckStatus.WARNING, CheckStatus.CRITICAL, CheckStatus.UNKNOWN
 INSUFFICIENT = CheckStatus.INSUFFICIENT
-SEVERITY = {OK: 0, INSUFFICIENT: 0, UNKNOWN: 1, WARNING: 2, CRITICAL: 3}
-RLS_TABLES = ("sales", "consignments", "returns")
-POLICY_COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
 # A server_id no real user has: the plan of the runbook's "RLS policy performance" query is read for it.
 PLAN_PROBE_SERVER_ID = "00000000-0000-0000-0000-000000000000"
 NOT_INSTALLED = "extension not installed"
@@ -64,7 +62,7 @@ def threshold(name: str) -> float:
 def worst(statuses) -> str:
     """The most severe of the given statuses (ok when there are none); "not enough data" counts as ok, since it
     says nothing is known to be wrong."""
-    return max((OK if s == INSUFFICIENT else s for s in statuses), key=SEVERITY.__getitem__, default=OK)
+    return CheckStatus.worst(OK if s == INSUFFICIENT else s for s in statuses)
 
 
 def min_sample(name: str) -> int:
@@ -361,18 +359,12 @@ def check_rls_policies(*, now: datetime) -> CheckOutcome:
     )
 
 
-def _plan_nodes(plan: dict):
-    yield plan
-    for child in plan.get("Plans", []):
-        yield from _plan_nodes(child)
-
-
 def _explain(sql: str, params=None) -> list[dict]:
-    (raw,) = _fetchone("EXPLAIN (FORMAT JSON) " + sql, params)
-    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+    with connection.cursor() as cursor:
+        plan = explain_json(cursor, sql, params)
     return [
         {"node": node["Node Type"], "relation": node.get("Relation Name"), "index": node.get("Index Name")}
-        for node in _plan_nodes(plan)
+        for node in plan_nodes(plan)
     ]
 
 
@@ -513,12 +505,7 @@ def run_check(check: Check, *, now: datetime | None = None) -> CheckOutcome:
     now = now or timezone.now()
     started = time.perf_counter()
     try:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT set_config('statement_timeout', %s, true)",
-                    [str(settings.HEALTH_CHECK_STATEMENT_TIMEOUT_MS)],
-                )
+        with time_limited_cursor(settings.HEALTH_CHECK_STATEMENT_TIMEOUT_MS):
             outcome = check.func(now=now)
     except Exception as exc:  # noqa: BLE001 (a broken check is reported, and never stops the others)
         outcome = CheckOutcome(name=check.name, status=UNKNOWN, error=f"{type(exc).__name__}: {exc}".strip())

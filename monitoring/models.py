@@ -17,6 +17,25 @@ class CheckStatus(models.TextChoices):
     # is never warning or critical and never opens an alert ("not enough data (3 sales)").
     INSUFFICIENT = "insufficient", "Not enough data"
 
+    @classmethod
+    def rank(cls, status: str) -> int:
+        """How bad a status is: ok = not enough data < unknown < warning < critical (anything else: unknown)."""
+        return _SEVERITY_RANK.get(status, 1)
+
+    @classmethod
+    def worst(cls, statuses, *, default: str = "ok") -> str:
+        """The most severe of `statuses` (`default` when there are none)."""
+        return max(statuses, key=cls.rank, default=default)
+
+
+_SEVERITY_RANK = {
+    CheckStatus.OK: 0,
+    CheckStatus.INSUFFICIENT: 0,  # "not enough data" judges nothing: as good as ok for every ranking
+    CheckStatus.UNKNOWN: 1,
+    CheckStatus.WARNING: 2,
+    CheckStatus.CRITICAL: 3,
+}
+
 
 class HealthRun(models.Model):
     """One run of the whole check suite (beat every 5 minutes, on demand, or `manage.py healthcheck`)."""

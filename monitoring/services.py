@@ -365,8 +365,8 @@ def phase_verdict(*, window: PhaseWindow) -> tuple[str, dict]:
     summary = {"checks": list(spec.checks), "fail_at": spec.fail_at, "runs": runs, "worst": per_check}
     if runs == 0:
         return PhaseWindow.Verdict.INCONCLUSIVE, summary
-    limit = health_checks.SEVERITY[spec.fail_at]
-    if any(status and health_checks.SEVERITY[status] >= limit for status in per_check.values()):
+    limit = CheckStatus.rank(spec.fail_at)
+    if any(status and CheckStatus.rank(status) >= limit for status in per_check.values()):
         return PhaseWindow.Verdict.FAILED, summary
     return PhaseWindow.Verdict.PASSED, summary
 

@@ -31,14 +31,6 @@ from rollout.models import (
     next_stage,
 )
 
-SEVERITY_RANK = {
-    CheckStatus.OK: 0,
-    CheckStatus.INSUFFICIENT: 0,
-    CheckStatus.UNKNOWN: 1,
-    CheckStatus.WARNING: 2,
-    CheckStatus.CRITICAL: 3,
-}
-
 
 # --- Flags per bar (the app's question, and the flag API's) -----------------------------------------
 def is_enabled(flag: FeatureFlag | str, bar) -> bool:
@@ -204,7 +196,7 @@ def cohort_figures() -> dict:
 
 def _worst(statuses) -> str:
     statuses = list(statuses)
-    return max(statuses, key=lambda status: SEVERITY_RANK.get(status, 1)) if statuses else ""
+    return CheckStatus.worst(statuses, default="")
 
 
 def stage_rows(state: RolloutState) -> list[StageRow]:

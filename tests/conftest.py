@@ -1,6 +1,6 @@
 import pytest
 
-from tests.factories import BarFactory, UserFactory, make_manager, make_product, make_support
+from tests.factories import BarFactory, UserFactory, issue_api_token, make_manager, make_product, make_support
 
 
 @pytest.fixture(autouse=True)
@@ -80,3 +80,9 @@ def readers(support_user, product_user, superuser):
 @pytest.fixture
 def bar_manager_only(bar):
     return make_manager(bar, username="manager_only")
+
+
+@pytest.fixture
+def api_token(db):
+    """The raw bearer token of a new API client."""
+    return issue_api_token()

@@ -1,14 +1,29 @@
 """factory-boy factories for the BarTender schema and panel users."""
 
+from datetime import timedelta
+
 import factory
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
-from adminpanel.models import AuditLog, Bar, BarMember, Consignment, MemberRole, Return, Sale, User
-from adminpanel.permissions import MANAGE_BAR_MAPPINGS
+from adminpanel.models import (
+    ApiClient,
+    AuditLog,
+    Bar,
+    BarMember,
+    Consignment,
+    MemberRole,
+    MigrationServerIdLog,
+    Return,
+    Sale,
+    User,
+)
+from adminpanel.permissions import FLIP_FLAG, MANAGE_BAR_MAPPINGS
 from adminpanel.roles import PRODUCT, SUPPORT
 from mappings.models import ServerNameMapping
+from rollout.models import FeatureFlag, RolloutBarChange, RolloutState, RolloutStep
 
 PASSWORD = "test-pass-123"
 
@@ -107,3 +122,132 @@ def make_product(**kwargs) -> User:
     user = UserFactory(**kwargs)
     user.groups.add(Group.objects.get(name=PRODUCT))
     return user
+
+
+# --- Helpers shared by several test modules ------------------------------------------------------------
+
+
+def issue_api_token(name: str = "pos-test") -> str:
+    """A new API client's raw bearer token (only its hash is stored)."""
+    client = ApiClient(name=name)
+    raw = client.issue_token()
+    client.save()
+    return raw
+
+
+def grant_owner(user, *perms):
+    """Give the user `perms` (default flip_flag) on both flags."""
+    for flag in FeatureFlag.objects.all():
+        for perm in perms or (FLIP_FLAG,):
+            assign_perm(perm, user, flag)
+    return user
+
+
+def state() -> RolloutState:
+    return RolloutState.objects.get(pk=RolloutState.SINGLETON_ID)
+
+
+def backdate_soak(hours: float = 25, *, traffic: int | None = 250) -> None:
+    """As if the current stage had run for `hours`: its soak started and its steps ran that long ago, and (unless
+    `traffic` is None) both cohorts sold `traffic` sales in the window and as many just before it, every one with
+    a server_id and no error: a healthy stage whose cohort comparison says "no evidence of harm"."""
+    RolloutState.objects.filter(pk=1).update(soak_started_at=timezone.now() - timedelta(hours=hours))
+    RolloutStep.objects.filter(rolled_back_at__isnull=True).update(created_at=timezone.now() - timedelta(hours=hours))
+    if traffic:
+        seed_traffic(switched=traffic, control=traffic, hours=hours)
+
+
+def switched_bars() -> list:
+    """Bars the rollout switched and has not rolled back (the cohort comparison's switched side)."""
+    ids = RolloutBarChange.objects.filter(rolled_back_at__isnull=True).values_list("bar_id", flat=True)
+    return list(Bar.objects.filter(pk__in=ids, settings__operatingMode="simplified"))
+
+
+def control_bars() -> list:
+    """Bars without an operating mode (the comparison's "not yet switched" side)."""
+    return list(Bar.objects.filter(settings__operatingMode__isnull=True))
+
+
+def seed_traffic(
+    *, switched: int, control: int, hours: float = 25, switched_coverage: float = 1.0, switched_errors: int = 0,
+    switched_before: int | None = None, control_before: int | None = None, now=None,
+) -> None:  # fmt: skip
+    """Sales of both cohorts: `switched` / `control` in the comparison window (at `hours`/2 ago), as many (or the
+    given `*_before`) in the same length of time just before it, with `switched_coverage` of the switched side's
+    window sales carrying a server_id and `switched_errors` error logs on switched bars."""
+    now = now or timezone.now()
+    server = UserFactory(username="traffic_server")
+    window = min(hours, 24)
+    after_at, before_at = now - timedelta(hours=window / 2), now - timedelta(hours=window * 1.5)
+    sales = []
+    for bars, count, before, coverage in (
+        (switched_bars(), switched, switched if switched_before is None else switched_before, switched_coverage),
+        (control_bars(), control, control if control_before is None else control_before, 1.0),
+    ):
+        if not bars:
+            continue
+        with_server = round(count * coverage)
+        for i in range(count):
+            sales.append(Sale(bar=bars[i % len(bars)], server=server if i < with_server else None, amount=100,
+                              created_at=after_at))  # fmt: skip
+        for i in range(before):
+            sales.append(Sale(bar=bars[i % len(bars)], server=server, amount=100, created_at=before_at))
+    Sale.objects.bulk_create(sales, batch_size=2000)
+    bars = switched_bars()
+    AuditLog.objects.bulk_create(
+        AuditLog(bar=bars[i % len(bars)], level="error", error_type="crash", error_message="boom", created_at=after_at)
+        for i in range(switched_errors if bars else 0)
+    )
+
+
+def advance(user, **kwargs):
+    """Advance with the version the user would have seen on the page."""
+    from rollout import services
+
+    return services.advance_stage(actor=user, expected_version=state().version, **kwargs)
+
+
+def mode(bar):
+    bar.refresh_from_db()
+    return bar.operating_mode
+
+
+def set_coverage(bar, pct):
+    """Make exactly `pct` of the bar's 100 sales carry a server_id."""
+    ids = list(Sale.objects.filter(bar=bar).order_by("id").values_list("id", flat=True))
+    server = Sale.objects.exclude(server=None).values_list("server", flat=True).first()
+    Sale.objects.filter(id__in=ids[:pct]).update(server=server)
+    Sale.objects.filter(id__in=ids[pct:]).update(server=None)
+
+
+def audit_logs(count, *, minutes_ago=1, **fields):
+    at = timezone.now() - timedelta(minutes=minutes_ago)
+    AuditLog.objects.bulk_create(AuditLog(created_at=at, **fields) for _ in range(count))
+
+
+def member(bar, user, role=MemberRole.SERVER, is_active=True):
+    BarMember.objects.create(bar=bar, user=user, role=role, is_active=is_active)
+    return user
+
+
+def snapshot():
+    """The backfill's whole visible outcome: every server_id and every log row (without ids and times)."""
+    with connection.cursor() as cursor:
+        state = {}
+        for table in ("sales", "consignments", "returns"):
+            cursor.execute(f"SELECT id, server_id FROM {table} ORDER BY id")
+            state[table] = cursor.fetchall()
+    logs = sorted(
+        MigrationServerIdLog.objects.values_list(
+            "sale_id",
+            "consignment_id",
+            "return_id",
+            "bar_id",
+            "server_name",
+            "resolved_server_id",
+            "fallback_used",
+            "fallback_reason",
+        ),
+        key=repr,
+    )
+    return state, logs

@@ -1,8 +1,7 @@
 import pytest
-from django.db import connection
 
 from adminpanel.celery import app as celery_app
-from adminpanel.models import BarMember, MemberRole, MigrationServerIdLog
+from adminpanel.models import MemberRole
 from tests.factories import (
     BarFactory,
     ConsignmentFactory,
@@ -10,6 +9,7 @@ from tests.factories import (
     SaleFactory,
     ServerNameMappingFactory,
     UserFactory,
+    member,
 )
 
 
@@ -29,11 +29,6 @@ def eager_celery(settings):
 @pytest.fixture(autouse=True)
 def _no_vacuum(settings):
     settings.BACKFILL_VACUUM_AT_END = False
-
-
-def member(bar, user, role=MemberRole.SERVER, is_active=True):
-    BarMember.objects.create(bar=bar, user=user, role=role, is_active=is_active)
-    return user
 
 
 class Scenario:
@@ -65,26 +60,3 @@ class Scenario:
 @pytest.fixture
 def scenario(db):
     return Scenario()
-
-
-def snapshot():
-    """The backfill's whole visible outcome: every server_id and every log row (without ids and times)."""
-    with connection.cursor() as cursor:
-        state = {}
-        for table in ("sales", "consignments", "returns"):
-            cursor.execute(f"SELECT id, server_id FROM {table} ORDER BY id")
-            state[table] = cursor.fetchall()
-    logs = sorted(
-        MigrationServerIdLog.objects.values_list(
-            "sale_id",
-            "consignment_id",
-            "return_id",
-            "bar_id",
-            "server_name",
-            "resolved_server_id",
-            "fallback_used",
-            "fallback_reason",
-        ),
-        key=repr,
-    )
-    return state, logs

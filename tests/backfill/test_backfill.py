@@ -16,8 +16,15 @@ from backfill.backfill import (
 )
 from backfill.models import BackfillRun
 from mappings.names import normalize_server_name
-from tests.backfill.conftest import member, snapshot
-from tests.factories import BarFactory, ReturnFactory, SaleFactory, ServerNameMappingFactory, UserFactory
+from tests.factories import (
+    BarFactory,
+    ReturnFactory,
+    SaleFactory,
+    ServerNameMappingFactory,
+    UserFactory,
+    member,
+    snapshot,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from adminpanel.models import MigrationServerIdLog, PanelEvent
 from backfill import tasks
 from backfill.backfill import pause_backfill, start_backfill
 from backfill.models import BackfillRun
-from tests.backfill.conftest import snapshot
+from tests.factories import snapshot
 
 pytestmark = pytest.mark.django_db
 

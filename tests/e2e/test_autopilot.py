@@ -12,8 +12,7 @@ from adminpanel.permissions import FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
 from monitoring.models import CheckStatus, HealthRun
 from rollout.models import EventKind, FeatureFlag, RolloutEvent, RolloutState
 from rollout.tasks import autopilot_tick
-from tests.factories import BarFactory, make_product
-from tests.rollout.conftest import advance, backdate_soak, seed_traffic
+from tests.factories import BarFactory, advance, backdate_soak, make_product, seed_traffic
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -6,8 +6,7 @@ from adminpanel.permissions import FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
 from monitoring.models import CheckStatus, HealthRun
 from rollout import services
 from rollout.models import FeatureFlag, RolloutState
-from tests.factories import BarFactory, make_product
-from tests.rollout.conftest import backdate_soak
+from tests.factories import BarFactory, backdate_soak, make_product
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -1,6 +1,6 @@
 import pytest
 
-from adminpanel.models import ApiClient, MemberRole
+from adminpanel.models import MemberRole
 from mappings import services
 from tests.factories import BarMemberFactory, UserFactory, make_manager
 
@@ -40,11 +40,3 @@ def other_bar_server(other_bar):
 @pytest.fixture
 def other_mapping(other_bar, other_bar_server, other_manager):
     return services.create_mapping(bar=other_bar, server_name="Fatou", user=other_bar_server, actor=other_manager)
-
-
-@pytest.fixture
-def api_token(db):
-    client = ApiClient(name="pos-test")
-    raw = client.issue_token()
-    client.save()
-    return raw

@@ -57,7 +57,7 @@ def run_through_celery(queue, user=None) -> HealthRun:
 def test_alert_opens_escalates_is_acknowledged_and_resolves_through_the_celery_task(
     worker, make_sales, product_user, quick_notifications, monkeypatch
 ):
-    from tests.monitoring.test_health import set_coverage
+    from tests.factories import set_coverage
 
     quick_notifications.ALERT_EMAILS = ["oncall@example.com"]
     critical = []

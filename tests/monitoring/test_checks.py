@@ -1,25 +1,18 @@
 """Each check driven across its thresholds with data (ok → warning → critical), runbook examples included."""
 
-from datetime import timedelta
-
 import pytest
 from django.db import connection
 from django.utils import timezone
 
-from adminpanel.models import AuditLog, MigrationServerIdLog, Sale
+from adminpanel.models import MigrationServerIdLog, Sale
 from monitoring import health_checks
-from tests.factories import BarFactory
+from tests.factories import BarFactory, audit_logs
 
 pytestmark = pytest.mark.django_db
 
 
 def run(name):
     return health_checks.run_check(health_checks.CHECKS_BY_NAME[name], now=timezone.now())
-
-
-def audit_logs(count, *, minutes_ago=1, **fields):
-    at = timezone.now() - timedelta(minutes=minutes_ago)
-    AuditLog.objects.bulk_create(AuditLog(created_at=at, **fields) for _ in range(count))
 
 
 def simplified_bar():

@@ -7,10 +7,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from adminpanel.models import PanelEvent, Sale
+from adminpanel.models import PanelEvent
 from monitoring import health_checks, services
 from monitoring.models import Alert, AlertEvent, CheckResult, HealthRun, PhaseWindow
 from rollout import services as rollout_services
+from tests.factories import set_coverage
 
 pytestmark = pytest.mark.django_db
 
@@ -20,14 +21,6 @@ def critical_calls(monkeypatch):
     calls = []
     monkeypatch.setattr(rollout_services, "on_critical_alert_opened", lambda *, alert: calls.append(alert.pk))
     return calls
-
-
-def set_coverage(bar, pct):
-    """Make exactly `pct` of the bar's 100 sales carry a server_id."""
-    ids = list(Sale.objects.filter(bar=bar).order_by("id").values_list("id", flat=True))
-    server = Sale.objects.exclude(server=None).values_list("server", flat=True).first()
-    Sale.objects.filter(id__in=ids[:pct]).update(server=server)
-    Sale.objects.filter(id__in=ids[pct:]).update(server=None)
 
 
 def coverage_alerts():
@@ -247,7 +240,7 @@ def test_phase3_passes_when_its_runs_stay_below_critical(product_user, make_sale
 
 
 def test_phase3_fails_when_a_check_of_its_set_turned_critical(product_user, make_sales):
-    from tests.monitoring.test_checks import audit_logs
+    from tests.factories import audit_logs
 
     window = services.start_phase_window(kind="phase3", user=product_user)
     audit_logs(11, error_type="rls_violation", level="error")

@@ -16,7 +16,7 @@ def mail_on(quick_notifications):
 
 
 def test_opening_and_resolving_send_a_mail_each(make_sales, mail_on):
-    from tests.monitoring.test_health import set_coverage
+    from tests.factories import set_coverage
 
     bar = make_sales(100, 94)
     services.run_health_checks()

@@ -5,18 +5,14 @@ from django.urls import reverse
 
 from adminpanel.models import ApiClient
 from rollout import services
-from tests.factories import BarFactory
-from tests.rollout.conftest import advance
+from tests.factories import BarFactory, advance, issue_api_token
 
 URL = "/api/v1/flags"
 
 
 @pytest.fixture
 def token(db):
-    api_client = ApiClient(name="pos-app")
-    raw = api_client.issue_token()
-    api_client.save()
-    return raw
+    return issue_api_token("pos-app")
 
 
 def get(client, token, bar, **headers):

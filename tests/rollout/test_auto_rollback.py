@@ -2,8 +2,7 @@ from monitoring.models import Alert, CheckStatus
 from rollout import services
 from rollout.models import EventKind, FeatureFlag, RolloutEvent
 from rollout.selectors import is_enabled
-from tests.factories import BarFactory
-from tests.rollout.conftest import advance, backdate_soak, mode, state
+from tests.factories import BarFactory, advance, backdate_soak, mode, state
 
 
 def open_critical(check_name="orphaned_sales"):

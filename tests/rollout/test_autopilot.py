@@ -14,8 +14,7 @@ from adminpanel.permissions import FLIP_FLAG
 from monitoring.models import Alert, CheckStatus, HealthRun
 from rollout import autopilot, services
 from rollout.models import EventKind, FeatureFlag, RolloutEvent, RolloutNotification, RolloutState
-from tests.factories import BarFactory, make_product
-from tests.rollout.conftest import advance, backdate_soak, grant_owner, seed_traffic, state
+from tests.factories import BarFactory, advance, backdate_soak, grant_owner, make_product, seed_traffic, state
 
 
 @pytest.fixture

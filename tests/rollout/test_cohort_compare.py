@@ -10,8 +10,7 @@ from rollout import services
 from rollout.cohort_compare import HARM, NO_HARM, NOT_ENOUGH, compare_cohorts
 from rollout.gates import COHORT
 from rollout.models import EventKind, RolloutEvent
-from tests.factories import BarFactory
-from tests.rollout.conftest import advance, backdate_soak, seed_traffic, state, switched_bars
+from tests.factories import BarFactory, advance, backdate_soak, seed_traffic, state, switched_bars
 
 
 @pytest.fixture

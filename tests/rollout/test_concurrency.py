@@ -5,8 +5,7 @@ from django.db import connection
 
 from rollout import services
 from rollout.models import EventKind, RolloutEvent, RolloutStep
-from tests.factories import BarFactory
-from tests.rollout.conftest import state
+from tests.factories import BarFactory, state
 
 
 @pytest.mark.django_db(transaction=True)

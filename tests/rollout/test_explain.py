@@ -7,8 +7,7 @@ import pytest
 from adminpanel.models import ApiClient
 from rollout import explain, services
 from rollout.cohorts import bar_bucket
-from tests.factories import BarFactory
-from tests.rollout.conftest import advance, backdate_soak
+from tests.factories import BarFactory, advance, backdate_soak
 
 URL = "/api/v1/flags/explain"
 

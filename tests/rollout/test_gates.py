@@ -6,8 +6,7 @@ from django.utils import timezone
 from monitoring.models import Alert, CheckStatus, HealthRun
 from rollout import services
 from rollout.models import EventKind, RolloutEvent
-from tests.factories import BarFactory, make_product
-from tests.rollout.conftest import advance, backdate_soak, grant_owner, state
+from tests.factories import BarFactory, advance, backdate_soak, grant_owner, make_product, state
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ from django.urls import reverse
 
 from rollout import services
 from rollout.models import EventKind, RolloutEvent
-from tests.factories import BarFactory
-from tests.rollout.conftest import advance
+from tests.factories import BarFactory, advance
 
 
 @pytest.fixture

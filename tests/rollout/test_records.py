@@ -8,8 +8,7 @@ from django.utils import timezone
 from monitoring.models import CheckResult, CheckStatus, HealthRun
 from rollout import services
 from rollout.models import DeploymentRecord, EventKind, RolloutEvent
-from tests.factories import BarFactory, make_product
-from tests.rollout.conftest import advance
+from tests.factories import BarFactory, advance, make_product
 
 
 @pytest.fixture

@@ -4,8 +4,7 @@ from adminpanel.models import PanelEvent
 from rollout import services
 from rollout.models import EventKind, FeatureFlag, RolloutBarChange, RolloutEvent
 from rollout.selectors import is_enabled
-from tests.factories import BarFactory
-from tests.rollout.conftest import advance, backdate_soak, mode, state
+from tests.factories import BarFactory, advance, backdate_soak, mode, state
 
 
 def test_a_flag_is_on_for_a_bar_when_global_or_allow_listed_and_never_when_killed(owner, enable_flag, bar, other_bar):

@@ -4,8 +4,7 @@ from guardian.shortcuts import assign_perm
 
 from adminpanel.permissions import FLIP_FLAG
 from rollout.models import FeatureFlag, RolloutEvent
-from tests.factories import BarFactory, make_product
-from tests.rollout.conftest import advance, mode, state
+from tests.factories import BarFactory, advance, make_product, mode, state
 
 WRITES = [
     ("rollout:flip", {"key": "ENABLE_SWITCHING_MODE"}, {"state": "global", "reason": "x"}),
