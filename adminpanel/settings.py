@@ -333,6 +333,11 @@ ROLLOUT_COHORT_MIN_EFFECT = {
 # yet" then closes the gate for a new stage (overridable like every gate); a next batch within a stage needs only
 # the absence of harm.
 ROLLOUT_COHORT_GATE_NEEDS_DATA = env_bool(ENV, "ROLLOUT_COHORT_GATE_NEEDS_DATA", True)
+# The comparison reads a day of sales: pages and a person's advance use the stored figures while they are this
+# young (the beat refreshes them every tick; the autopilot always reads fresh ones), and the read is cut off after
+# this long (it then says "not enough data yet": a new stage stays closed).
+ROLLOUT_COHORT_MAX_AGE_SECONDS = float(ENV.get("ROLLOUT_COHORT_MAX_AGE_SECONDS", "120"))
+ROLLOUT_COHORT_STATEMENT_TIMEOUT_MS = int(ENV.get("ROLLOUT_COHORT_STATEMENT_TIMEOUT_MS", "20000"))
 # The autopilot's beat tick, and the pause it keeps between two automatic batches of one stage.
 ROLLOUT_AUTOPILOT_INTERVAL_SECONDS = int(ENV.get("ROLLOUT_AUTOPILOT_INTERVAL_SECONDS", "60"))
 ROLLOUT_AUTOPILOT_BATCH_SOAK_MINUTES = float(ENV.get("ROLLOUT_AUTOPILOT_BATCH_SOAK_MINUTES", "60"))

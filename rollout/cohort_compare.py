@@ -21,14 +21,19 @@ is at least ``ROLLOUT_COHORT_MIN_EFFECT``; "not enough data yet" while either si
 "no evidence of harm" when every metric does, and "not enough data yet" otherwise.
 """
 
+import logging
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError
 
+from adminpanel.sql_probe import time_limited_cursor
 from rollout.analysis import format_p, p_switched_worse
-from rollout.models import RolloutState, RolloutStep, Stage
+from rollout.models import CohortSnapshot, RolloutState, RolloutStep, Stage
+
+logger = logging.getLogger(__name__)
 
 HARM = "harm"
 NO_HARM = "no_harm"
@@ -138,6 +143,7 @@ class CohortComparison:
     window_start: datetime | None
     window_end: datetime
     stage: str
+    computed_at: datetime | None = None  # when the figures were read (stored figures may be up to a minute old)
 
     @property
     def verdict_label(self) -> str:
@@ -303,8 +309,10 @@ def stage_started_at(stage: str) -> datetime | None:
 
 
 def read_sides(*, start: datetime, now: datetime) -> tuple[Side, Side]:
-    """Both sides' figures from ``start`` to ``now``, in one statement."""
-    with connection.cursor() as cursor:
+    """Both sides' figures from ``start`` to ``now``, in one statement under ROLLOUT_COHORT_STATEMENT_TIMEOUT_MS
+    (JIT off: compiling the plan costs more than running it)."""
+    with time_limited_cursor(settings.ROLLOUT_COHORT_STATEMENT_TIMEOUT_MS) as cursor:
+        cursor.execute("SELECT set_config('jit', 'off', true)")
         cursor.execute(SIDES_SQL, {"start": start, "now": now})
         rows = {
             switched: Side(int(bars), float(hours), int(sales), int(with_server), int(before), int(errors))
@@ -313,16 +321,67 @@ def read_sides(*, start: datetime, now: datetime) -> tuple[Side, Side]:
     return rows.get(True, Side()), rows.get(False, Side())
 
 
+def _nothing_to_compare(state: RolloutState, now: datetime) -> CohortComparison:
+    return CohortComparison(
+        NO_HARM, "the rollout has not switched any bar yet: nothing to compare", [], Side(), Side(), None, now,
+        state.stage, now,
+    )  # fmt: skip
+
+
+def _judged(*, switched: Side, control: Side, start, now, stage, computed_at) -> CohortComparison:
+    verdict, summary, metrics = judge(switched, control)
+    return CohortComparison(verdict, summary, metrics, switched, control, start, now, stage, computed_at)
+
+
 def compare_cohorts(*, now: datetime, state: RolloutState | None = None) -> CohortComparison:
-    """The comparison for the current stage at ``now`` (clocks are passed in, so tests drive them)."""
+    """The comparison for the current stage at ``now``, read from the database now (clocks are passed in, so
+    tests drive them), and stored for the pages. A read that fails or times out is "not enough data yet" with
+    the reason: the gate to a new stage stays closed, and nothing pauses on it."""
     state = state or RolloutState.objects.get_or_create(pk=RolloutState.SINGLETON_ID)[0]
     started = stage_started_at(state.stage)
     if started is None:
-        return CohortComparison(
-            NO_HARM, "the rollout has not switched any bar yet: nothing to compare", [], Side(), Side(), None, now,
-            state.stage,
-        )  # fmt: skip
+        return _nothing_to_compare(state, now)
     start = max(started, now - timedelta(hours=settings.ROLLOUT_COHORT_WINDOW_HOURS))
-    switched, control = read_sides(start=start, now=now)
-    verdict, summary, metrics = judge(switched, control)
-    return CohortComparison(verdict, summary, metrics, switched, control, start, now, state.stage)
+    began = time.perf_counter()
+    try:
+        switched, control = read_sides(start=start, now=now)
+    except DatabaseError as exc:
+        logger.warning("cohort comparison could not run: %s", exc)
+        summary = (
+            f"the comparison could not read its figures ({type(exc).__name__}); it is tried again at the next check"
+        )
+        return CohortComparison(NOT_ENOUGH, summary, [], Side(), Side(), start, now, state.stage, now)
+    CohortSnapshot.objects.update_or_create(
+        pk=CohortSnapshot.SINGLETON_ID,
+        defaults={
+            "stage": state.stage,
+            "state_version": state.version,
+            "window_start": start,
+            "computed_at": now,
+            "duration_ms": round((time.perf_counter() - began) * 1000),
+            "switched": asdict(switched),
+            "control": asdict(control),
+        },
+    )
+    return _judged(switched=switched, control=control, start=start, now=now, stage=state.stage, computed_at=now)
+
+
+def current_comparison(*, now: datetime, state: RolloutState | None = None, max_age: float | None = None):
+    """The stored comparison when it is for this stage and state version and at most ``max_age`` seconds old
+    (ROLLOUT_COHORT_MAX_AGE_SECONDS by default: the beat refreshes it every minute), else a fresh one. Pages and
+    a person's advance read this; the autopilot reads fresh figures."""
+    state = state or RolloutState.objects.get_or_create(pk=RolloutState.SINGLETON_ID)[0]
+    max_age = settings.ROLLOUT_COHORT_MAX_AGE_SECONDS if max_age is None else max_age
+    stored = CohortSnapshot.objects.filter(
+        pk=CohortSnapshot.SINGLETON_ID,
+        stage=state.stage,
+        state_version=state.version,
+        computed_at__lte=now,
+        computed_at__gte=now - timedelta(seconds=max_age),
+    ).first()
+    if stored is None or max_age <= 0:
+        return compare_cohorts(now=now, state=state)
+    return _judged(
+        switched=Side(**stored.switched), control=Side(**stored.control), start=stored.window_start,
+        now=stored.computed_at, stage=stored.stage, computed_at=stored.computed_at,
+    )  # fmt: skip

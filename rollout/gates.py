@@ -103,7 +103,7 @@ def batch_soak_gate(*, state: RolloutState, now: datetime) -> GateResult:
 def cohort_gate(*, state: RolloutState, now: datetime, entering_next_stage: bool, comparison=None) -> GateResult:
     """Harm closes it always; "not enough data yet" closes it before a new stage (ROLLOUT_COHORT_GATE_NEEDS_DATA)
     and lets a next batch of the same stage through. The comparison's figures go with it as evidence."""
-    comparison = comparison or cohort_compare.compare_cohorts(now=now, state=state)
+    comparison = comparison or cohort_compare.current_comparison(now=now, state=state)
     evidence = comparison.as_evidence()
     if not comparison.applies:
         return GateResult(COHORT, True, "Nothing switched yet: no cohort to compare.", evidence)

@@ -241,6 +241,30 @@ class RolloutNotification(models.Model):
         return f"notification of rollout event {self.event_id}"
 
 
+class CohortSnapshot(models.Model):
+    """The latest cohort comparison's figures (one row): the beat refreshes it every minute, so that pages and
+    gates read it instead of scanning a day of sales each time; the verdict is judged again from these figures
+    on every read (judging is cheap and follows the settings). Valid for one stage and one state version."""
+
+    SINGLETON_ID = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID)
+    stage = models.CharField(max_length=8, choices=Stage.choices)
+    state_version = models.PositiveIntegerField()
+    window_start = models.DateTimeField(null=True, blank=True)
+    computed_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    switched = models.JSONField(default=dict)
+    control = models.JSONField(default=dict)
+
+    class Meta:
+        db_table = "rollout_cohort_snapshot"
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="rollout_cohort_snapshot_singleton")]
+
+    def __str__(self):
+        return f"cohort figures of stage {self.stage} at {self.computed_at:%Y-%m-%d %H:%M:%S}"
+
+
 class RecordStatus(models.TextChoices):
     IN_PROGRESS = "in_progress", "In progress"
     SUCCESSFUL = "successful", "✓ Successful"

@@ -14,7 +14,7 @@ from guardian.shortcuts import get_users_with_perms
 
 from monitoring.models import Alert, CheckResult, CheckStatus, HealthRun
 from rollout import permissions
-from rollout.cohort_compare import CohortComparison, compare_cohorts
+from rollout.cohort_compare import CohortComparison, current_comparison
 from rollout.cohorts import bucket_sql, cohort_sql
 from rollout.flag_cache import flag_cache
 from rollout.gates import evaluate_gates
@@ -264,7 +264,7 @@ def rollout_overview(*, now=None) -> RolloutOverview:
     target = state.stage if remaining else next_stage(state.stage)
     entering = target is not None and target != state.stage
     now = now or timezone.now()
-    comparison = compare_cohorts(now=now, state=state)
+    comparison = current_comparison(now=now, state=state)
     return RolloutOverview(
         state=state,
         stages=stage_rows(state),

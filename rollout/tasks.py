@@ -2,8 +2,9 @@
 
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
-from rollout import autopilot
+from rollout import autopilot, cohort_compare
 
 AUTOPILOT_TICK = "rollout.autopilot_tick"
 
@@ -18,5 +19,8 @@ AUTOPILOT_TICK = "rollout.autopilot_tick"
     ignore_result=True,
 )
 def autopilot_tick():
-    """One autopilot decision; returns what it did ("advanced", "waiting", "paused", …)."""
-    return autopilot.tick().action
+    """One autopilot decision, then (when the tick did not just read them) fresh cohort figures for the pages;
+    returns what the autopilot did ("advanced", "waiting", "paused", "off", …)."""
+    action = autopilot.tick().action
+    cohort_compare.current_comparison(now=timezone.now(), max_age=settings.ROLLOUT_AUTOPILOT_INTERVAL_SECONDS * 0.9)
+    return action

@@ -1,5 +1,5 @@
-"""Issue 13: the opt-in autopilot's state on the rollout row, its timeline kinds, and the outbox that notifies
-the rollout's automatic steps like alerts."""
+"""Issue 13: the opt-in autopilot's state on the rollout row, its timeline kinds, the outbox that notifies the
+rollout's automatic steps like alerts, and the stored figures of the latest cohort comparison."""
 
 import django.db.models.deletion
 import django.utils.timezone
@@ -70,6 +70,31 @@ class Migration(migrations.Migration):
                 ],
                 max_length=24,
             ),
+        ),
+        migrations.CreateModel(
+            name="CohortSnapshot",
+            fields=[
+                ("id", models.PositiveSmallIntegerField(default=1, primary_key=True, serialize=False)),
+                (
+                    "stage",
+                    models.CharField(
+                        choices=[("off", "off"), ("4a", "4a internal"), ("4b", "4b 50%"), ("4c", "4c 100%")],
+                        max_length=8,
+                    ),
+                ),
+                ("state_version", models.PositiveIntegerField()),
+                ("window_start", models.DateTimeField(blank=True, null=True)),
+                ("computed_at", models.DateTimeField()),
+                ("duration_ms", models.PositiveIntegerField(default=0)),
+                ("switched", models.JSONField(default=dict)),
+                ("control", models.JSONField(default=dict)),
+            ],
+            options={
+                "db_table": "rollout_cohort_snapshot",
+                "constraints": [
+                    models.CheckConstraint(condition=models.Q(("id", 1)), name="rollout_cohort_snapshot_singleton")
+                ],
+            },
         ),
         migrations.CreateModel(
             name="RolloutNotification",

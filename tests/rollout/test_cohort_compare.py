@@ -7,9 +7,9 @@ from django.utils import timezone
 
 from adminpanel.models import Sale
 from rollout import services
-from rollout.cohort_compare import HARM, NO_HARM, NOT_ENOUGH, compare_cohorts
+from rollout.cohort_compare import HARM, NO_HARM, NOT_ENOUGH, compare_cohorts, current_comparison
 from rollout.gates import COHORT
-from rollout.models import EventKind, RolloutEvent
+from rollout.models import CohortSnapshot, EventKind, RolloutEvent
 from tests.factories import BarFactory, advance, backdate_soak, seed_traffic, state, switched_bars
 
 
@@ -166,3 +166,54 @@ def test_the_rollout_page_shows_both_sides_sample_sizes_and_the_verdict(client_f
 def test_the_page_explains_an_empty_comparison(client_for, support_user, db):
     page = client_for(support_user).get("/rollout/").content.decode()
     assert "The rollout has not switched any bar yet: nothing to compare." in page
+
+
+# --- Stored figures ---------------------------------------------------------------------------------------------
+
+
+def test_pages_read_the_stored_figures_until_they_are_too_old_or_the_rollout_moves(
+    client_for, owner, support_user, at_4a, settings
+):
+    settings.ROLLOUT_COHORT_MAX_AGE_SECONDS = 120
+    seed_traffic(switched=400, control=800)
+    client = client_for(support_user)
+    assert 'data-verdict="no_harm"' in client.get("/rollout/").content.decode()
+    seed_traffic(switched=400, control=0, switched_coverage=0.5)  # harm now, but the stored figures are a minute old
+    assert 'data-verdict="no_harm"' in client.get("/rollout/").content.decode()
+    assert compare_cohorts(now=timezone.now()).verdict == HARM  # what the autopilot reads: fresh figures
+    CohortSnapshot.objects.update(computed_at=timezone.now() - timedelta(seconds=121))
+    assert 'data-verdict="harm"' in client.get("/rollout/").content.decode()
+
+
+def test_a_new_state_version_never_reuses_the_stored_figures(owner, at_4a, settings):
+    settings.ROLLOUT_COHORT_MAX_AGE_SECONDS = 120
+    seed_traffic(switched=400, control=800)
+    assert current_comparison(now=timezone.now()).verdict == NO_HARM
+    seed_traffic(switched=400, control=0, switched_coverage=0.5)
+    services.pause_rollout(actor=owner, reason="look at the figures")
+    assert current_comparison(now=timezone.now()).verdict == HARM
+
+
+def test_the_beat_task_refreshes_the_stored_figures(at_4a, settings):
+    from rollout.tasks import autopilot_tick
+
+    settings.ROLLOUT_COHORT_MAX_AGE_SECONDS = 120
+    assert not CohortSnapshot.objects.exists()
+    assert autopilot_tick.apply().get() == "off"
+    stored = CohortSnapshot.objects.get()
+    assert stored.stage == "4a" and stored.switched["bars"] == 2 and stored.control["bars"] == 20
+
+
+def test_a_comparison_that_cannot_read_its_figures_in_time_is_not_enough_data(owner, at_4a, monkeypatch):
+    from django.db import OperationalError
+
+    from rollout import cohort_compare
+
+    def cancelled(**kwargs):
+        raise OperationalError("canceling statement due to statement timeout")
+
+    monkeypatch.setattr(cohort_compare, "read_sides", cancelled)
+    result = compare_cohorts(now=timezone.now())
+    assert result.verdict == NOT_ENOUGH and "could not read its figures (OperationalError)" in result.summary
+    with pytest.raises(services.GateClosed, match="could not read its figures"):
+        advance(owner)
