@@ -322,6 +322,39 @@ HEALTH_THRESHOLDS = {
         "seqscan_min_rows": 10_000,  # a planned sequential scan on a table this big is a warning
     }.items()
 }
+# Minimum sample of each rate check (HEALTH_MIN_SAMPLE_<CHECK>): below it the check says "not enough data (3 sales)"
+# and is never warning or critical, so one error among 3 sales cannot turn the panel red. Units: resolution
+# attempts, sales (24 h), sales and error logs (5 min), backfilled sales, bars.
+HEALTH_MIN_SAMPLES = {
+    name: int(ENV.get(f"HEALTH_MIN_SAMPLE_{name.upper()}", str(default)))
+    for name, default in {
+        "resolution_error_rate": 20,  # 1 failure in 20 is the runbook's 5 %
+        "server_id_coverage": 100,
+        "error_logs": 100,  # 1 error in 100 operations is the runbook's 1 %
+        "fallback_mappings": 20,
+        "adoption_rate": 1,
+    }.items()
+}
+# Consecutive critical runs before a check's alert counts toward automatic action (kill switch, autopilot pause):
+# HEALTH_CONSECUTIVE_FAILURES_<CHECK>. 1 for the runbook's critical alerts that count events which already
+# happened in their window (its "Critical Alerts" 1, 2, 3 and 5, and Phase 3's "error rate > 1 % -> immediate
+# rollback"); 2 for the rest, including the DB connection share: the runbook lists it as critical, but it is one
+# instantaneous reading, and one run that read 81/100 connections under load must not pull the kill switch.
+HEALTH_CONSECUTIVE_FAILURES_DEFAULT = int(ENV.get("HEALTH_CONSECUTIVE_FAILURES_DEFAULT", "2"))
+HEALTH_CONSECUTIVE_FAILURES = {
+    name: int(ENV.get(f"HEALTH_CONSECUTIVE_FAILURES_{name.upper()}", str(default)))
+    for name, default in {
+        "resolution_error_rate": 1,
+        "rls_violations": 1,
+        "orphaned_sales": 1,
+        "query_latency": 1,
+        "error_logs": 1,
+        "db_connections": HEALTH_CONSECUTIVE_FAILURES_DEFAULT,
+        "orphaned_fks": HEALTH_CONSECUTIVE_FAILURES_DEFAULT,
+        "rls_policies": HEALTH_CONSECUTIVE_FAILURES_DEFAULT,
+        "server_id_coverage": HEALTH_CONSECUTIVE_FAILURES_DEFAULT,
+    }.items()
+}
 # Expected share (%) of bars in simplified mode; empty = asked from the rollout stage when it says, else 0.
 HEALTH_ADOPTION_EXPECTED_PCT = _env_float("HEALTH_ADOPTION_EXPECTED_PCT", None)
 HEALTH_RLS_WINDOW_MINUTES = int(ENV.get("HEALTH_RLS_WINDOW_MINUTES", "60"))
@@ -369,4 +402,45 @@ ROLLOUT_RECORD_CHECKS = {
     "server_id_coverage": ENV.get("ROLLOUT_RECORD_CHECK_COVERAGE", "server_id_coverage"),
     "rls_violations": ENV.get("ROLLOUT_RECORD_CHECK_RLS", "rls_violations"),
     "latency_ms": ENV.get("ROLLOUT_RECORD_CHECK_LATENCY", "query_latency"),
+}
+
+# --- Cohort vs control and the autopilot (issue 13) --------------------------------------------------------------
+# The switched bars are compared with the eligible bars not yet switched over the current stage (at most this many
+# hours back); a metric says "harm" when a one-sided exact two-proportion test gives a p-value below its share of
+# the false-alarm rate (split evenly over the three metrics) and the difference is at least its minimum effect.
+ROLLOUT_COHORT_WINDOW_HOURS = float(ENV.get("ROLLOUT_COHORT_WINDOW_HOURS", "24"))
+ROLLOUT_COHORT_FALSE_ALARM_RATE = float(ENV.get("ROLLOUT_COHORT_FALSE_ALARM_RATE", "0.01"))
+# Each side needs this many sales (coverage, sales rate) or sales and errors (error rate) before it is judged.
+ROLLOUT_COHORT_MIN_SAMPLE = {
+    metric: int(ENV.get(f"ROLLOUT_COHORT_MIN_SAMPLE_{metric.upper()}", "200"))
+    for metric in ("coverage", "error_rate", "sales_rate")
+}
+# Smallest worsening that counts as harm: coverage and error rate in percentage points, sales per bar per hour as a
+# relative drop in % (beyond the control's own change).
+ROLLOUT_COHORT_MIN_EFFECT = {
+    metric: float(ENV.get(f"ROLLOUT_COHORT_MIN_EFFECT_{metric.upper()}", default))
+    for metric, default in (("coverage", "1"), ("error_rate", "0.5"), ("sales_rate", "10"))
+}
+# Whether starting a new stage needs "no evidence of harm" (on) or only the absence of harm (off): "not enough data
+# yet" then closes the gate for a new stage (overridable like every gate); a next batch within a stage needs only
+# the absence of harm.
+ROLLOUT_COHORT_GATE_NEEDS_DATA = env_bool(ENV, "ROLLOUT_COHORT_GATE_NEEDS_DATA", True)
+# The comparison reads a day of sales: pages and a person's advance use the stored figures while they are this
+# young (the beat refreshes them every tick; the autopilot always reads fresh ones), and the read is cut off after
+# this long (it then says "not enough data yet": a new stage stays closed).
+ROLLOUT_COHORT_MAX_AGE_SECONDS = float(ENV.get("ROLLOUT_COHORT_MAX_AGE_SECONDS", "120"))
+ROLLOUT_COHORT_STATEMENT_TIMEOUT_MS = int(ENV.get("ROLLOUT_COHORT_STATEMENT_TIMEOUT_MS", "20000"))
+# The autopilot's beat tick, and the pause it keeps between two automatic batches of one stage.
+ROLLOUT_AUTOPILOT_INTERVAL_SECONDS = int(ENV.get("ROLLOUT_AUTOPILOT_INTERVAL_SECONDS", "60"))
+ROLLOUT_AUTOPILOT_BATCH_SOAK_MINUTES = float(ENV.get("ROLLOUT_AUTOPILOT_BATCH_SOAK_MINUTES", "60"))
+ROLLOUT_AUTOPILOT_TASK_TIME_LIMIT = int(ENV.get("ROLLOUT_AUTOPILOT_TASK_TIME_LIMIT", "120"))
+CELERY_BEAT_SCHEDULE = {
+    **CELERY_BEAT_SCHEDULE,
+    "rollout-autopilot-tick": {
+        "task": "rollout.autopilot_tick",
+        "schedule": float(ROLLOUT_AUTOPILOT_INTERVAL_SECONDS),
+        # Shorter than the interval: ticks missed while the workers were down are dropped, never run in a burst
+        # (and a late tick would find the lock or the soak anyway).
+        "options": {"expires": ROLLOUT_AUTOPILOT_INTERVAL_SECONDS * 0.8},
+    },
 }

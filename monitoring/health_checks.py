@@ -24,6 +24,7 @@ from monitoring.models import CheckStatus
 from monitoring.signals import expected_adoption_from_provider
 
 OK, WARNING, CRITICAL, UNKNOWN = CheckStatus.OK, CheckStatus.WARNING, CheckStatus.CRITICAL, CheckStatus.UNKNOWN
+INSUFFICIENT = CheckStatus.INSUFFICIENT
 # A server_id no real user has: the plan of the runbook's "RLS policy performance" query is read for it.
 PLAN_PROBE_SERVER_ID = "00000000-0000-0000-0000-000000000000"
 NOT_INSTALLED = "extension not installed"
@@ -59,8 +60,28 @@ def threshold(name: str) -> float:
 
 
 def worst(statuses) -> str:
-    """The most severe of the given statuses (ok when there are none)."""
-    return CheckStatus.worst(statuses)
+    """The most severe of the given statuses (ok when there are none); "not enough data" counts as ok, since it
+    says nothing is known to be wrong."""
+    return CheckStatus.worst(OK if s == INSUFFICIENT else s for s in statuses)
+
+
+def min_sample(name: str) -> int:
+    """The sample a rate check needs before it judges anything (HEALTH_MIN_SAMPLES; 0 = none declared)."""
+    return int(settings.HEALTH_MIN_SAMPLES.get(name, 0))
+
+
+def _counted(n: int, singular: str, plural: str | None = None) -> str:
+    return f"{n:,} {singular if n == 1 else plural or singular + 's'}"
+
+
+def _on_sample(outcome: "CheckOutcome", *, sample: int, sample_text: str, unit: str) -> "CheckOutcome":
+    """Judge a rate check only on a large enough sample: below the minimum it declares, the outcome becomes
+    "not enough data" with no value (a rate over 3 sales is noise, not a figure to act on)."""
+    needed = min_sample(outcome.name)
+    outcome.detail.update(sample=sample, min_sample=needed, sample_text=sample_text, needed_text=f"{needed:,} {unit}")
+    if sample < needed:
+        outcome.status, outcome.value = INSUFFICIENT, None
+    return outcome
 
 
 def _fetchone(sql: str, params=None) -> tuple:
@@ -107,12 +128,16 @@ def check_resolution_error_rate(*, now: datetime) -> CheckOutcome:
     )
     limit = threshold("resolution_error_rate_critical_pct")
     rate = _pct(failures, failures + resolved) or 0.0
-    return CheckOutcome(
+    outcome = CheckOutcome(
         name="resolution_error_rate",
         status=_above(rate, critical=limit),
         value=rate,
         threshold=f"critical > {limit:g} %",
         detail={"failures": failures, "resolved_sales": resolved, "window_minutes": 5},
+    )
+    attempts = failures + resolved
+    return _on_sample(
+        outcome, sample=attempts, sample_text=_counted(attempts, "resolution attempt"), unit="resolution attempts"
     )
 
 
@@ -224,13 +249,14 @@ def check_server_id_coverage(*, now: datetime) -> CheckOutcome:
         status = WARNING
     else:
         status = OK
-    return CheckOutcome(
+    outcome = CheckOutcome(
         name="server_id_coverage",
         status=status,
         value=coverage,
         threshold=f"critical < {critical:g} %, warning < {warning:g} %",
         detail={"sales": total, "with_server_id": with_server, "window_hours": 24},
     )
+    return _on_sample(outcome, sample=total, sample_text=_counted(total, "sale"), unit="sales")
 
 
 def check_fallback_mappings(*, now: datetime) -> CheckOutcome:
@@ -245,13 +271,14 @@ def check_fallback_mappings(*, now: datetime) -> CheckOutcome:
     )
     pct = _pct(fallbacks, total) or 0.0
     limit = threshold("fallback_warning_pct")
-    return CheckOutcome(
+    outcome = CheckOutcome(
         name="fallback_mappings",
         status=_above(pct, warning=limit),
         value=pct,
         threshold=f"warning > {limit:g} %",
         detail={"logged": total, "fallbacks": fallbacks, "failed": failed},
     )
+    return _on_sample(outcome, sample=total, sample_text=_counted(total, "backfilled sale"), unit="backfilled sales")
 
 
 def check_serverid_errors(*, now: datetime) -> CheckOutcome:
@@ -289,13 +316,22 @@ def check_error_logs(*, now: datetime) -> CheckOutcome:
         status = WARNING
     else:
         status = OK
-    return CheckOutcome(
+    outcome = CheckOutcome(
         name="error_logs",
         status=status,
         value=errors,
         threshold=f"critical: error rate > {critical:g} %, warning > {warning:g} errors",
         detail={"errors": errors, "sales": sales, "error_rate_pct": rate, "window_minutes": 5},
     )
+    outcome = _on_sample(
+        outcome,
+        sample=errors + sales,
+        sample_text=f"{_counted(sales, 'sale')}, {_counted(errors, 'error')}",
+        unit="sales and errors",
+    )
+    if outcome.status == INSUFFICIENT:
+        outcome.detail["error_rate_pct"] = None  # a rate over 4 operations is not a figure for the record
+    return outcome
 
 
 def check_rls_policies(*, now: datetime) -> CheckOutcome:
@@ -390,13 +426,14 @@ def check_adoption_rate(*, now: datetime) -> CheckOutcome:
     )
     rate = _pct(simplified, total) or 0.0
     expected = expected_adoption_pct()
-    return CheckOutcome(
+    outcome = CheckOutcome(
         name="adoption_rate",
         status=WARNING if rate < expected else OK,
         value=rate,
         threshold=f"warning < {expected:g} % (expected for the stage)",
         detail={"bars": total, "simplified": simplified},
     )
+    return _on_sample(outcome, sample=total, sample_text=_counted(total, "bar"), unit="bars")
 
 
 def pg_stat_statements_installed() -> bool:

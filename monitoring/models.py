@@ -1,5 +1,6 @@
 """Stored health-check runs, their per-check results, and the alerts they open (DESIGN.md section 5)."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -12,10 +13,13 @@ class CheckStatus(models.TextChoices):
     WARNING = "warning", "Warning"
     CRITICAL = "critical", "Critical"
     UNKNOWN = "unknown", "Unknown"
+    # A rate check whose sample is below the minimum it declares (HEALTH_MIN_SAMPLES): it judges nothing, so it
+    # is never warning or critical and never opens an alert ("not enough data (3 sales)").
+    INSUFFICIENT = "insufficient", "Not enough data"
 
     @classmethod
     def rank(cls, status: str) -> int:
-        """How bad a status is: ok < unknown < warning < critical (anything else counts as unknown)."""
+        """How bad a status is: ok = not enough data < unknown < warning < critical (anything else: unknown)."""
         return _SEVERITY_RANK.get(status, 1)
 
     @classmethod
@@ -24,7 +28,13 @@ class CheckStatus(models.TextChoices):
         return max(statuses, key=cls.rank, default=default)
 
 
-_SEVERITY_RANK = {CheckStatus.OK: 0, CheckStatus.UNKNOWN: 1, CheckStatus.WARNING: 2, CheckStatus.CRITICAL: 3}
+_SEVERITY_RANK = {
+    CheckStatus.OK: 0,
+    CheckStatus.INSUFFICIENT: 0,  # "not enough data" judges nothing: as good as ok for every ranking
+    CheckStatus.UNKNOWN: 1,
+    CheckStatus.WARNING: 2,
+    CheckStatus.CRITICAL: 3,
+}
 
 
 class HealthRun(models.Model):
@@ -62,6 +72,11 @@ class CheckResult(models.Model):
     detail = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True, default="")
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Consecutive runs, ending with this one, in which the check failed (warning or critical) / was critical;
+    # an unknown result carries the previous count, anything else resets it. A critical alert counts toward
+    # automatic action once critical_streak reaches the check's HEALTH_CONSECUTIVE_FAILURES.
+    failing_streak = models.PositiveSmallIntegerField(default=0)
+    critical_streak = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         db_table = "health_check_results"
@@ -70,6 +85,46 @@ class CheckResult(models.Model):
 
     def __str__(self):
         return f"{self.check_name}: {self.status}"
+
+    @property
+    def is_insufficient(self) -> bool:
+        return self.status == CheckStatus.INSUFFICIENT
+
+    @property
+    def sample_text(self) -> str:
+        """What the check's figure stands on, in words ("3 sales"); empty for checks that declare no sample."""
+        return (self.detail or {}).get("sample_text", "")
+
+    @property
+    def needed_text(self) -> str:
+        return (self.detail or {}).get("needed_text", "")
+
+    @property
+    def runs_needed(self) -> int:
+        return runs_needed_for(self.check_name)
+
+    @property
+    def streak(self) -> int:
+        """The run count that matters for this result: critical runs in a row when critical, else failing runs."""
+        return self.critical_streak if self.status == CheckStatus.CRITICAL else self.failing_streak
+
+    @property
+    def streak_text(self) -> str:
+        """ "2 of 2 failing runs" for a failing result; empty otherwise."""
+        if self.status not in (CheckStatus.WARNING, CheckStatus.CRITICAL):
+            return ""
+        needed = self.runs_needed
+        return f"{min(self.streak, needed)} of {needed} failing run{'s' if needed != 1 else ''}"
+
+    @property
+    def counts_toward_action(self) -> bool:
+        return self.status == CheckStatus.CRITICAL and self.critical_streak >= self.runs_needed
+
+
+def runs_needed_for(check_name: str) -> int:
+    """Consecutive critical runs after which a check's alert counts toward automatic action (settings)."""
+    needed = settings.HEALTH_CONSECUTIVE_FAILURES.get(check_name, settings.HEALTH_CONSECUTIVE_FAILURES_DEFAULT)
+    return max(1, int(needed))
 
 
 class Alert(models.Model):
@@ -93,6 +148,9 @@ class Alert(models.Model):
         CheckResult, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     last_result = models.ForeignKey(CheckResult, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # When the alert started to count toward automatic action: critical for HEALTH_CONSECUTIVE_FAILURES runs in
+    # a row. Only then is it announced on monitoring.signals.critical_alert_opened (the kill switch listens).
+    safeguard_tripped_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "health_alerts"
@@ -112,6 +170,15 @@ class Alert(models.Model):
     def is_unresolved(self) -> bool:
         return self.state != self.State.RESOLVED
 
+    @property
+    def runs_needed(self) -> int:
+        return runs_needed_for(self.check_name)
+
+    @property
+    def streak_text(self) -> str:
+        """ "2 of 2 failing runs", from the latest result that judged the check (empty when it is not failing)."""
+        return self.last_result.streak_text if self.last_result else ""
+
 
 class AlertEvent(models.Model):
     """One change in an alert's life, stored with the change itself (outbox): notifications are sent from here,
@@ -122,6 +189,7 @@ class AlertEvent(models.Model):
         ESCALATED = "escalated", "Escalated"
         RESOLVED = "resolved", "Resolved"
         ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        SAFEGUARD = "safeguard", "Safeguard tripped (counts toward automatic action)"
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=16, choices=Kind.choices)

@@ -33,6 +33,8 @@ def payload(*, event) -> dict:
         "value": result.value if result else None,
         "threshold": result.threshold if result else "",
         "error": result.error if result else "",
+        "failing_runs": result.streak_text if result else "",
+        "sample": result.sample_text if result else "",
     }
 
 
@@ -81,10 +83,17 @@ def post_webhook(*, url: str, data: dict, timeout: float) -> None:
 def notify(*, event, skip=frozenset()) -> tuple[set[str], list[str]]:
     """Send one alert event on every configured channel not in ``skip``; returns (channels done, errors)."""
     data = payload(event=event)
+    return deliver(subject=_subject(data), data=data, skip=skip)
+
+
+def deliver(*, subject: str, data: dict, skip=frozenset()) -> tuple[set[str], list[str]]:
+    """Send one message (mail: ``subject`` and ``data`` as lines; webhook: ``data`` as JSON) on every configured
+    channel not in ``skip``; returns (channels done, errors). Alerts and the rollout's automatic steps both go
+    out this way, so whoever watches the alerts sees the autopilot too."""
     done, errors = set(), []
     if settings.ALERT_EMAILS and MAIL not in skip:
         error = _with_retries(
-            lambda: send_mail(_subject(data), _body(data), settings.DEFAULT_FROM_EMAIL, settings.ALERT_EMAILS),
+            lambda: send_mail(subject, _body(data), settings.DEFAULT_FROM_EMAIL, settings.ALERT_EMAILS),
             what=MAIL,
         )
         if error:

@@ -75,11 +75,39 @@ def run_health_checks(*, trigger: str = HealthRun.Trigger.SCHEDULE, triggered_by
     return run
 
 
+def _previous_results() -> dict[str, CheckResult]:
+    """The results of the latest finished run, by check: where each check's streak of failing runs stands."""
+    previous = HealthRun.objects.filter(finished_at__isnull=False).order_by("-finished_at", "-id").first()
+    return {r.check_name: r for r in previous.results.all()} if previous else {}
+
+
+def streaks(*, status: str, previous: CheckResult | None) -> tuple[int, int]:
+    """(failing runs in a row, critical runs in a row) ending with a run whose result is ``status``.
+
+    Unknown (the check could not run) carries the previous counts: it neither confirms nor clears a failure.
+    Ok and "not enough data" clear them: the next failure starts again from one.
+    """
+    failing, critical = (previous.failing_streak, previous.critical_streak) if previous else (0, 0)
+    if status == CheckStatus.UNKNOWN:
+        return failing, critical
+    if status == CheckStatus.CRITICAL:
+        return failing + 1, critical + 1
+    if status == CheckStatus.WARNING:
+        return failing + 1, 0
+    return 0, 0
+
+
+def _streak_fields(*, status: str, previous: CheckResult | None) -> dict:
+    failing, critical = streaks(status=status, previous=previous)
+    return {"failing_streak": failing, "critical_streak": critical}
+
+
 def _run_locked(*, trigger, triggered_by, task_id) -> HealthRun:
     started = time.perf_counter()
     now = timezone.now()
     outcomes = health_checks.run_checks(now=now)
     with transaction.atomic():
+        previous = _previous_results()
         run = HealthRun.objects.create(
             started_at=now,
             finished_at=timezone.now(),
@@ -99,18 +127,19 @@ def _run_locked(*, trigger, triggered_by, task_id) -> HealthRun:
                 detail=o.detail,
                 error=o.error,
                 duration_ms=o.duration_ms,
+                **_streak_fields(status=o.status, previous=previous.get(o.name)),
             )
             for o in outcomes
         )
-        critical_alerts = update_alerts(results=results)
-    for alert in critical_alerts:
+        tripped = update_alerts(results=results)
+    for alert in tripped:
         _on_critical(alert)
     return run
 
 
 def _on_critical(alert: Alert) -> None:
-    """Announce the critical alert (the rollout's automatic protection listens); a receiver's failure is logged
-    and never undoes the stored alert."""
+    """Announce a critical alert whose safeguard tripped (the rollout's automatic protection listens); a
+    receiver's failure is logged and never undoes the stored alert."""
     for receiver, result in critical_alert_opened.send_robust(sender=Alert, alert=alert):
         if isinstance(result, Exception):
             logger.error("critical_alert_opened receiver %r failed for alert %s", receiver, alert.pk, exc_info=result)
@@ -120,39 +149,53 @@ def _on_critical(alert: Alert) -> None:
 
 
 def update_alerts(*, results) -> list[Alert]:
-    """Open, escalate or resolve one alert per check from a run's results; returns the alerts that opened as
-    critical or escalated to critical. ``unknown`` leaves an alert as it is (nothing is known either way)."""
+    """Open, escalate or resolve one alert per check from a run's results; returns the alerts whose safeguard
+    tripped in this run (critical for the check's HEALTH_CONSECUTIVE_FAILURES runs in a row), the only ones
+    announced for automatic action. ``unknown`` and "not enough data" leave an alert as it is (nothing is known
+    either way) and never open one."""
     now = timezone.now()
     unresolved = {a.check_name: a for a in Alert.objects.select_for_update().exclude(state=Alert.State.RESOLVED)}
-    became_critical = []
+    tripped = []
     for result in results:
-        alert = unresolved.get(result.check_name)
-        if result.status == CheckStatus.OK and alert:
-            alert.state, alert.resolved_at, alert.last_result = Alert.State.RESOLVED, now, result
-            alert.save(update_fields=["state", "resolved_at", "last_result"])
-            AlertEvent.objects.create(alert=alert, kind=AlertEvent.Kind.RESOLVED, severity=alert.severity)
-        elif result.status in ALERTING and not alert:
-            alert = Alert.objects.create(
-                check_name=result.check_name,
-                severity=result.status,
-                opened_at=now,
-                opened_by_result=result,
-                last_result=result,
+        alert = _move_alert(alert=unresolved.get(result.check_name), result=result, now=now)
+        if alert and alert.is_unresolved and not alert.safeguard_tripped_at and result.counts_toward_action:
+            alert.safeguard_tripped_at = now
+            alert.save(update_fields=["safeguard_tripped_at"])
+            AlertEvent.objects.create(
+                alert=alert,
+                kind=AlertEvent.Kind.SAFEGUARD,
+                severity=alert.severity,
+                comment=f"{result.streak_text}: counts toward automatic action.",
             )
-            AlertEvent.objects.create(alert=alert, kind=AlertEvent.Kind.OPENED, severity=alert.severity)
-            if alert.severity == CheckStatus.CRITICAL:
-                became_critical.append(alert)
-        elif result.status == CheckStatus.CRITICAL and alert and alert.severity == CheckStatus.WARNING:
-            # An acknowledged warning that turns critical needs someone's eyes again.
-            alert.severity, alert.escalated_at, alert.state = CheckStatus.CRITICAL, now, Alert.State.OPEN
-            alert.last_result = result
-            alert.save(update_fields=["severity", "escalated_at", "state", "last_result"])
-            AlertEvent.objects.create(alert=alert, kind=AlertEvent.Kind.ESCALATED, severity=alert.severity)
-            became_critical.append(alert)
-        elif alert:
-            alert.last_result = result
-            alert.save(update_fields=["last_result"])
-    return became_critical
+            tripped.append(alert)
+    return tripped
+
+
+def _move_alert(*, alert: Alert | None, result: CheckResult, now) -> Alert | None:
+    """One check's alert after one result: opened, escalated, resolved or just given the latest result."""
+    if result.status == CheckStatus.OK and alert:
+        alert.state, alert.resolved_at, alert.last_result = Alert.State.RESOLVED, now, result
+        alert.save(update_fields=["state", "resolved_at", "last_result"])
+        AlertEvent.objects.create(alert=alert, kind=AlertEvent.Kind.RESOLVED, severity=alert.severity)
+    elif result.status in ALERTING and not alert:
+        alert = Alert.objects.create(
+            check_name=result.check_name,
+            severity=result.status,
+            opened_at=now,
+            opened_by_result=result,
+            last_result=result,
+        )
+        AlertEvent.objects.create(alert=alert, kind=AlertEvent.Kind.OPENED, severity=alert.severity)
+    elif result.status == CheckStatus.CRITICAL and alert and alert.severity == CheckStatus.WARNING:
+        # An acknowledged warning that turns critical needs someone's eyes again.
+        alert.severity, alert.escalated_at, alert.state = CheckStatus.CRITICAL, now, Alert.State.OPEN
+        alert.last_result = result
+        alert.save(update_fields=["severity", "escalated_at", "state", "last_result"])
+        AlertEvent.objects.create(alert=alert, kind=AlertEvent.Kind.ESCALATED, severity=alert.severity)
+    elif alert:
+        alert.last_result = result
+        alert.save(update_fields=["last_result"])
+    return alert
 
 
 def acknowledge_alert(*, alert_id: int, user, comment: str) -> Alert:

@@ -40,6 +40,17 @@ class AdvanceForm(forms.Form):
     )
 
 
+class AutopilotForm(forms.Form):
+    batch_size = forms.IntegerField(
+        required=False, min_value=1, max_value=1_000_000, label="Batch size (bars per step; empty = a whole stage)"
+    )
+    reason = REASON
+    confirm = forms.BooleanField(
+        label="Yes: let the autopilot advance the rollout by itself, up to 4c, whenever every gate passes.",
+        error_messages={"required": "Tick the confirmation to turn the autopilot on."},
+    )
+
+
 class ReasonForm(forms.Form):
     reason = REASON
 

@@ -1,20 +1,26 @@
-"""Stage gates: a fresh health run, no unresolved critical alert, and the current stage's soak time."""
+"""Stage gates: a fresh health run, no unresolved critical alert, the current stage's soak time, and the switched
+bars doing no worse than the bars not yet switched (cohort vs control)."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 
 from monitoring.models import Alert, CheckStatus, HealthRun
+from rollout import cohort_compare
 from rollout.models import RolloutState, Stage
 
 HEALTH_FRESH = "health_fresh"
 NO_CRITICAL_ALERT = "no_critical_alert"
 SOAKED = "soaked"
+COHORT = "cohort_vs_control"
+BATCH_SOAK = "batch_soak"
 GATE_LABELS = {
+    BATCH_SOAK: "Time between automatic batches",
     HEALTH_FRESH: "Fresh health run",
     NO_CRITICAL_ALERT: "No open critical alert",
     SOAKED: "Soak time",
+    COHORT: "Switched bars do no worse than the rest",
 }
 
 
@@ -23,6 +29,7 @@ class GateResult:
     name: str
     passed: bool
     why: str
+    evidence: dict = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -81,9 +88,46 @@ def soak_gate(*, state: RolloutState, now: datetime) -> GateResult:
     return GateResult(SOAKED, True, f"Stage {state.stage} has soaked {soaked.total_seconds() / 3600:.1f} h.")
 
 
-def evaluate_gates(*, state: RolloutState, now: datetime, entering_next_stage: bool) -> list[GateResult]:
+def batch_soak_gate(*, state: RolloutState, now: datetime) -> GateResult:
+    """The autopilot's own gate between two batches of one stage (ROLLOUT_AUTOPILOT_BATCH_SOAK_MINUTES), so that
+    each batch has figures before the next; a person pressing "next batch" decides that for themselves."""
+    needed = timedelta(minutes=settings.ROLLOUT_AUTOPILOT_BATCH_SOAK_MINUTES)
+    since = now - state.soak_started_at if state.soak_started_at else needed
+    if since < needed:
+        minutes = since.total_seconds() / 60
+        why = f"The last batch ran {minutes:.0f} min ago; the autopilot waits {needed.total_seconds() / 60:g} min."
+        return GateResult(BATCH_SOAK, False, why)
+    return GateResult(BATCH_SOAK, True, "The last batch has soaked long enough.")
+
+
+def cohort_gate(*, state: RolloutState, now: datetime, entering_next_stage: bool, comparison=None) -> GateResult:
+    """Harm closes it always; "not enough data yet" closes it before a new stage (ROLLOUT_COHORT_GATE_NEEDS_DATA)
+    and lets a next batch of the same stage through. The comparison's figures go with it as evidence."""
+    comparison = comparison or cohort_compare.current_comparison(now=now, state=state)
+    evidence = comparison.as_evidence()
+    if not comparison.applies:
+        return GateResult(COHORT, True, "Nothing switched yet: no cohort to compare.", evidence)
+    if comparison.verdict == cohort_compare.HARM:
+        return GateResult(COHORT, False, f"{comparison.summary}.", evidence)
+    if comparison.verdict == cohort_compare.NOT_ENOUGH:
+        if entering_next_stage and settings.ROLLOUT_COHORT_GATE_NEEDS_DATA:
+            return GateResult(
+                COHORT, False, f"Not enough data yet to start a new stage — {comparison.summary}.", evidence
+            )
+        return GateResult(COHORT, True, f"No harm seen, not enough data yet — {comparison.summary}.", evidence)
+    return GateResult(COHORT, True, "No evidence of harm: " + _metric_figures(comparison) + ".", evidence)
+
+
+def _metric_figures(comparison) -> str:
+    return "; ".join(f"{m.label} {m.switched} vs {m.control}" for m in comparison.metrics)
+
+
+def evaluate_gates(
+    *, state: RolloutState, now: datetime, entering_next_stage: bool, comparison=None
+) -> list[GateResult]:
     """Every gate for the next advance; the soak gate only applies when the next advance starts a new stage."""
     gates = [health_gate(now=now), alert_gate()]
     if entering_next_stage:
         gates.append(soak_gate(state=state, now=now))
+    gates.append(cohort_gate(state=state, now=now, entering_next_stage=entering_next_stage, comparison=comparison))
     return gates

@@ -98,6 +98,18 @@ class RolloutState(models.Model):
     soak_started_at = models.DateTimeField(null=True, blank=True, help_text="Last step of the current stage.")
     version = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(default=timezone.now)
+    # The autopilot (issue 13), opt-in: it advances in `autopilot_batch_size` batches (empty: a whole stage per
+    # step) whenever every gate passes, on behalf of the product owner who turned it on and only while they may.
+    autopilot_enabled = models.BooleanField(default=False)
+    autopilot_batch_size = models.PositiveIntegerField(null=True, blank=True)
+    autopilot_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    autopilot_since = models.DateTimeField(null=True, blank=True)
+    # What the last tick decided, in words, and when: ticks write these without bumping `version`, so a page
+    # showing an advance form is not made stale every minute.
+    autopilot_last_tick_at = models.DateTimeField(null=True, blank=True)
+    autopilot_note = models.CharField(max_length=1000, blank=True, default="")
 
     class Meta:
         db_table = "rollout_state"
@@ -160,6 +172,8 @@ class EventKind(models.TextChoices):
     KILL_SWITCH = "kill_switch", "Kill switch"
     AUTO_ROLLBACK = "auto_rollback", "Automatic rollback"
     RECORD = "record", "Deployment record"
+    AUTOPILOT_ON = "autopilot_on", "Autopilot turned on"
+    AUTOPILOT_OFF = "autopilot_off", "Autopilot turned off"
 
 
 class RolloutEvent(models.Model):
@@ -204,6 +218,51 @@ class RolloutEvent(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.kind}"
+
+
+class RolloutNotification(models.Model):
+    """Outbox of the rollout's automatic steps (autopilot on, off, advance, pause): each is sent by mail and webhook
+    like an alert (monitoring.notifications), retried at the next autopilot tick until delivered or out of
+    attempts, so a failing mail server never loses one and never blocks a step."""
+
+    event = models.OneToOneField(RolloutEvent, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    delivered_to = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "rollout_notifications"
+        ordering = ["id"]
+        indexes = [models.Index(fields=["id"], condition=Q(notified_at__isnull=True), name="rollout_notify_pending")]
+
+    def __str__(self):
+        return f"notification of rollout event {self.event_id}"
+
+
+class CohortSnapshot(models.Model):
+    """The latest cohort comparison's figures (one row): the beat refreshes it every minute, so that pages and
+    gates read it instead of scanning a day of sales each time; the verdict is judged again from these figures
+    on every read (judging is cheap and follows the settings). Valid for one stage and one state version."""
+
+    SINGLETON_ID = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID)
+    stage = models.CharField(max_length=8, choices=Stage.choices)
+    state_version = models.PositiveIntegerField()
+    window_start = models.DateTimeField(null=True, blank=True)
+    computed_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    switched = models.JSONField(default=dict)
+    control = models.JSONField(default=dict)
+
+    class Meta:
+        db_table = "rollout_cohort_snapshot"
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="rollout_cohort_snapshot_singleton")]
+
+    def __str__(self):
+        return f"cohort figures of stage {self.stage} at {self.computed_at:%Y-%m-%d %H:%M:%S}"
 
 
 class RecordStatus(models.TextChoices):

@@ -14,6 +14,7 @@ from guardian.shortcuts import get_users_with_perms
 
 from monitoring.models import Alert, CheckResult, CheckStatus, HealthRun
 from rollout import permissions
+from rollout.cohort_compare import CohortComparison, current_comparison
 from rollout.cohorts import bucket_sql, cohort_sql
 from rollout.flag_cache import flag_cache
 from rollout.gates import evaluate_gates
@@ -21,6 +22,7 @@ from rollout.models import (
     DEFAULT_FLAGS,
     STAGE_ORDER,
     DeploymentRecord,
+    EventKind,
     FeatureFlag,
     RolloutEvent,
     RolloutState,
@@ -252,19 +254,23 @@ class RolloutOverview:
     critical_alerts: list
     kill_switch_engaged: bool
     figures: dict
+    comparison: CohortComparison
 
 
-def rollout_overview() -> RolloutOverview:
+def rollout_overview(*, now=None) -> RolloutOverview:
     """Everything the rollout page shows about stages and gates, in a bounded number of queries."""
     state, _ = RolloutState.objects.get_or_create(pk=RolloutState.SINGLETON_ID)
     remaining = remaining_in_stage(state.stage)
     target = state.stage if remaining else next_stage(state.stage)
     entering = target is not None and target != state.stage
-    now = timezone.now()
+    now = now or timezone.now()
+    comparison = current_comparison(now=now, state=state)
     return RolloutOverview(
         state=state,
         stages=stage_rows(state),
-        gates=evaluate_gates(state=state, now=now, entering_next_stage=entering) if target else [],
+        gates=evaluate_gates(state=state, now=now, entering_next_stage=entering, comparison=comparison)
+        if target
+        else [],
         entering_next_stage=entering,
         next_target=target,
         remaining_in_stage=remaining,
@@ -274,6 +280,7 @@ def rollout_overview() -> RolloutOverview:
         ),
         kill_switch_engaged=FeatureFlag.objects.filter(kill_switch_engaged=True).exists(),
         figures=cohort_figures(),
+        comparison=comparison,
     )
 
 
@@ -334,6 +341,13 @@ def record_timeline(record: DeploymentRecord) -> list[dict]:
 
 def event_summary(event: RolloutEvent) -> str:
     after = event.after or {}
+    if event.kind == EventKind.AUTOPILOT_ON:
+        size = after.get("batch_size")
+        return "autopilot on, " + (f"in batches of {size} bars" if size else "a whole stage per step")
+    if event.kind == EventKind.AUTOPILOT_OFF:
+        return "autopilot off: every step is taken by a person again"
+    if event.kind == EventKind.STAGE_ADVANCE and event.stage_before == event.stage_after:
+        return f"next batch of stage {event.stage_after}, {after.get('bars_changed', 0)} bars switched"
     if event.stage_before != event.stage_after and event.stage_after:
         text = f"stage {event.stage_before} → {event.stage_after}"
         if "bars_changed" in after:

@@ -67,6 +67,17 @@ class RolloutComplete(RolloutError):
 
 
 # --- Helpers --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _NamedActor:
+    """An actor that is not a user: stored with no user id, under its name (timeline and panel_events)."""
+
+    username: str
+    pk: None = None
+
+
+AUTOPILOT = _NamedActor("autopilot")
+
+
 def _require_reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
@@ -75,7 +86,8 @@ def _require_reason(reason: str) -> str:
 
 
 def _record(*, kind: str, actor, target, **fields) -> RolloutEvent:
-    """One timeline event, mirrored in the panel-wide audit trail (panel_events)."""
+    """One timeline event, mirrored in the panel-wide audit trail (panel_events). ``actor`` may be a person, None
+    (the system) or :data:`AUTOPILOT` (no user; its name is what the timeline shows)."""
     event = RolloutEvent.objects.create(
         kind=kind,
         actor=actor if getattr(actor, "pk", None) else None,
@@ -104,6 +116,13 @@ def _bump_state(state: RolloutState, now) -> None:
     state.updated_at = now
     state.save()
     state.refresh_from_db()
+
+
+def bump_state_fields(state: RolloutState, *, now=None, **values) -> None:
+    """Set fields of the locked state row and bump its version (what a page's form was built on changed)."""
+    for name, value in values.items():
+        setattr(state, name, value)
+    _bump_state(state, now or timezone.now())
 
 
 def _bump_flags(now) -> None:
@@ -175,6 +194,7 @@ class AdvanceResult:
     state: RolloutState
     step: RolloutStep | None = None
     gates: list[GateResult] = field(default_factory=list)
+    event: RolloutEvent | None = None
 
 
 # Bars are addressed as `id = ANY(ARRAY(…))`: a primary-key probe per bar whatever the (often stale) planner
@@ -238,14 +258,7 @@ def advance_stage(
         state = locked_state()
         if state.version != expected_version:
             return AdvanceResult(False, "The rollout changed since this page was loaded; nothing was done.", state)
-        if state.paused:
-            raise RolloutPaused("The rollout is paused; resume it first.")
-        if FeatureFlag.objects.filter(kill_switch_engaged=True).exists():
-            raise KillSwitchEngaged("The kill switch is engaged; release the flags before advancing.")
-        remaining = remaining_in_stage(state.stage)
-        target = state.stage if remaining else next_stage(state.stage)
-        if target is None:
-            raise RolloutComplete("Stage 4c is complete: every bar is in the rollout.")
+        target = advance_target(state)
         now = timezone.now()
         gates = evaluate_gates(state=state, now=now, entering_next_stage=target != state.stage)
         closed = [gate for gate in gates if not gate.passed]
@@ -259,27 +272,54 @@ def advance_stage(
                 stage_after=target, before={"gates": [gate.as_dict() for gate in closed]},
                 after={"overridden": [gate.name for gate in closed]}, reason=override_reason, is_override=True,
             )  # fmt: skip
-        stage_before = state.stage
-        step = RolloutStep.objects.create(stage=target, batch_size=batch_size, actor=actor, created_at=now)
-        changed = _apply_step(step=step, batch_size=batch_size)
-        step.bars_changed = changed
-        step.save(update_fields=["bars_changed"])
-        if changed:
-            _bump_flags(now)
-        state.stage = target
-        state.soak_started_at = now
-        _bump_state(state, now)
-        left = remaining_in_stage(target)
-        _record(
-            kind=EventKind.STAGE_ADVANCE, actor=actor, target=state, step=step, stage_before=stage_before,
-            stage_after=target, before={"stage": stage_before},
-            after={"stage": target, "bars_changed": changed, "batch_size": batch_size, "remaining": left,
-                   "gates": [gate.as_dict() for gate in gates]},
+        return apply_advance(
+            state=state, target=target, actor=actor, batch_size=batch_size, gates=gates, now=now,
             reason=override_reason, is_override=bool(closed),
         )  # fmt: skip
-        message = f"Stage {target}: {changed} bars switched to simplified mode"
-        message += f", {left} still to go." if left else "; the stage is complete."
-        return AdvanceResult(True, message, state, step, gates)
+
+
+def advance_target(state: RolloutState) -> str:
+    """Where the next step of a locked, advanceable rollout goes: the current stage while bars of its cohort are
+    left, else the next stage, never further (so no stage is ever skipped); refusals as domain errors."""
+    if state.paused:
+        raise RolloutPaused("The rollout is paused; resume it first.")
+    if FeatureFlag.objects.filter(kill_switch_engaged=True).exists():
+        raise KillSwitchEngaged("The kill switch is engaged; release the flags before advancing.")
+    target = state.stage if remaining_in_stage(state.stage) else next_stage(state.stage)
+    if target is None:
+        raise RolloutComplete("Stage 4c is complete: every bar is in the rollout.")
+    return target
+
+
+def apply_advance(
+    *, state: RolloutState, target: str, actor, batch_size: int | None, gates: list[GateResult], now,
+    reason: str = "", is_override: bool = False,
+) -> AdvanceResult:  # fmt: skip
+    """Apply one step to a state row the caller has locked (inside its transaction) after judging the gates:
+    switch the batch, allow-list it, restart the soak, and record the step with the gates' evidence."""
+    stage_before = state.stage
+    step = RolloutStep.objects.create(
+        stage=target, batch_size=batch_size, actor=actor if getattr(actor, "pk", None) else None, created_at=now
+    )
+    changed = _apply_step(step=step, batch_size=batch_size)
+    step.bars_changed = changed
+    step.save(update_fields=["bars_changed"])
+    if changed:
+        _bump_flags(now)
+    state.stage = target
+    state.soak_started_at = now
+    _bump_state(state, now)
+    left = remaining_in_stage(target)
+    event = _record(
+        kind=EventKind.STAGE_ADVANCE, actor=actor, target=state, step=step, stage_before=stage_before,
+        stage_after=target, before={"stage": stage_before}, created_at=now,
+        after={"stage": target, "bars_changed": changed, "batch_size": batch_size, "remaining": left,
+               "gates": [gate.as_dict() for gate in gates]},
+        reason=reason, is_override=is_override,
+    )  # fmt: skip
+    message = f"Stage {target}: {changed} bars switched to simplified mode"
+    message += f", {left} still to go." if left else "; the stage is complete."
+    return AdvanceResult(True, message, state, step, gates, event)
 
 
 def _set_paused(*, actor, paused: bool, reason: str) -> RolloutState:
@@ -290,19 +330,13 @@ def _set_paused(*, actor, paused: bool, reason: str) -> RolloutState:
         state = locked_state()
         if state.paused == paused:
             return state
-        _bump_state_fields(state, paused=paused)
+        bump_state_fields(state, paused=paused)
         _record(
             kind=EventKind.STAGE_PAUSE if paused else EventKind.STAGE_RESUME, actor=actor, target=state,
             stage_before=state.stage, stage_after=state.stage, before={"paused": not paused},
             after={"paused": paused}, reason=reason,
         )  # fmt: skip
         return state
-
-
-def _bump_state_fields(state: RolloutState, **values) -> None:
-    for name, value in values.items():
-        setattr(state, name, value)
-    _bump_state(state, timezone.now())
 
 
 def pause_rollout(*, actor, reason: str) -> RolloutState:
@@ -420,7 +454,8 @@ def on_critical_alert_signal(sender, *, alert, **kwargs) -> None:
 
 
 def on_critical_alert_opened(*, alert) -> None:
-    """Called by the health-check alerting when a critical alert opens (or escalates to critical).
+    """Called by the health-check alerting when a critical alert's safeguard trips (critical for the check's
+    consecutive failing runs).
 
     While a stage above `off` is live and ROLLOUT_AUTO_ROLLBACK is on, the kill switch fires by itself and the
     timeline records the alert that caused it. A failure here is logged, never raised into the alerting.
@@ -432,7 +467,11 @@ def on_critical_alert_opened(*, alert) -> None:
             state = RolloutState.objects.filter(pk=RolloutState.SINGLETON_ID).first()
             if state is None or state.stage == Stage.OFF:
                 return
-            reason = f"Critical alert #{alert.pk} on {alert.check_name} opened while stage {state.stage} was live."
+            runs = f" ({alert.streak_text})" if alert.streak_text else ""
+            reason = (
+                f"Critical alert #{alert.pk} on {alert.check_name}{runs} tripped its safeguard while stage "
+                f"{state.stage} was live."
+            )
             if pull_kill_switch(actor=None, reason=reason, alert=alert):
                 logger.warning("Automatic rollback: %s", reason)
     except Exception:

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponseNotModified, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from adminpanel.api_auth import authenticate_api_client
@@ -16,10 +17,11 @@ from adminpanel.paging import estimated_row_counts
 from adminpanel.roles import can_read_all, roles_of
 from monitoring import selectors as monitoring_selectors
 from monitoring import views as monitoring_views
-from rollout import permissions, selectors, services
+from rollout import autopilot, explain, permissions, selectors, services
 from rollout.forms import (
     AdvanceForm,
     AllowListForm,
+    AutopilotForm,
     DeploymentRecordForm,
     FlipFlagForm,
     KillSwitchForm,
@@ -88,9 +90,13 @@ def home(request: HttpRequest):
 def rollout_page(request: HtmxHttpRequest):
     """Flags, stages with their cohorts and health, gates, controls and the latest history."""
     _require(permissions.can_view(request.user))
-    overview = selectors.rollout_overview()
+    now = timezone.now()
+    overview = selectors.rollout_overview(now=now)
     context = {
         "overview": overview,
+        "autopilot": autopilot.outlook(
+            state=overview.state, gates=overview.gates, entering_next_stage=overview.entering_next_stage, now=now
+        ),
         "can_operate": permissions.can_operate_stages(request.user),
         "can_override": permissions.can_override_gates(request.user),
         "can_rollback": permissions.can_trigger_rollback(request.user),
@@ -199,6 +205,33 @@ def kill_switch(request: HttpRequest):
             messages.warning(request, "The kill switch was already engaged: nothing changed.")
         return redirect("rollout:page")
     return render(request, "rollout/kill_switch.html", {"form": form, "flags": FeatureFlag.objects.all()})
+
+
+@require_POST
+def autopilot_on(request: HttpRequest):
+    """Turn the autopilot on (confirmed once, with a reason); the same check runs again in the service."""
+    _require(permissions.can_operate_stages(request.user))
+    return _back(
+        request,
+        AutopilotForm(request.POST),
+        lambda data: autopilot.enable_autopilot(
+            actor=request.user, batch_size=data["batch_size"], reason=data["reason"]
+        ),
+        "The autopilot is on: it advances by itself whenever every gate passes, and pauses when a safeguard "
+        "trips. Take manual control at any time.",
+    )
+
+
+@require_POST
+def autopilot_off(request: HttpRequest):
+    """Take manual control: one click, nothing else changes."""
+    _require(permissions.can_operate_stages(request.user))
+    try:
+        autopilot.take_manual_control(actor=request.user)
+    except services.NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+    messages.success(request, "You have manual control: the autopilot is off and the rollout stays where it is.")
+    return redirect("rollout:page")
 
 
 # --- History --------------------------------------------------------------------------------------
@@ -322,19 +355,25 @@ def record_sign(request: HttpRequest, pk: int):
 
 
 # --- Flag read API --------------------------------------------------------------------------------
+def _api_bar_id(request: HttpRequest) -> tuple[uuid.UUID | None, JsonResponse | None]:
+    """The token rules every flag API route shares: a valid client token (401 otherwise), then a bar id (400)."""
+    if authenticate_api_client(request) is None:
+        response = JsonResponse({"error": "A valid API token is required (Authorization: Bearer <token>)."}, status=401)
+        response["WWW-Authenticate"] = "Bearer"
+        return None, response
+    try:
+        return uuid.UUID(request.GET.get("bar", "")), None
+    except ValueError:
+        return None, JsonResponse({"error": "The bar parameter must be a bar id (a UUID)."}, status=400)
+
+
 @login_not_required
 @require_GET
 def flags_api(request: HttpRequest):
     """`GET /api/v1/flags?bar=<uuid>` for BarTender clients: both flags and the operating mode, with an ETag."""
-    if authenticate_api_client(request) is None:
-        response = JsonResponse({"error": "A valid API token is required (Authorization: Bearer <token>)."}, status=401)
-        response["WWW-Authenticate"] = "Bearer"
-        return response
-    raw = request.GET.get("bar", "")
-    try:
-        bar_id = uuid.UUID(raw)
-    except ValueError:
-        return JsonResponse({"error": "The bar parameter must be a bar id (a UUID)."}, status=400)
+    bar_id, refusal = _api_bar_id(request)
+    if refusal:
+        return refusal
     reading = selectors.flags_for_bar(bar_id)
     if reading is None:
         return JsonResponse({"error": "No bar has this id."}, status=404)
@@ -354,3 +393,47 @@ def flags_api(request: HttpRequest):
 def _if_none_match(request: HttpRequest) -> set[str]:
     header = request.headers.get("If-None-Match", "")
     return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+
+
+@login_not_required
+@require_GET
+def explain_api(request: HttpRequest):
+    """`GET /api/v1/flags/explain?bar=<uuid>`: why each flag is on or off for the bar (same token rules as
+    `/api/v1/flags`); never cached, since it is for people debugging a bar, not for polling."""
+    bar_id, refusal = _api_bar_id(request)
+    if refusal:
+        return refusal
+    explanation = explain.explain_bar(bar_id)
+    if explanation is None:
+        return JsonResponse({"error": "No bar has this id."}, status=404)
+    response = JsonResponse(explanation.as_json())
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# --- "Why is this bar on?" ------------------------------------------------------------------------
+@require_GET
+def explain_page(request: HtmxHttpRequest):
+    """Pick a bar by name (search as you type), then see every input of its flags and the final values."""
+    _require(permissions.can_view(request.user))
+    query = request.GET.get("q", "").strip()[:200]
+    raw = request.GET.get("bar", "")
+    context = {"query": query, "matches": explain.search_bars(query) if query else [], "explanation": None}
+    status = 200
+    if raw:
+        try:
+            context["explanation"] = explain.explain_bar(uuid.UUID(raw))
+        except ValueError:
+            context["error"], status = "That link does not name a bar; pick the bar by its name below.", 400
+        else:
+            if context["explanation"] is None:
+                context["error"], status = "No bar has this id any more; pick the bar by its name below.", 404
+    return render(request, "rollout/explain.html", context, status=status)
+
+
+@require_GET
+def explain_matches(request: HtmxHttpRequest):
+    """The search-as-you-type list of bars whose name contains `q` (htmx partial)."""
+    _require(permissions.can_view(request.user))
+    query = request.GET.get("q", "").strip()[:200]
+    return render(request, "rollout/_bar_matches.html", {"query": query, "matches": explain.search_bars(query)})

@@ -20,6 +20,13 @@ def empty_api_token_cache():
 
 
 @pytest.fixture(autouse=True)
+def fresh_cohort_figures(settings):
+    """Tests seed sales and judge at once: read the cohort figures afresh every time, never the stored ones.
+    tests/rollout/test_cohort_compare.py checks the stored figures with their own age."""
+    settings.ROLLOUT_COHORT_MAX_AGE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def no_flag_cache(settings):
     """Ordinary tests never commit, so no change notification would ever reach the flag cache: read the database.
     tests/rollout/test_flag_cache.py turns it on in committing tests."""

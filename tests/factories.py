@@ -23,7 +23,7 @@ from adminpanel.models import (
 from adminpanel.permissions import FLIP_FLAG, MANAGE_BAR_MAPPINGS
 from adminpanel.roles import PRODUCT, SUPPORT
 from mappings.models import ServerNameMapping
-from rollout.models import FeatureFlag, RolloutState
+from rollout.models import FeatureFlag, RolloutBarChange, RolloutState, RolloutStep
 
 PASSWORD = "test-pass-123"
 
@@ -147,8 +147,57 @@ def state() -> RolloutState:
     return RolloutState.objects.get(pk=RolloutState.SINGLETON_ID)
 
 
-def backdate_soak(hours: float = 25) -> None:
+def backdate_soak(hours: float = 25, *, traffic: int | None = 250) -> None:
+    """As if the current stage had run for `hours`: its soak started and its steps ran that long ago, and (unless
+    `traffic` is None) both cohorts sold `traffic` sales in the window and as many just before it, every one with
+    a server_id and no error: a healthy stage whose cohort comparison says "no evidence of harm"."""
     RolloutState.objects.filter(pk=1).update(soak_started_at=timezone.now() - timedelta(hours=hours))
+    RolloutStep.objects.filter(rolled_back_at__isnull=True).update(created_at=timezone.now() - timedelta(hours=hours))
+    if traffic:
+        seed_traffic(switched=traffic, control=traffic, hours=hours)
+
+
+def switched_bars() -> list:
+    """Bars the rollout switched and has not rolled back (the cohort comparison's switched side)."""
+    ids = RolloutBarChange.objects.filter(rolled_back_at__isnull=True).values_list("bar_id", flat=True)
+    return list(Bar.objects.filter(pk__in=ids, settings__operatingMode="simplified"))
+
+
+def control_bars() -> list:
+    """Bars without an operating mode (the comparison's "not yet switched" side)."""
+    return list(Bar.objects.filter(settings__operatingMode__isnull=True))
+
+
+def seed_traffic(
+    *, switched: int, control: int, hours: float = 25, switched_coverage: float = 1.0, switched_errors: int = 0,
+    switched_before: int | None = None, control_before: int | None = None, now=None,
+) -> None:  # fmt: skip
+    """Sales of both cohorts: `switched` / `control` in the comparison window (at `hours`/2 ago), as many (or the
+    given `*_before`) in the same length of time just before it, with `switched_coverage` of the switched side's
+    window sales carrying a server_id and `switched_errors` error logs on switched bars."""
+    now = now or timezone.now()
+    server = UserFactory(username="traffic_server")
+    window = min(hours, 24)
+    after_at, before_at = now - timedelta(hours=window / 2), now - timedelta(hours=window * 1.5)
+    sales = []
+    for bars, count, before, coverage in (
+        (switched_bars(), switched, switched if switched_before is None else switched_before, switched_coverage),
+        (control_bars(), control, control if control_before is None else control_before, 1.0),
+    ):
+        if not bars:
+            continue
+        with_server = round(count * coverage)
+        for i in range(count):
+            sales.append(Sale(bar=bars[i % len(bars)], server=server if i < with_server else None, amount=100,
+                              created_at=after_at))  # fmt: skip
+        for i in range(before):
+            sales.append(Sale(bar=bars[i % len(bars)], server=server, amount=100, created_at=before_at))
+    Sale.objects.bulk_create(sales, batch_size=2000)
+    bars = switched_bars()
+    AuditLog.objects.bulk_create(
+        AuditLog(bar=bars[i % len(bars)], level="error", error_type="crash", error_message="boom", created_at=after_at)
+        for i in range(switched_errors if bars else 0)
+    )
 
 
 def advance(user, **kwargs):

@@ -72,7 +72,10 @@ def test_alert_opens_escalates_is_acknowledged_and_resolves_through_the_celery_t
     set_coverage(bar, 94)
     run_through_celery(worker)
     alert.refresh_from_db()
-    assert alert.severity == "critical" and critical == [alert.pk]
+    assert alert.severity == "critical" and critical == []  # 1 of 2 failing runs: not yet a safeguard
+    run_through_celery(worker)
+    alert.refresh_from_db()
+    assert alert.safeguard_tripped_at is not None and critical == [alert.pk]
 
     services.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="mapping missing servers")
     set_coverage(bar, 99)
@@ -80,5 +83,5 @@ def test_alert_opens_escalates_is_acknowledged_and_resolves_through_the_celery_t
     alert.refresh_from_db()
     assert alert.state == "resolved"
     assert Alert.objects.filter(check_name="server_id_coverage").count() == 1
-    assert [m.subject.split()[-1] for m in mail.outbox] == ["opened", "escalated", "resolved"]
-    assert HealthRun.objects.count() == 3
+    assert [m.subject.split()[-1] for m in mail.outbox] == ["opened", "escalated", "safeguard", "resolved"]
+    assert HealthRun.objects.count() == 4

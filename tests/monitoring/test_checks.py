@@ -32,9 +32,10 @@ def test_coverage_ignores_sales_older_than_24_hours(make_sales):
     assert run("server_id_coverage").status == "ok"
 
 
-def test_coverage_without_sales_is_ok_and_has_no_value(db):
+def test_coverage_without_sales_is_not_enough_data_and_has_no_value(db):
     outcome = run("server_id_coverage")
-    assert (outcome.status, outcome.value) == ("ok", None)
+    assert (outcome.status, outcome.value) == ("insufficient", None)
+    assert outcome.detail["sample_text"] == "0 sales"
 
 
 @pytest.mark.parametrize(("failures", "status"), [(0, "ok"), (5, "ok"), (6, "critical")])
@@ -47,7 +48,7 @@ def test_resolution_error_rate_is_critical_above_5_percent(make_sales, failures,
 
 
 def test_resolution_errors_older_than_5_minutes_do_not_count(make_sales):
-    make_sales(10, 10, bar=simplified_bar())
+    make_sales(20, 20, bar=simplified_bar())
     audit_logs(10, error_type="server_id_resolution", minutes_ago=6)
     assert run("resolution_error_rate").status == "ok"
 
@@ -125,7 +126,7 @@ def test_errors_mentioning_server_id_warn_above_100_an_hour(db, count, status):
     assert (outcome.status, outcome.value) == (status, count)
 
 
-@pytest.mark.parametrize(("errors", "sales", "status"), [(0, 10, "ok"), (1, 199, "warning"), (3, 97, "critical")])
+@pytest.mark.parametrize(("errors", "sales", "status"), [(0, 100, "ok"), (1, 199, "warning"), (3, 97, "critical")])
 def test_error_logs_warn_on_any_error_and_are_critical_above_1_percent(make_sales, errors, sales, status):
     make_sales(sales, sales)
     audit_logs(errors, level="error", error_type="crash")

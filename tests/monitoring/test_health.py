@@ -47,7 +47,12 @@ def test_alert_opens_escalates_stays_single_and_resolves(make_sales, critical_ca
     alert.refresh_from_db()
     assert (alert.severity, alert.state) == ("critical", "open")
     assert alert.escalated_at is not None
-    assert critical_calls == [alert.pk]
+    assert critical_calls == []  # coverage needs 2 critical runs in a row before automatic action
+    assert alert.streak_text == "1 of 2 failing runs"
+
+    services.run_health_checks()
+    alert.refresh_from_db()
+    assert critical_calls == [alert.pk] and alert.streak_text == "2 of 2 failing runs"
 
     services.run_health_checks()
     assert coverage_alerts().count() == 1
@@ -58,11 +63,12 @@ def test_alert_opens_escalates_stays_single_and_resolves(make_sales, critical_ca
     alert.refresh_from_db()
     assert alert.state == "resolved" and alert.resolved_at is not None
     kinds = list(AlertEvent.objects.filter(alert=alert).values_list("kind", flat=True))
-    assert kinds == ["opened", "escalated", "resolved"]
+    assert kinds == ["opened", "escalated", "safeguard", "resolved"]
 
     set_coverage(bar, 90)
     services.run_health_checks()
     assert coverage_alerts().count() == 2  # a new alert after the old one resolved
+    services.run_health_checks()
     assert critical_calls[-1] == coverage_alerts().exclude(pk=alert.pk).get().pk
 
 

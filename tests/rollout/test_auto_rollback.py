@@ -12,6 +12,7 @@ def open_critical(check_name="orphaned_sales"):
 
 
 def test_a_critical_alert_during_4b_turns_both_flags_off_and_says_why(owner, fresh_run):
+    BarFactory(is_internal=True)
     bars = BarFactory.create_batch(20)
     advance(owner)
     backdate_soak()
@@ -57,3 +58,26 @@ def test_expected_adoption_follows_the_bars_the_rollout_switched(owner, fresh_ru
     assert services.expected_adoption_pct() == 0.0
     advance(owner)
     assert services.expected_adoption_pct() == 25.0
+
+
+def test_one_blip_never_pulls_the_kill_switch_two_critical_runs_in_a_row_do(owner, fresh_run, monkeypatch, settings):
+    """The issue's example: one run that read 81/100 database connections under load."""
+    from monitoring import health_checks
+    from monitoring import services as monitoring_services
+
+    settings.ALERT_EMAILS, settings.ALERT_WEBHOOK_URL = [], ""
+    BarFactory(is_internal=True)
+    advance(owner)
+    readings = ["critical", "ok", "critical", "critical"]
+
+    def connections(*, now):
+        return health_checks.CheckOutcome(name="db_connections", status=readings.pop(0), value=81.0)
+
+    monkeypatch.setattr(health_checks, "CHECKS", (health_checks.Check("db_connections", "DB", connections),))
+    for _ in range(3):
+        monitoring_services.run_health_checks()
+    assert not FeatureFlag.objects.filter(kill_switch_engaged=True).exists()
+    monitoring_services.run_health_checks()
+    assert not FeatureFlag.objects.filter(kill_switch_engaged=False).exists()
+    event = RolloutEvent.objects.get(kind=EventKind.AUTO_ROLLBACK)
+    assert "db_connections (2 of 2 failing runs) tripped its safeguard" in event.reason

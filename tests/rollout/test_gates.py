@@ -70,7 +70,7 @@ def test_an_override_with_the_permission_is_allowed_and_audited_in_red(owner, at
     assert result.applied and state().stage == "4b"
     override = RolloutEvent.objects.get(kind=EventKind.GATE_OVERRIDE)
     assert override.is_override and override.reason == "CEO demo at noon" and override.actor == owner
-    assert override.after["overridden"] == ["soaked"]
+    assert override.after["overridden"] == ["soaked", "cohort_vs_control"]  # 4a just started: no data either
     assert RolloutEvent.objects.get(kind=EventKind.STAGE_ADVANCE, stage_after="4b").is_override
 
 

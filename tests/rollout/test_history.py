@@ -15,7 +15,7 @@ def events(owner, fresh_run):
     BarFactory(is_internal=True)
     services.flip_flag(actor=owner, flag_key="ENABLE_SWITCHING_MODE", state="global", reason="=HYPERLINK(1)")
     advance(owner)
-    advance(owner, override_reason="skip soak")  # nothing left in 4a: starts 4b with the soak gate overridden
+    advance(owner, override_reason="skip soak")  # nothing left in 4a: starts 4b, soak and cohort gates overridden
     return RolloutEvent.objects.all()
 
 

@@ -78,6 +78,7 @@ def test_continuing_a_stage_in_batches_needs_no_new_soak(owner, fresh_run):
 
 
 def test_the_next_stage_switches_its_hash_cohort(owner, fresh_run):
+    BarFactory(is_internal=True)  # 4a needs a switched bar whose figures the cohort gate can judge
     bars = BarFactory.create_batch(60)
     advance(owner)
     backdate_soak()

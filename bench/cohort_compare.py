@@ -1,0 +1,137 @@
+"""Bench: the cohort comparison (rollout/cohort_compare.py) and the rollout page that shows it, at scale.
+
+    .venv/bin/python bench/cohort_compare.py [--bars 10000] [--sales 5000000] [--repeat 7]
+
+Uses its own database `bartender_bench_cohort` (created and seeded with `seed_demo` on first use: the dev database
+is never touched; set DATABASE_URL to use another). Puts the rollout at 4b, started 12 hours ago (so the window
+holds 12 hours of both cohorts' sales and the 12 hours before), then prints the median and max of `repeat` runs
+of: the comparison alone, the gates with it, one autopilot tick that only waits, and the rollout page as a
+product owner gets it (Django test client, full page and the polled partial), with its query count.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DB = "bartender_bench_cohort"
+
+
+def use_database(*, bars: int, sales: int) -> None:
+    sys.path.insert(0, str(ROOT))
+    if not os.environ.get("DATABASE_URL"):
+        import psycopg
+
+        port = os.environ.get("BARTENDER_PG_PORT", "54329")
+        with psycopg.connect(f"postgresql://bartender@127.0.0.1:{port}/postgres", autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
+                conn.execute(f"CREATE DATABASE {BENCH_DB}")
+        os.environ["DATABASE_URL"] = f"postgresql://bartender@127.0.0.1:{port}/{BENCH_DB}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminpanel.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+    from adminpanel.models import Bar
+    from adminpanel.seeding import seed_demo
+
+    if Bar.objects.count() < bars:
+        started = time.perf_counter()
+        report = seed_demo(bars=bars, sales=sales)
+        print(f"seeded {report.bars_created} bars and about {sales} sales in {time.perf_counter() - started:.0f} s")
+        with django.db.connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+
+
+def timed(fn, repeat: int) -> tuple[float, float, object]:
+    runs, result = [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = fn()
+        runs.append((time.perf_counter() - started) * 1000)
+    return statistics.median(runs), max(runs), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bars", type=int, default=10_000)
+    parser.add_argument("--sales", type=int, default=5_000_000)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    use_database(bars=args.bars, sales=args.sales)
+
+    from django.conf import settings
+    from django.contrib.auth.models import Group
+    from django.db import connection, reset_queries
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+    from guardian.shortcuts import assign_perm
+
+    from adminpanel.models import Sale, User
+    from monitoring.models import CheckStatus, HealthRun
+    from rollout import autopilot, services
+    from rollout.cohort_compare import compare_cohorts
+    from rollout.gates import evaluate_gates
+    from rollout.models import FeatureFlag, RolloutState, RolloutStep, ensure_default_flags
+
+    settings.ALLOWED_HOSTS = ["*"]
+    ensure_default_flags()
+    user, _ = User.objects.get_or_create(username="bench-cohort", defaults={"is_superuser": True})
+    user.groups.add(Group.objects.get_or_create(name="product")[0])
+    for flag in FeatureFlag.objects.all():
+        assign_perm("rollout.flip_flag", user, flag)
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE rollout_bar_changes, rollout_steps, rollout_events, rollout_notifications, "
+                       "feature_flag_bars CASCADE")  # fmt: skip
+        cursor.execute(
+            "UPDATE bars SET settings = settings - 'operatingMode' WHERE settings->>'operatingMode' = 'simplified'"
+        )
+    FeatureFlag.objects.update(kill_switch_engaged=False, enabled_globally=False)
+    RolloutState.objects.update(stage="off", paused=False, soak_started_at=None, autopilot_enabled=False)
+    HealthRun.objects.create(started_at=timezone.now(), finished_at=timezone.now(), status=CheckStatus.OK)
+
+    def version():
+        return RolloutState.objects.get().version
+
+    services.advance_stage(actor=user, expected_version=version())
+    services.advance_stage(actor=user, expected_version=version(), override_reason="bench")
+    started = timezone.now() - timezone.timedelta(hours=12)
+    RolloutStep.objects.update(created_at=started)
+    RolloutState.objects.update(soak_started_at=started)
+    HealthRun.objects.create(started_at=timezone.now(), finished_at=timezone.now(), status=CheckStatus.OK)
+
+    window_sales = Sale.objects.filter(created_at__gt=started - timezone.timedelta(hours=12)).count()
+    state = RolloutState.objects.get()
+    median, worst, result = timed(lambda: compare_cohorts(now=timezone.now(), state=state), args.repeat)
+    print(f"sales: {Sale.objects.count()} in all, {window_sales} in the 24 h the comparison reads")
+    switched, control = result.switched, result.control
+    print(f"switched: {switched.bars} bars, {switched.sales} sales; not yet switched: {control.bars} bars, "
+          f"{control.sales} sales → {result.verdict_label}")  # fmt: skip
+    print(f"compare_cohorts: median {median:.0f} ms, max {worst:.0f} ms over {args.repeat} runs")
+    median, worst, _ = timed(
+        lambda: evaluate_gates(state=state, now=timezone.now(), entering_next_stage=True), args.repeat
+    )
+    print(f"evaluate_gates (all four): median {median:.0f} ms, max {worst:.0f} ms")
+    autopilot.enable_autopilot(actor=user, batch_size=None, reason="bench")
+    median, worst, tick = timed(lambda: autopilot.tick(), args.repeat)
+    print(f"autopilot tick ({tick.action}): median {median:.0f} ms, max {worst:.0f} ms")
+
+    client = Client()
+    client.force_login(user)
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/rollout/")
+    median, worst, _ = timed(lambda: client.get("/rollout/"), args.repeat)
+    print(f"rollout page: median {median:.0f} ms, max {worst:.0f} ms, {len(queries)} queries")
+    median, worst, _ = timed(lambda: client.get("/rollout/", headers={"HX-Request": "true"}), args.repeat)
+    print(f"rollout page, polled partial: median {median:.0f} ms, max {worst:.0f} ms")
+    reset_queries()
+
+
+if __name__ == "__main__":
+    main()
