@@ -1,0 +1,6 @@
+"""Monitoring models, one module per concept (STYLE.md: a package once past ~400 lines): health runs, results,
+alerts and phase windows in ``health``; the contact chain and incidents in ``incidents``."""
+
+from monitoring.models.health import Alert, AlertEvent, CheckResult, CheckStatus, HealthRun, PhaseWindow
+
+__all__ = ["Alert", "AlertEvent", "CheckResult", "CheckStatus", "HealthRun", "PhaseWindow"]
