@@ -13,6 +13,7 @@ from django.utils.dateparse import parse_datetime
 from adminpanel.models import PanelEvent, User
 from adminpanel.roles import PRODUCT, SUPPORT
 from adminpanel.sql_probe import time_limited_cursor
+from monitoring.health_checks import CHECKS
 from monitoring.models import Contact, ContactTier, Incident, IncidentNotification, IncidentStatus, IncidentUpdate
 from monitoring.signals import ActionTaken, incident_actions_from_provider
 
@@ -83,6 +84,14 @@ def incident_impact(incident: Incident, *, now: datetime | None = None) -> Impac
         if stored is not None:
             return stored
     return measure_impact(start=incident.started_at, end=incident.resolved_at or now or timezone.now())
+
+
+CHECK_LABELS = {check.name: check.label for check in CHECKS}
+
+
+def check_label(name: str) -> str:
+    """A health check's name in words (its key when it is not one of the suite's)."""
+    return CHECK_LABELS.get(name, name)
 
 
 def actions_taken(incident: Incident, *, now: datetime | None = None) -> list[ActionTaken]:

@@ -20,10 +20,8 @@ from adminpanel.paging import IdKeyset, keyset_page
 from adminpanel.roles import read_all_required
 from monitoring import communication, incident_selectors, incidents, root_cause
 from monitoring.forms import IncidentUpdateForm, OpenIncidentForm, SendCommunicationForm
-from monitoring.health_checks import CHECKS
 from monitoring.models import Incident, IncidentStatus
 
-CHECK_LABELS = {check.name: check.label for check in CHECKS}
 LIST_STATES = {"open": "Open", "resolved": "Resolved", "": "All"}
 
 
@@ -126,7 +124,7 @@ def _detail_context(incident: Incident, *, update_form=None, send_form=None) -> 
         "send_form": send_form or SendCommunicationForm(initial={"tier": incident.tier_id}),
         "escalate_after": settings.INCIDENT_ESCALATE_AFTER_MINUTES.get(incident.severity),
         "next_tier": incidents.next_tier(incident.tier) if incident.tier_id else None,
-        "alert_label": CHECK_LABELS.get(incident.alert.check_name, incident.alert.check_name) if incident.alert else "",
+        "alert_label": incident_selectors.check_label(incident.alert.check_name) if incident.alert else "",
     }
 
 

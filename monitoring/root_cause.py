@@ -62,6 +62,7 @@ class RcaSection:
     rows: list[list]
     runbook_sql: str
     note: str
+    empty: str
 
 
 def _when(moment: datetime | None) -> str:
@@ -80,6 +81,7 @@ def _errors(window: RcaWindow) -> RcaSection:
         rows=[[error_type or "(no type)", count, _when(last)] for error_type, count, last in rows],
         runbook_sql=sql,
         note="Counted over the window above (the runbook counts the last hour).",
+        empty="No audit log mentioning server_id in this window.",
     )
 
 
@@ -103,6 +105,7 @@ def _fallbacks() -> RcaSection:
         ],
         runbook_sql=summary.sql["by_reason"],
         note="The migration log is written by the backfill, not during the incident: all of it, as in the runbook.",
+        empty="No backfilled row used a fallback (or the backfill has not run yet: see the Backfill page).",
     )
 
 
@@ -123,6 +126,7 @@ def _orphans(window: RcaWindow) -> RcaSection:
         rows=[[row["bar__name"], row["sales"]] for row in per_bar],
         runbook_sql=runbook_sql.RCA_ORPHANED_SALES_LAST_HOUR.strip(),
         note="Counted over the window above (the runbook counts the last hour). The ten bars with the most.",
+        empty="No sale without server_id in a simplified-mode bar in this window.",
     )
 
 

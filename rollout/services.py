@@ -14,7 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from adminpanel.audit import record_event
-from monitoring import incidents
+from monitoring import incident_selectors, incidents
 from monitoring.models import Incident
 from rollout import permissions
 from rollout.cohorts import bucket_sql, cohort_sql
@@ -421,13 +421,21 @@ def _open_incident(*, event: RolloutEvent, actor, alert) -> None:
     """The incident of this kill switch (DESIGN.md 4c), committed with it: one per timeline event. In a savepoint,
     so that a failure here is logged and never keeps the flags on."""
     automatic = event.kind == EventKind.AUTO_ROLLBACK
-    who = "automatic rollback" if automatic else f"kill switch pulled by {event.actor_name}"
+    if automatic:
+        what = "Automatic rollback: critical alert"
+        what += f" on {incident_selectors.check_label(alert.check_name)}" if alert is not None else ""
+    else:
+        what = f"Kill switch pulled by {actor}: {event.reason}"
+    issue = (
+        f"{what}\n{event.reason if automatic else ''} Both flags are off for every bar (runbook rollback option A); "
+        "the data is kept."
+    )
     try:
         with transaction.atomic():
             incidents.open_incident_for_event(
                 trigger_key=incident_trigger_key(event.pk),
                 source=Incident.Source.AUTO_ROLLBACK if automatic else Incident.Source.KILL_SWITCH,
-                issue=f"Mode Switching rolled back ({who}; both flags off for every bar): {event.reason}",
+                issue=issue.strip(),
                 started_at=min(alert.opened_at, event.created_at) if alert is not None else event.created_at,
                 alert=alert,
                 opened_by=actor,

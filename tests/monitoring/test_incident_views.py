@@ -218,3 +218,8 @@ def test_the_page_shows_each_notification_and_its_delivery(client_for, support_u
     assert 'data-kind="opened" data-delivery="delivered"' in html
     assert 'data-kind="escalation" data-delivery="delivered"' in html
     assert "Escalated to the next tier" in html  # the history, in words
+
+
+def test_a_bar_managers_home_page_shows_no_incident(client_for, manager, incident):
+    html = client_for(manager).get("/").content.decode()
+    assert 'id="incidents-home"' not in html and "/incidents/" not in html
