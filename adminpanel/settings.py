@@ -292,6 +292,8 @@ INCIDENT_CLOCK_INTERVAL_SECONDS = int(ENV.get("INCIDENT_CLOCK_INTERVAL_SECONDS",
 # The root-cause page looks this far back before an incident began (the runbook's "last hour").
 INCIDENT_RCA_LOOKBACK_MINUTES = int(ENV.get("INCIDENT_RCA_LOOKBACK_MINUTES", "60"))
 INCIDENT_PAGE_SIZE = int(ENV.get("INCIDENT_PAGE_SIZE", "50"))
+# Where people reach the panel (https://panel.example.com): incident mails and webhooks link to the incident there.
+PANEL_URL = ENV.get("PANEL_URL", "").rstrip("/")
 
 CELERY_BEAT_SCHEDULE = {
     **CELERY_BEAT_SCHEDULE,

@@ -153,8 +153,9 @@ def owner_audience(incident: Incident) -> Audience:
     return Audience(f"owner {owner} ({owner.email})", emails=[owner.email], webhooks=webhooks)
 
 
-def incident_path(incident: Incident) -> str:
-    return reverse("monitoring:incident", args=[incident.pk])
+def incident_link(incident: Incident) -> str:
+    """The incident page's address for a mail or webhook: absolute when PANEL_URL says where the panel is."""
+    return f"{settings.PANEL_URL}{reverse('monitoring:incident', args=[incident.pk])}"
 
 
 def _queue(*, incident: Incident, kind: str, audience: Audience, lead: str, tier=None, due_at=None, actor=None,
@@ -170,7 +171,7 @@ def _queue(*, incident: Incident, kind: str, audience: Audience, lead: str, tier
         emails=audience.emails,
         webhooks=audience.webhooks,
         subject=subject[:300],
-        body=f"{lead}\nIncident page: {incident_path(incident)}\n\n{text}",
+        body=f"{lead}\nIncident page: {incident_link(incident)}\n\n{text}",
         due_at=due_at,
         actor=actor if getattr(actor, "pk", None) else None,
         created_at=now,
@@ -495,7 +496,7 @@ def _channels(notification: IncidentNotification) -> dict:
         "status": notification.incident.status,
         "subject": notification.subject,
         "text": notification.body,
-        "incident_path": incident_path(notification.incident),
+        "incident_url": incident_link(notification.incident),
     }
     channels = {}
     for address in notification.emails:

@@ -150,10 +150,6 @@ class Incident(models.Model):
     def severity_pill(self) -> str:
         return SEVERITY_PILL.get(self.severity, "off")
 
-    @property
-    def window_end(self):
-        return self.resolved_at or timezone.now()
-
 
 class IncidentUpdate(models.Model):
     """One posted update: the status at that moment, what was said, and when the next update is due."""

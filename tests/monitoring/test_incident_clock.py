@@ -146,6 +146,7 @@ def test_the_on_call_webhook_hears_reminders_and_a_contacts_webhook_hears_its_ti
 ):
     on_call, dba_hook = webhook_server(), webhook_server()
     quick_notifications.ALERT_WEBHOOK_URL = on_call.url
+    quick_notifications.PANEL_URL = "https://panel.example.com"
     Contact.objects.filter(tier=chain[1]).update(webhook_url=dba_hook.url)
     owner = UserFactory(username="pat", email="pat@example.com", is_superuser=True)
     owned_incident(owner, t0)
@@ -157,6 +158,7 @@ def test_the_on_call_webhook_hears_reminders_and_a_contacts_webhook_hears_its_ti
     incidents.run_incident_clock(now=t0 + timedelta(minutes=16))
     assert [body["event"] for body in dba_hook.received] == ["escalation"]
     assert dba_hook.received[0]["incident_id"] == escalated.pk
+    assert dba_hook.received[0]["incident_url"] == f"https://panel.example.com/incidents/{escalated.pk}/"
     assert "INCIDENT: Mode Switching Deployment Issue" in dba_hook.received[0]["text"]
 
 
