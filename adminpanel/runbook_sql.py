@@ -164,8 +164,8 @@ WHERE created_at > (NOW() - INTERVAL '1 hour')
   )
 """
 
-# The same two questions over a given window (an incident's, on the root-cause page) instead of the hour before
-# NOW(): only the time bounds differ (parameters %(start)s and %(end)s, so LIKE's percent signs are doubled).
+# The same question over a given window (an incident's, on the root-cause page) instead of the hour before NOW():
+# only the time bounds differ (parameters %(start)s and %(end)s, so LIKE's percent signs are doubled).
 RCA_AUDIT_ERROR_PATTERNS_WINDOW = """
 SELECT
   error_type,
@@ -176,16 +176,6 @@ WHERE created_at > %(start)s AND created_at <= %(end)s
   AND error_message LIKE '%%server_id%%'
 GROUP BY error_type
 ORDER BY count DESC
-"""
-RCA_ORPHANED_SALES_WINDOW = """
-SELECT COUNT(*) as orphaned_sales
-FROM sales
-WHERE created_at > %(start)s AND created_at <= %(end)s
-  AND server_id IS NULL
-  AND bar_id IN (
-    SELECT id FROM bars
-    WHERE settings->>'operatingMode' = 'simplified'
-  )
 """
 
 # --- Post-deployment verification, day 1 ----------------------------------------------------------------

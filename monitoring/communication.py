@@ -26,7 +26,7 @@ class Communication:
     severity: str
     status: str
     issue: str
-    impact: Impact
+    impact: Impact | None
     impact_text: str
     action_kinds: str
     actions: list[str]
@@ -44,8 +44,13 @@ def utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def impact_text(impact: Impact) -> str:
+NOT_MEASURED = "being measured (see the incident page)"
+
+
+def impact_text(impact: Impact | None) -> str:
     """The template's "[# of bars affected, # of sales affected]" in words, with what each number counts."""
+    if impact is None:
+        return NOT_MEASURED
     return (
         f"{impact.bars_affected} {_bars(impact.bars_affected)} affected "
         f"({impact.switched_bars} in simplified mode, {impact.bars_with_errors} with errors), "
@@ -79,10 +84,11 @@ def escalation_contact(tier: ContactTier | None) -> str:
     return f"{person.name} ({tier.name}){', ' + reach if reach else ''}"
 
 
-def communication_for(incident: Incident, *, now: datetime | None = None) -> Communication:
-    """The template's fields from the incident as it stands (impact live until resolved)."""
+def communication_for(incident: Incident, *, now: datetime | None = None, measure: bool = True) -> Communication:
+    """The template's fields from the incident as it stands (its impact as last measured). With ``measure=False``
+    an impact never measured yet is not measured now (the kill switch's transaction must stay short)."""
     now = now or timezone.now()
-    impact = incident_selectors.incident_impact(incident, now=now)
+    impact = incident_selectors.incident_impact(incident, now=now) if measure or incident.impact else None
     actions = incident_selectors.actions_taken(incident, now=now)
     kinds = list(dict.fromkeys(action.category for action in actions))
     if incident.is_resolved or incident.next_update_at is None:

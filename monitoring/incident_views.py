@@ -107,6 +107,7 @@ def _live_context(incident: Incident) -> dict:
         "actions": incident_selectors.actions_taken(incident, now=now),
         "communication": comm,
         "communication_text": communication.render_text(comm),
+        "impact_stale": incident_selectors.impact_is_stale(incident, now=now),
         "now": now,
     }
 

@@ -159,9 +159,9 @@ def incident_link(incident: Incident) -> str:
 
 
 def _queue(*, incident: Incident, kind: str, audience: Audience, lead: str, tier=None, due_at=None, actor=None,
-           now: datetime) -> IncidentNotification:  # fmt: skip
+           now: datetime, measure: bool = True) -> IncidentNotification:  # fmt: skip
     """Store one notification (the outbox): the lead line, then the communication template as it stands now."""
-    text = communication.render_text(communication.communication_for(incident, now=now))
+    text = communication.render_text(communication.communication_for(incident, now=now, measure=measure))
     subject = f"[BarTender incident #{incident.pk}] {incident.get_severity_display()}: {lead}"
     return IncidentNotification.objects.create(
         incident=incident,
@@ -178,7 +178,7 @@ def _queue(*, incident: Incident, kind: str, audience: Audience, lead: str, tier
     )
 
 
-def _tell_first_tier(incident: Incident, *, now: datetime) -> IncidentNotification:
+def _tell_first_tier(incident: Incident, *, now: datetime, measure: bool = True) -> IncidentNotification:
     tier = first_tier()
     incident.tier, incident.tier_notified_at = tier, now
     incident.save(update_fields=["tier", "tier_notified_at"])
@@ -189,6 +189,7 @@ def _tell_first_tier(incident: Incident, *, now: datetime) -> IncidentNotificati
         lead=f"incident opened ({incident.get_source_display()}): {incident.title}",
         tier=tier,
         now=now,
+        measure=measure,
     )
 
 
@@ -255,8 +256,10 @@ def open_incident_for_event(*, trigger_key: str, source: str, issue: str, starte
             if existing is None:
                 raise
             return existing, False
-        _store_impact(incident, now=now)
-        _tell_first_tier(incident, now=now)
+        # Nothing slow inside the caller's transaction (the kill switch holds the rollout's locks): the impact is
+        # measured once it has committed, and by the clock every minute after.
+        _tell_first_tier(incident, now=now, measure=False)
+        transaction.on_commit(partial(refresh_impact, incident_id=incident.pk))
         record_event(
             actor=opened_by,
             action="incident.open",
@@ -321,8 +324,8 @@ def post_update(*, actor, incident_id: int, status: str, message: str, severity:
         if resolving:
             incident.resolved_at = max(now, incident.started_at)
         incident.save()
-        if resolving:
-            _store_impact(incident, now=incident.resolved_at)
+        # Every update measures the impact again (resolving freezes it at the resolution time).
+        _store_impact(incident, now=incident.resolved_at or now)
         update = IncidentUpdate.objects.create(
             incident=incident,
             author=actor,
@@ -382,6 +385,20 @@ def _store_impact(incident: Incident, *, now: datetime) -> None:
     impact = incident_selectors.measure_impact(start=incident.started_at, end=max(now, incident.started_at))
     incident.impact, incident.impact_measured_at = impact.as_json(), now
     Incident.objects.filter(pk=incident.pk).update(impact=incident.impact, impact_measured_at=now)
+
+
+def refresh_impact(*, incident_id: int, now: datetime | None = None) -> bool:
+    """Measure one open incident's impact now (after the kill switch's commit); a failure is logged and left to the
+    clock's next tick. Returns whether it was stored."""
+    try:
+        incident = Incident.objects.exclude(status=IncidentStatus.RESOLVED).filter(pk=incident_id).first()
+        if incident is None:
+            return False
+        _store_impact(incident, now=max(now or timezone.now(), incident.started_at))
+    except Exception:
+        logger.exception("The impact of incident %s could not be measured now; the clock will", incident_id)
+        return False
+    return True
 
 
 def refresh_impacts(*, now: datetime, limit: int = 200) -> int:

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
-from django.db.models.fields.json import KT
+from django.db.models import Count, QuerySet
+from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 
 from adminpanel import runbook_sql
-from adminpanel.models import AuditLog, Bar, MigrationServerIdLog, OperatingMode, Sale
+from adminpanel.models import AuditLog, MigrationServerIdLog, OperatingMode, Sale
 from adminpanel.paging import CreatedKeyset, IdKeyset
 from adminpanel.sql_probe import time_limited_cursor
 from backfill.selectors import migration_summary
@@ -110,20 +110,19 @@ def _fallbacks() -> RcaSection:
 
 
 def _orphans(window: RcaWindow) -> RcaSection:
-    with time_limited_cursor(settings.LOGS_SUMMARY_STATEMENT_TIMEOUT_MS) as cursor:
-        cursor.execute(runbook_sql.RCA_ORPHANED_SALES_WINDOW, {"start": window.start, "end": window.end})
-        (count,) = cursor.fetchone()
-    per_bar = (
-        orphaned_sales(window).values("bar__name").annotate(sales=Count("pk")).order_by("-sales", "bar__name")[:10]
-    )
+    # One scan of the window's sales, per bar: the figure (the runbook's count) is their sum.
+    with time_limited_cursor(settings.LOGS_SUMMARY_STATEMENT_TIMEOUT_MS):
+        per_bar = list(
+            orphaned_sales(window).values("bar__name").annotate(sales=Count("pk")).order_by("-sales", "bar__name")
+        )
     return RcaSection(
         kind=ORPHANS,
         title="3. Orphaned sales",
         question="Which sales in simplified-mode bars were recorded without a server_id?",
-        figure=count,
+        figure=sum(row["sales"] for row in per_bar),
         unit="sales without server_id in simplified-mode bars",
         columns=["Bar", "Sales without server_id"],
-        rows=[[row["bar__name"], row["sales"]] for row in per_bar],
+        rows=[[row["bar__name"], row["sales"]] for row in per_bar[:10]],
         runbook_sql=runbook_sql.RCA_ORPHANED_SALES_LAST_HOUR.strip(),
         note="Counted over the window above (the runbook counts the last hour). The ten bars with the most.",
         empty="No sale without server_id in a simplified-mode bar in this window.",
@@ -149,10 +148,17 @@ def fallbacks() -> QuerySet:
 
 
 def orphaned_sales(window: RcaWindow) -> QuerySet:
-    simplified = Bar.objects.annotate(mode=KT("settings__operatingMode")).filter(mode=OperatingMode.SIMPLIFIED)
-    return Sale.objects.select_related("bar").filter(
-        Q(created_at__gt=window.start, created_at__lte=window.end, server__isnull=True),
-        bar__in=simplified.values("pk"),
+    """RCA 3's rows: the window's sales without server_id whose bar is in simplified mode (joined, as the health
+    check counts them)."""
+    return (
+        Sale.objects.select_related("bar")
+        .alias(mode=KeyTextTransform("operatingMode", "bar__settings"))
+        .filter(
+            created_at__gt=window.start,
+            created_at__lte=window.end,
+            server__isnull=True,
+            mode=OperatingMode.SIMPLIFIED,
+        )
     )
 
 

@@ -223,3 +223,10 @@ def test_the_page_shows_each_notification_and_its_delivery(client_for, support_u
 def test_a_bar_managers_home_page_shows_no_incident(client_for, manager, incident):
     html = client_for(manager).get("/").content.decode()
     assert 'id="incidents-home"' not in html and "/incidents/" not in html
+
+
+def test_the_page_says_when_the_clock_has_stopped_refreshing_the_impact(client_for, support_user, incident):
+    url = reverse("monitoring:incident", args=[incident.pk])
+    assert "the incident clock is not running" not in client_for(support_user).get(url).content.decode()
+    Incident.objects.filter(pk=incident.pk).update(impact_measured_at=timezone.now() - timedelta(minutes=10))
+    assert "the incident clock is not running" in client_for(support_user).get(url).content.decode()

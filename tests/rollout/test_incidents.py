@@ -148,3 +148,16 @@ def test_a_rollback_without_incident_links_to_the_hour_before_it(client_for, own
     assert "/incidents/root-cause/?until=" in html
     stamp = event.created_at.isoformat().replace("+", "%2B").replace(":", "%3A")
     assert stamp in html
+
+
+@pytest.mark.django_db
+def test_the_kill_switch_measures_its_incidents_impact_only_after_committing(owner, django_capture_on_commit_callbacks):
+    BarFactory(settings={"operatingMode": "simplified"})
+    with django_capture_on_commit_callbacks(execute=True):
+        services.pull_kill_switch(actor=owner, reason="errors")
+        # Inside the kill switch's transaction nothing scans the sales: the impact waits for the commit.
+        assert Incident.objects.get().impact == {}
+    incident = Incident.objects.get()
+    assert incident.impact["switched_bars"] == 1 and incident.impact_measured_at is not None
+    opened = IncidentNotification.objects.get(incident=incident, kind="opened")
+    assert "Impact: being measured (see the incident page)" in opened.body
