@@ -9,7 +9,17 @@ from guardian.shortcuts import assign_perm
 from adminpanel.models import Bar, BarMember, MemberRole, User
 from adminpanel.permissions import FLIP_FLAG, MANAGE_BAR_MAPPINGS
 from adminpanel.roles import PRODUCT, SUPPORT, ensure_role_groups
+from monitoring.models import Contact, ContactTier
+from monitoring.models.incidents import ensure_contact_tiers
 from rollout.models import FeatureFlag, ensure_default_flags
+
+# One reachable person per tier of the runbook's contact chain, so incidents tell someone from the first run
+# (mail goes to the console unless EMAIL_HOST is set). Admins replace them in the Django admin.
+DEMO_CONTACTS = {
+    1: ("Dev on call (demo)", "dev-oncall@example.com", "+225 07 00 00 01"),
+    2: ("DBA on call (demo)", "dba-oncall@example.com", "+225 07 00 00 02"),
+    3: ("Product lead (demo)", "product-lead@example.com", "+225 07 00 00 03"),
+}
 
 
 @dataclass(frozen=True)
@@ -23,7 +33,11 @@ def ensure_demo_logins(*, password: str, managed_bar_count: int = 3) -> list[Dem
     """Create or refresh the demo accounts (password reset each time) and return what each may do."""
     ensure_role_groups()
     ensure_default_flags()
+    ensure_contact_tiers()
     with transaction.atomic():
+        for tier in ContactTier.objects.filter(position__in=DEMO_CONTACTS, contacts__isnull=True):
+            name, email, phone = DEMO_CONTACTS[tier.position]
+            Contact.objects.create(tier=tier, name=name, email=email, phone=phone)
         admin = _user("admin", "Ada Admin", password, is_superuser=True, is_staff=True)
         support = _user("support", "Sam Support", password)
         support.groups.add(Group.objects.get(name=SUPPORT))

@@ -80,6 +80,12 @@ def can_operate(user) -> bool:
     return roles.is_product or roles.is_superuser
 
 
+def can_handle_incidents(user) -> bool:
+    """Support staff, product owners and superusers open, update, acknowledge and resolve incidents and send the
+    communication template (DESIGN.md 4c); editing the contact chain is for admins, in the Django admin."""
+    return bool(getattr(user, "is_active", False)) and can_read_all(user)
+
+
 def read_all_required(view):
     """403 for anyone who is not support, product or superuser (checked on every request)."""
 

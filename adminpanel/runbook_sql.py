@@ -164,6 +164,20 @@ WHERE created_at > (NOW() - INTERVAL '1 hour')
   )
 """
 
+# The same question over a given window (an incident's, on the root-cause page) instead of the hour before NOW():
+# only the time bounds differ (parameters %(start)s and %(end)s, so LIKE's percent signs are doubled).
+RCA_AUDIT_ERROR_PATTERNS_WINDOW = """
+SELECT
+  error_type,
+  COUNT(*) as count,
+  MAX(created_at) as last_occurrence
+FROM audit_logs
+WHERE created_at > %(start)s AND created_at <= %(end)s
+  AND error_message LIKE '%%server_id%%'
+GROUP BY error_type
+ORDER BY count DESC
+"""
+
 # --- Post-deployment verification, day 1 ----------------------------------------------------------------
 DAY1_COVERAGE = """
 SELECT COUNT(CASE WHEN server_id IS NOT NULL THEN 1 END) * 100.0 / COUNT(*) as coverage

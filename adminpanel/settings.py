@@ -444,3 +444,28 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": ROLLOUT_AUTOPILOT_INTERVAL_SECONDS * 0.8},
     },
 }
+
+# --- Incidents and escalation (issue 12, DESIGN.md section 4c) -------------------------------------
+# An incident nobody has acknowledged is escalated to the next tier of the contact chain after this many minutes,
+# per severity (INCIDENT_ESCALATE_AFTER_MINUTES_CRITICAL, _HIGH, _MEDIUM).
+INCIDENT_ESCALATE_AFTER_MINUTES = {
+    severity: float(ENV.get(f"INCIDENT_ESCALATE_AFTER_MINUTES_{severity.upper()}", default))
+    for severity, default in {"critical": "15", "high": "30", "medium": "60"}.items()
+}
+# The incident clock (beat): impact refresh, overdue-update reminders, escalation and delivery of notifications.
+INCIDENT_CLOCK_INTERVAL_SECONDS = int(ENV.get("INCIDENT_CLOCK_INTERVAL_SECONDS", "60"))
+# The root-cause page looks this far back before an incident began (the runbook's "last hour").
+INCIDENT_RCA_LOOKBACK_MINUTES = int(ENV.get("INCIDENT_RCA_LOOKBACK_MINUTES", "60"))
+INCIDENT_PAGE_SIZE = int(ENV.get("INCIDENT_PAGE_SIZE", "50"))
+# Where people reach the panel (https://panel.example.com): incident mails and webhooks link to the incident there.
+PANEL_URL = ENV.get("PANEL_URL", "").rstrip("/")
+
+CELERY_BEAT_SCHEDULE = {
+    **CELERY_BEAT_SCHEDULE,
+    "incident-clock-every-minute": {
+        "task": "monitoring.incident_clock",
+        "schedule": float(INCIDENT_CLOCK_INTERVAL_SECONDS),
+        # Shorter than the interval: ticks missed while the workers were down are dropped, not piled up.
+        "options": {"expires": INCIDENT_CLOCK_INTERVAL_SECONDS * 0.8},
+    },
+}

@@ -1,7 +1,9 @@
-"""Alert notifications: Django mail to ``ALERT_EMAILS`` and an optional JSON POST to ``ALERT_WEBHOOK_URL``.
+"""Notifications: alerts go by Django mail to ``ALERT_EMAILS`` and an optional JSON POST to ``ALERT_WEBHOOK_URL``;
+incidents (monitoring/incidents.py) go to the contacts of the chain through the same channels and retries.
 
 Each channel is tried ``ALERT_NOTIFY_ATTEMPTS`` times with a doubling delay, each webhook call bounded by
-``ALERT_WEBHOOK_TIMEOUT``; what still fails is reported back so the event stays pending (see health.py).
+``ALERT_WEBHOOK_TIMEOUT``; what still fails is reported back so the event stays pending (see services.py and
+incidents.py).
 """
 
 import json
@@ -80,6 +82,21 @@ def post_webhook(*, url: str, data: dict, timeout: float) -> None:
             raise urllib.error.HTTPError(url, response.status, "not a 2xx answer", response.headers, None)
 
 
+def send_on_channels(channels: dict, *, skip=frozenset()) -> tuple[set[str], list[str]]:
+    """Try each channel (``key: (what, send)``) whose key is not in ``skip``, each with retries; returns (keys done,
+    errors). ``what`` names the channel in the error text (never a webhook's URL, which is a secret)."""
+    done, errors = set(), []
+    for key, (what, send) in channels.items():
+        if key in skip:
+            continue
+        error = _with_retries(send, what=what)
+        if error:
+            errors.append(error)
+        else:
+            done.add(key)
+    return done, errors
+
+
 def notify(*, event, skip=frozenset()) -> tuple[set[str], list[str]]:
     """Send one alert event on every configured channel not in ``skip``; returns (channels done, errors)."""
     data = payload(event=event)
@@ -90,23 +107,15 @@ def deliver(*, subject: str, data: dict, skip=frozenset()) -> tuple[set[str], li
     """Send one message (mail: ``subject`` and ``data`` as lines; webhook: ``data`` as JSON) on every configured
     channel not in ``skip``; returns (channels done, errors). Alerts and the rollout's automatic steps both go
     out this way, so whoever watches the alerts sees the autopilot too."""
-    done, errors = set(), []
-    if settings.ALERT_EMAILS and MAIL not in skip:
-        error = _with_retries(
+    channels = {}
+    if settings.ALERT_EMAILS:
+        channels[MAIL] = (
+            MAIL,
             lambda: send_mail(subject, _body(data), settings.DEFAULT_FROM_EMAIL, settings.ALERT_EMAILS),
-            what=MAIL,
         )
-        if error:
-            errors.append(error)
-        else:
-            done.add(MAIL)
-    if settings.ALERT_WEBHOOK_URL and WEBHOOK not in skip:
-        error = _with_retries(
+    if settings.ALERT_WEBHOOK_URL:
+        channels[WEBHOOK] = (
+            WEBHOOK,
             lambda: post_webhook(url=settings.ALERT_WEBHOOK_URL, data=data, timeout=settings.ALERT_WEBHOOK_TIMEOUT),
-            what=WEBHOOK,
         )
-        if error:
-            errors.append(error)
-        else:
-            done.add(WEBHOOK)
-    return done, errors
+    return send_on_channels(channels, skip=skip)

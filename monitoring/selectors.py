@@ -234,9 +234,12 @@ def error_chart(*, minutes: int | None = None, now: datetime | None = None) -> E
     return ErrorChart(points=points, chart=chart, total=sum(counts), peak=max(counts, default=0), sql=sql)
 
 
-def audit_error_patterns() -> tuple[list, str]:
-    """The runbook's RCA query 1: error types of the last hour mentioning server_id."""
+def audit_error_patterns(*, start: datetime | None = None, end: datetime | None = None) -> tuple[list, str]:
+    """The runbook's RCA query 1: error types mentioning server_id in the last hour, or between `start` and `end`
+    (an incident's window on the root-cause page) when both are given."""
+    windowed = start is not None and end is not None
+    sql = runbook_sql.RCA_AUDIT_ERROR_PATTERNS_WINDOW if windowed else runbook_sql.RCA_AUDIT_ERROR_PATTERNS
     with time_limited_cursor(settings.LOGS_SUMMARY_STATEMENT_TIMEOUT_MS) as cursor:
-        cursor.execute(runbook_sql.RCA_AUDIT_ERROR_PATTERNS)
+        cursor.execute(sql, {"start": start, "end": end} if windowed else None)
         rows = cursor.fetchall()
     return rows, runbook_sql.RCA_AUDIT_ERROR_PATTERNS.strip()

@@ -8,9 +8,14 @@ section 2: a lower app never imports a higher one).
 - the expected adoption: the share of bars in simplified mode the current rollout stage has put in place,
   which the adoption check compares with the real share. The rollout provides it with
   ``provide_expected_adoption``; without a provider it is 0.
+- the actions taken during an incident: what the rollout timeline recorded in a window (kill switch, automatic
+  rollback, pauses, stage changes), which an incident page and its communication template list. The rollout
+  provides them with ``provide_incident_actions``; without a provider there are none.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.dispatch import Signal
 
@@ -26,3 +31,27 @@ def provide_expected_adoption(provider: Callable[[], float]) -> None:
 
 def expected_adoption_from_provider() -> float:
     return float(_expected_adoption[0]()) if _expected_adoption else 0.0
+
+
+@dataclass(frozen=True)
+class ActionTaken:
+    """One thing done about an incident, in words: when, by whom, what and why; `category` is the runbook
+    template's word for it (Rollback, Pause or Remediation)."""
+
+    at: datetime
+    actor: str
+    what: str
+    why: str = ""
+    category: str = "Remediation"
+
+
+_incident_actions: list[Callable[..., list[ActionTaken]]] = []
+
+
+def provide_incident_actions(provider: Callable[..., list[ActionTaken]]) -> None:
+    """Register the one function ``provider(*, start, end)`` listing the actions taken in a window, oldest first."""
+    _incident_actions[:] = [provider]
+
+
+def incident_actions_from_provider(*, start: datetime, end: datetime) -> list[ActionTaken]:
+    return list(_incident_actions[0](start=start, end=end)) if _incident_actions else []

@@ -1,4 +1,5 @@
-"""Celery tasks of monitoring: the health-check run (beat every 5 minutes, or on demand)."""
+"""Celery tasks of monitoring: the health-check run (beat every 5 minutes, or on demand) and the incident clock
+(beat every minute: impact refresh, reminders, escalation, delivery)."""
 
 import logging
 import uuid
@@ -7,11 +8,12 @@ from celery import shared_task
 from django.conf import settings
 from kombu.exceptions import OperationalError
 
-from monitoring import services
+from monitoring import incidents, services
 
 logger = logging.getLogger(__name__)
 
 RUN_HEALTH_CHECKS = "monitoring.run_health_checks"
+INCIDENT_CLOCK = "monitoring.incident_clock"
 
 
 @shared_task(
@@ -54,3 +56,26 @@ def enqueue_health_run(*, user=None, queue: str | None = None) -> str | None:
         logger.warning("health run not queued, broker unreachable: %s", exc)
         return None
     return task_id
+
+
+@shared_task(
+    name=INCIDENT_CLOCK,
+    # A tick redone after a lost worker changes nothing twice: reminders and escalations are unique per incident
+    # and time, and delivered notifications are skipped.
+    acks_late=True,
+    reject_on_worker_lost=True,
+    time_limit=settings.HEALTH_TASK_TIME_LIMIT,
+    soft_time_limit=settings.HEALTH_TASK_TIME_LIMIT - 10,
+    ignore_result=True,
+)
+def incident_clock():
+    """One tick of the incident clock; a summary of what it did, or None when another tick was running."""
+    tick = incidents.run_incident_clock()
+    if tick is None:
+        return None
+    return {
+        "refreshed": tick.refreshed,
+        "reminders": len(tick.reminders),
+        "escalations": len(tick.escalations),
+        "delivered": tick.delivered,
+    }

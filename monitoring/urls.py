@@ -1,8 +1,8 @@
-"""Monitoring: the health dashboard's partials, runs, alerts, phase windows, and the audit logs."""
+"""Monitoring: the health dashboard's partials, runs, alerts, phase windows, the audit logs, and incidents."""
 
 from django.urls import path
 
-from monitoring import views
+from monitoring import incident_views, views
 
 app_name = "monitoring"
 
@@ -18,4 +18,39 @@ urlpatterns = [
     path("logs/audit/", views.audit_log, name="audit_log"),
     path("logs/audit/chart/", views.audit_log_chart, name="audit_log_chart"),
     path("logs/audit/export.csv", views.audit_log_export, name="audit_log_export"),
+    # Incidents and escalation (DESIGN.md section 4c).
+    path("incidents/", incident_views.incident_list, name="incidents"),
+    path("incidents/new/", incident_views.incident_new, name="incident_new"),
+    path("incidents/contacts/", incident_views.contact_chain, name="contacts"),
+    path("incidents/root-cause/", incident_views.root_cause_page, name="root_cause"),
+    path("incidents/root-cause/<str:kind>/", incident_views.root_cause_rows, name="root_cause_rows"),
+    path("incidents/root-cause/<str:kind>.csv", incident_views.root_cause_csv, name="root_cause_csv"),
+    path("incidents/<int:pk>/", incident_views.incident_detail, name="incident"),
+    path("incidents/<int:pk>/live/", incident_views.incident_live, name="incident_live"),
+    path("incidents/<int:pk>/acknowledge/", incident_views.incident_acknowledge, name="incident_acknowledge"),
+    path("incidents/<int:pk>/update/", incident_views.incident_update, name="incident_update"),
+    path("incidents/<int:pk>/send/", incident_views.incident_send, name="incident_send"),
+    path(
+        "incidents/<int:pk>/communication.txt",
+        incident_views.incident_communication,
+        {"fmt": "txt"},
+        name="incident_text",
+    ),
+    path(
+        "incidents/<int:pk>/communication.md",
+        incident_views.incident_communication,
+        {"fmt": "md"},
+        name="incident_markdown",
+    ),
+    path("incidents/<int:pk>/root-cause/", incident_views.root_cause_page, name="incident_root_cause"),
+    path(
+        "incidents/<int:pk>/root-cause/<str:kind>/",
+        incident_views.root_cause_rows,
+        name="incident_root_cause_rows",
+    ),
+    path(
+        "incidents/<int:pk>/root-cause/<str:kind>.csv",
+        incident_views.root_cause_csv,
+        name="incident_root_cause_csv",
+    ),
 ]

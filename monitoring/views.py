@@ -21,7 +21,7 @@ from adminpanel.csv_export import csv_response, stream_csv
 from adminpanel.htmx import HtmxHttpRequest
 from adminpanel.paging import CreatedKeyset, estimated_row_counts, keyset_page_context
 from adminpanel.roles import can_operate, operator_required, read_all_required
-from monitoring import selectors, services, tasks
+from monitoring import incident_selectors, selectors, services, tasks
 from monitoring.filters import AuditLogFilter
 from monitoring.models import HealthRun
 
@@ -58,11 +58,12 @@ def _phase_context() -> dict:
 
 
 def monitoring_context(user) -> dict:
-    """Everything the home dashboard shows a monitoring user."""
+    """Everything the home dashboard shows a monitoring user (open incidents included)."""
     return {
         **_status_context(),
         **_charts_context(),
         **_phase_context(),
+        "open_incidents": incident_selectors.open_incidents(limit=5),
         "can_operate": can_operate(user),
     }
 

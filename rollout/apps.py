@@ -8,8 +8,8 @@ class RolloutConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from monitoring.signals import critical_alert_opened, provide_expected_adoption
-        from rollout import services
+        from monitoring.signals import critical_alert_opened, provide_expected_adoption, provide_incident_actions
+        from rollout import selectors, services
         from rollout.models import ensure_default_flags
 
         post_migrate.connect(ensure_default_flags, sender=self, dispatch_uid="rollout.ensure_default_flags")
@@ -18,3 +18,4 @@ class RolloutConfig(AppConfig):
             services.on_critical_alert_signal, dispatch_uid="rollout.on_critical_alert_opened"
         )
         provide_expected_adoption(lambda: services.expected_adoption_pct())
+        provide_incident_actions(selectors.incident_actions)

@@ -9,10 +9,13 @@ import psycopg
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Min
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from guardian.shortcuts import get_users_with_perms
 
-from monitoring.models import Alert, CheckResult, CheckStatus, HealthRun
+from monitoring.models import Alert, CheckResult, CheckStatus, HealthRun, Incident
+from monitoring.signals import ActionTaken
 from rollout import permissions
 from rollout.cohort_compare import CohortComparison, current_comparison
 from rollout.cohorts import bucket_sql, cohort_sql
@@ -312,6 +315,61 @@ def timeline_csv_rows(events):
             event.before,
             event.after,
         )
+
+
+# --- Incidents (monitoring asks through its provider; DESIGN.md 4c) --------------------------------
+ROLLBACK_KINDS = (EventKind.KILL_SWITCH, EventKind.AUTO_ROLLBACK, EventKind.STAGE_ROLLBACK)
+ACTION_CATEGORY = {
+    EventKind.KILL_SWITCH: "Rollback",
+    EventKind.AUTO_ROLLBACK: "Rollback",
+    EventKind.STAGE_ROLLBACK: "Rollback",
+    EventKind.STAGE_PAUSE: "Pause",
+}
+
+
+def incident_trigger_key(event_id: int) -> str:
+    """The key of the incident a timeline event opened (monitoring keeps one incident per key)."""
+    return f"rollout-event:{event_id}"
+
+
+def incident_actions(*, start, end, limit: int = 100) -> list[ActionTaken]:
+    """The timeline between `start` and `end` as the actions taken during an incident, oldest first (deployment
+    records left out: they are paperwork, not actions). Registered as monitoring's provider in RolloutConfig."""
+    events = (
+        RolloutEvent.objects.select_related("flag")
+        .filter(created_at__gte=start, created_at__lte=end)
+        .exclude(kind=EventKind.RECORD)
+        .order_by("-created_at", "-id")[:limit]
+    )
+    return [
+        ActionTaken(
+            at=event.created_at,
+            actor=event.actor_name,
+            what=f"{event.get_kind_display()}: {event_summary(event)}",
+            why=event.reason,
+            category=ACTION_CATEGORY.get(event.kind, "Remediation"),
+        )
+        for event in reversed(list(events))
+    ]
+
+
+def root_cause_links(events) -> dict[int, str]:
+    """For each rollback event of `events`, its root-cause page: its incident's when it opened one, else the hour
+    before the event. One query, whatever the number of events."""
+    rollbacks = [event for event in events if event.kind in ROLLBACK_KINDS]
+    by_key = dict(
+        Incident.objects.filter(trigger_key__in=[incident_trigger_key(e.pk) for e in rollbacks]).values_list(
+            "trigger_key", "pk"
+        )
+    )
+    links = {}
+    for event in rollbacks:
+        incident_id = by_key.get(incident_trigger_key(event.pk))
+        if incident_id:
+            links[event.pk] = reverse("monitoring:incident_root_cause", args=[incident_id])
+        else:
+            links[event.pk] = f"{reverse('monitoring:root_cause')}?{urlencode({'until': event.created_at.isoformat()})}"
+    return links
 
 
 # --- Deployment records ---------------------------------------------------------------------------

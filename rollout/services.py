@@ -14,6 +14,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from adminpanel.audit import record_event
+from monitoring import incident_selectors, incidents
+from monitoring.models import Incident
 from rollout import permissions
 from rollout.cohorts import bucket_sql, cohort_sql
 from rollout.gates import GateResult, evaluate_gates
@@ -30,7 +32,7 @@ from rollout.models import (
     next_stage,
     previous_stage,
 )
-from rollout.selectors import record_snapshot, remaining_in_stage
+from rollout.selectors import incident_trigger_key, record_snapshot, remaining_in_stage
 
 logger = logging.getLogger(__name__)
 
@@ -440,12 +442,40 @@ def pull_kill_switch(*, actor, reason: str, alert=None) -> bool:
         state.paused = True
         _bump_state(state, now)
         after = {flag.key: _flag_snapshot(flag) for flag in FeatureFlag.objects.order_by("pk")}
-        _record(
+        event = _record(
             kind=EventKind.AUTO_ROLLBACK if actor is None else EventKind.KILL_SWITCH, actor=actor, target=state,
             stage_before=state.stage, stage_after=state.stage, before={"flags": before, "paused": paused_before},
             after={"flags": after, "paused": True}, reason=reason, alert=alert,
         )  # fmt: skip
+        _open_incident(event=event, actor=actor, alert=alert)
         return True
+
+
+def _open_incident(*, event: RolloutEvent, actor, alert) -> None:
+    """The incident of this kill switch (DESIGN.md 4c), committed with it: one per timeline event. In a savepoint,
+    so that a failure here is logged and never keeps the flags on."""
+    automatic = event.kind == EventKind.AUTO_ROLLBACK
+    if automatic:
+        what = "Automatic rollback: critical alert"
+        what += f" on {incident_selectors.check_label(alert.check_name)}" if alert is not None else ""
+    else:
+        what = f"Kill switch pulled by {actor}: {event.reason}"
+    issue = (
+        f"{what}\n{event.reason if automatic else ''} Both flags are off for every bar (runbook rollback option A); "
+        "the data is kept."
+    )
+    try:
+        with transaction.atomic():
+            incidents.open_incident_for_event(
+                trigger_key=incident_trigger_key(event.pk),
+                source=Incident.Source.AUTO_ROLLBACK if automatic else Incident.Source.KILL_SWITCH,
+                issue=issue.strip(),
+                started_at=min(alert.opened_at, event.created_at) if alert is not None else event.created_at,
+                alert=alert,
+                opened_by=actor,
+            )
+    except Exception:
+        logger.exception("No incident could be opened for rollout event %s", event.pk)
 
 
 def on_critical_alert_signal(sender, *, alert, **kwargs) -> None:

@@ -249,6 +249,9 @@ def history(request: HttpRequest):
     page = page[:TIMELINE_PAGE]
     query = request.GET.copy()
     query.pop("before", None)
+    root_cause = selectors.root_cause_links(page)
+    for event in page:
+        event.root_cause_url = root_cause.get(event.pk)  # each rollback links to its root-cause page
     return render(
         request,
         "rollout/history.html",

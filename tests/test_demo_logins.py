@@ -63,3 +63,11 @@ def test_running_it_again_resets_the_password_and_keeps_one_account_per_role(dem
     assert User.objects.filter(username__in=["admin", "support", "product", "manager"]).count() == 4
     assert not _login(client, "support", "demo-pass-42")
     assert _login(client, "support", "another-pass-7")
+
+
+def test_the_demo_gives_every_tier_of_the_contact_chain_someone_to_tell_once(demo):
+    from monitoring.models import Contact, ContactTier
+
+    assert all(tier.contacts.filter(is_active=True).exclude(email="").exists() for tier in ContactTier.objects.all())
+    call_command("demo_logins", "--password", "demo-pass-42")
+    assert Contact.objects.count() == ContactTier.objects.count() == 3

@@ -11,7 +11,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("monitoring", "0001_models_moved_from_adminpanel"),
+        ("monitoring", "0002_incidents_and_contact_chain"),
     ]
 
     operations = [

@@ -118,3 +118,19 @@ def webhook_server():
     yield start
     for server in servers:
         server.__exit__()
+
+
+@pytest.fixture
+def chain(db):
+    """The runbook's three tiers (made by post_migrate) with one reachable contact each, in order."""
+    from monitoring.models import Contact, ContactTier
+
+    tiers = list(ContactTier.objects.order_by("position"))
+    people = [
+        ("Dev On-call", "dev@example.com", "+225 01 02 03 04"),
+        ("DBA On-call", "dba@example.com", "+225 05 06 07 08"),
+        ("Product Lead", "lead@example.com", "+225 09 10 11 12"),
+    ]
+    for tier, (name, email, phone) in zip(tiers, people, strict=True):
+        Contact.objects.create(tier=tier, name=name, email=email, phone=phone)
+    return tiers
