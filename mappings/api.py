@@ -43,7 +43,8 @@ def resolve_server(request, bar_id: str):
         payload = json.loads(request.body or b"null")
     except RequestDataTooBig:
         return _error(413, "request_too_large", "The request body is too large.")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: JSON nested thousands of levels deep (the decoder recurses once per level).
         return _error(400, "invalid_json", 'The body must be JSON: {"name": "…"}.')
     name = payload.get("name") if isinstance(payload, dict) else None
     if not isinstance(name, str):

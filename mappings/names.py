@@ -4,23 +4,38 @@ unusable. Plain functions with no database access, so the models, the resolver a
 import re
 import unicodedata
 
+from adminpanel.bad_input import control_character_in, describe_character
+
 MAX_SERVER_NAME_LENGTH = 100
 _WHITESPACE = re.compile(r"\s+")
+# Unicode's Default_Ignorable_Code_Point set (DerivedCoreProperties.txt), which holds every bidi control (U+061C,
+# U+200E/F, U+202A–E, U+2066–9): characters that show nothing, so "Ma\u200brie" or "\u202eeiraM" would look like
+# a name already mapped while being another. They are removed before anything else looks at a name.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164"
+    "\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
 
 # Members a name may be mapped to (and resolve to): active servers and managers of the bar.
 ELIGIBLE_ROLES = ("server", "manager")
 
 
+def strip_invisible(text: str) -> str:
+    """The text without default-ignorable and bidi control characters (zero-width spaces, direction overrides)."""
+    return _INVISIBLE.sub("", text)
+
+
 def normalize_server_name(name: str) -> str:
-    """Trim, collapse inner whitespace, Unicode NFKC, case-fold: the key mappings are unique on."""
-    text = unicodedata.normalize("NFKC", name or "")
-    text = _WHITESPACE.sub(" ", text).strip()
+    """Drop invisible characters, Unicode NFKC, collapse and trim whitespace, case-fold: the key mappings are
+    unique on."""
+    text = unicodedata.normalize("NFKC", strip_invisible(name or ""))
+    text = _WHITESPACE.sub(" ", strip_invisible(text)).strip()
     return text.casefold()
 
 
 def display_server_name(name: str) -> str:
-    """The name as a person typed it, with outer whitespace trimmed and inner runs collapsed."""
-    return _WHITESPACE.sub(" ", name or "").strip()
+    """The name as a person typed it, without invisible characters, outer whitespace and inner runs of it."""
+    return _WHITESPACE.sub(" ", strip_invisible(name or "")).strip()
 
 
 def server_name_problem(key: str) -> str | None:
@@ -29,4 +44,7 @@ def server_name_problem(key: str) -> str | None:
         return "A server name is required."
     if len(key) > MAX_SERVER_NAME_LENGTH:
         return f"A server name has at most {MAX_SERVER_NAME_LENGTH} characters (this one has {len(key)})."
+    control = control_character_in(key)
+    if control is not None:
+        return f"A server name cannot contain control characters ({describe_character(control)})."
     return None

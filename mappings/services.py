@@ -112,6 +112,8 @@ def delete_mapping(*, mapping: ServerNameMapping, actor, reason: str = "") -> No
 
 def record_resolution_refusal(*, bar, name, error: ServerNameResolutionError, source: str, client=None) -> AuditLog:
     """One `audit_logs` row per refused resolution, which the health checks count as the error rate."""
+    if isinstance(name, str):
+        name = name.replace("\x00", "\ufffd")  # PostgreSQL text and jsonb cannot hold NUL
     return AuditLog.objects.create(
         bar=bar,
         level=settings.MAPPINGS_RESOLUTION_AUDIT_LEVEL,

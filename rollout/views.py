@@ -7,12 +7,13 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponseNotModified, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from adminpanel.api_auth import authenticate_api_client
 from adminpanel.csv_export import csv_lines, csv_response
 from adminpanel.htmx import HtmxHttpRequest
-from adminpanel.paging import estimated_row_counts
+from adminpanel.paging import IdKeyset, estimated_row_counts, keyset_page
 from adminpanel.roles import can_read_all, roles_of
 from monitoring import selectors as monitoring_selectors
 from monitoring import views as monitoring_views
@@ -207,22 +208,23 @@ def history(request: HttpRequest):
     """The whole timeline, filterable, newest first, by pages of the id (no COUNT over the table)."""
     _require(permissions.can_view(request.user))
     events = TimelineFilter(request.GET, queryset=selectors.timeline())
-    rows = events.qs
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        rows = rows.filter(pk__lt=int(before))
-    page = list(rows[: TIMELINE_PAGE + 1])
-    more = len(page) > TIMELINE_PAGE
-    page = page[:TIMELINE_PAGE]
+    page = keyset_page(
+        events.qs,
+        keyset=IdKeyset,
+        size=TIMELINE_PAGE,
+        after=request.GET.get("after", ""),
+        before=request.GET.get("before", ""),
+    )
     query = request.GET.copy()
-    query.pop("before", None)
+    for name in ("after", "before"):
+        query.pop(name, None)
     return render(
         request,
         "rollout/history.html",
         {
             "filter": events,
-            "events": [(event, selectors.event_summary(event)) for event in page],
-            "older": f"?{query.urlencode()}&before={page[-1].pk}" if more else "",
+            "events": [(event, selectors.event_summary(event)) for event in page.rows],
+            "page": page,
             "query": query.urlencode(),
         },
     )
@@ -322,10 +324,16 @@ def record_sign(request: HttpRequest, pk: int):
 
 
 # --- Flag read API --------------------------------------------------------------------------------
+@csrf_exempt  # token-authenticated, never cookie-authenticated: a write is answered 405 in JSON, not a CSRF page
 @login_not_required
-@require_GET
 def flags_api(request: HttpRequest):
     """`GET /api/v1/flags?bar=<uuid>` for BarTender clients: both flags and the operating mode, with an ETag."""
+    if request.method not in ("GET", "HEAD"):
+        response = JsonResponse(
+            {"error": "method_not_allowed", "message": "The flag API is read-only: use GET."}, status=405
+        )
+        response["Allow"] = "GET, HEAD"
+        return response
     if authenticate_api_client(request) is None:
         response = JsonResponse({"error": "A valid API token is required (Authorization: Bearer <token>)."}, status=401)
         response["WWW-Authenticate"] = "Bearer"
