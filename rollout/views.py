@@ -112,8 +112,7 @@ def flip_flag(request: HttpRequest, key: str):
     _require(permissions.can_flip(request.user, flag))
 
     def call(data):
-        flipped = services.flip_flag(actor=request.user, flag_key=key, state=data["state"], reason=data["reason"])
-        messages.success(request, f"{flipped.key}: {flipped.state_label}.")
+        return services.flip_flag(actor=request.user, flag_key=key, state=data["state"], reason=data["reason"])
 
     return _back(request, FlipFlagForm(request.POST), call)
 
