@@ -1,8 +1,11 @@
 """Server names as the POS types them: the normal form mappings are unique on, and what makes a name
 unusable. Plain functions with no database access, so the models, the resolver and the forms share them."""
 
+import functools
 import re
 import unicodedata
+
+from confusable_homoglyphs.confusables import confusables_data
 
 from adminpanel.bad_input import control_character_in, describe_character
 
@@ -48,3 +51,48 @@ def server_name_problem(key: str) -> str | None:
     if control is not None:
         return f"A server name cannot contain control characters ({describe_character(control)})."
     return None
+
+
+# --- Look-alike names (Unicode TR39 "confusable" skeletons) ---------------------------------------------------
+
+
+@functools.cache
+def _prototypes() -> dict[str, str]:
+    """Each confusable character → the prototype of its class, from Unicode's confusables.txt as the maintained
+    `confusable-homoglyphs` package ships it (pairs listed both ways). A class is one prototype and the
+    characters that look like it, so its members are found by joining the pairs; the prototype is the class's
+    one multi-character sequence when it has one ("m" looks like "rn"), else any fixed member (skeletons are
+    only compared with each other)."""
+    parent: dict[str, str] = {}
+
+    def find(item: str) -> str:
+        parent.setdefault(item, item)
+        while parent[item] != item:
+            parent[item] = parent[parent[item]]
+            item = parent[item]
+        return item
+
+    for key, entries in confusables_data.items():
+        for entry in entries:
+            # The package wraps right-to-left characters in U+200E marks for display.
+            first, second = find(key.replace("\u200e", "")), find(entry["c"].replace("\u200e", ""))
+            if first != second:
+                parent[second] = first
+    classes: dict[str, list[str]] = {}
+    for item in list(parent):
+        classes.setdefault(find(item), []).append(item)
+    table = {}
+    for members in classes.values():
+        sequences = [member for member in members if len(member) > 1]
+        prototype = min(sequences or members, key=lambda member: (len(member), not member.isascii(), member))
+        table.update({member: prototype for member in members if len(member) == 1 and member != prototype})
+    return table
+
+
+@functools.lru_cache(maxsize=50_000)
+def name_skeleton(key: str) -> str:
+    """What a normalised name looks like (TR39 skeleton: NFD, each character replaced by its prototype, NFD):
+    "marіe" with a Cyrillic і and "marie" share one, so the second would pass for the first on a screen."""
+    table = _prototypes()
+    mapped = "".join(table.get(char, char) for char in unicodedata.normalize("NFD", key))
+    return unicodedata.normalize("NFD", mapped)
