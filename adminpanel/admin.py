@@ -4,6 +4,7 @@ Every ModelAdmin registered here (and in the apps' admin modules) records what i
 (adminpanel.admin_audit); tests/test_admin_audit.py walks the whole registry to prove it.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
@@ -88,13 +89,36 @@ class PanelEventAdmin(admin.ModelAdmin):
         return False
 
 
+class ApiClientForm(forms.ModelForm):
+    class Meta:
+        model = ApiClient
+        fields = ("name", "is_active", "all_bars", "bars", "expires_at")
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("all_bars") and not cleaned.get("bars"):
+            raise forms.ValidationError(
+                "Choose the bars this token may serve, or tick “All bars” for a fleet-wide client."
+            )
+        return cleaned
+
+
 @admin.register(ApiClient)
 class ApiClientAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    """Creating a client (or ticking "rotate token") shows its token once; only the hash is stored."""
+    """Creating a client (or ticking "rotate token") shows its token once; only the hash is stored. Unticking
+    "active", deleting the client or changing its bars or expiry takes effect at once in every process."""
 
-    list_display = ("name", "token_prefix", "is_active", "created_at", "last_used_at")
+    form = ApiClientForm
+    list_display = ("name", "token_prefix", "is_active", "scope", "expires_at", "last_used_at")
+    list_filter = ("is_active", "all_bars")
+    search_fields = ("name",)
     readonly_fields = ("token_prefix", "created_at", "last_used_at")
-    fields = ("name", "is_active", "token_prefix", "created_at", "last_used_at")
+    fields = ("name", "is_active", "all_bars", "bars", "expires_at", "token_prefix", "created_at", "last_used_at")
+    autocomplete_fields = ("bars",)
+
+    @admin.display(description="bars")
+    def scope(self, obj):
+        return "all bars" if obj.all_bars else f"{obj.bars.count()} bar(s)"
 
     def save_model(self, request, obj, form, change):
         rotate = not change or request.POST.get("_rotate_token")

@@ -15,8 +15,10 @@ ENV = os.environ
 
 DEBUG = env_bool(ENV, "DEBUG", False)
 SECRET_KEY = ENV.get("SECRET_KEY") or local_secret_key(VAR_DIR)
-# Client API tokens are remembered per process this long (a revoked token stops working within it).
+# Client API tokens are remembered per process at most this long (0: never); a revoked token stops working at once
+# in every process anyway (LISTEN/NOTIFY, adminpanel/api_auth.py). New tokens expire after API_TOKEN_LIFETIME_DAYS.
 API_TOKEN_CACHE_SECONDS = int(ENV.get("API_TOKEN_CACHE_SECONDS", "30"))
+API_TOKEN_LIFETIME_DAYS = int(ENV.get("API_TOKEN_LIFETIME_DAYS", "365"))
 ALLOWED_HOSTS = env_list(ENV, "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list(ENV, "CSRF_TRUSTED_ORIGINS", [])
 

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from adminpanel.api_auth import authenticate_api_client
+from adminpanel.api_auth import api_client_or_refusal, api_error, bar_scope_refusal
 from adminpanel.csv_export import csv_lines, csv_response
 from adminpanel.htmx import HtmxHttpRequest
 from adminpanel.paging import IdKeyset, estimated_row_counts, keyset_page
@@ -328,23 +328,21 @@ def record_sign(request: HttpRequest, pk: int):
 def flags_api(request: HttpRequest):
     """`GET /api/v1/flags?bar=<uuid>` for BarTender clients: both flags and the operating mode, with an ETag."""
     if request.method not in ("GET", "HEAD"):
-        response = JsonResponse(
-            {"error": "method_not_allowed", "message": "The flag API is read-only: use GET."}, status=405
-        )
-        response["Allow"] = "GET, HEAD"
-        return response
-    if authenticate_api_client(request) is None:
-        response = JsonResponse({"error": "A valid API token is required (Authorization: Bearer <token>)."}, status=401)
-        response["WWW-Authenticate"] = "Bearer"
-        return response
+        return api_error(405, "method_not_allowed", "The flag API is read-only: use GET.", Allow="GET, HEAD")
+    client, refusal = api_client_or_refusal(request)
+    if refusal is not None:
+        return refusal
     raw = request.GET.get("bar", "")
     try:
         bar_id = uuid.UUID(raw)
     except ValueError:
-        return JsonResponse({"error": "The bar parameter must be a bar id (a UUID)."}, status=400)
+        return api_error(400, "invalid_bar_id", "The bar parameter must be a bar id (a UUID).")
+    refusal = bar_scope_refusal(client, bar_id)
+    if refusal is not None:
+        return refusal
     reading = selectors.flags_for_bar(bar_id)
     if reading is None:
-        return JsonResponse({"error": "No bar has this id."}, status=404)
+        return api_error(404, "bar_not_found", "No bar has this id.")
     etag = f'"{reading.etag}"'
     client_tags = _if_none_match(request)
     if etag in client_tags or "*" in client_tags:

@@ -10,13 +10,25 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
-def empty_api_token_cache():
-    """Tokens remembered by adminpanel.api_auth must not outlive the test that issued them."""
+def empty_api_token_cache(settings):
+    """Tokens remembered by adminpanel.api_auth must not outlive the test that issued them. Ordinary tests never
+    commit, so no revocation would ever be notified: they remember no token (tests/test_api_auth.py turns the
+    cache on with its listener)."""
     from adminpanel.api_auth import clear_token_cache
 
+    settings.API_TOKEN_CACHE_SECONDS = 0
     clear_token_cache()
     yield
     clear_token_cache()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def change_listener_closed_before_the_database_is_dropped(django_db_setup, django_db_blocker):
+    """The process's LISTEN connection (adminpanel.pg_notify) holds the test database open: close it first."""
+    yield
+    from adminpanel.pg_notify import listener
+
+    listener.stop()
 
 
 @pytest.fixture(autouse=True)

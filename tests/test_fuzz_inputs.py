@@ -112,7 +112,7 @@ def world(db):
     record = DeploymentRecord.objects.create(deployer=root, reviewer=reviewer)
     pending = MappingImport.objects.create(bar=bar, created_by=root, content="server_name,username\n")
     RolloutEvent.objects.create(kind=EventKind.FLAG_FLIP, actor=root, actor_name="fuzz_root", reason="fuzz")
-    client = ApiClient(name="fuzz-pos")
+    client = ApiClient(name="fuzz-pos", all_bars=True)
     token = client.issue_token()
     client.save()
     ids = {

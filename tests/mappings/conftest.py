@@ -44,7 +44,7 @@ def other_mapping(other_bar, other_bar_server, other_manager):
 
 @pytest.fixture
 def api_token(db):
-    client = ApiClient(name="pos-test")
+    client = ApiClient(name="pos-test", all_bars=True)
     raw = client.issue_token()
     client.save()
     return raw

@@ -13,7 +13,7 @@ URL = "/api/v1/flags"
 
 @pytest.fixture
 def token(db):
-    api_client = ApiClient(name="pos-app")
+    api_client = ApiClient(name="pos-app", all_bars=True)
     raw = api_client.issue_token()
     api_client.save()
     return raw
