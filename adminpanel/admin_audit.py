@@ -16,6 +16,8 @@ from adminpanel.audit import record_event
 from adminpanel.models import Bar, PanelEvent, User
 
 SECRET_FIELDS = {"password", "token_hash"}
+# Longer text (an uploaded CSV kept by a mapping import) is recorded by its size, not copied into the trail.
+LONG_TEXT = 2000
 
 
 def snapshot(obj, *, many_to_many: tuple[str, ...] = ()) -> dict:
@@ -28,6 +30,8 @@ def snapshot(obj, *, many_to_many: tuple[str, ...] = ()) -> dict:
         value = field.value_from_object(obj)
         if isinstance(value, uuid.UUID | datetime.datetime | datetime.date | decimal.Decimal):
             value = str(value)
+        elif isinstance(value, str) and len(value) > LONG_TEXT:
+            value = f"({len(value):,} characters)"
         data[field.attname if field.is_relation else field.name] = value
     for name in many_to_many:
         data[name] = sorted(str(related) for related in getattr(obj, name).all())

@@ -328,3 +328,14 @@ def test_a_bar_or_user_the_audit_trail_names_is_not_deleted_and_the_admin_says_w
     bar.refresh_from_db()
     actor.refresh_from_db()
     assert not PanelEvent.objects.filter(action__startswith="admin.delete").exists()
+
+
+def test_deleting_a_stale_import_records_its_size_not_the_uploaded_file(client, superuser):
+    bar = BarFactory()
+    content = "server_name,username\n" + "Aïcha,aicha\n" * 500
+    pending = MappingImport.objects.create(bar=bar, created_by=superuser, filename="big.csv", content=content)
+    client.force_login(superuser)
+    response = client.post(f"/django-admin/mappings/mappingimport/{pending.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    event = PanelEvent.objects.get(action="admin.delete.mappings.mappingimport")
+    assert event.before["content"] == f"({len(content):,} characters)" and event.before["filename"] == "big.csv"
