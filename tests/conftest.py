@@ -22,13 +22,14 @@ def empty_api_token_cache(settings):
     clear_token_cache()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def change_listener_closed_before_the_database_is_dropped(django_db_setup, django_db_blocker):
-    """The process's LISTEN connection (adminpanel.pg_notify) holds the test database open: close it first."""
+@pytest.fixture(autouse=True)
+def change_listener_closed_after_each_test():
+    """A LISTEN connection (adminpanel.pg_notify) left open would hold the test database when it is dropped."""
     yield
     from adminpanel.pg_notify import listener
 
-    listener.stop()
+    if listener._thread is not None:
+        listener.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ from django.http import QueryDict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adminpanel.models import ApiClient, MigrationServerIdLog
+from adminpanel.models import ApiClient, MigrationServerIdLog, PanelEvent
 from backfill.models import BackfillRun
 from backfill.validation import run_validation
 from mappings.models import MappingImport
@@ -94,36 +94,44 @@ PARAM_VALUES = st.one_of(
 
 
 @pytest.fixture
-def world(db):
-    """One of every object the pages show, so lists render rows and pagers render cursors."""
+def basics(db):
+    """A superuser, a bar with a server and a mapping, audit rows, a pending import and a fleet-wide API token."""
     root = UserFactory(username="fuzz_root", is_superuser=True, is_staff=True)
     bar = BarFactory(name="Fuzz Bar")
     server = UserFactory(username="fuzz_server")
     BarMemberFactory(bar=bar, user=server)
     mapping = ServerNameMappingFactory(bar=bar, server_name="Aïcha", user=server)
+    AuditLogFactory(bar=bar)
+    PanelEvent.objects.create(actor=root, actor_name="fuzz_root", action="fuzz", target_type="x", target_id="1")
+    pending = MappingImport.objects.create(bar=bar, created_by=root, content="server_name,username\n")
+    client = ApiClient(name="fuzz-pos", all_bars=True)
+    token = client.issue_token()
+    client.save()
+    return {"root": root, "bar": bar, "server": server, "import": pending, "token": token, "mapping": mapping}
+
+
+@pytest.fixture
+def world(basics):
+    """One of every object the pages show, so lists render rows and pagers render cursors."""
+    root, bar, server = basics["root"], basics["bar"], basics["server"]
     sale = SaleFactory(bar=bar, server_name="Aïcha", created_by=server)
     MigrationServerIdLog.objects.create(sale_id=sale.pk, bar=bar, server_name="Aïcha", resolved_server_id=server.pk)
-    AuditLogFactory(bar=bar)
     health_run = monitoring_services.run_health_checks()
     alert = Alert.objects.create(check_name="rls_violations", severity="critical", state="resolved")
     backfill_run = BackfillRun.objects.create(configured_batch_size=10, batch_size=10, status="finished")
     validation = run_validation(run_by=root)
     reviewer = UserFactory(username="fuzz_reviewer")
     record = DeploymentRecord.objects.create(deployer=root, reviewer=reviewer)
-    pending = MappingImport.objects.create(bar=bar, created_by=root, content="server_name,username\n")
     RolloutEvent.objects.create(kind=EventKind.FLAG_FLIP, actor=root, actor_name="fuzz_root", reason="fuzz")
-    client = ApiClient(name="fuzz-pos", all_bars=True)
-    token = client.issue_token()
-    client.save()
     ids = {
         "backfill/runs/": backfill_run.pk,
         "monitoring/runs/": health_run.pk,
         "monitoring/alerts/": alert.pk,
         "validation/": validation.pk,
         "rollout/records/": record.pk,
-        "mappings/bars/": mapping.pk,
+        "mappings/bars/": basics["mapping"].pk,
     }
-    return {"root": root, "bar": bar, "ids": ids, "import": pending, "token": token, "mapping": mapping}
+    return {**basics, "ids": ids}
 
 
 def _fill(route: str, world) -> str:
@@ -169,11 +177,11 @@ def _query(params: dict[str, str]) -> str:
     return "&".join(f"{quote(name)}={value}" for name, value in params.items())
 
 
-# Tried on each parameter alone (the rest of the work is hypothesis's): a NUL byte, a superscript digit, bytes
-# that are not UTF-8.
-SWEEP = [quote("a\x00b"), quote("²"), "%FF%FE"]
-# Given to every parameter at once, htmx or not: the kinds of value that broke pages before.
-ALL_AT_ONCE = ["\x00", "²", "9" * 30, "-1", "'", "2026-13-45T99:99:99_1"]
+# Tried on each parameter alone (the rest of the work is hypothesis's, raw bytes included): a NUL byte and a
+# superscript digit, the two kinds of value that broke pages before.
+SWEEP = [quote("a\x00b"), quote("²")]
+# Given to every parameter at once, htmx or not.
+ALL_AT_ONCE = ["\x00", "²", "9" * 30, "'", "2026-13-45T99:99:99_1"]
 GET_ROUTES = [route for route, view in ROUTES if not route.startswith("api/")]
 
 
@@ -204,8 +212,9 @@ def test_no_query_parameter_of_any_page_makes_a_server_error(client, world):
             for value in SWEEP:
                 attempt(url, _query({name: value}))
         names = sorted(read | COMMON_PARAMS)
-        for value in ALL_AT_ONCE:
-            attempt(url, _query(dict.fromkeys(names, quote(value.encode("utf-8", "surrogatepass")))), htmx=True)
+        for number, value in enumerate(ALL_AT_ONCE):
+            query = _query(dict.fromkeys(names, quote(value.encode("utf-8", "surrogatepass"))))
+            attempt(url, query, htmx=number % 2 == 0)
 
         @PROFILE
         @given(params=st.dictionaries(st.sampled_from(names), PARAM_VALUES, min_size=1, max_size=4), htmx=st.booleans())
@@ -217,10 +226,10 @@ def test_no_query_parameter_of_any_page_makes_a_server_error(client, world):
     assert failures == []
 
 
-def test_known_bad_inputs_answer_4xx_with_a_message(client, world):
+def test_known_bad_inputs_answer_4xx_with_a_message(client, basics):
     """The cases issue 10 lists, each answered with a 4xx and a clear word (or ignored, for cursors)."""
-    client.force_login(world["root"])
-    bar = world["bar"].pk
+    client.force_login(basics["root"])
+    bar = basics["bar"].pk
     tester = client.get(f"/mappings/bars/{bar}/tester/?name=a%00b")
     assert tester.status_code == 200
     assert "cannot contain control characters" in tester.content.decode()
@@ -247,8 +256,8 @@ def _admin_lists():
 
 
 @pytest.mark.parametrize("model", _admin_lists())
-def test_no_parameter_of_a_django_admin_list_makes_a_server_error(client, world, model):
-    client.force_login(world["root"])
+def test_no_parameter_of_a_django_admin_list_makes_a_server_error(client, basics, model):
+    client.force_login(basics["root"])
     url = f"/django-admin/{model}/"
     assert client.get(url).status_code == 200
 
@@ -266,9 +275,9 @@ MALFORMED_IDS = ["abc", "%C2%B2", "%00", "1", "-1", "9" * 30, str(uuid.uuid4()),
 
 
 @pytest.mark.parametrize("bad", MALFORMED_IDS)
-def test_malformed_ids_in_the_admins_object_screens_answer_4xx(client, world, bad):
-    client.force_login(world["root"])
-    bar, flag = world["bar"].pk, FeatureFlag.objects.order_by("key").first().pk
+def test_malformed_ids_in_the_admins_object_screens_answer_4xx(client, basics, bad):
+    client.force_login(basics["root"])
+    bar, flag = basics["bar"].pk, FeatureFlag.objects.order_by("key").first().pk
     urls = [
         f"/django-admin/adminpanel/bar/{bar}/permissions/user-manage/{bad}/",
         f"/django-admin/adminpanel/bar/{bar}/permissions/group-manage/{bad}/",
@@ -296,9 +305,9 @@ BODIES = st.one_of(
 )
 
 
-def test_no_body_posted_to_the_resolution_api_makes_a_server_error(client, world):
-    url = f"/api/v1/bars/{world['bar'].pk}/resolve-server"
-    auth = {"Authorization": f"Bearer {world['token']}"}
+def test_no_body_posted_to_the_resolution_api_makes_a_server_error(client, basics):
+    url = f"/api/v1/bars/{basics['bar'].pk}/resolve-server"
+    auth = {"Authorization": f"Bearer {basics['token']}"}
 
     @settings(PROFILE, max_examples=max(PROFILE.max_examples * 5, 30))
     @given(body=BODIES, content_type=st.sampled_from(["application/json", "text/plain", "application/octet-stream"]))
@@ -310,9 +319,9 @@ def test_no_body_posted_to_the_resolution_api_makes_a_server_error(client, world
     check()
 
 
-def test_a_nul_byte_or_deep_nesting_in_the_resolution_body_is_a_4xx_json_answer(client, world):
-    url = f"/api/v1/bars/{world['bar'].pk}/resolve-server"
-    auth = {"Authorization": f"Bearer {world['token']}"}
+def test_a_nul_byte_or_deep_nesting_in_the_resolution_body_is_a_4xx_json_answer(client, basics):
+    url = f"/api/v1/bars/{basics['bar'].pk}/resolve-server"
+    auth = {"Authorization": f"Bearer {basics['token']}"}
     nul = client.post(url, json.dumps({"name": "a\x00b"}), content_type="application/json", headers=auth)
     assert nul.status_code == 422
     assert nul.json()["error"] == "invalid_server_name"
@@ -322,8 +331,8 @@ def test_a_nul_byte_or_deep_nesting_in_the_resolution_body_is_a_4xx_json_answer(
     assert deep.json()["error"] == "invalid_json"
 
 
-def test_no_bar_parameter_or_header_of_the_flag_api_makes_a_server_error(client, world):
-    auth = f"Bearer {world['token']}"
+def test_no_bar_parameter_or_header_of_the_flag_api_makes_a_server_error(client, basics):
+    auth = f"Bearer {basics['token']}"
 
     @PROFILE
     @given(
@@ -338,11 +347,11 @@ def test_no_bar_parameter_or_header_of_the_flag_api_makes_a_server_error(client,
 
 
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
-def test_writing_to_the_flag_api_is_405_json_not_a_csrf_page(method, world):
+def test_writing_to_the_flag_api_is_405_json_not_a_csrf_page(method, basics):
     from django.test import Client
 
     client = Client(enforce_csrf_checks=True)
-    response = getattr(client, method)("/api/v1/flags", headers={"Authorization": f"Bearer {world['token']}"})
+    response = getattr(client, method)("/api/v1/flags", headers={"Authorization": f"Bearer {basics['token']}"})
     assert response.status_code == 405
     assert response["Content-Type"] == "application/json"
     assert response["Allow"] == "GET, HEAD"
