@@ -1,11 +1,27 @@
-"""Django admin for superusers, with guardian's object-permission screens on bars and flags."""
+"""Django admin for superusers, with guardian's object-permission screens on bars and flags.
 
+Every ModelAdmin registered here (and in the apps' admin modules) records what it changes in ``panel_events``
+(adminpanel.admin_audit); tests/test_admin_audit.py walks the whole registry to prove it.
+"""
+
+from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from guardian.admin import GuardedModelAdmin
 
-from adminpanel.admin_audit import AuditedAdminMixin, AuditedGuardedAdminMixin
+from adminpanel.admin_audit import AuditedAdminMixin, AuditedGuardedAdminMixin, object_or_404
+from adminpanel.audit import record_event
 from adminpanel.models import ApiClient, AuditLog, Bar, BarMember, PanelEvent, User
+
+# Groups are the panel's roles (support, product): who joins or leaves one, and which permissions it carries,
+# is audited like any other grant.
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class PanelGroupAdmin(AuditedAdminMixin, GroupAdmin):
+    pass
 
 
 @admin.register(User)
@@ -13,6 +29,24 @@ class PanelUserAdmin(AuditedAdminMixin, UserAdmin):
     fieldsets = UserAdmin.fieldsets + (("BarTender", {"fields": ("display_name",)}),)
     list_display = ("username", "display_name", "email", "is_staff", "is_superuser")
     search_fields = ("username", "display_name", "email")
+
+    def user_change_password(self, request, id, form_url=""):
+        """The admin's password form saves the user itself (not through save_model): audited here, without
+        the password or its hash."""
+        user = object_or_404(self.get_queryset(request), id)
+        before = user.password
+        response = super().user_change_password(request, id, form_url)
+        user.refresh_from_db(fields=["password"])
+        if user.password != before:
+            record_event(
+                actor=request.user,
+                action="admin.change.adminpanel.user",
+                target=user,
+                before={"password": "(previous)"},
+                after={"password": "(changed)"},
+                reason="Django admin (password)",
+            )
+        return response
 
 
 class BarMemberInline(admin.TabularInline):
@@ -31,7 +65,7 @@ class BarAdmin(AuditedGuardedAdminMixin, GuardedModelAdmin):
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "level", "error_type", "bar", "error_message")
     list_filter = ("level", "error_type")
     raw_id_fields = ("bar", "user")
@@ -55,13 +89,36 @@ class PanelEventAdmin(admin.ModelAdmin):
         return False
 
 
+class ApiClientForm(forms.ModelForm):
+    class Meta:
+        model = ApiClient
+        fields = ("name", "is_active", "all_bars", "bars", "expires_at")
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("all_bars") and not cleaned.get("bars"):
+            raise forms.ValidationError(
+                "Choose the bars this token may serve, or tick “All bars” for a fleet-wide client."
+            )
+        return cleaned
+
+
 @admin.register(ApiClient)
 class ApiClientAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    """Creating a client (or ticking "rotate token") shows its token once; only the hash is stored."""
+    """Creating a client (or ticking "rotate token") shows its token once; only the hash is stored. Unticking
+    "active", deleting the client or changing its bars or expiry takes effect at once in every process."""
 
-    list_display = ("name", "token_prefix", "is_active", "created_at", "last_used_at")
+    form = ApiClientForm
+    list_display = ("name", "token_prefix", "is_active", "scope", "expires_at", "last_used_at")
+    list_filter = ("is_active", "all_bars")
+    search_fields = ("name",)
     readonly_fields = ("token_prefix", "created_at", "last_used_at")
-    fields = ("name", "is_active", "token_prefix", "created_at", "last_used_at")
+    fields = ("name", "is_active", "all_bars", "bars", "expires_at", "token_prefix", "created_at", "last_used_at")
+    autocomplete_fields = ("bars",)
+
+    @admin.display(description="bars")
+    def scope(self, obj):
+        return "all bars" if obj.all_bars else f"{obj.bars.count()} bar(s)"
 
     def save_model(self, request, obj, form, change):
         rotate = not change or request.POST.get("_rotate_token")

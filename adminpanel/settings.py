@@ -19,8 +19,10 @@ ENV = os.environ
 
 DEBUG = env_bool(ENV, "DEBUG", False)
 SECRET_KEY = secret_key(ENV, debug=DEBUG, var_dir=VAR_DIR)
-# Client API tokens are remembered per process this long (a revoked token stops working within it).
+# Client API tokens are remembered per process at most this long (0: never); a revoked token stops working at once
+# in every process anyway (LISTEN/NOTIFY, adminpanel/api_auth.py). New tokens expire after API_TOKEN_LIFETIME_DAYS.
 API_TOKEN_CACHE_SECONDS = int(ENV.get("API_TOKEN_CACHE_SECONDS", "30"))
+API_TOKEN_LIFETIME_DAYS = int(ENV.get("API_TOKEN_LIFETIME_DAYS", "365"))
 ALLOWED_HOSTS = env_list(ENV, "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list(ENV, "CSRF_TRUSTED_ORIGINS", [])
 
@@ -282,7 +284,9 @@ BACKFILL_MAX_CONSECUTIVE_TIMEOUTS = int(ENV.get("BACKFILL_MAX_CONSECUTIVE_TIMEOU
 BACKFILL_TASK_SECONDS = float(ENV.get("BACKFILL_TASK_SECONDS", "20"))
 BACKFILL_VACUUM_AT_END = env_bool(ENV, "BACKFILL_VACUUM_AT_END", True)
 BACKFILL_PROGRESS_POLL_SECONDS = int(ENV.get("BACKFILL_PROGRESS_POLL_SECONDS", "2"))
-# A running run whose cursor has not moved for this long is shown as stalled (worker down?).
+# A running run whose cursor has not moved for this long, with no worker driving it, is stalled: shown so, and
+# handed back to the workers by the watchdog (backfill/recovery.py), which beat runs this often (and each worker
+# start runs once).
 BACKFILL_STALLED_AFTER_SECONDS = int(ENV.get("BACKFILL_STALLED_AFTER_SECONDS", "60"))
 # Post-migration validation thresholds (runbook section 2.2).
 BACKFILL_VALIDATION_MIN_POPULATION_PCT = float(ENV.get("BACKFILL_VALIDATION_MIN_POPULATION_PCT", "95"))
@@ -372,6 +376,12 @@ ALERT_NOTIFY_MAX_ATTEMPTS = int(ENV.get("ALERT_NOTIFY_MAX_ATTEMPTS", "12"))  # a
 
 CELERY_BEAT_SCHEDULE = {
     **CELERY_BEAT_SCHEDULE,
+    "backfill-watchdog": {
+        "task": "backfill.redrive_stalled",
+        "schedule": float(BACKFILL_STALLED_AFTER_SECONDS),
+        "kwargs": {"trigger": "schedule"},
+        "options": {"expires": BACKFILL_STALLED_AFTER_SECONDS * 0.8},
+    },
     "health-checks-every-5-minutes": {
         "task": "monitoring.run_health_checks",
         "schedule": float(HEALTH_RUN_INTERVAL_SECONDS),

@@ -17,3 +17,6 @@ urlpatterns = [
     path("", include("backfill.urls")),
     path("", include("mappings.urls")),
 ]
+
+# Bad input (adminpanel.bad_input.BadInput) is a 400 page with its message, inside the layout.
+handler400 = "adminpanel.bad_input.bad_request"

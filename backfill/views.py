@@ -7,15 +7,12 @@ validation (anyone else gets 403 and nothing changes); bar managers see nothing.
 Celery tasks (``backfill.tasks``).
 """
 
-import logging
-
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
-from kombu.exceptions import OperationalError as BrokerError
 
 from adminpanel.csv_export import csv_response, stream_csv
 from adminpanel.htmx import HtmxHttpRequest
@@ -33,10 +30,9 @@ from backfill.backfill import (
 from backfill.filters import MigrationLogFilter
 from backfill.forms import BackfillStartForm
 from backfill.models import BackfillRun, ValidationRun
+from backfill.recovery import UNQUEUED_MESSAGE, fail_unqueued_run
 from backfill.tasks import enqueue_backfill
 from backfill.validation import latest_validation, run_validation
-
-logger = logging.getLogger(__name__)
 
 
 def _progress_context(run: BackfillRun | None, user) -> dict:
@@ -79,16 +75,14 @@ def _respond(request: HtmxHttpRequest, run: BackfillRun | None):
     return redirect("backfill:backfill")
 
 
-def _enqueue(request, run: BackfillRun) -> None:
-    try:
-        enqueue_backfill(run.pk)
-    except BrokerError as exc:
-        logger.warning("backfill run %s: could not reach the task queue: %s", run.pk, exc)
-        messages.error(
-            request,
-            "The task queue is unreachable: the run is recorded but no worker has it yet. "
-            "Resume it once the worker is back, or run `manage.py backfill_server_id`.",
-        )
+def _enqueue(request, run: BackfillRun) -> bool:
+    """Hand the run to the workers; with the queue unreachable the run is marked failed (so it blocks no new
+    run and does not pretend to be running) and the page says why and what to do."""
+    if enqueue_backfill(run.pk):
+        return True
+    fail_unqueued_run(run=run, by=request.user)
+    messages.error(request, f"Backfill run {run.pk} could not start: {UNQUEUED_MESSAGE}")
+    return False
 
 
 @require_POST
@@ -112,8 +106,8 @@ def backfill_start(request: HtmxHttpRequest):
     except BackfillError as exc:
         messages.error(request, str(exc))
         return redirect("backfill:backfill")
-    _enqueue(request, run)
-    messages.success(request, f"Backfill run {run.pk} started.")
+    if _enqueue(request, run):
+        messages.success(request, f"Backfill run {run.pk} started.")
     return _respond(request, run)
 
 

@@ -93,7 +93,7 @@ def main() -> None:
 
     ensure_default_flags()
     ApiClient.objects.filter(name="flag-api-bench").delete()
-    api_client = ApiClient(name="flag-api-bench")
+    api_client = ApiClient(name="flag-api-bench", all_bars=True)  # polls 200 bars
     token = api_client.issue_token()
     api_client.save()
     bar_ids = [str(pk) for pk in Bar.objects.order_by("?").values_list("pk", flat=True)[:200]]

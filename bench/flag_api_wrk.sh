@@ -19,7 +19,7 @@ from rollout_bench_db import use_bench_database
 use_bench_database(bars=10000)
 from adminpanel.models import ApiClient, Bar
 ApiClient.objects.filter(name="flag-api-wrk").delete()
-client = ApiClient(name="flag-api-wrk")
+client = ApiClient(name="flag-api-wrk", all_bars=True)
 raw = client.issue_token()
 client.save()
 print(raw, Bar.objects.order_by("pk").values_list("pk", flat=True).first())

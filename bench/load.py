@@ -266,7 +266,7 @@ def prepare_data(database_url: str, users: int) -> tuple[str, list[str]]:
         user, _ = User.objects.update_or_create(username=f"load_user_{i:02d}", defaults={"password": hashed})
         user.groups.add(support)
     ApiClient.objects.filter(name="load-test").delete()
-    client = ApiClient(name="load-test")
+    client = ApiClient(name="load-test", all_bars=True)
     raw = client.issue_token()
     client.save()
     bars = [str(pk) for pk in Bar.objects.order_by("pk").values_list("pk", flat=True)]

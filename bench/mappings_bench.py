@@ -73,7 +73,7 @@ def seed_big_bar():
                 """,
                 [bar.pk, SALES],
             )
-        client = ApiClient(name="bench-pos")
+        client = ApiClient(name="bench-pos", all_bars=True)
         token = client.issue_token()
         client.save()
     # As autovacuum would: sets the visibility map, so the names query is an index-only scan without heap

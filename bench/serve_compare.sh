@@ -32,7 +32,7 @@ from rollout_bench_db import use_bench_database
 use_bench_database(bars=10000)
 from adminpanel.models import ApiClient, Bar
 ApiClient.objects.filter(name="serve-compare").delete()
-client = ApiClient(name="serve-compare")
+client = ApiClient(name="serve-compare", all_bars=True)
 raw = client.issue_token()
 client.save()
 print(raw, Bar.objects.order_by("pk").values_list("pk", flat=True).first())

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from adminpanel.admin_audit import AuditedAdminMixin
 from mappings import services
 from mappings.models import MappingImport, ServerNameMapping
 
@@ -43,8 +44,8 @@ class ServerNameMappingAdmin(admin.ModelAdmin):
 
 
 @admin.register(MappingImport)
-class MappingImportAdmin(admin.ModelAdmin):
-    """Read-only: imports are previewed and applied on the bar's page."""
+class MappingImportAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """Read-only: imports are previewed and applied on the bar's page (a stale one may be deleted, audited)."""
 
     list_display = ("created_at", "bar", "created_by", "filename", "applied_at")
     list_select_related = ("bar", "created_by")

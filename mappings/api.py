@@ -3,7 +3,8 @@
 200 with the user, or 422 with a machine-readable ``error`` code (``unknown_server_name``,
 ``invalid_server_name``, ``inactive_server``, ``ambiguous_name``); every 422 writes an ``audit_logs`` row
 (``error_type = server_id_resolution``) for the health checks' error rate. Requests that are not a
-resolution at all (no token, malformed bar id or body) are answered 401/400/404 and not counted.
+resolution at all (no token or an expired one, a bar outside the token's scope, a malformed bar id or body) are
+answered 401/403/400/404 and not counted.
 """
 
 import json
@@ -14,14 +15,12 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from adminpanel.api_auth import authenticate_api_client
+from adminpanel.api_auth import api_client_or_refusal, api_error, bar_scope_refusal
 from adminpanel.models import Bar
 from mappings.resolve import ServerNameResolutionError, resolve_server_name_in_detail
 from mappings.services import record_resolution_refusal
 
-
-def _error(status: int, code: str, message: str, **headers) -> JsonResponse:
-    return JsonResponse({"error": code, "message": message}, status=status, headers=headers or None)
+_error = api_error
 
 
 @csrf_exempt
@@ -29,13 +28,16 @@ def _error(status: int, code: str, message: str, **headers) -> JsonResponse:
 def resolve_server(request, bar_id: str):
     if request.method != "POST":
         return _error(405, "method_not_allowed", "Use POST.", Allow="POST")
-    client = authenticate_api_client(request)
-    if client is None:
-        return _error(401, "unauthorized", "A valid API token is required.", **{"WWW-Authenticate": "Bearer"})
+    client, refusal = api_client_or_refusal(request)
+    if refusal is not None:
+        return refusal
     try:
         bar_uuid = uuid.UUID(bar_id)
     except ValueError:
         return _error(400, "invalid_bar_id", "The bar id is not a UUID.")
+    refusal = bar_scope_refusal(client, bar_uuid)
+    if refusal is not None:
+        return refusal
     bar = Bar.objects.filter(pk=bar_uuid).first()
     if bar is None:
         return _error(404, "bar_not_found", "No such bar.")
@@ -43,7 +45,8 @@ def resolve_server(request, bar_id: str):
         payload = json.loads(request.body or b"null")
     except RequestDataTooBig:
         return _error(413, "request_too_large", "The request body is too large.")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: JSON nested thousands of levels deep (the decoder recurses once per level).
         return _error(400, "invalid_json", 'The body must be JSON: {"name": "…"}.')
     name = payload.get("name") if isinstance(payload, dict) else None
     if not isinstance(name, str):

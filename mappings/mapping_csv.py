@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from adminpanel.csv_export import csv_lines
-from adminpanel.spreadsheet import FORMULA_STARTS
+from adminpanel.spreadsheet import restore_formula
 
 HEADER = ("server_name", "username")
 # The export defuses formula-like cells with an apostrophe (adminpanel.spreadsheet) and the import removes it
@@ -78,10 +78,8 @@ def sniff_delimiter(text: str) -> str:
 
 
 def unescape_cell(value: str) -> str:
-    value = value.strip()
-    if value.startswith("'") and value[1:2] and value[1:2] in FORMULA_STARTS:
-        return value[1:]
-    return value
+    """A cell as the export wrote it, back to its value (the export's formula defusing undone exactly)."""
+    return restore_formula(value.strip())
 
 
 def read_rows(text: str, *, max_rows: int) -> tuple[list[CsvRow], list[RowError]]:

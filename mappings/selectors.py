@@ -208,9 +208,11 @@ def _hints(key: str) -> set[str]:
     return {f"w:{word}" for word in key.split()} | {f"p:{key[:2]}"}
 
 
-def mapping_history(bar, *, limit: int, before_id: int | None = None) -> list[PanelEvent]:
-    """The bar's mapping changes, newest first; `before_id` pages back by key."""
-    events = PanelEvent.objects.filter(bar=bar, target_type=MAPPING_TARGET)
-    if before_id:
-        events = events.filter(pk__lt=before_id)
-    return list(events.order_by("-pk")[:limit])
+def mapping_events(bar):
+    """The bar's mapping changes (unordered: the key pager orders them newest first)."""
+    return PanelEvent.objects.filter(bar=bar, target_type=MAPPING_TARGET)
+
+
+def mapping_history(bar, *, limit: int) -> list[PanelEvent]:
+    """The bar's latest mapping changes, newest first (the bar page's history section)."""
+    return list(mapping_events(bar).order_by("-pk")[:limit])

@@ -17,8 +17,8 @@ from adminpanel.audit import record_event
 from adminpanel.models import AuditLog, PanelEvent, User
 from mappings.mapping_csv import CsvRow, RowError, decode_upload, read_rows
 from mappings.models import MappingImport, ServerNameMapping
-from mappings.models.mapping import DUPLICATE_NAME_MESSAGE, eligible_members
-from mappings.names import display_server_name, normalize_server_name, server_name_problem
+from mappings.models.mapping import DUPLICATE_NAME_MESSAGE, eligible_members, look_alike_message
+from mappings.names import display_server_name, name_skeleton, normalize_server_name, server_name_problem
 from mappings.resolve import ServerNameResolutionError
 
 MAPPING_TARGET = ServerNameMapping._meta.label_lower
@@ -112,6 +112,8 @@ def delete_mapping(*, mapping: ServerNameMapping, actor, reason: str = "") -> No
 
 def record_resolution_refusal(*, bar, name, error: ServerNameResolutionError, source: str, client=None) -> AuditLog:
     """One `audit_logs` row per refused resolution, which the health checks count as the error rate."""
+    if isinstance(name, str):
+        name = name.replace("\x00", "\ufffd")  # PostgreSQL text and jsonb cannot hold NUL
     return AuditLog.objects.create(
         bar=bar,
         level=settings.MAPPINGS_RESOLUTION_AUDIT_LEVEL,
@@ -176,7 +178,12 @@ def plan_import(*, bar, rows: list[CsvRow], row_errors: list[RowError]) -> Impor
 
     missing = {row.username for row in rows if row.username and member(row.username) is None}
     known_elsewhere = set(User.objects.filter(username__in=missing).values_list("username", flat=True))
+    # Look-alikes: a new name that reads like a mapping of the bar, or like another line of the file.
+    existing_looks: dict[str, ServerNameMapping] = {}
+    for key, mapping in existing.items():
+        existing_looks.setdefault(name_skeleton(key), mapping)
     first_line: dict[str, int] = {}
+    file_looks: dict[str, tuple[int, str, str]] = {}
     for row in rows:
         name = display_server_name(row.server_name)
         key = normalize_server_name(name)
@@ -187,6 +194,7 @@ def plan_import(*, bar, rows: list[CsvRow], row_errors: list[RowError]) -> Impor
             problem = f"Duplicate of line {first_line[key]} (names match whatever their case or spacing)."
         elif problem is None:
             first_line[key] = row.line
+            problem = _look_alike_problem(name, key, existing, existing_looks, file_looks, row.line)
         user = member(row.username) if row.username else None
         if problem is None and not row.username:
             problem = "A username is required."
@@ -209,6 +217,20 @@ def plan_import(*, bar, rows: list[CsvRow], row_errors: list[RowError]) -> Impor
             plan.changes.append(planned)
     plan.errors.sort(key=lambda error: error.line)
     return plan
+
+
+def _look_alike_problem(name, key, existing, existing_looks, file_looks, line) -> str | None:
+    """Why a row's name is refused as a look-alike (of a mapping or of an earlier line), or None."""
+    skeleton = name_skeleton(key)
+    twin = existing_looks.get(skeleton)
+    if key not in existing and twin is not None and twin.normalized_name != key:
+        return look_alike_message(name, twin.server_name, twin.user.username)
+    earlier = file_looks.setdefault(skeleton, (line, key, name))
+    if earlier[1] != key:
+        return (
+            f"“{name}” looks like “{earlier[2]}” on line {earlier[0]}: names that read the same cannot both be mapped."
+        )
+    return None
 
 
 def read_import(*, bar, text: str) -> ImportPlan:

@@ -24,7 +24,9 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
+from adminpanel.bad_input import text_param
 from adminpanel.htmx import HtmxHttpRequest
+from adminpanel.paging import IdKeyset, keyset_page
 from mappings import selectors, services
 from mappings.access import bar_access
 from mappings.forms import ImportForm, MappingForm
@@ -58,7 +60,7 @@ def _page_number(request) -> str:
 
 @require_GET
 def bar_list(request: HtmxHttpRequest):
-    query = request.GET.get("q", "")
+    query = text_param(request.GET, "q", label="The search")
     page = selectors.bar_picker(request.user, query=query, page=_page_number(request))
     template = "mappings/_bar_table.html" if request.htmx else "mappings/bar_list.html"
     return render(request, template, {"page": page, "query": query})
@@ -77,7 +79,7 @@ def _sections_context(request, access, sections) -> dict:
             selectors.suggest_members(top, members)
             context.update(unmapped=top, members=members, more_unmapped=len(report.unmapped) - len(top))
     if "table" in sections:
-        query = request.GET.get("q", "")
+        query = text_param(request.GET, "q", label="The search")
         context.update(page=selectors.mappings_page(bar, query=query, page=_page_number(request)), query=query)
     if "history" in sections:
         context["events"] = selectors.mapping_history(bar, limit=settings.MAPPINGS_HISTORY_ON_BAR_PAGE)
@@ -333,13 +335,14 @@ def tester(request: HtmxHttpRequest, bar_id):
 
 @require_GET
 def history(request: HtmxHttpRequest, bar_id):
+    """Every change of the bar's mappings, newest first, by key pages (a cursor that is not ours is ignored)."""
     access = bar_access(request.user, bar_id)
-    try:
-        before = int(request.GET.get("before", "") or 0) or None
-    except ValueError:
-        before = None
-    page_size = settings.MAPPINGS_PAGE_SIZE
-    events = selectors.mapping_history(access.bar, limit=page_size + 1, before_id=before)
-    older = events[page_size - 1].pk if len(events) > page_size else None
-    context = {"bar": access.bar, "can_edit": access.can_edit, "events": events[:page_size], "older": older}
+    page = keyset_page(
+        selectors.mapping_events(access.bar),
+        keyset=IdKeyset,
+        size=settings.MAPPINGS_PAGE_SIZE,
+        after=request.GET.get("after", ""),
+        before=request.GET.get("before", ""),
+    )
+    context = {"bar": access.bar, "can_edit": access.can_edit, "events": page.rows, "page": page}
     return render(request, "mappings/history.html", context)

@@ -101,12 +101,9 @@ def dashboard_alerts(limit: int = 20) -> list[Alert]:
     return unresolved + resolved
 
 
-def alert_history(*, before_id: int | None = None, page_size: int = 50) -> list[Alert]:
-    """Alerts newest first, one keyset page (``before_id``) at a time."""
-    qs = Alert.objects.select_related("acknowledged_by", "last_result").order_by("-id")
-    if before_id:
-        qs = qs.filter(id__lt=before_id)
-    return list(qs[:page_size])
+def alert_history():
+    """Every alert with what its row shows (the key pager orders them newest first)."""
+    return Alert.objects.select_related("acknowledged_by", "last_result")
 
 
 SERVER_ID_ERRORS_PER_MINUTE = f"""

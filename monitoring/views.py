@@ -8,7 +8,7 @@ to Redis except "run now", which falls back to running in the web process when t
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,11 +19,13 @@ from adminpanel.audit import record_event
 from adminpanel.charts import column_chart
 from adminpanel.csv_export import csv_response, stream_csv
 from adminpanel.htmx import HtmxHttpRequest
-from adminpanel.paging import CreatedKeyset, estimated_row_counts, keyset_page_context
+from adminpanel.paging import CreatedKeyset, IdKeyset, estimated_row_counts, keyset_page, keyset_page_context
 from adminpanel.roles import can_operate, operator_required, read_all_required
 from monitoring import incident_selectors, selectors, services, tasks
 from monitoring.filters import AuditLogFilter
 from monitoring.models import HealthRun
+
+ALERTS_PAGE = 50
 
 
 def _status_context() -> dict:
@@ -94,15 +96,15 @@ def phases_partial(request: HtmxHttpRequest):
 @require_GET
 @read_all_required
 def alert_list(request: HtmxHttpRequest):
-    raw = request.GET.get("before", "")
-    if raw and not raw.isdigit():
-        return HttpResponse("`before` must be an alert id.", status=400)
-    alerts = selectors.alert_history(before_id=int(raw) if raw else None)
-    return render(
-        request,
-        "monitoring/alerts.html",
-        {"alerts": alerts, "next_before": alerts[-1].pk if len(alerts) == 50 else None},
+    """Every alert, newest first, by key pages (a cursor that is not ours is ignored)."""
+    page = keyset_page(
+        selectors.alert_history(),
+        keyset=IdKeyset,
+        size=ALERTS_PAGE,
+        after=request.GET.get("after", ""),
+        before=request.GET.get("before", ""),
     )
+    return render(request, "monitoring/alerts.html", {"alerts": page.rows, "page": page})
 
 
 @require_GET

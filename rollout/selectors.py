@@ -117,7 +117,9 @@ def read_flags_for_bar(bar_id: str) -> FlagReading | None:
     flags = {key: bool(on) for _, key, _, on in rows if key is not None}
     for key in DEFAULT_FLAGS:
         flags.setdefault(key, False)
-    fingerprint = f"{mode}|" + "|".join(f"{key}:{version}:{int(bool(on))}" for _, key, version, on in rows)
+    # The bar's own id is part of it: two bars in the same state must not share an ETag (a client that polls
+    # several bars, or a token moved between bars, would get another bar's 304).
+    fingerprint = f"{bar_id}|{mode}|" + "|".join(f"{key}:{version}:{int(bool(on))}" for _, key, version, on in rows)
     etag = hashlib.md5(fingerprint.encode(), usedforsecurity=False).hexdigest()[:20]
     return FlagReading(bar_id, mode, flags, etag)
 

@@ -137,8 +137,26 @@ def _flag_snapshot(flag: FeatureFlag) -> dict:
 
 
 # --- Flags ----------------------------------------------------------------------------------------
-def flip_flag(*, actor, flag_key: str, state: str, reason: str) -> FeatureFlag:
-    """Set a flag to off (kill switch), allow-list only, or on for every bar; needs `flip_flag` on that flag."""
+@dataclass(frozen=True)
+class FlagFlip:
+    """What a flip did: `applied` is False when the flag already was in that state (nothing written)."""
+
+    flag: FeatureFlag
+    applied: bool
+
+    @property
+    def message(self) -> str:
+        if self.applied:
+            return f"{self.flag.key} flipped: now {self.flag.state_label}."
+        return f"{self.flag.key} already was {self.flag.state_label}: nothing changed, nothing recorded."
+
+
+def flip_flag(*, actor, flag_key: str, state: str, reason: str) -> FlagFlip:
+    """Set a flag to off (kill switch), allow-list only, or on for every bar; needs `flip_flag` on that flag.
+
+    A flip to the state the flag already has changes nothing and writes no event (the history only holds
+    changes); the result says so.
+    """
     reason = _require_reason(reason)
     if state not in FlagState.values:
         raise InvalidRequest(f"Unknown flag state {state!r}.")
@@ -150,7 +168,7 @@ def flip_flag(*, actor, flag_key: str, state: str, reason: str) -> FeatureFlag:
             raise NotAllowed(f"You may not flip {flag.key}.")
         before = _flag_snapshot(flag)
         if flag.state == state:
-            return flag
+            return FlagFlip(flag=flag, applied=False)
         now = timezone.now()
         flag.kill_switch_engaged = state == FlagState.OFF
         flag.enabled_globally = state == FlagState.GLOBAL
@@ -162,7 +180,7 @@ def flip_flag(*, actor, flag_key: str, state: str, reason: str) -> FeatureFlag:
             kind=EventKind.FLAG_FLIP, actor=actor, target=flag, flag=flag, before=before,
             after=_flag_snapshot(flag), reason=reason,
         )  # fmt: skip
-        return flag
+        return FlagFlip(flag=flag, applied=True)
 
 
 def change_allow_list(*, actor, flag_key: str, bar, add: bool, reason: str) -> bool:

@@ -8,12 +8,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponseNotModified, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from adminpanel.api_auth import authenticate_api_client
+from adminpanel.api_auth import api_client_or_refusal, api_error, bar_scope_refusal
 from adminpanel.csv_export import csv_lines, csv_response
 from adminpanel.htmx import HtmxHttpRequest
-from adminpanel.paging import estimated_row_counts
+from adminpanel.paging import IdKeyset, estimated_row_counts, keyset_page
 from adminpanel.roles import can_read_all, roles_of
 from monitoring import selectors as monitoring_selectors
 from monitoring import views as monitoring_views
@@ -117,8 +118,7 @@ def flip_flag(request: HttpRequest, key: str):
     _require(permissions.can_flip(request.user, flag))
 
     def call(data):
-        flipped = services.flip_flag(actor=request.user, flag_key=key, state=data["state"], reason=data["reason"])
-        messages.success(request, f"{flipped.key}: {flipped.state_label}.")
+        return services.flip_flag(actor=request.user, flag_key=key, state=data["state"], reason=data["reason"])
 
     return _back(request, FlipFlagForm(request.POST), call)
 
@@ -240,15 +240,16 @@ def history(request: HttpRequest):
     """The whole timeline, filterable, newest first, by pages of the id (no COUNT over the table)."""
     _require(permissions.can_view(request.user))
     events = TimelineFilter(request.GET, queryset=selectors.timeline())
-    rows = events.qs
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        rows = rows.filter(pk__lt=int(before))
-    page = list(rows[: TIMELINE_PAGE + 1])
-    more = len(page) > TIMELINE_PAGE
-    page = page[:TIMELINE_PAGE]
+    page = keyset_page(
+        events.qs,
+        keyset=IdKeyset,
+        size=TIMELINE_PAGE,
+        after=request.GET.get("after", ""),
+        before=request.GET.get("before", ""),
+    )
     query = request.GET.copy()
-    query.pop("before", None)
+    for name in ("after", "before"):
+        query.pop(name, None)
     root_cause = selectors.root_cause_links(page)
     for event in page:
         event.root_cause_url = root_cause.get(event.pk)  # each rollback links to its root-cause page
@@ -257,8 +258,8 @@ def history(request: HttpRequest):
         "rollout/history.html",
         {
             "filter": events,
-            "events": [(event, selectors.event_summary(event)) for event in page],
-            "older": f"?{query.urlencode()}&before={page[-1].pk}" if more else "",
+            "events": [(event, selectors.event_summary(event)) for event in page.rows],
+            "page": page,
             "query": query.urlencode(),
         },
     )
@@ -359,27 +360,30 @@ def record_sign(request: HttpRequest, pk: int):
 
 # --- Flag read API --------------------------------------------------------------------------------
 def _api_bar_id(request: HttpRequest) -> tuple[uuid.UUID | None, JsonResponse | None]:
-    """The token rules every flag API route shares: a valid client token (401 otherwise), then a bar id (400)."""
-    if authenticate_api_client(request) is None:
-        response = JsonResponse({"error": "A valid API token is required (Authorization: Bearer <token>)."}, status=401)
-        response["WWW-Authenticate"] = "Bearer"
-        return None, response
+    """The token rules every flag API route shares: a valid, unexpired client token (401), a bar id (400), and a
+    bar inside the token's scope (403, said before the bar is looked up)."""
+    client, refusal = api_client_or_refusal(request)
+    if refusal is not None:
+        return None, refusal
     try:
-        return uuid.UUID(request.GET.get("bar", "")), None
+        bar_id = uuid.UUID(request.GET.get("bar", ""))
     except ValueError:
-        return None, JsonResponse({"error": "The bar parameter must be a bar id (a UUID)."}, status=400)
+        return None, api_error(400, "invalid_bar_id", "The bar parameter must be a bar id (a UUID).")
+    return bar_id, bar_scope_refusal(client, bar_id)
 
 
+@csrf_exempt  # token-authenticated, never cookie-authenticated: a write is answered 405 in JSON, not a CSRF page
 @login_not_required
-@require_GET
 def flags_api(request: HttpRequest):
     """`GET /api/v1/flags?bar=<uuid>` for BarTender clients: both flags and the operating mode, with an ETag."""
+    if request.method not in ("GET", "HEAD"):
+        return api_error(405, "method_not_allowed", "The flag API is read-only: use GET.", Allow="GET, HEAD")
     bar_id, refusal = _api_bar_id(request)
-    if refusal:
+    if refusal is not None:
         return refusal
     reading = selectors.flags_for_bar(bar_id)
     if reading is None:
-        return JsonResponse({"error": "No bar has this id."}, status=404)
+        return api_error(404, "bar_not_found", "No bar has this id.")
     etag = f'"{reading.etag}"'
     client_tags = _if_none_match(request)
     if etag in client_tags or "*" in client_tags:
@@ -408,7 +412,7 @@ def explain_api(request: HttpRequest):
         return refusal
     explanation = explain.explain_bar(bar_id)
     if explanation is None:
-        return JsonResponse({"error": "No bar has this id."}, status=404)
+        return api_error(404, "bar_not_found", "No bar has this id.")
     response = JsonResponse(explanation.as_json())
     response["Cache-Control"] = "private, no-store"
     return response

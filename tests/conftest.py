@@ -10,10 +10,13 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
-def empty_api_token_cache():
-    """Tokens remembered by adminpanel.api_auth must not outlive the test that issued them."""
+def empty_api_token_cache(settings):
+    """Tokens remembered by adminpanel.api_auth must not outlive the test that issued them. Ordinary tests never
+    commit, so no revocation would ever be notified: they remember no token (tests/test_api_auth.py turns the
+    cache on with its listener)."""
     from adminpanel.api_auth import clear_token_cache
 
+    settings.API_TOKEN_CACHE_SECONDS = 0
     clear_token_cache()
     yield
     clear_token_cache()
@@ -24,6 +27,16 @@ def fresh_cohort_figures(settings):
     """Tests seed sales and judge at once: read the cohort figures afresh every time, never the stored ones.
     tests/rollout/test_cohort_compare.py checks the stored figures with their own age."""
     settings.ROLLOUT_COHORT_MAX_AGE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
+def change_listener_closed_after_each_test():
+    """A LISTEN connection (adminpanel.pg_notify) left open would hold the test database when it is dropped."""
+    yield
+    from adminpanel.pg_notify import listener
+
+    if listener._thread is not None:
+        listener.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -105,7 +105,11 @@ def test_creating_an_api_client_in_the_admin_shows_its_token_once_and_stores_a_h
     from adminpanel.models.api import hash_token
 
     client.force_login(demo_users.get(username="admin"))
-    response = client.post("/django-admin/adminpanel/apiclient/add/", {"name": "pos", "is_active": "on"}, follow=True)
+    response = client.post(
+        "/django-admin/adminpanel/apiclient/add/",
+        {"name": "pos", "is_active": "on", "all_bars": "on", "expires_at_0": "2099-01-01", "expires_at_1": "00:00:00"},
+        follow=True,
+    )
     shown = [str(m) for m in response.context["messages"] if "copy it now" in str(m)]
     assert len(shown) == 1
     raw = shown[0].rsplit(": ", 1)[1]

@@ -13,12 +13,21 @@ from mappings.names import (
     ELIGIBLE_ROLES,
     MAX_SERVER_NAME_LENGTH,
     display_server_name,
+    name_skeleton,
     normalize_server_name,
     server_name_problem,
 )
 
 DUPLICATE_NAME_MESSAGE = "This bar already maps that name (names match whatever their case or spacing)."
 NOT_ELIGIBLE_MESSAGE = "The user must be an active server or manager of this bar."
+
+
+def look_alike_message(name: str, existing: str, username: str) -> str:
+    """Why a name that reads like an existing mapping is refused, naming that mapping."""
+    return (
+        f"“{name}” looks like “{existing}”, which this bar already maps to {username}: a name that reads the "
+        "same would send sales to the wrong server. Choose a name that reads differently."
+    )
 
 
 class ServerNameMapping(models.Model):
@@ -73,10 +82,28 @@ class ServerNameMapping(models.Model):
             .exists()
         ):
             errors["server_name"] = DUPLICATE_NAME_MESSAGE
+        elif self.bar_id:
+            twin = find_look_alike(bar_id=self.bar_id, key=self.normalized_name, exclude_pk=self.pk)
+            if twin is not None:
+                errors["server_name"] = look_alike_message(self.server_name, *twin)
         if self.bar_id and self.user_id and not is_eligible_member(bar_id=self.bar_id, user_id=self.user_id):
             errors["user"] = NOT_ELIGIBLE_MESSAGE
         if errors:
             raise ValidationError(errors)
+
+
+def find_look_alike(*, bar_id, key: str, exclude_pk=None) -> tuple[str, str] | None:
+    """(server name, username) of a mapping of the bar whose name looks like `key` without being it (same
+    confusable skeleton: "Marіe" with a Cyrillic і beside "Marie"), or None. One query for the bar's names;
+    skeletons are cached per process."""
+    skeleton = name_skeleton(key)
+    names = ServerNameMapping.objects.filter(bar_id=bar_id).exclude(normalized_name=key)
+    if exclude_pk is not None:
+        names = names.exclude(pk=exclude_pk)
+    for server_name, normalized, username in names.values_list("server_name", "normalized_name", "user__username"):
+        if name_skeleton(normalized) == skeleton:
+            return server_name, username
+    return None
 
 
 def eligible_members(bar_id):

@@ -115,6 +115,39 @@ def test_exported_file_imports_as_all_unchanged(bar, mapping, members, manager, 
     assert plan.summary == {"add": 0, "change": 0, "unchanged": 2, "errors": 0}
 
 
+def mapping_state(bar):
+    return sorted(
+        ServerNameMapping.objects.filter(bar=bar).values_list(
+            "pk", "server_name", "normalized_name", "user_id", "updated_at", "updated_by_id"
+        )
+    )
+
+
+def test_export_then_import_of_the_unchanged_file_changes_nothing(bar, members, manager, client_for):
+    """Issue 10: '+1' is exported as the defused \"'+1\"; re-imported it is '+1' again, not a new mapping
+    \"'+1\" — and a name that really starts with an apostrophe keeps it."""
+    server, other = members
+    for name, user in [("+1", server), ("'+1", other), ("=SUM(A1)", server), ("-Jo", other), ("'Tiens", server)]:
+        services.create_mapping(bar=bar, server_name=name, user=user, actor=manager)
+    services.create_mapping(bar=bar, server_name="Jean, B.", user=other, actor=manager)
+    client = client_for(manager)
+    history = PanelEvent.objects.filter(action__in=["mapping.create", "mapping.update", "mapping.delete"])
+    before, changes = mapping_state(bar), history.count()
+
+    exported = b"".join(client.get(reverse("mappings:export", args=[bar.pk])).streaming_content)
+    assert "\r\n'+1,aicha\r\n" in exported.decode("utf-8-sig")
+    assert "\r\n''+1,moussa\r\n" in exported.decode("utf-8-sig")
+    preview_page = upload(client, bar, exported)
+    assert preview_page.status_code == 200
+    assert preview_page.context["plan"].summary == {"add": 0, "change": 0, "unchanged": 6, "errors": 0}
+    assert "The file changes nothing." in preview_page.content.decode()
+
+    plan, pending = services.preview_import(bar=bar, actor=manager, filename="same.csv", data=exported)
+    services.apply_import(mapping_import=pending, actor=manager)
+    assert mapping_state(bar) == before
+    assert history.count() == changes
+
+
 # --- the pages ------------------------------------------------------------------------------------------
 
 

@@ -1,6 +1,10 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from adminpanel.spreadsheet import FORMULA_STARTS, defuse_formula, restore_formula
 from mappings.mapping_csv import CsvFileError, decode_upload, export_lines, read_rows, sniff_delimiter
+from mappings.names import display_server_name, normalize_server_name, server_name_problem
 
 MB = 1024 * 1024
 
@@ -86,3 +90,34 @@ def test_export_reads_back_to_the_same_pairs():
     text = decode_upload("".join(export_lines(pairs)).encode("utf-8"), max_bytes=MB)
     rows, errors = rows_of(text)
     assert [(name, user) for _, name, user in rows] == pairs and errors == []
+
+
+@given(st.text())
+def test_defusing_a_cell_for_spreadsheets_is_undone_exactly(text):
+    defused = defuse_formula(text)
+    assert not defused.startswith(FORMULA_STARTS)
+    assert restore_formula(defused) == text
+
+
+NAMES = (
+    st.text(max_size=40)
+    .map(display_server_name)
+    .filter(lambda name: name and server_name_problem(normalize_server_name(name)) is None)
+)
+
+
+@given(st.lists(st.tuples(NAMES, st.text(alphabet="abcdefghij_.@+-=' ", min_size=1, max_size=12)), max_size=8))
+def test_an_export_reads_back_to_exactly_the_pairs_it_was_made_from(pairs):
+    pairs = [(name, user.strip() or "u") for name, user in pairs]
+    text = decode_upload("".join(export_lines(pairs)).encode("utf-8"), max_bytes=MB)
+    rows, errors = rows_of(text)
+    assert errors == []
+    assert [(name, user) for _, name, user in rows] == pairs
+
+
+@pytest.mark.parametrize("name", ["+1", "'+1", "''+1", "'abc", "-Jo", "@home", "=SUM(A1)", "'=1", "'"])
+def test_names_that_start_like_a_formula_or_with_an_apostrophe_survive_the_round_trip(name):
+    text = "".join(export_lines([(name, "bob")]))
+    assert "\n=" not in text and "\n+" not in text and "\n-" not in text and "\n@" not in text
+    rows, _ = rows_of(decode_upload(text.encode(), max_bytes=MB))
+    assert rows[0][1:] == (name, "bob")

@@ -235,10 +235,14 @@ def test_history_page_pages_back_by_key(bar, server, manager, client_for, settin
     first = client.get(url("history", bar)).content.decode()
     assert "“S2”" in first and "“S1”" in first and "“S0”" not in first
     older = PanelEvent.objects.filter(bar=bar).order_by("pk")[1].pk
-    assert f"?before={older}" in first
-    second = client.get(url("history", bar), {"before": older}).content.decode()
+    assert f"?after={older}" in first
+    second = client.get(url("history", bar), {"after": older}).content.decode()
     assert "“S0”" in second and "“S1”" not in second
-    assert client.get(url("history", bar), {"before": "junk"}).status_code == 200
+    assert f"?before={PanelEvent.objects.filter(bar=bar).order_by('pk')[0].pk}" in second  # back to newer
+    for junk in ("junk", "²", "\x00", "9" * 40):  # not one of our cursors: the newest page
+        for name in ("before", "after"):
+            page = client.get(url("history", bar), {name: junk})
+            assert page.status_code == 200 and "“S2”" in page.content.decode()
 
 
 def test_export_is_a_csv_download(bar, mapping, manager, client_for):

@@ -7,17 +7,14 @@ import pytest
 from adminpanel.models import ApiClient
 from rollout import explain, services
 from rollout.cohorts import bar_bucket
-from tests.factories import BarFactory, advance, backdate_soak
+from tests.factories import BarFactory, advance, backdate_soak, issue_api_token
 
 URL = "/api/v1/flags/explain"
 
 
 @pytest.fixture
 def token(db):
-    api_client = ApiClient(name="pos-app")
-    raw = api_client.issue_token()
-    api_client.save()
-    return raw
+    return issue_api_token("pos-app")
 
 
 def api(client, token, bar):

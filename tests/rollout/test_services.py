@@ -26,6 +26,18 @@ def test_a_flip_records_who_before_after_and_why(owner, enable_flag):
     assert PanelEvent.objects.filter(action="rollout.flag_flip", reason="day 3").exists()
 
 
+def test_a_flip_to_the_state_the_flag_already_has_says_so_and_records_nothing(owner, enable_flag):
+    first = services.flip_flag(actor=owner, flag_key=enable_flag.key, state="global", reason="go")
+    assert first.applied and first.message == "ENABLE_SWITCHING_MODE flipped: now On for every bar."
+    version = FeatureFlag.objects.get(pk=enable_flag.pk).version
+    again = services.flip_flag(actor=owner, flag_key=enable_flag.key, state="global", reason="go again")
+    assert not again.applied
+    assert again.message == "ENABLE_SWITCHING_MODE already was On for every bar: nothing changed, nothing recorded."
+    assert FeatureFlag.objects.get(pk=enable_flag.pk).version == version
+    assert RolloutEvent.objects.filter(kind=EventKind.FLAG_FLIP).count() == 1
+    assert not PanelEvent.objects.filter(reason="go again").exists()
+
+
 def test_a_flip_without_a_reason_is_refused_and_changes_nothing(owner, enable_flag):
     with pytest.raises(services.InvalidRequest):
         services.flip_flag(actor=owner, flag_key=enable_flag.key, state="global", reason="  ")

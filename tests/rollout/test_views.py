@@ -3,7 +3,7 @@ from django.urls import reverse
 from guardian.shortcuts import assign_perm
 
 from adminpanel.permissions import FLIP_FLAG
-from rollout.models import FeatureFlag, RolloutEvent
+from rollout.models import EventKind, FeatureFlag, RolloutEvent
 from tests.factories import BarFactory, advance, make_product, mode, state
 
 WRITES = [
@@ -32,6 +32,17 @@ def test_a_product_owner_with_flip_on_one_flag_cannot_flip_the_other(client_for,
     assert allowed.status_code == 302
     enable_flag.refresh_from_db()
     assert enable_flag.enabled_globally
+
+
+def test_flipping_a_flag_to_its_own_state_says_so_instead_of_flipped(client_for, owner, enable_flag):
+    client = client_for(owner)
+    url = reverse("rollout:flip", args=[enable_flag.key])
+    flipped = client.post(url, {"state": "global", "reason": "go"}, follow=True).content.decode()
+    assert "ENABLE_SWITCHING_MODE flipped: now On for every bar." in flipped
+    same = client.post(url, {"state": "global", "reason": "again"}, follow=True).content.decode()
+    assert "already was On for every bar: nothing changed, nothing recorded." in same
+    assert "flipped" not in same.split('class="messages"')[1].split("</ul>")[0]
+    assert RolloutEvent.objects.filter(kind=EventKind.FLAG_FLIP).count() == 1
 
 
 @pytest.mark.parametrize("who", ["support_user", "manager", "plain_user"])
