@@ -29,7 +29,9 @@ HTTP_PORT=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.
 DJANGO_SETTINGS_MODULE=flag_api_settings .venv/bin/python bench/flag_api_server.py "$HTTP_PORT" 8 >/dev/null &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
-sleep 3
+for _ in $(seq 300); do  # up to 30 s for the server to answer (Django's start-up on a busy machine)
+  curl -fsS -o /dev/null "http://127.0.0.1:$HTTP_PORT/bench/bare" 2>/dev/null && break; sleep 0.1
+done
 run() {  # run PATH -> "req/s p99"
   wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -H "Authorization: Bearer $TOKEN" \
     "http://127.0.0.1:$HTTP_PORT$1" | awk '/Requests\/sec/ {rps=$2} / 99%/ {p99=$2} /Non-2xx/ {bad=$5} END {print rps, p99, (bad ? bad : 0)}'
