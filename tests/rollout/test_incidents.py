@@ -30,7 +30,7 @@ def test_pulling_the_kill_switch_opens_a_critical_incident_with_the_pull_as_its_
     assert incident.trigger_key == incident_trigger_key(event.pk)
     assert (incident.severity, incident.status, incident.source) == ("critical", "investigating", "kill_switch")
     assert incident.opened_by == owner and incident.owner is None and incident.acknowledged_at is None
-    assert incident.title == f"Kill switch pulled by {owner}: error rate above 1 %"
+    assert incident.title == f"Kill switch pulled by {owner}: error rate above 1 %."
     assert "Both flags are off for every bar" in incident.issue
     actions = incident_selectors.actions_taken(incident)
     assert [(a.actor, a.category) for a in actions] == [("owner", "Rollback")]
@@ -47,7 +47,7 @@ def test_an_automatic_rollback_opens_the_incident_of_its_alert(owner, fresh_run)
     incident = Incident.objects.get()
     assert incident.source == "auto_rollback" and incident.alert == alert and incident.opened_by is None
     assert incident.started_at == alert.opened_at
-    assert incident.title == "Automatic rollback: critical alert on Orphaned sales in simplified-mode bars (1 h)"
+    assert incident.title == "Automatic rollback: critical alert on Orphaned sales in simplified-mode bars (1 h)."
     assert "orphaned_sales opened while stage 4a was live" in incident.issue
     assert PanelEvent.objects.get(action="incident.open").actor_name == "system"
     # A second critical alert finds the switch engaged: no new event, no new incident.
