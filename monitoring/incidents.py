@@ -525,7 +525,7 @@ def _channels(notification: IncidentNotification) -> dict:
     return channels
 
 
-def deliver_incident_notifications(*, limit: int = 100, now: datetime | None = None) -> int:
+def deliver_incident_notifications(*, limit: int = 100) -> int:
     """Send every stored incident notification not yet delivered, by mail and webhook with the alert channels'
     retries; what fails stays pending for the next tick until ALERT_NOTIFY_MAX_ATTEMPTS. Returns how many were
     delivered."""
@@ -535,22 +535,11 @@ def deliver_incident_notifications(*, limit: int = 100, now: datetime | None = N
         .select_related("incident")
         .order_by("id")[:limit]
     )
-    delivered = 0
-    for notification in pending:
-        done, errors = notifications.send_on_channels(_channels(notification), skip=set(notification.delivered_to))
-        notification.attempts += 1
-        notification.delivered_to = sorted(set(notification.delivered_to) | done)
-        if errors:
-            notification.last_error = "; ".join(errors)[:2000]
-        else:
-            notification.notified_at, notification.last_error = now or timezone.now(), ""
-            delivered += 1
-        notification.save(update_fields=["attempts", "delivered_to", "last_error", "notified_at"])
-        if errors:
-            # A channel is down: the rest wait for the next tick rather than each waiting out its timeouts.
-            logger.warning("incident notification %s failed: %s", notification.pk, notification.last_error)
-            break
-    return delivered
+    return notifications.deliver_outbox(
+        pending,
+        send=lambda notification, skip: notifications.send_on_channels(_channels(notification), skip=skip),
+        what="incident notification",
+    )
 
 
 @dataclass(frozen=True)
@@ -583,7 +572,7 @@ def run_incident_clock(*, now: datetime | None = None) -> ClockTick | None:
         refreshed = refresh_impacts(now=now)
         reminders = send_due_reminders(now=now)
         escalations = escalate_unacknowledged(now=now)
-        delivered = deliver_incident_notifications(now=now)
+        delivered = deliver_incident_notifications()
     finally:
         _unlock()
     return ClockTick(refreshed, reminders, escalations, delivered)

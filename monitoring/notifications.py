@@ -14,6 +14,7 @@ import urllib.request
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -119,3 +120,25 @@ def deliver(*, subject: str, data: dict, skip=frozenset()) -> tuple[set[str], li
             lambda: post_webhook(url=settings.ALERT_WEBHOOK_URL, data=data, timeout=settings.ALERT_WEBHOOK_TIMEOUT),
         )
     return send_on_channels(channels, skip=skip)
+
+
+def deliver_outbox(rows, *, send, what: str) -> int:
+    """Deliver stored notifications (rows with ``attempts``, ``delivered_to``, ``last_error``, ``notified_at``:
+    alert events, incident notifications). ``send(row, skip)`` returns (channels done, errors) as
+    :func:`send_on_channels` does. A row with an error stays pending with the channels it reached; the rows after it
+    wait for the next run rather than each waiting out the same timeouts. Returns how many were delivered."""
+    delivered = 0
+    for row in rows:
+        done, errors = send(row, set(row.delivered_to))
+        row.attempts += 1
+        row.delivered_to = sorted(set(row.delivered_to) | done)
+        if errors:
+            row.last_error = "; ".join(errors)[:2000]
+        else:
+            row.notified_at, row.last_error = timezone.now(), ""
+            delivered += 1
+        row.save(update_fields=["attempts", "delivered_to", "last_error", "notified_at"])
+        if errors:
+            logger.warning("%s %s failed: %s", what, row.pk, row.last_error)
+            break
+    return delivered

@@ -242,22 +242,9 @@ def deliver_pending_notifications(*, limit: int = 100) -> int:
         .select_related("alert__last_result")
         .order_by("id")[:limit]
     )
-    delivered = 0
-    for event in pending:
-        done, errors = notifications.notify(event=event, skip=set(event.delivered_to))
-        event.attempts += 1
-        event.delivered_to = sorted(set(event.delivered_to) | done)
-        if errors:
-            event.last_error = "; ".join(errors)[:2000]
-        else:
-            event.notified_at, event.last_error = timezone.now(), ""
-            delivered += 1
-        event.save(update_fields=["attempts", "delivered_to", "last_error", "notified_at"])
-        if errors:
-            # A channel is down: the rest wait for the next run rather than each waiting out its timeouts.
-            logger.warning("alert notification %s failed: %s", event.pk, event.last_error)
-            break
-    return delivered
+    return notifications.deliver_outbox(
+        pending, send=lambda event, skip: notifications.notify(event=event, skip=skip), what="alert notification"
+    )
 
 
 # --- Freshness -----------------------------------------------------------------------------------------------

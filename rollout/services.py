@@ -478,6 +478,7 @@ def _open_incident(*, event: RolloutEvent, actor, alert) -> None:
         what += f" on {incident_selectors.check_label(alert.check_name)}" if alert is not None else ""
     else:
         what = f"Kill switch pulled by {actor}: {event.reason}"
+    what += "" if what.endswith((".", "!", "?")) else "."  # the issue reads as sentences once on one line
     issue = (
         f"{what}\n{event.reason if automatic else ''} Both flags are off for every bar (runbook rollback option A); "
         "the data is kept."

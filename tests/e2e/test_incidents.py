@@ -64,7 +64,7 @@ def test_kill_switch_opens_an_incident_with_impact_an_update_is_posted_and_the_t
     incident = Incident.objects.get()
     row = page.locator(f"#incident-row-{incident.pk}")
     assert "Critical" in row.inner_text()
-    assert "Kill switch pulled by Pat Product: orphaned sales in simplified bars" in row.inner_text()
+    assert "Kill switch pulled by Pat Product: orphaned sales in simplified bars." in row.inner_text()
     row.locator("th a").click()
     page.wait_for_url(f"{live_server.url}/incidents/{incident.pk}/")
     # The incident clock (Celery beat, every minute) measures the impact again; the page shows the new figures.

@@ -1,10 +1,9 @@
 """The rollout's side of incidents: the kill switch (by hand or after a critical alert) opens exactly one incident
 per event, whose actions come from the timeline; rollback events on the history page link to the root cause."""
 
-import threading
+from functools import partial
 
 import pytest
-from django.db import connection
 
 from adminpanel.models import PanelEvent
 from monitoring import incident_selectors, incidents
@@ -13,6 +12,7 @@ from rollout import services
 from rollout.models import EventKind, RolloutEvent
 from rollout.selectors import incident_trigger_key
 from tests.factories import BarFactory, advance, state
+from tests.threads import run_together
 
 
 def open_critical(check_name="orphaned_sales"):
@@ -29,7 +29,7 @@ def test_pulling_the_kill_switch_opens_a_critical_incident_with_the_pull_as_its_
     assert incident.trigger_key == incident_trigger_key(event.pk)
     assert (incident.severity, incident.status, incident.source) == ("critical", "investigating", "kill_switch")
     assert incident.opened_by == owner and incident.owner is None and incident.acknowledged_at is None
-    assert incident.title == f"Kill switch pulled by {owner}: error rate above 1 %"
+    assert incident.title == f"Kill switch pulled by {owner}: error rate above 1 %."
     assert "Both flags are off for every bar" in incident.issue
     actions = incident_selectors.actions_taken(incident)
     assert [(a.actor, a.category) for a in actions] == [("owner", "Rollback")]
@@ -46,7 +46,7 @@ def test_an_automatic_rollback_opens_the_incident_of_its_alert(owner, fresh_run)
     incident = Incident.objects.get()
     assert incident.source == "auto_rollback" and incident.alert == alert and incident.opened_by is None
     assert incident.started_at == alert.opened_at
-    assert incident.title == "Automatic rollback: critical alert on Orphaned sales in simplified-mode bars (1 h)"
+    assert incident.title == "Automatic rollback: critical alert on Orphaned sales in simplified-mode bars (1 h)."
     assert f"Critical alert #{alert.pk} on orphaned_sales" in incident.issue
     assert "while stage 4a was live" in incident.issue
     assert PanelEvent.objects.get(action="incident.open").actor_name == "system"
@@ -75,23 +75,7 @@ def test_an_incident_that_cannot_be_opened_never_keeps_the_flags_on(owner, monke
 
 @pytest.mark.django_db(transaction=True)
 def test_twenty_simultaneous_kill_switches_open_one_incident(owner):
-    barrier = threading.Barrier(20)
-    pulled, errors = [], []
-
-    def pull():
-        try:
-            barrier.wait(timeout=10)
-            pulled.append(services.pull_kill_switch(actor=owner, reason="simultaneous"))
-        except Exception as exc:  # noqa: BLE001 (collected and asserted below)
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=pull) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    pulled, errors = run_together([lambda: services.pull_kill_switch(actor=owner, reason="simultaneous")] * 20)
     assert errors == []
     assert sorted(pulled) == [False] * 19 + [True]
     assert RolloutEvent.objects.filter(kind=EventKind.KILL_SWITCH).count() == 1
@@ -105,23 +89,7 @@ def test_twenty_simultaneous_critical_alerts_during_a_rollout_open_one_incident(
     advance(owner)
     assert state().stage == "4a"
     alerts = [Alert.objects.create(check_name=f"check_{i}", severity=CheckStatus.CRITICAL) for i in range(20)]
-    barrier = threading.Barrier(20)
-    errors = []
-
-    def fire(alert):
-        try:
-            barrier.wait(timeout=10)
-            services.on_critical_alert_opened(alert=alert)
-        except Exception as exc:  # noqa: BLE001 (collected and asserted below)
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=fire, args=(alert,)) for alert in alerts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    _, errors = run_together([partial(services.on_critical_alert_opened, alert=alert) for alert in alerts])
     assert errors == []
     assert RolloutEvent.objects.filter(kind=EventKind.AUTO_ROLLBACK).count() == 1
     incident = Incident.objects.get()
