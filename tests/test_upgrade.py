@@ -22,8 +22,11 @@ from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "pre_split.sql.gz"
-# Tables whose rows the upgrade itself may add to (its own migration records).
-GROWS = {"django_migrations"}
+# Tables whose rows the upgrade itself may add to: its own migration records, and the content type and permissions
+# of each model the previous layout did not have at all (NEW_MODELS; the test checks nothing else is added).
+GROWS = {"django_migrations", "django_content_type", "auth_permission"}
+NEW_MODELS = {("rollout", "cohortsnapshot"), ("rollout", "rolloutnotification")}  # issue 13
+DEFAULT_PERMISSIONS = 4  # add, change, delete, view
 PAGES = ["/", "/backfill/", "/logs/migration/", "/logs/audit/", "/validation/", "/monitoring/alerts/", "/rollout/"]
 
 PAGE_CHECK = """
@@ -123,8 +126,14 @@ def _manage_env(dbname: str) -> dict:
     return {**os.environ, "DATABASE_URL": url, "DEBUG": "1", "DJANGO_SETTINGS_MODULE": "adminpanel.settings"}
 
 
+def _content_types(dbname: str) -> set[tuple[str, str]]:
+    with _connect(dbname) as conn:
+        return set(conn.execute("SELECT app_label, model FROM django_content_type").fetchall())
+
+
 def test_a_database_of_the_previous_layout_upgrades_with_every_row_kept_and_the_app_working(old_database):
     before = _row_counts(old_database)
+    types_before = _content_types(old_database)
     assert before["health_runs"] >= 1 and before["backfill_runs"] >= 1 and before["post_migration_validations"] >= 1
     with _connect(old_database) as conn:
         applied = {app for (app,) in conn.execute("SELECT DISTINCT app FROM django_migrations").fetchall()}
@@ -140,6 +149,11 @@ def test_a_database_of_the_previous_layout_upgrades_with_every_row_kept_and_the_
     assert set(before) <= set(after)
     kept = {t: (before[t], after[t]) for t in before if t not in GROWS}
     assert all(b == a for b, a in kept.values()), {t: v for t, v in kept.items() if v[0] != v[1]}
+    # Moved models keep their name (their content type moves with them): only the new models' names are new.
+    added = {model for _, model in _content_types(old_database)} - {model for _, model in types_before}
+    assert added == {model for _, model in NEW_MODELS}, added
+    assert after["django_content_type"] == before["django_content_type"] + len(NEW_MODELS)
+    assert after["auth_permission"] == before["auth_permission"] + DEFAULT_PERMISSIONS * len(NEW_MODELS)
     with _connect(old_database) as conn:
         labels = dict(
             conn.execute(
