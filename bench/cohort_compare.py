@@ -5,8 +5,9 @@
 Uses its own database `bartender_bench_cohort` (created and seeded with `seed_demo` on first use: the dev database
 is never touched; set DATABASE_URL to use another). Puts the rollout at 4b, started 12 hours ago (so the window
 holds 12 hours of both cohorts' sales and the 12 hours before), then prints the median and max of `repeat` runs
-of: the comparison alone, the gates with it, one autopilot tick that only waits, and the rollout page as a
-product owner gets it (Django test client, full page and the polled partial), with its query count.
+of: the comparison read afresh (what the autopilot and the beat do), the gates on stored figures, one autopilot
+tick that only waits, and the rollout page as a product owner gets it (Django test client, full page and the
+polled partial) on the stored figures, with its query count, and once with figures too old to use.
 """
 
 import argparse
@@ -67,9 +68,8 @@ def main() -> None:
 
     from django.conf import settings
     from django.contrib.auth.models import Group
-    from django.db import connection, reset_queries
+    from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
     from guardian.shortcuts import assign_perm
 
@@ -78,7 +78,7 @@ def main() -> None:
     from rollout import autopilot, services
     from rollout.cohort_compare import compare_cohorts
     from rollout.gates import evaluate_gates
-    from rollout.models import FeatureFlag, RolloutState, RolloutStep, ensure_default_flags
+    from rollout.models import CohortSnapshot, FeatureFlag, RolloutState, RolloutStep, ensure_default_flags
 
     settings.ALLOWED_HOSTS = ["*"]
     ensure_default_flags()
@@ -124,13 +124,24 @@ def main() -> None:
 
     client = Client()
     client.force_login(user)
-    with CaptureQueriesContext(connection) as queries:
-        client.get("/rollout/")
+    compare_cohorts(now=timezone.now(), state=RolloutState.objects.get())  # what the beat stores every minute
+    client.get("/rollout/")
+    connection.force_debug_cursor = True
+    connection.queries_log.clear()
+    client.get("/rollout/")
+    queries = len(connection.queries_log)
+    connection.force_debug_cursor = False
     median, worst, _ = timed(lambda: client.get("/rollout/"), args.repeat)
-    print(f"rollout page: median {median:.0f} ms, max {worst:.0f} ms, {len(queries)} queries")
+    print(f"rollout page (stored figures): median {median:.0f} ms, max {worst:.0f} ms, {queries} queries")
     median, worst, _ = timed(lambda: client.get("/rollout/", headers={"HX-Request": "true"}), args.repeat)
-    print(f"rollout page, polled partial: median {median:.0f} ms, max {worst:.0f} ms")
-    reset_queries()
+    print(f"rollout page, polled partial (stored figures): median {median:.0f} ms, max {worst:.0f} ms")
+
+    def stale_page():
+        CohortSnapshot.objects.update(computed_at=timezone.now() - timezone.timedelta(hours=1))
+        return client.get("/rollout/")
+
+    median, worst, _ = timed(stale_page, 3)
+    print(f"rollout page (figures too old, read afresh): median {median:.0f} ms, max {worst:.0f} ms")
 
 
 if __name__ == "__main__":

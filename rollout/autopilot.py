@@ -140,10 +140,18 @@ def tick(*, now: datetime | None = None) -> Tick:
     with transaction.atomic():
         if not _try_tick_lock():
             return Tick(BUSY, "Another autopilot tick is running.")
+        peek = RolloutState.objects.get_or_create(pk=RolloutState.SINGLETON_ID)[0]
+        if not peek.autopilot_enabled:
+            return Tick(OFF, "The autopilot is off.")
+        # Read the day of sales before locking the state row, so a person's pause never waits for it; if the
+        # rollout moved meanwhile, read again under the lock.
+        comparison = cohort_compare.compare_cohorts(now=now, state=peek)
         state = services.locked_state()
         if not state.autopilot_enabled:
             return Tick(OFF, "The autopilot is off.")
-        result = _decide(state, now=now)
+        if state.version != peek.version:
+            comparison = cohort_compare.compare_cohorts(now=now, state=state)
+        result = _decide(state, now=now, comparison=comparison)
         RolloutState.objects.filter(pk=state.pk).update(
             autopilot_last_tick_at=now, autopilot_note=result.message[:NOTE_MAX]
         )
@@ -151,7 +159,7 @@ def tick(*, now: datetime | None = None) -> Tick:
     return result
 
 
-def _decide(state: RolloutState, *, now: datetime) -> Tick:
+def _decide(state: RolloutState, *, now: datetime, comparison) -> Tick:
     owner = state.autopilot_owner
     if owner is None or not owner.is_active or not permissions.can_operate_stages(owner):
         why = "The autopilot turned itself off: the product owner who turned it on may no longer advance."
@@ -165,7 +173,6 @@ def _decide(state: RolloutState, *, now: datetime) -> Tick:
         checks = ", ".join(f"{alert.check_name} ({alert.streak_text})" for alert in tripped)
         evidence = {"alerts": [{"id": a.pk, "check": a.check_name, "failing_runs": a.streak_text} for a in tripped]}
         return _pause(state, now=now, why=f"Safeguard tripped: critical alert on {checks}.", evidence=evidence)
-    comparison = cohort_compare.compare_cohorts(now=now, state=state)
     if comparison.verdict == cohort_compare.HARM:
         return _pause(
             state, now=now, why=f"Safeguard tripped: {comparison.summary}.", evidence=comparison.as_evidence()

@@ -204,8 +204,8 @@ def _worst(statuses) -> str:
     return CheckStatus.worst(statuses, default="")
 
 
-def stage_rows(state: RolloutState) -> list[StageRow]:
-    figures = cohort_figures()
+def stage_rows(state: RolloutState, figures: dict | None = None) -> list[StageRow]:
+    figures = figures or cohort_figures()
     live = dict(
         RolloutStep.objects.filter(rolled_back_at__isnull=True, changes__rolled_back_at__isnull=True)
         .values_list("stage")
@@ -270,9 +270,10 @@ def rollout_overview(*, now=None) -> RolloutOverview:
     entering = target is not None and target != state.stage
     now = now or timezone.now()
     comparison = current_comparison(now=now, state=state)
+    figures = cohort_figures()  # one scan of `bars` for the stage rows and the totals
     return RolloutOverview(
         state=state,
-        stages=stage_rows(state),
+        stages=stage_rows(state, figures),
         gates=evaluate_gates(state=state, now=now, entering_next_stage=entering, comparison=comparison)
         if target
         else [],
@@ -284,7 +285,7 @@ def rollout_overview(*, now=None) -> RolloutOverview:
             Alert.objects.filter(severity=CheckStatus.CRITICAL).exclude(state=Alert.State.RESOLVED)[:20]
         ),
         kill_switch_engaged=FeatureFlag.objects.filter(kill_switch_engaged=True).exists(),
-        figures=cohort_figures(),
+        figures=figures,
         comparison=comparison,
     )
 

@@ -17,7 +17,7 @@ from adminpanel.models import PanelEvent
 from backfill import recovery, tasks
 from backfill.backfill import LOCK_KEY, run_backfill, run_batches, start_backfill
 from backfill.models import BackfillRun
-from tests.backfill.conftest import snapshot
+from tests.factories import snapshot
 
 CLOSED_PORT_BROKER = "redis://127.0.0.1:1/0"
 
