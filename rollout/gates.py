@@ -1,11 +1,14 @@
-"""Stage gates: a fresh health run, no unresolved critical alert, and the current stage's soak time."""
+"""Stage gates: a fresh health run, no unresolved critical alert, the current stage's soak time, and before 4a
+the runbook's prerequisites (backfill finished, post-migration validation passed, Phase 3 window passed)."""
 
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.urls import reverse
 
-from monitoring.models import Alert, CheckStatus, HealthRun
+from backfill.models import BackfillRun, ValidationRun
+from monitoring.models import Alert, CheckStatus, HealthRun, PhaseWindow
 from rollout.models import RolloutState, Stage
 
 HEALTH_FRESH = "health_fresh"
@@ -16,6 +19,17 @@ GATE_LABELS = {
     NO_CRITICAL_ALERT: "No open critical alert",
     SOAKED: "Soak time",
 }
+# Runbook prerequisites of stage 4a (DESIGN.md section 4).
+BACKFILL_FINISHED = "backfill_finished"
+VALIDATION_PASSED = "validation_passed"
+PHASE3_WINDOW_PASSED = "phase3_window_passed"
+GATE_LABELS.update(
+    {
+        BACKFILL_FINISHED: "Backfill finished (runbook 2.1 step 6)",
+        VALIDATION_PASSED: "Post-migration validation passed (runbook 2.2)",
+        PHASE3_WINDOW_PASSED: "Phase 3 monitoring window passed (runbook 3.3)",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -23,6 +37,7 @@ class GateResult:
     name: str
     passed: bool
     why: str
+    evidence_url: str = ""
 
     @property
     def label(self) -> str:
@@ -81,9 +96,77 @@ def soak_gate(*, state: RolloutState, now: datetime) -> GateResult:
     return GateResult(SOAKED, True, f"Stage {state.stage} has soaked {soaked.total_seconds() / 3600:.1f} h.")
 
 
+def latest_full_backfill() -> BackfillRun | None:
+    """The latest real (not dry) backfill over every bar: the one runbook step 6 means."""
+    return BackfillRun.objects.filter(dry_run=False, bar__isnull=True).order_by("-started_at", "-id").first()
+
+
+def backfill_gate() -> GateResult:
+    url = reverse("backfill:backfill")
+    run = latest_full_backfill()
+    if run is None:
+        return GateResult(BACKFILL_FINISHED, False, "No backfill over every bar has run yet.", url)
+    if run.status != BackfillRun.Status.FINISHED:
+        return GateResult(
+            BACKFILL_FINISHED, False, f"Backfill run #{run.pk} is {run.get_status_display().lower()} "
+            f"({run.percent:g} % done).", url,
+        )  # fmt: skip
+    return GateResult(
+        BACKFILL_FINISHED,
+        True,
+        f"Backfill run #{run.pk} finished {run.finished_at:%Y-%m-%d %H:%M}: {run.rows_done:,} rows, "
+        f"{run.resolved_directly:,} by mapping, {run.resolved_by_fallback:,} by fallback, "
+        f"{run.unresolved:,} unresolved.",
+        url,
+    )
+
+
+def validation_gate() -> GateResult:
+    run = ValidationRun.objects.order_by("-started_at", "-id").first()
+    if run is None:
+        return GateResult(VALIDATION_PASSED, False, "The post-migration validation has never run.",
+                          reverse("backfill:validation"))  # fmt: skip
+    url = reverse("backfill:validation_detail", args=[run.pk])
+    if not run.passed:
+        failed = "; ".join(f"{c.label}: {c.value} (expected {c.expected})" for c in run.checks.filter(passed=False))
+        return GateResult(VALIDATION_PASSED, False, f"Validation #{run.pk} failed — {failed}.", url)
+    backfill = latest_full_backfill()
+    if backfill is not None and backfill.finished_at and run.started_at < backfill.finished_at:
+        return GateResult(
+            VALIDATION_PASSED, False, f"Validation #{run.pk} passed, but before backfill run #{backfill.pk} "
+            "finished: run it again.", url,
+        )  # fmt: skip
+    return GateResult(VALIDATION_PASSED, True, f"Validation #{run.pk} passed {run.started_at:%Y-%m-%d %H:%M}.", url)
+
+
+def phase3_window_gate() -> GateResult:
+    url = reverse("home") + "#phase-3"
+    window = PhaseWindow.objects.filter(kind=PhaseWindow.Kind.PHASE3).order_by("-started_at", "-id").first()
+    if window is None:
+        return GateResult(PHASE3_WINDOW_PASSED, False, "No Phase 3 monitoring window has run: verify the code "
+                          "deployment on the cockpit.", url)  # fmt: skip
+    if window.verdict == PhaseWindow.Verdict.PENDING:
+        return GateResult(PHASE3_WINDOW_PASSED, False,
+                          f"The Phase 3 window is running until {window.ends_at:%H:%M}.", url)  # fmt: skip
+    if window.verdict != PhaseWindow.Verdict.PASSED:
+        return GateResult(PHASE3_WINDOW_PASSED, False,
+                          f"The Phase 3 window of {window.started_at:%Y-%m-%d %H:%M} "
+                          f"{window.get_verdict_display().lower()}.", url)  # fmt: skip
+    return GateResult(PHASE3_WINDOW_PASSED, True,
+                      f"The Phase 3 window passed {window.verdict_at:%Y-%m-%d %H:%M}.", url)  # fmt: skip
+
+
+def prerequisite_gates() -> list[GateResult]:
+    """What the runbook wants done before the first stage: Phase 2 complete and Phase 3 watched."""
+    return [backfill_gate(), validation_gate(), phase3_window_gate()]
+
+
 def evaluate_gates(*, state: RolloutState, now: datetime, entering_next_stage: bool) -> list[GateResult]:
-    """Every gate for the next advance; the soak gate only applies when the next advance starts a new stage."""
+    """Every gate for the next advance; the soak gate only applies when the next advance starts a new stage, the
+    runbook's prerequisites only when it starts stage 4a."""
     gates = [health_gate(now=now), alert_gate()]
     if entering_next_stage:
         gates.append(soak_gate(state=state, now=now))
+    if entering_next_stage and state.stage == Stage.OFF:
+        gates.extend(prerequisite_gates())
     return gates

@@ -9,6 +9,7 @@ from monitoring.models import CheckStatus, HealthRun
 from rollout import services
 from rollout.models import FeatureFlag, RolloutState
 from tests.factories import BarFactory, make_product
+from tests.rollout.conftest import meet_runbook_prerequisites
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -22,6 +23,7 @@ def test_a_product_owner_advances_4a_to_4b_then_pulls_the_kill_switch(login, pag
     BarFactory.create_batch(40)
     now = timezone.now()
     HealthRun.objects.create(started_at=now, finished_at=now, status=CheckStatus.OK)
+    meet_runbook_prerequisites()
     services.advance_stage(actor=owner, expected_version=RolloutState.objects.get().version)
     RolloutState.objects.update(soak_started_at=now - timedelta(hours=25))
 
