@@ -1,14 +1,15 @@
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from monitoring.models import CheckResult, CheckStatus, HealthRun
 from rollout import services
-from rollout.models import DeploymentRecord, EventKind, RolloutEvent
-from tests.factories import BarFactory, make_product
+from rollout.models import DatabaseBackup, DeploymentRecord, EventKind, RolloutEvent
+from tests.factories import AuditLogFactory, BarFactory, SaleFactory, UserFactory, make_product
 from tests.rollout.conftest import advance
 
 
@@ -18,15 +19,18 @@ def reviewer(db):
 
 
 @pytest.fixture
-def record(owner, reviewer):
+def backup(db):
+    return DatabaseBackup.objects.create(
+        path="/backups/bartender_pre_mode_switching_20251224.dump", sha256="ab" * 32, size_bytes=1234, verified=True
+    )
+
+
+@pytest.fixture
+def record(owner, reviewer, backup):
     return services.create_record(
         actor=owner,
         deployer=owner,
         reviewer=reviewer,
-        backup_location="/backups/bartender_pre_mode_switching_20251224.sql",
-        tests_passing=True,
-        flags_off=True,
-        code_builds=True,
         started_at=timezone.now() - timedelta(hours=1),
     )
 
@@ -36,9 +40,6 @@ def form_data(deployer, reviewer, **extra):
         "date": "2025-12-24",
         "deployer": deployer.pk,
         "reviewer": reviewer.pk,
-        "tests_passing": "true",
-        "flags_off": "true",
-        "code_builds": "unknown",
         "started_at": "2025-12-24T14:00",
         "status": "in_progress",
         **extra,
@@ -91,27 +92,34 @@ def test_sign_off_needs_a_status_then_both_people_and_freezes_the_record(client_
 def test_the_markdown_export_has_the_timeline_and_the_monitoring_figures(client_for, record, owner, fresh_run):
     BarFactory(is_internal=True)
     advance(owner)
-    run = HealthRun.objects.create(started_at=timezone.now(), finished_at=timezone.now(), status=CheckStatus.WARNING)
-    CheckResult.objects.create(run=run, check_name="server_id_coverage", status=CheckStatus.WARNING, value=97.5)
-    CheckResult.objects.create(run=run, check_name="rls_violations", status=CheckStatus.OK, value=0)
-    CheckResult.objects.create(run=run, check_name="query_latency", status=CheckStatus.OK, value=12.5)
-    CheckResult.objects.create(
-        run=run, check_name="error_logs", status=CheckStatus.OK, value=3, detail={"error_rate_pct": 0.4}
-    )
+    bar = BarFactory()
+    server = UserFactory()
+    in_window = timezone.now() - timedelta(minutes=30)
+    SaleFactory.create_batch(195, bar=bar, server=server, created_at=in_window)
+    SaleFactory.create_batch(5, bar=bar, server=None, created_at=in_window)
+    SaleFactory.create_batch(50, bar=bar, server=None, created_at=record.started_at - timedelta(hours=2))
+    AuditLogFactory(level="error", error_type="payment", created_at=in_window)
+    for latency in (12.5, 7.5):
+        run = HealthRun.objects.create(started_at=in_window, finished_at=in_window, status=CheckStatus.WARNING)
+        CheckResult.objects.create(run=run, check_name="server_id_coverage", status=CheckStatus.WARNING, value=97.5)
+        CheckResult.objects.create(run=run, check_name="query_latency", status=CheckStatus.OK, value=latency)
     response = client_for(owner).get(reverse("rollout:record_markdown", args=[record.pk]))
     assert response.status_code == 200 and response["Content-Type"].startswith("text/markdown")
     text = response.content.decode()
     assert text.startswith("# Mode Switching Deployment Record")
     assert "Stage advanced" in text and "stage off → 4a, 1 bars switched" in text
-    assert "- Error rate: 0.4%" in text
+    # Over the window, not the worst 5-minute value: 1 error-level log for 200 sales, 195 of them with server_id.
+    assert "- Error rate: 0.5%" in text
     assert "- server_id coverage: 97.5%" in text
     assert "- RLS policy violations: 0" in text
-    assert "- Performance: 12.5 ms latency" in text
-    assert "| server_id_coverage | 1 | warning |" in text
-    assert "/backups/bartender_pre_mode_switching_20251224.sql" in text
+    assert "- Performance: 10.0 ms latency" in text
+    assert "| server_id_coverage | 2 | warning |" in text
+    assert "/backups/bartender_pre_mode_switching_20251224.dump" in text
 
 
 def test_the_record_page_prints_without_navigation(client_for, record, owner):
     page = client_for(owner).get(reverse("rollout:record", args=[record.pk]))
     assert page.status_code == 200
-    assert b"Mode Switching Deployment Record" in page.content and b"window.print()" in page.content
+    assert b"Mode Switching Deployment Record" in page.content and b"data-print" in page.content
+    assert b"onclick" not in page.content and b"<script>" not in page.content
+    assert b"window.print()" in (settings.BASE_DIR / "rollout/static/rollout/rollout.js").read_bytes()
