@@ -7,8 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring.models import CheckResult, CheckStatus, HealthRun
-from rollout import services
-from rollout.models import DatabaseBackup, DeploymentRecord, EventKind, RolloutEvent
+from rollout import records, runbook, services
+from rollout.models import DatabaseBackup, DeploymentRecord, EventKind, RolloutEvent, RunbookRun, RunbookStep
 from tests.factories import AuditLogFactory, BarFactory, SaleFactory, UserFactory, make_product
 from tests.rollout.conftest import advance
 
@@ -123,3 +123,60 @@ def test_the_record_page_prints_without_navigation(client_for, record, owner):
     assert b"Mode Switching Deployment Record" in page.content and b"data-print" in page.content
     assert b"onclick" not in page.content and b"<script>" not in page.content
     assert b"window.print()" in (settings.BASE_DIR / "rollout/static/rollout/rollout.js").read_bytes()
+
+
+def test_a_new_record_starts_with_the_first_phase_1_step_not_when_the_form_was_opened(client_for, owner, reviewer):
+    first = runbook.waive_step(actor=owner, step=RunbookStep.TEST_SUITE, reason="no CI in this test")
+    RunbookRun.objects.filter(pk=first.pk).update(created_at=timezone.now() - timedelta(hours=3))
+    runbook.execute_run(run_id=runbook.request_run(actor=owner, step=RunbookStep.FLAGS_OFF).pk)
+    client = client_for(owner)
+    form = client.get(reverse("rollout:record_new")).content.decode()
+    assert (timezone.localtime(timezone.now() - timedelta(hours=3))).strftime("%Y-%m-%dT%H:%M") in form
+    data = form_data(owner, reviewer, started_at="")
+    assert client.post(reverse("rollout:record_new"), data).status_code == 302
+    record = DeploymentRecord.objects.get()
+    assert abs((record.started_at - (timezone.now() - timedelta(hours=3))).total_seconds()) < 60
+
+
+def test_flags_off_on_the_record_is_the_verified_fact_never_a_box_the_form_accepts(client_for, owner, reviewer,
+                                                                                  enable_flag):  # fmt: skip
+    enable_flag.allowed_bars.add(BarFactory())
+    runbook.execute_run(run_id=runbook.request_run(actor=owner, step=RunbookStep.FLAGS_OFF).pk)
+    client = client_for(owner)
+    client.post(reverse("rollout:record_new"), form_data(owner, reviewer, flags_off="true", tests_passing="true"))
+    record = DeploymentRecord.objects.get()
+    assert record.flags_off is False and record.tests_passing is None
+    page = client.get(reverse("rollout:record", args=[record.pk])).content.decode()
+    assert "Flags are not off: ENABLE_SWITCHING_MODE is on for 1 allow-listed bar(s)" in page
+    enable_flag.allowed_bars.clear()
+    runbook.execute_run(run_id=runbook.request_run(actor=owner, step=RunbookStep.FLAGS_OFF).pk)
+    services.update_record(actor=owner, record_id=record.pk, issues_encountered="none")
+    record.refresh_from_db()
+    assert record.flags_off is True
+
+
+def test_the_record_links_the_backup_and_the_phase_1_results(client_for, owner, record, backup):
+    record.refresh_from_db()
+    assert record.backup == backup and backup.path in record.backup_location
+    page = client_for(owner).get(reverse("rollout:record", args=[record.pk])).content.decode()
+    assert f"#backup-{backup.pk}" in page and backup.sha256 in page
+    assert "Load test (RLS): — — Not done." in page
+
+
+def test_the_sign_button_shows_with_a_hint_until_signing_is_possible(client_for, owner, reviewer, record, support_user):
+    page = client_for(owner).get(reverse("rollout:record", args=[record.pk])).content.decode()
+    assert 'id="sign" disabled' in page and "Set the status (successful or rolled back) first" in page
+    services.update_record(actor=owner, record_id=record.pk, status="successful")
+    page = client_for(owner).get(reverse("rollout:record", args=[record.pk])).content.decode()
+    assert 'id="sign">Sign as deployer' in page and 'id="sign-hint"' not in page
+    page = client_for(support_user).get(reverse("rollout:record", args=[record.pk])).content.decode()
+    assert 'id="sign"' not in page and f"Only the deployer ({owner}) and the reviewer ({reviewer}) sign" in page
+
+
+def test_the_monitoring_window_starts_with_the_code_deployment(owner, record):
+    deployed = timezone.now() - timedelta(minutes=20)
+    RunbookRun.objects.create(
+        step=RunbookStep.DEPLOY_CHECK, status="passed", created_at=deployed, started_at=deployed, finished_at=deployed
+    )
+    start, end = records.monitoring_window(record)
+    assert start == deployed and end == deployed + timedelta(hours=24)
