@@ -321,7 +321,10 @@ def _validation_step(*, may: bool, people: _People, backfill_finished_at) -> Ste
 
 # --- Phase 3 window, Day 1, Week 1 ---------------------------------------------------------------------------
 def latest_windows() -> dict[str, PhaseWindow]:
-    windows = PhaseWindow.objects.select_related("started_by").order_by("kind", "-started_at", "-id").distinct("kind")
+    """The latest window of each kind. Picked first and joined to their starters after: a join inside the DISTINCT ON
+    once made the planner hash every user (60,000 rows, 40 ms) for a table of three windows."""
+    latest = PhaseWindow.objects.order_by("kind", "-started_at", "-id").distinct("kind").values_list("pk", flat=True)
+    windows = PhaseWindow.objects.select_related("started_by").filter(pk__in=list(latest))
     return {window.kind: window for window in windows}
 
 
@@ -338,7 +341,11 @@ def _window_step(key, number, title, what, window: PhaseWindow | None, *, may, p
     kind = WINDOW_KINDS[key]
     start = Action("window", f"Start the {title.lower()}", reverse("monitoring:start_phase"), extra={"kind": kind})
     if window is None:
-        view.summary = "Not started."
+        view.summary = {
+            "phase3_window": "Starts by itself once the deployment is verified (3.2).",
+            "day1": "Start it once stage 4c is complete.",
+            "week1": "Start it once the Day 1 window has passed.",
+        }[key]
         view.action = start if startable else None
         return view
     view.who = window.started_by.username if window.started_by else "system"
@@ -433,6 +440,12 @@ def _stage_steps(state: RolloutState, *, caps: dict, people: _People, now) -> li
     return views
 
 
+def _latest_record() -> DeploymentRecord | None:
+    # The latest by its index first, then its two people by primary key (no join planned over every user).
+    pk = DeploymentRecord.objects.order_by("-created_at", "-id").values_list("pk", flat=True).first()
+    return DeploymentRecord.objects.select_related("deployer", "reviewer").filter(pk=pk).first() if pk else None
+
+
 # --- The whole page ------------------------------------------------------------------------------------------------
 def build(*, user, now: datetime | None = None) -> Cockpit:
     """Every phase and step as it stands now, with what `user` may do next."""
@@ -497,7 +510,7 @@ def build(*, user, now: datetime | None = None) -> Cockpit:
     return Cockpit(
         phases=phases,
         next_step=next_step,
-        record=DeploymentRecord.objects.select_related("deployer", "reviewer").order_by("-created_at").first(),
+        record=_latest_record(),
         can_manage_records=caps["records"],
         latest_run=HealthRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first(),
         critical_alerts=list(

@@ -1,8 +1,9 @@
 /* Behaviour of the rollout pages, kept out of the templates (a Content-Security-Policy forbids inline script).
  *
  * 1. Polling never wipes what a person is typing: a region marked data-poll-guard (the runbook cockpit) skips its
- *    htmx refresh while one of its fields has focus, holds text not yet sent, or a <details> in it is open. Each
- *    skipped refresh counts in <body data-polls-held> (the browser tests wait for it).
+ *    htmx refresh (and drops one already in flight) while one of its fields has focus, holds text not yet sent, or
+ *    a <details> in it is open. Each skipped refresh counts in <body data-polls-held> (the browser tests wait for
+ *    it).
  * 2. Links and buttons marked data-print print the page (the deployment record).
  */
 (function () {
@@ -15,9 +16,9 @@
   function changed(field) {
     if (field.type === "checkbox" || field.type === "radio") return field.checked !== field.defaultChecked;
     if (field.tagName === "SELECT") {
-      return Array.prototype.some.call(field.options, function (option) {
-        return option.selected !== option.defaultSelected;
-      });
+      // With no option marked selected in the HTML, the browser shows the first one: that is its default.
+      var initial = Array.prototype.findIndex.call(field.options, function (option) { return option.defaultSelected; });
+      return field.selectedIndex !== Math.max(initial, 0);
     }
     return field.value !== field.defaultValue;
   }
@@ -31,12 +32,27 @@
     });
   }
 
-  document.addEventListener("htmx:beforeRequest", function (event) {
+  function guarded(event) {
     var region = event.detail && event.detail.elt;
-    if (!region || !region.matches || !region.matches("[data-poll-guard]")) return;
-    if (busy(region)) {
+    return region && region.matches && region.matches("[data-poll-guard]") && busy(region);
+  }
+
+  function held() {
+    document.body.dataset.pollsHeld = String(Number(document.body.dataset.pollsHeld || 0) + 1);
+  }
+
+  // Not even asked for while someone is busy in the region...
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (guarded(event)) {
       event.preventDefault();
-      document.body.dataset.pollsHeld = String(Number(document.body.dataset.pollsHeld || 0) + 1);
+      held();
+    }
+  });
+  // ...and an answer already on its way when they started typing is dropped (the next refresh brings it).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (guarded(event)) {
+      event.detail.shouldSwap = false;
+      held();
     }
   });
 
