@@ -176,7 +176,8 @@ def take_backup(*, run: RunbookRun | None, progress) -> DatabaseBackup:
     old_umask = os.umask(0o077)
     try:
         process = subprocess.Popen(  # noqa: S603 (fixed argument list, no shell)
-            [pg_dump, "--format=custom", "--verbose", "--no-password", f"--file={path}"],
+            # A table held by an exclusive lock fails the backup after two minutes instead of hanging it.
+            [pg_dump, "--format=custom", "--verbose", "--no-password", "--lock-wait-timeout=120000", f"--file={path}"],
             env=env,
             stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL,

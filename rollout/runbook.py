@@ -7,6 +7,7 @@ request, result and waiver is a "Runbook step" event on the rollout timeline and
 """
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -227,6 +228,7 @@ def execute_run(
         return None
     run = RunbookRun.objects.select_related("requested_by").get(pk=run_id)
     progress = Progress(run.pk, echo)
+    heartbeat = Heartbeat(run.pk)
     try:
         outcome = _perform(run, progress, sleep)
     except (StepRefused, backups.BackupError, load_test.LoadTestRefused, NotAllowed, InvalidRequest) as exc:
@@ -235,7 +237,36 @@ def execute_run(
         logger.exception("runbook run %s (%s) failed", run.pk, run.step)
         message = f"{type(exc).__name__}: {exc}".strip()
         return _finish(run.pk, Outcome(False, f"Failed: {message}", {}), error=message)
+    finally:
+        heartbeat.stop()
     return _finish(run.pk, outcome)
+
+
+class Heartbeat:
+    """Keeps a run's heartbeat fresh from a thread of its own while a long stretch reports no progress (pg_dump of
+    one big table), so a working run is never taken for a stalled one. Its own database connection is closed."""
+
+    def __init__(self, run_id: int, every: float | None = None):
+        self.run_id = run_id
+        self.every = every or max(5.0, settings.RUNBOOK_STALLED_AFTER_SECONDS / 4)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"runbook-heartbeat-{run_id}", daemon=True)
+        self.thread.start()
+
+    def _beat(self) -> None:
+        try:
+            while not self.stopped.wait(self.every):
+                RunbookRun.objects.filter(pk=self.run_id, status=RunbookRun.Status.RUNNING).update(
+                    heartbeat_at=timezone.now()
+                )
+        except Exception:  # noqa: BLE001 (a missed heartbeat only makes the run look stalled sooner)
+            logger.warning("runbook run %s: heartbeat failed", self.run_id, exc_info=True)
+        finally:
+            connections.close_all()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=5)
 
 
 def _perform(run: RunbookRun, progress: Progress, sleep) -> Outcome:

@@ -136,3 +136,18 @@ def test_the_run_page_shows_the_evidence_in_words(client_for, owner, support_use
     page = client_for(support_user).get(reverse("rollout:runbook_run", args=[run.pk])).content.decode()
     assert "Flags read from the database" in page and "ENABLE_SWITCHING_MODE" in page
     assert "manage.py run_runbook_step flags_off" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_quiet_step_keeps_its_heartbeat_so_it_is_never_taken_for_stalled(owner):
+    old = timezone.now() - timedelta(hours=1)
+    run = RunbookRun.objects.create(step=RunbookStep.BACKUP, status="running", started_at=old, heartbeat_at=old)
+    beat = runbook.Heartbeat(run.pk, every=0.05)
+    try:
+        deadline = timezone.now() + timedelta(seconds=10)
+        while RunbookRun.objects.get(pk=run.pk).heartbeat_at == old and timezone.now() < deadline:
+            beat.stopped.wait(0.05)
+    finally:
+        beat.stop()
+    run.refresh_from_db()
+    assert run.heartbeat_at > old and not runbook.is_stalled(run) and not beat.thread.is_alive()
