@@ -479,3 +479,28 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": INCIDENT_CLOCK_INTERVAL_SECONDS * 0.8},
     },
 }
+
+# --- Runbook cockpit (issue 11): Phase 1 run by the panel, Phase 3's deployment check ---------------
+# Where `pg_dump --format=custom` archives go (created 0700; each archive 0600: it holds the whole database).
+BACKUP_DIR = Path(ENV.get("BACKUP_DIR") or VAR_DIR / "backups")
+# Directory of pg_dump / pg_restore; empty = the binaries matching the server's major version
+# (/usr/lib/postgresql/<major>/bin), else the ones on PATH.
+PG_BINDIR = ENV.get("PG_BINDIR", "")
+# Phase 3: the BarTender API health URL, polled for 200 and the build hash the deployer enters.
+BARTENDER_HEALTH_URL = ENV.get("BARTENDER_HEALTH_URL", "")
+PHASE3_POLL_SECONDS = _env_float("PHASE3_POLL_SECONDS", 5.0)
+PHASE3_POLL_TIMEOUT_SECONDS = _env_float("PHASE3_POLL_TIMEOUT_SECONDS", 300.0)
+PHASE3_HTTP_TIMEOUT_SECONDS = _env_float("PHASE3_HTTP_TIMEOUT_SECONDS", 5.0)
+# Phase 1 load test: sales per second and seconds (the runbook's 100/s; 60 s), the RLS latency target, and the
+# non-owner database role it runs as (empty = a temporary NOLOGIN role it creates and drops: needs CREATEROLE).
+LOAD_TEST_RATE = int(ENV.get("LOAD_TEST_RATE", "100"))
+LOAD_TEST_SECONDS = int(ENV.get("LOAD_TEST_SECONDS", "60"))
+LOAD_TEST_MAX_SECONDS = int(ENV.get("LOAD_TEST_MAX_SECONDS", "600"))
+LOAD_TEST_TARGET_MS = _env_float("LOAD_TEST_TARGET_MS", 50.0)
+LOAD_TEST_DB_ROLE = ENV.get("LOAD_TEST_DB_ROLE", "")
+# A running step whose heartbeat is older than this is shown as stalled (worker lost) and may be run again.
+RUNBOOK_STALLED_AFTER_SECONDS = int(ENV.get("RUNBOOK_STALLED_AFTER_SECONDS", "120"))
+# Hard limit of one step's Celery task (a backup of a large database takes a while).
+RUNBOOK_TASK_TIME_LIMIT = int(ENV.get("RUNBOOK_TASK_TIME_LIMIT", "7200"))
+# How often the cockpit refreshes itself (htmx polling; held while someone types in it).
+COCKPIT_POLL_SECONDS = int(ENV.get("COCKPIT_POLL_SECONDS", "5"))

@@ -7,6 +7,7 @@ from monitoring import incident_views, views
 app_name = "monitoring"
 
 urlpatterns = [
+    path("monitoring/", views.dashboard, name="dashboard"),
     path("monitoring/status/", views.status_partial, name="status"),
     path("monitoring/charts/", views.charts_partial, name="charts"),
     path("monitoring/phases/", views.phases_partial, name="phases"),

@@ -75,6 +75,14 @@ def monitoring_context(user) -> dict:
 
 @require_GET
 @read_all_required
+def dashboard(request: HtmxHttpRequest):
+    """The health dashboard: latest run per check, open alerts, the runbook's four dashboards, phase windows."""
+    return render(request, "monitoring/dashboard.html", monitoring_context(request.user))
+
+
+
+@require_GET
+@read_all_required
 def status_partial(request: HtmxHttpRequest):
     context = {**_status_context(), "can_operate": can_operate(request.user)}
     return render(request, "monitoring/_health_status.html", context)
@@ -118,8 +126,8 @@ def run_detail(request: HtmxHttpRequest, run_id: int):
 
 def _back_home(request: HtmxHttpRequest):
     if request.htmx:
-        return HttpResponseClientRedirect(reverse("home"))
-    return redirect("home")
+        return HttpResponseClientRedirect(reverse("monitoring:dashboard"))
+    return redirect("monitoring:dashboard")
 
 
 @require_POST
@@ -188,7 +196,10 @@ def start_phase(request: HtmxHttpRequest):
         messages.error(request, str(exc))
         return _phase_response(request, status=409) if request.htmx else _back_home(request)
     messages.success(request, f"{window.get_kind_display()} started; verdict at {window.ends_at:%Y-%m-%d %H:%M}.")
-    return _phase_response(request) if request.htmx else _back_home(request)
+    if request.htmx:
+        return _phase_response(request)
+    # Started from the runbook cockpit (the home page): back there.
+    return redirect(reverse("home") + "#cockpit") if request.POST.get("return_to") == "cockpit" else _back_home(request)
 
 
 def _phase_response(request, status: int = 200):

@@ -3,9 +3,11 @@
 import django_filters
 from django import forms
 from django.db.models import Q
+from django.utils import timezone
 
 from adminpanel.models import Bar, User
 from adminpanel.roles import PRODUCT
+from rollout import records
 from rollout.models import DeploymentRecord, EventKind, FeatureFlag, FlagState, RolloutEvent
 
 REASON = forms.CharField(
@@ -68,6 +70,31 @@ class KillSwitchForm(forms.Form):
     )
 
 
+class RunStepForm(forms.Form):
+    """Asking the panel to run a runbook step: the confirmation of a risky one, and the step's own inputs."""
+
+    confirm = forms.BooleanField(required=False)
+    rate = forms.IntegerField(required=False, min_value=1, max_value=1000, label="Sales per second")
+    seconds = forms.IntegerField(required=False, min_value=1, max_value=86_400, label="Seconds")
+    build_hash = forms.CharField(required=False, max_length=100, strip=True, label="Build hash you deployed")
+
+
+class WaiveForm(forms.Form):
+    reason = REASON
+
+
+class CiRunForm(forms.Form):
+    url = forms.URLField(max_length=500, label="CI run link", assume_scheme="https")
+    result = forms.ChoiceField(choices=[("passed", "Passed"), ("failed", "Failed")], label="Result")
+    note = forms.CharField(required=False, max_length=2000, strip=True, label="Note")
+
+
+class CockpitAdvanceForm(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    confirm = forms.BooleanField(error_messages={"required": "Tick the confirmation to start the stage."})
+    override_reason = forms.CharField(required=False, max_length=2000, strip=True)
+
+
 class TimelineFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=EventKind.choices, empty_label="any kind")
     actor = django_filters.CharFilter(field_name="actor_name", lookup_expr="icontains", label="Who")
@@ -92,18 +119,14 @@ def record_people():
 
 
 class DeploymentRecordForm(forms.ModelForm):
+    """What a person writes on the record; the checklist (backup, tests, flags off, build) fills itself from the
+    cockpit and is not in this form: a flags-off "yes" is a fact read at a moment, never a box ticked."""
+
     class Meta:
         model = DeploymentRecord
-        fields = [
-            "date", "deployer", "reviewer", "backup_location", "tests_passing", "flags_off", "code_builds",
-            "started_at", "ended_at", "issues_encountered", "status",
-        ]  # fmt: skip
+        fields = ["date", "deployer", "reviewer", "started_at", "ended_at", "issues_encountered", "status"]
         labels = {
-            "backup_location": "Database backup created (where)",
-            "tests_passing": "All tests passing",
-            "flags_off": "Feature flags OFF",
-            "code_builds": "Code builds successfully",
-            "started_at": "Deployment started (timeline and monitoring window start)",
+            "started_at": "Deployment started (empty: the first Phase 1 step; the timeline starts here)",
             "ended_at": "Deployment ended",
         }
         widgets = {
@@ -111,19 +134,19 @@ class DeploymentRecordForm(forms.ModelForm):
             "started_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
             "ended_at": forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
             "issues_encountered": forms.Textarea(attrs={"rows": 4}),
-            "tests_passing": forms.NullBooleanSelect,
-            "flags_off": forms.NullBooleanSelect,
-            "code_builds": forms.NullBooleanSelect,
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["deployer"].queryset = record_people()
         self.fields["reviewer"].queryset = record_people()
+        self.fields["started_at"].required = False
 
     def clean(self):
         cleaned = super().clean()
         deployer, reviewer = cleaned.get("deployer"), cleaned.get("reviewer")
         if deployer and reviewer and deployer == reviewer:
             self.add_error("reviewer", "The deployer and the reviewer must be two different people.")
+        if "started_at" in cleaned and not cleaned["started_at"]:
+            cleaned["started_at"] = records.deployment_start() or timezone.now()
         return cleaned

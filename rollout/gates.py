@@ -1,12 +1,15 @@
-"""Stage gates: a fresh health run, no unresolved critical alert, the current stage's soak time, and the switched
-bars doing no worse than the bars not yet switched (cohort vs control)."""
+"""Stage gates: a fresh health run, no unresolved critical alert, the current stage's soak time, before 4a the
+runbook's prerequisites (backfill finished, post-migration validation passed, Phase 3 window passed), and the
+switched bars doing no worse than the bars not yet switched (cohort vs control)."""
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.urls import reverse
 
-from monitoring.models import Alert, CheckStatus, HealthRun
+from backfill.models import BackfillRun, ValidationRun
+from monitoring.models import Alert, CheckStatus, HealthRun, PhaseWindow
 from rollout import cohort_compare
 from rollout.models import RolloutState, Stage
 
@@ -22,6 +25,17 @@ GATE_LABELS = {
     SOAKED: "Soak time",
     COHORT: "Switched bars do no worse than the rest",
 }
+# Runbook prerequisites of stage 4a (DESIGN.md section 4).
+BACKFILL_FINISHED = "backfill_finished"
+VALIDATION_PASSED = "validation_passed"
+PHASE3_WINDOW_PASSED = "phase3_window_passed"
+GATE_LABELS.update(
+    {
+        BACKFILL_FINISHED: "Backfill finished (runbook 2.1 step 6)",
+        VALIDATION_PASSED: "Post-migration validation passed (runbook 2.2)",
+        PHASE3_WINDOW_PASSED: "Phase 3 monitoring window passed (runbook 3.3)",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +44,8 @@ class GateResult:
     passed: bool
     why: str
     evidence: dict = field(default_factory=dict)
+    # Where a person checks the evidence (a run, a validation, the cockpit step).
+    evidence_url: str = ""
 
     @property
     def label(self) -> str:
@@ -122,12 +138,82 @@ def _metric_figures(comparison) -> str:
     return "; ".join(f"{m.label} {m.switched} vs {m.control}" for m in comparison.metrics)
 
 
+def latest_full_backfill() -> BackfillRun | None:
+    """The latest real (not dry) backfill over every bar: the one runbook step 6 means."""
+    return BackfillRun.objects.filter(dry_run=False, bar__isnull=True).order_by("-started_at", "-id").first()
+
+
+def backfill_gate() -> GateResult:
+    url = reverse("backfill:backfill")
+    run = latest_full_backfill()
+    if run is None:
+        return GateResult(BACKFILL_FINISHED, False, "No backfill over every bar has run yet.", evidence_url=url)
+    if run.status != BackfillRun.Status.FINISHED:
+        return GateResult(
+            BACKFILL_FINISHED, False, f"Backfill run #{run.pk} is {run.get_status_display().lower()} "
+            f"({run.percent:g} % done).", evidence_url=url,
+        )  # fmt: skip
+    return GateResult(
+        BACKFILL_FINISHED,
+        True,
+        f"Backfill run #{run.pk} finished {run.finished_at:%Y-%m-%d %H:%M}: {run.rows_done:,} rows, "
+        f"{run.resolved_directly:,} by mapping, {run.resolved_by_fallback:,} by fallback, "
+        f"{run.unresolved:,} unresolved.",
+        evidence_url=url,
+    )
+
+
+def validation_gate() -> GateResult:
+    run = ValidationRun.objects.order_by("-started_at", "-id").first()
+    if run is None:
+        return GateResult(VALIDATION_PASSED, False, "The post-migration validation has never run.",
+                          evidence_url=reverse("backfill:validation"))  # fmt: skip
+    url = reverse("backfill:validation_detail", args=[run.pk])
+    if not run.passed:
+        failed = "; ".join(f"{c.label}: {c.value} (expected {c.expected})" for c in run.checks.filter(passed=False))
+        return GateResult(VALIDATION_PASSED, False, f"Validation #{run.pk} failed — {failed}.", evidence_url=url)
+    backfill = latest_full_backfill()
+    if backfill is not None and backfill.finished_at and run.started_at < backfill.finished_at:
+        return GateResult(
+            VALIDATION_PASSED, False, f"Validation #{run.pk} passed, but before backfill run #{backfill.pk} "
+            "finished: run it again.", evidence_url=url,
+        )  # fmt: skip
+    return GateResult(
+        VALIDATION_PASSED, True, f"Validation #{run.pk} passed {run.started_at:%Y-%m-%d %H:%M}.", evidence_url=url
+    )
+
+
+def phase3_window_gate() -> GateResult:
+    url = reverse("home") + "#phase-3"
+    window = PhaseWindow.objects.filter(kind=PhaseWindow.Kind.PHASE3).order_by("-started_at", "-id").first()
+    if window is None:
+        return GateResult(PHASE3_WINDOW_PASSED, False, "No Phase 3 monitoring window has run: verify the code "
+                          "deployment on the cockpit.", evidence_url=url)  # fmt: skip
+    if window.verdict == PhaseWindow.Verdict.PENDING:
+        return GateResult(PHASE3_WINDOW_PASSED, False,
+                          f"The Phase 3 window is running until {window.ends_at:%H:%M}.", evidence_url=url)  # fmt: skip
+    if window.verdict != PhaseWindow.Verdict.PASSED:
+        return GateResult(PHASE3_WINDOW_PASSED, False,
+                          f"The Phase 3 window of {window.started_at:%Y-%m-%d %H:%M} "
+                          f"{window.get_verdict_display().lower()}.", evidence_url=url)  # fmt: skip
+    return GateResult(PHASE3_WINDOW_PASSED, True,
+                      f"The Phase 3 window passed {window.verdict_at:%Y-%m-%d %H:%M}.", evidence_url=url)  # fmt: skip
+
+
+def prerequisite_gates() -> list[GateResult]:
+    """What the runbook wants done before the first stage: Phase 2 complete and Phase 3 watched."""
+    return [backfill_gate(), validation_gate(), phase3_window_gate()]
+
+
 def evaluate_gates(
     *, state: RolloutState, now: datetime, entering_next_stage: bool, comparison=None
 ) -> list[GateResult]:
-    """Every gate for the next advance; the soak gate only applies when the next advance starts a new stage."""
+    """Every gate for the next advance; the soak gate only applies when the next advance starts a new stage, the
+    runbook's prerequisites only when it starts stage 4a."""
     gates = [health_gate(now=now), alert_gate()]
     if entering_next_stage:
         gates.append(soak_gate(state=state, now=now))
+    if entering_next_stage and state.stage == Stage.OFF:
+        gates.extend(prerequisite_gates())
     gates.append(cohort_gate(state=state, now=now, entering_next_stage=entering_next_stage, comparison=comparison))
     return gates

@@ -174,6 +174,7 @@ class EventKind(models.TextChoices):
     RECORD = "record", "Deployment record"
     AUTOPILOT_ON = "autopilot_on", "Autopilot turned on"
     AUTOPILOT_OFF = "autopilot_off", "Autopilot turned off"
+    RUNBOOK = "runbook", "Runbook step"
 
 
 class RolloutEvent(models.Model):
@@ -292,6 +293,10 @@ class DeploymentRecord(models.Model):
     # Timeline and monitoring as they stood when the second signature landed: a signed record never changes.
     snapshot = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The Phase 1 backup the record refers to (filled from the cockpit, never typed).
+    backup = models.ForeignKey(
+        "DatabaseBackup", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         db_table = "deployment_records"
@@ -310,6 +315,106 @@ class DeploymentRecord(models.Model):
     @property
     def is_signed(self) -> bool:
         return bool(self.deployer_signed_at and self.reviewer_signed_at)
+
+
+class RunbookStep(models.TextChoices):
+    """The runbook steps the panel runs (or records) itself: Phase 1 and Phase 3's code deployment check."""
+
+    TEST_SUITE = "test_suite", "Test suite and build (CI run)"
+    LOAD_TEST = "load_test", "RLS load test"
+    ROLLBACK_REHEARSAL = "rollback_rehearsal", "Rollback rehearsal"
+    BACKUP = "backup", "Database backup"
+    FLAGS_OFF = "flags_off", "Feature flags verified off"
+    DEPLOY_CHECK = "deploy_check", "Code deployment verified"
+
+
+class RunbookRun(models.Model):
+    """One run of a runbook step (or a waiver of it): who asked, its progress while it runs, its evidence.
+
+    A step's state on the cockpit is its latest run. At most one run per step is queued or running at a time.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"
+        WAIVED = "waived", "Waived"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    step = models.CharField(max_length=24, choices=RunbookStep.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    requested_by_name = models.CharField(max_length=150, default="system")
+    via = models.CharField(max_length=16, default="panel", help_text="panel, command or demo")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Written while the run works: the cockpit shows them, and a run whose heartbeat stops is stalled.
+    progress = models.PositiveSmallIntegerField(default=0)
+    progress_note = models.CharField(max_length=300, blank=True, default="")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    summary = models.CharField(max_length=500, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    reason = models.TextField(blank=True, default="", help_text="Why it was waived, or the attestation's note.")
+    task_id = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        db_table = "runbook_runs"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["step"], condition=Q(status__in=["queued", "running"]), name="runbook_run_one_active_per_step"
+            ),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="runbook_run_progress_pct"),
+            models.CheckConstraint(
+                condition=~Q(status="waived") | ~Q(reason=""), name="runbook_run_waiver_has_reason"
+            ),
+        ]
+        indexes = [models.Index(fields=["step", "-created_at"], name="runbook_run_step_idx")]
+
+    def __str__(self):
+        return f"{self.get_step_display()} run {self.pk} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+
+class DatabaseBackup(models.Model):
+    """A `pg_dump --format=custom` archive and what reading it back with `pg_restore --list` found."""
+
+    run = models.ForeignKey(RunbookRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="backups")
+    path = models.CharField(max_length=500)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by_name = models.CharField(max_length=150, default="system")
+    size_bytes = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True, default="")
+    duration_ms = models.PositiveIntegerField(default=0)
+    server_version = models.CharField(max_length=100, blank=True, default="")
+    pg_dump_version = models.CharField(max_length=100, blank=True, default="")
+    database = models.CharField(max_length=200, blank=True, default="")
+    # Read back with pg_restore --list: the archive's table of contents.
+    verified = models.BooleanField(default=False)
+    toc_entries = models.PositiveIntegerField(default=0)
+    tables_with_data = models.JSONField(default=list, blank=True)
+    verify_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "database_backups"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.file_name
+
+    @property
+    def file_name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
 
 
 def ensure_default_flags(apps=None, **kwargs):

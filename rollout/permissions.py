@@ -7,6 +7,8 @@
 - reading (page, history, CSV, records): product owners, support, superusers; bar managers see nothing here.
 """
 
+from guardian.core import ObjectPermissionChecker
+
 from adminpanel.permissions import FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
 from adminpanel.roles import can_operate, can_read_all, roles_of
 from rollout.models import FeatureFlag
@@ -32,6 +34,25 @@ def can_override_gates(user) -> bool:
 
 def can_trigger_rollback(user) -> bool:
     return user.is_active and (user.has_perm(TRIGGER_ROLLBACK) or _on_every_flag(user, TRIGGER_ROLLBACK))
+
+
+def capabilities(user) -> dict[str, bool]:
+    """The answers of can_operate_stages, can_override_gates and can_trigger_rollback at once, the flags' object
+    permissions read in one go (the cockpit asks all three on every refresh; tests keep them equal)."""
+    flags = list(FeatureFlag.objects.all())
+    checker = ObjectPermissionChecker(user)
+    if user.is_active and flags:
+        checker.prefetch_perms(flags)
+
+    def on_every_flag(perm: str) -> bool:
+        return bool(flags) and all(checker.has_perm(perm, flag) for flag in flags)
+
+    roles = roles_of(user)
+    return {
+        "stages": (roles.is_product or roles.is_superuser) and on_every_flag(FLIP_FLAG),
+        "override": user.is_active and (user.has_perm(OVERRIDE_GATE) or on_every_flag(OVERRIDE_GATE)),
+        "rollback": user.is_active and (user.has_perm(TRIGGER_ROLLBACK) or on_every_flag(TRIGGER_ROLLBACK)),
+    }
 
 
 # Reading the rollout pages and keeping deployment records are the panel-wide reader and operator roles.

@@ -3,7 +3,6 @@
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
 import psycopg
 from django.conf import settings
@@ -16,7 +15,7 @@ from guardian.shortcuts import get_users_with_perms
 
 from monitoring.models import Alert, CheckResult, CheckStatus, HealthRun, Incident
 from monitoring.signals import ActionTaken
-from rollout import permissions
+from rollout import permissions, records
 from rollout.cohort_compare import CohortComparison, current_comparison
 from rollout.cohorts import bucket_sql, cohort_sql
 from rollout.flag_cache import flag_cache
@@ -30,6 +29,7 @@ from rollout.models import (
     RolloutEvent,
     RolloutState,
     RolloutStep,
+    RunbookStep,
     Stage,
     next_stage,
 )
@@ -376,9 +376,6 @@ def root_cause_links(events) -> dict[int, str]:
 
 
 # --- Deployment records ---------------------------------------------------------------------------
-MONITORING_WINDOW = timedelta(hours=24)
-
-
 def record_window(record: DeploymentRecord):
     end = record.ended_at or timezone.now()
     return record.started_at, max(end, record.started_at)
@@ -389,7 +386,7 @@ def record_timeline(record: DeploymentRecord) -> list[dict]:
     events = RolloutEvent.objects.filter(created_at__gte=start, created_at__lte=end).order_by("created_at", "id")
     return [
         {
-            "at": event.created_at.isoformat(timespec="seconds"),
+            "at": timezone.localtime(event.created_at).isoformat(timespec="seconds"),
             "kind": event.get_kind_display(),
             "actor": event.actor_name,
             "summary": event_summary(event),
@@ -409,6 +406,9 @@ def event_summary(event: RolloutEvent) -> str:
         return "autopilot off: every step is taken by a person again"
     if event.kind == EventKind.STAGE_ADVANCE and event.stage_before == event.stage_after:
         return f"next batch of stage {event.stage_after}, {after.get('bars_changed', 0)} bars switched"
+    if event.kind == EventKind.RUNBOOK:
+        step = RunbookStep(after["step"]).label if after.get("step") in RunbookStep.values else after.get("step")
+        return f"{step}: {after.get('summary') or after.get('status', '')}"
     if event.stage_before != event.stage_after and event.stage_after:
         text = f"stage {event.stage_before} → {event.stage_after}"
         if "bars_changed" in after:
@@ -436,44 +436,31 @@ def event_summary(event: RolloutEvent) -> str:
 
 
 def record_monitoring(record: DeploymentRecord) -> dict:
-    """The runbook's "Monitoring Results (First 24 hours)" from the health runs that finished in that window."""
-    start = record.started_at
-    end = start + MONITORING_WINDOW
+    """The runbook's "Monitoring Results (First 24 hours)": the four figures computed over the window that starts
+    with the code deployment (records.monitoring_window), and per check what the health runs in it saw."""
+    start, end = records.monitoring_window(record)
+    now = timezone.now()
     runs = HealthRun.objects.filter(finished_at__gte=start, finished_at__lt=end)
     run_count = runs.count()
     names = settings.ROLLOUT_RECORD_CHECKS
-    detail_keys = {name.split(".", 1)[0]: name.split(".", 1)[1] for name in names.values() if "." in name}
     per_check: dict[str, dict] = {}
     results = (
         CheckResult.objects.filter(run__in=runs)
         .order_by("check_name", "run__finished_at")
-        .values_list("check_name", "status", "value", "detail")
+        .values_list("check_name", "status", "value")
     )
-    for name, status, value, detail in results.iterator(chunk_size=2000):
+    for name, status, value in results.iterator(chunk_size=2000):
         _accumulate(per_check, name, status, value)
-        if name in detail_keys:
-            extra = (detail or {}).get(detail_keys[name])
-            _accumulate(per_check, f"{name}.{detail_keys[name]}", status, extra if _is_number(extra) else None)
-
-    def figure(key: str, pick: str):
-        entry = per_check.get(names.get(key, ""))
-        return None if entry is None else entry[pick]
-
+    figures = records.window_figures(start=start, end=min(end, now), latency_check=names["latency_ms"])
     return {
-        "window_start": start.isoformat(timespec="minutes"),
-        "window_end": end.isoformat(timespec="minutes"),
+        "window_start": timezone.localtime(start).isoformat(timespec="minutes"),
+        "window_end": timezone.localtime(end).isoformat(timespec="minutes"),
+        "complete": now >= end,
         "runs": run_count,
         "worst_run_status": _worst(runs.values_list("status", flat=True).distinct()),
-        "error_rate": figure("error_rate", "max"),
-        "server_id_coverage": figure("server_id_coverage", "min"),
-        "rls_violations": figure("rls_violations", "max"),
-        "latency_ms": figure("latency_ms", "max"),
+        **figures,
         "checks": sorted(per_check.values(), key=lambda entry: entry["check"]),
     }
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _accumulate(per_check: dict, name: str, status: str, value) -> None:
@@ -487,11 +474,16 @@ def _accumulate(per_check: dict, name: str, status: str, value) -> None:
 
 
 def record_snapshot(record: DeploymentRecord) -> dict:
-    return {"timeline": record_timeline(record), "monitoring": record_monitoring(record)}
+    return {
+        "timeline": record_timeline(record),
+        "milestones": records.record_milestones(record),
+        "verification": records.record_verification(record),
+        "monitoring": record_monitoring(record),
+    }
 
 
 def record_contents(record: DeploymentRecord) -> dict:
-    """Timeline and monitoring: frozen once both have signed, live before."""
+    """Verification, timeline and monitoring: frozen once both have signed, live before."""
     if record.snapshot:
         return record.snapshot
     return record_snapshot(record)

@@ -27,4 +27,12 @@ urlpatterns = [
     path("rollout/records/<int:pk>/edit/", views.record_edit, name="record_edit"),
     path("rollout/records/<int:pk>/sign/", views.record_sign, name="record_sign"),
     path("rollout/records/<int:pk>/record.md", views.record_markdown, name="record_markdown"),
+    # The runbook cockpit (the home page's partial) and the steps the panel runs.
+    path("cockpit/", views.cockpit_partial, name="cockpit"),
+    path("cockpit/advance/", views.cockpit_advance, name="cockpit_advance"),
+    path("runbook/ci/", views.runbook_ci, name="runbook_ci"),
+    path("runbook/steps/<str:step>/run/", views.runbook_run_step, name="runbook_run_step"),
+    path("runbook/steps/<str:step>/waive/", views.runbook_waive, name="runbook_waive"),
+    path("runbook/runs/<int:pk>/", views.runbook_run, name="runbook_run"),
+    path("rollout/backups/", views.backup_list, name="backups"),
 ]

@@ -5,8 +5,10 @@ import uuid
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponseNotModified, JsonResponse
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponseNotModified, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -15,22 +17,27 @@ from adminpanel.api_auth import api_client_or_refusal, api_error, bar_scope_refu
 from adminpanel.csv_export import csv_lines, csv_response
 from adminpanel.htmx import HtmxHttpRequest
 from adminpanel.paging import IdKeyset, estimated_row_counts, keyset_page
-from adminpanel.roles import can_read_all, roles_of
+from adminpanel.roles import can_operate, can_read_all, read_all_required, roles_of
+from monitoring import incident_selectors
 from monitoring import selectors as monitoring_selectors
-from monitoring import views as monitoring_views
-from rollout import autopilot, explain, permissions, selectors, services
+from rollout import autopilot, cockpit, explain, permissions, records, runbook, selectors, services, tasks
 from rollout.forms import (
     AdvanceForm,
     AllowListForm,
     AutopilotForm,
+    CiRunForm,
+    CockpitAdvanceForm,
     DeploymentRecordForm,
     FlipFlagForm,
     KillSwitchForm,
     ReasonForm,
+    RunStepForm,
     StageRollbackForm,
     TimelineFilter,
+    WaiveForm,
 )
-from rollout.models import DeploymentRecord, FeatureFlag, RecordStatus
+from rollout.models import DatabaseBackup, DeploymentRecord, FeatureFlag, RunbookRun, RunbookStep
+from rollout.phase1 import StepRefused
 
 TIMELINE_PAGE = 100
 
@@ -65,15 +72,18 @@ def _back(request: HttpRequest, form, call, success: str | None = None):
 # --- The rollout page -----------------------------------------------------------------------------
 
 
-# --- Home ------------------------------------------------------------------------------------------
+# --- Home: the runbook cockpit -------------------------------------------------------------------------------
 @require_GET
 def home(request: HttpRequest):
-    """The landing page: one section per role the user holds, nothing for roles they lack; support, product
-    owners and superusers get the monitoring dashboard on top (bar managers never see monitoring data)."""
+    """The landing page: one section per role the user holds, nothing for roles they lack. Support, product
+    owners and superusers land on the runbook cockpit (where the deployment stands, what to do next); bar managers
+    keep their bars (they never see the rollout or monitoring)."""
     roles = roles_of(request.user)
-    context = {"roles": roles, "monitoring": can_read_all(request.user)}
-    if context["monitoring"]:
-        context.update(monitoring_views.monitoring_context(request.user))
+    context = {"roles": roles}
+    if can_read_all(request.user):
+        context["cockpit"] = cockpit.build(user=request.user)
+        context["monitoring"] = True
+        context["open_incidents"] = incident_selectors.open_incidents(limit=5)
     if roles.manages_bars:
         context["managed_bars"] = monitoring_selectors.bars_for_manager(request.user)
     if roles.is_support or roles.is_superuser:
@@ -82,9 +92,136 @@ def home(request: HttpRequest):
             ["sales", "consignments", "returns", "audit_logs", "migration_server_id_log"]
         )
     if roles.is_product or roles.is_superuser:
-        context["flags"] = FeatureFlag.objects.all()
+        context["flags"] = FeatureFlag.objects.annotate(allow_listed=Count("allowed_bars"))
         context["adoption"] = monitoring_selectors.adoption()
     return render(request, "rollout/home.html", context)
+
+
+@require_GET
+@read_all_required
+def cockpit_partial(request: HtmxHttpRequest):
+    """The cockpit alone, which the home page polls (htmx) so running steps show their progress by themselves."""
+    return render(request, "rollout/_cockpit.html", {"cockpit": cockpit.build(user=request.user)})
+
+
+def _to_step(step: str):
+    return redirect(f"{reverse('home')}#step-{step}")
+
+
+@require_POST
+def runbook_run_step(request: HttpRequest, step: str):
+    """Ask for a Phase 1 step or the Phase 3 deployment check; a worker runs it (its progress shows on the cockpit)."""
+    if step not in runbook.EXECUTED:
+        raise Http404("The panel does not run such a step.")
+    _require(can_operate(request.user))
+    form = RunStepForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return _to_step(step)
+    data = form.cleaned_data
+    parameters = {name: data[name] for name in ("rate", "seconds", "build_hash") if data[name] not in (None, "")}
+    try:
+        run = runbook.request_run(actor=request.user, step=step, parameters=parameters, confirm=data["confirm"])
+    except services.NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except (StepRefused, services.RolloutError) as exc:
+        messages.error(request, str(exc))
+        return _to_step(step)
+    tasks.enqueue_run(run)
+    run.refresh_from_db()
+    title = runbook.STEP_SPECS[step].title
+    if run.status == RunbookRun.Status.PASSED:
+        messages.success(request, f"{title}: passed. {run.summary}")
+    elif run.status == RunbookRun.Status.FAILED:
+        messages.error(request, f"{title}: failed. {run.summary or run.error}")
+    else:
+        messages.success(request, f"{title}: started; its progress shows below.")
+    return _to_step(step)
+
+
+@require_POST
+def runbook_waive(request: HttpRequest, step: str):
+    """Waive a Phase 1 or Phase 3 step with a reason (audited); a waiver never opens a rollout gate."""
+    if step not in runbook.STEP_SPECS:
+        raise Http404("No such runbook step.")
+    _require(can_operate(request.user))
+    form = WaiveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say why: a waiver needs a reason.")
+        return _to_step(step)
+    try:
+        runbook.waive_step(actor=request.user, step=step, reason=form.cleaned_data["reason"])
+    except services.NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except (StepRefused, services.RolloutError) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.warning(request, f"{runbook.STEP_SPECS[step].title}: waived. The reason is in the history.")
+    return _to_step(step)
+
+
+@require_POST
+def runbook_ci(request: HttpRequest):
+    """Record the release's CI run (tests, build, type-check, lint): the panel cannot run BarTender's suite."""
+    _require(can_operate(request.user))
+    form = CiRunForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return _to_step(RunbookStep.TEST_SUITE)
+    data = form.cleaned_data
+    try:
+        run = runbook.record_ci_run(
+            actor=request.user, url=data["url"], passed=data["result"] == "passed", note=data["note"]
+        )
+    except services.NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except StepRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        (messages.success if run.status == RunbookRun.Status.PASSED else messages.error)(request, run.summary)
+    return _to_step(RunbookStep.TEST_SUITE)
+
+
+@require_POST
+def cockpit_advance(request: HttpRequest):
+    """Start the next stage (or its next batch) from the cockpit, after the confirmation that names its bars."""
+    _require(permissions.can_operate_stages(request.user))
+    form = CockpitAdvanceForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect(f"{reverse('home')}#phase-4")
+    data = form.cleaned_data
+    try:
+        result = services.advance_stage(
+            actor=request.user, expected_version=data["version"], override_reason=data["override_reason"]
+        )
+    except services.NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except services.RolloutError as exc:
+        messages.error(request, str(exc))
+    else:
+        (messages.success if result.applied else messages.warning)(request, result.message)
+    return redirect(f"{reverse('home')}#phase-4")
+
+
+@require_GET
+def backup_list(request: HttpRequest):
+    """Every backup the panel took, newest first, with what reading it back found."""
+    _require(permissions.can_view(request.user))
+    backups = DatabaseBackup.objects.select_related("run")[:100]
+    return render(request, "rollout/backups.html", {"backups": backups})
+
+
+@require_GET
+def runbook_run(request: HttpRequest, pk: int):
+    """One run of a runbook step: who, when, its parameters, its figures in words, and the shell equivalent."""
+    _require(permissions.can_view(request.user))
+    run = get_object_or_404(RunbookRun.objects.select_related("requested_by"), pk=pk)
+    return render(
+        request,
+        "rollout/runbook_run.html",
+        {"run": run, "spec": runbook.STEP_SPECS.get(run.step), "backups": list(run.backups.all())},
+    )
 
 
 @require_GET
@@ -292,7 +429,11 @@ def record_edit(request: HttpRequest, pk: int | None = None):
     if record and (record.deployer_signed_at or record.reviewer_signed_at):
         messages.error(request, "A signed record cannot be edited.")
         return redirect("rollout:record", pk=record.pk)
-    form = DeploymentRecordForm(request.POST or None, instance=record)
+    initial = {}
+    if record is None:
+        # A new record starts with the deployment (its first Phase 1 step) and its deployer is whoever starts it.
+        initial = {"started_at": records.deployment_start(), "deployer": request.user.pk}
+    form = DeploymentRecordForm(request.POST or None, instance=record, initial=initial)
     if request.method == "POST" and form.is_valid():
         values = {name: form.cleaned_data[name] for name in form.Meta.fields}
         try:
@@ -312,15 +453,19 @@ def record_edit(request: HttpRequest, pk: int | None = None):
 
 def _record_context(request: HttpRequest, record: DeploymentRecord) -> dict:
     contents = selectors.record_contents(record)
+    hint = services.signing_hint(record, request.user)
+    is_signer = request.user.pk in (record.deployer_id, record.reviewer_id)
     return {
         "record": record,
         "timeline": contents["timeline"],
         "monitoring": contents["monitoring"],
-        "can_sign": record.status != RecordStatus.IN_PROGRESS
-        and (
-            (request.user.pk == record.deployer_id and not record.deployer_signed_at)
-            or (request.user.pk == record.reviewer_id and not record.reviewer_signed_at)
-        ),
+        # Records frozen before the cockpit existed carry no verification or milestones.
+        "verification": contents.get("verification"),
+        "milestones": contents.get("milestones"),
+        "can_sign": not hint,
+        "show_sign": is_signer and not record.is_signed,
+        "sign_hint": hint,
+        "sign_as": "deployer" if request.user.pk == record.deployer_id else "reviewer",
         "can_edit": permissions.can_manage_records(request.user)
         and not (record.deployer_signed_at or record.reviewer_signed_at),
     }

@@ -22,7 +22,9 @@ from adminpanel.models import (
 )
 from adminpanel.permissions import FLIP_FLAG, MANAGE_BAR_MAPPINGS
 from adminpanel.roles import PRODUCT, SUPPORT
+from backfill.models import BackfillRun, ValidationRun
 from mappings.models import ServerNameMapping
+from monitoring.models import PhaseWindow
 from rollout.models import FeatureFlag, RolloutBarChange, RolloutState, RolloutStep
 
 PASSWORD = "test-pass-123"
@@ -251,3 +253,18 @@ def snapshot():
         key=repr,
     )
     return state, logs
+
+
+def meet_runbook_prerequisites(*, at=None) -> None:
+    """What stage 4a needs from Phases 2 and 3: a finished backfill over every bar, a passing validation after it,
+    and a passed Phase 3 window (rows as those features store them)."""
+    at = at or timezone.now() - timedelta(hours=2)
+    BackfillRun.objects.create(
+        status=BackfillRun.Status.FINISHED, phase=BackfillRun.Phase.DONE, configured_batch_size=5000, batch_size=5000,
+        started_at=at, updated_at=at, finished_at=at,
+    )  # fmt: skip
+    ValidationRun.objects.create(started_at=at + timedelta(minutes=5), passed=True, run_by_name="validator")
+    PhaseWindow.objects.create(
+        kind=PhaseWindow.Kind.PHASE3, started_at=at + timedelta(minutes=10), ends_at=at + timedelta(minutes=25),
+        verdict=PhaseWindow.Verdict.PASSED, verdict_at=at + timedelta(minutes=26), summary={"runs": 3, "worst": {}},
+    )  # fmt: skip

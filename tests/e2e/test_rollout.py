@@ -6,7 +6,7 @@ from adminpanel.permissions import FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
 from monitoring.models import CheckStatus, HealthRun
 from rollout import services
 from rollout.models import FeatureFlag, RolloutState
-from tests.factories import BarFactory, backdate_soak, make_product
+from tests.factories import BarFactory, backdate_soak, make_product, meet_runbook_prerequisites
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -20,6 +20,7 @@ def test_a_product_owner_advances_4a_to_4b_then_pulls_the_kill_switch(login, pag
     BarFactory.create_batch(40)
     now = timezone.now()
     HealthRun.objects.create(started_at=now, finished_at=now, status=CheckStatus.OK)
+    meet_runbook_prerequisites()
     services.advance_stage(actor=owner, expected_version=RolloutState.objects.get().version)
     backdate_soak(hours=25)  # 4a soaked 25 healthy hours, with sales on both sides for the cohort gate
 

@@ -12,7 +12,7 @@ from monitoring.models import Alert, HealthRun, PhaseWindow
 
 pytestmark = pytest.mark.django_db
 
-PARTIALS = ["monitoring:status", "monitoring:charts", "monitoring:phases", "monitoring:alerts"]
+PARTIALS = ["monitoring:dashboard", "monitoring:status", "monitoring:charts", "monitoring:phases", "monitoring:alerts"]
 CLOSED_PORT_BROKER = "redis://127.0.0.1:1/0"
 
 
@@ -24,17 +24,18 @@ def open_alert(make_sales, quick_notifications):
 
 
 def test_support_sees_the_dashboard_read_only(client_for, support_user, open_alert):
-    page = client_for(support_user).get(reverse("home")).content.decode()
+    client = client_for(support_user)
+    page = client.get(reverse("monitoring:dashboard")).content.decode()
     for section in ('id="monitoring"', 'id="health-status"', 'id="health-charts"', 'id="phase-windows"'):
         assert section in page
-    assert 'id="support-overview"' in page
+    assert 'id="support-overview"' in client.get(reverse("home")).content.decode()
     assert "Run checks now" not in page and ">Acknowledge</button>" not in page and "Start Phase 3" not in page
     assert 'data-check="server_id_coverage" data-status="warning"' in page
 
 
 def test_product_owner_gets_the_buttons_and_open_alerts_come_first(client_for, product_user, open_alert):
     Alert.objects.create(check_name="rls_violations", severity="critical", state="resolved", resolved_at=timezone.now())
-    page = client_for(product_user).get(reverse("home")).content.decode()
+    page = client_for(product_user).get(reverse("monitoring:dashboard")).content.decode()
     assert "Run checks now" in page and ">Acknowledge</button>" in page and "Start Phase 3" in page
     assert page.index(f'id="alert-{open_alert.pk}"') < page.index("rls_violations</code>")
 
@@ -150,9 +151,10 @@ def test_with_redis_down_every_page_renders_and_says_checks_are_stale(client_for
     run = services.run_health_checks()
     HealthRun.objects.filter(pk=run.pk).update(finished_at=timezone.now() - timedelta(minutes=11))
     client = client_for(product_user)
-    page = client.get(reverse("home"))
+    page = client.get(reverse("monitoring:dashboard"))
     assert page.status_code == 200
     assert "Checks are stale: worker or beat down." in page.content.decode()
+    assert client.get(reverse("home")).status_code == 200
     for name in PARTIALS:
         assert client.get(reverse(name)).status_code == 200
     assert client.get(reverse("monitoring:run", args=[run.pk])).status_code == 200
@@ -161,11 +163,11 @@ def test_with_redis_down_every_page_renders_and_says_checks_are_stale(client_for
     response = client.post(reverse("monitoring:run_now"), follow=True)
     assert "The task broker is unreachable" in response.content.decode()
     assert HealthRun.objects.filter(trigger="manual", triggered_by=product_user).count() == 1
-    assert "Checks are stale" not in client.get(reverse("home")).content.decode()
+    assert "Checks are stale" not in client.get(reverse("monitoring:dashboard")).content.decode()
 
 
 def test_a_fresh_run_shows_no_stale_warning_and_no_run_shows_one(client_for, support_user):
     client = client_for(support_user)
-    assert "No health run has finished yet." in client.get(reverse("home")).content.decode()
+    assert "No health run has finished yet." in client.get(reverse("monitoring:dashboard")).content.decode()
     services.run_health_checks()
-    assert "Checks are stale" not in client.get(reverse("home")).content.decode()
+    assert "Checks are stale" not in client.get(reverse("monitoring:dashboard")).content.decode()

@@ -1,10 +1,35 @@
 import pytest
 from django.utils import timezone
 
+from adminpanel.celery import app as celery_app
 from adminpanel.permissions import FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
 from monitoring.models import CheckStatus, HealthRun
 from rollout.models import ENABLE_SWITCHING_MODE, SHOW_SWITCHING_MODE_UI, FeatureFlag
-from tests.factories import grant_owner, make_product
+from tests.factories import grant_owner, make_product, meet_runbook_prerequisites
+
+
+@pytest.fixture(autouse=True)
+def runbook_prerequisites_met(db):
+    """The rollout tests start where the runbook has Phases 2 and 3 behind it; tests of those prerequisites
+    (test_prerequisites.py) remove what they test."""
+    meet_runbook_prerequisites()
+
+
+@pytest.fixture
+def eager_celery(settings):
+    """Runbook tasks run in-process, inside the request that asks for them."""
+    before = celery_app.conf.task_always_eager
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = before
+
+
+@pytest.fixture(autouse=True)
+def backup_dir(settings, tmp_path):
+    """Backups of the test database go to the test's own directory."""
+    settings.BACKUP_DIR = tmp_path / "backups"
+    return settings.BACKUP_DIR
 
 
 @pytest.fixture

@@ -1,0 +1,364 @@
+"""Runbook 1.1's load test: "simulate 100+ sales/second to verify RLS index performance", as the clients do it.
+
+Sales are inserted at a set rate for a set time by a non-owner database role with `app.user_id` set, so every
+statement goes through the Row Level Security policies the BarTender clients meet (the panel's own role owns the
+tables, which RLS does not restrict). The writes go into a scratch bar in simplified mode, created for the test
+(a manager recording sales on behalf of its servers: the policy that costs most) and removed afterwards with every
+row it got, so the test leaves nothing behind. Insert and select latencies are measured one statement at a time
+and reported as p50/p95/p99 against the RLS target (DESIGN.md section 8: p95 under 50 ms, inserts at 100/s).
+
+It refuses to run while a rollout stage is live: it would add load and sales while real bars are switching.
+
+The client statements are all in LOAD_TEST_QUERIES (one list), so they can be kept in line with the client query
+set the RLS work (issue 16) measures.
+"""
+
+import logging
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psycopg
+from django.conf import settings
+from django.db import connection
+
+from rollout.models import RolloutState, Stage
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadQuery:
+    name: str
+    kind: str  # "insert" or "select": which latency family it counts in
+    as_user: str  # "manager" or "server": whose app.user_id it runs under
+    sql: str
+
+
+# What a BarTender client sends while a bar works in simplified mode. Parameters: bar, manager, server, name.
+LOAD_TEST_QUERIES = (
+    LoadQuery(
+        "manager records a sale for a server (simplified mode)",
+        "insert",
+        "manager",
+        "INSERT INTO sales (bar_id, server_id, created_by_id, server_name, amount, created_at) "
+        "VALUES (%(bar)s, %(server)s, %(manager)s, %(name)s, %(amount)s, now()) RETURNING id",
+    ),
+    LoadQuery(
+        "manager lists the bar's latest sales",
+        "select",
+        "manager",
+        "SELECT id, server_id, amount, created_at FROM sales WHERE bar_id = %(bar)s ORDER BY created_at DESC LIMIT 50",
+    ),
+    LoadQuery(
+        "server lists their own latest sales",
+        "select",
+        "server",
+        "SELECT id, amount, created_at FROM sales WHERE server_id = %(server)s ORDER BY created_at DESC LIMIT 50",
+    ),
+)
+SERVERS = 4
+SET_USER = "SELECT set_config('app.user_id', %s, false)"
+# The server-side select reads the sales of the first scratch server, whose session it runs in.
+
+
+class LoadTestRefused(Exception):
+    """The load test may not run now (a stage is live, bad parameters, no usable role)."""
+
+
+@dataclass
+class LoadTestResult:
+    rate: int
+    seconds: int
+    inserts: int
+    selects: int
+    errors: int
+    achieved_rate: float
+    insert_ms: dict
+    select_ms: dict
+    target_ms: float
+    scratch_bar: str
+    role: str
+    first_error: str
+    rls: dict
+
+    @property
+    def passed(self) -> bool:
+        return (
+            self.errors == 0
+            and self.inserts > 0
+            and self.insert_ms["p95"] < self.target_ms
+            and self.select_ms["p95"] < self.target_ms
+            and self.achieved_rate >= 0.9 * self.rate
+        )
+
+    def as_dict(self) -> dict:
+        return {
+            "rate": self.rate,
+            "seconds": self.seconds,
+            "inserts": self.inserts,
+            "selects": self.selects,
+            "errors": self.errors,
+            "achieved_rate": self.achieved_rate,
+            "insert_ms": self.insert_ms,
+            "select_ms": self.select_ms,
+            "target_ms": self.target_ms,
+            "scratch_bar": self.scratch_bar,
+            "role": self.role,
+            "first_error": self.first_error,
+            "rls": self.rls,
+            "queries": [{"name": q.name, "kind": q.kind, "as": q.as_user, "sql": q.sql} for q in LOAD_TEST_QUERIES],
+        }
+
+
+def percentiles(samples: list[float]) -> dict:
+    """p50/p95/p99 (and max) in milliseconds, nearest-rank; zeros for no samples."""
+    if not samples:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0, "count": 0}
+    ordered = sorted(samples)
+
+    def rank(pct: float) -> float:
+        return round(ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)], 2)
+
+    return {"p50": rank(50), "p95": rank(95), "p99": rank(99), "max": round(ordered[-1], 2), "count": len(ordered)}
+
+
+def check_may_run(*, rate: int, seconds: int) -> None:
+    """Refuse bad parameters and a live rollout stage, before anything is written."""
+    if not 1 <= rate <= 1000:
+        raise LoadTestRefused("The rate must be between 1 and 1,000 sales per second.")
+    if not 1 <= seconds <= settings.LOAD_TEST_MAX_SECONDS:
+        raise LoadTestRefused(f"The duration must be between 1 and {settings.LOAD_TEST_MAX_SECONDS} seconds.")
+    state = RolloutState.objects.filter(pk=RolloutState.SINGLETON_ID).first()
+    if state is not None and state.stage != Stage.OFF:
+        raise LoadTestRefused(
+            f"Stage {state.get_stage_display()} is live: a load test now would add load and sales while real bars "
+            "are switching. Run it before the rollout (Phase 1), or roll the stage back first."
+        )
+
+
+def _connect() -> psycopg.Connection:
+    """A connection of its own (autocommit): the statements must commit one by one, as a client's do."""
+    params = connection.get_connection_params()
+    for key in ("cursor_factory", "context", "prepare_threshold"):
+        params.pop(key, None)
+    return psycopg.connect(**params, autocommit=True)
+
+
+@dataclass
+class _Scratch:
+    bar: str
+    manager: str
+    servers: list[str]
+    names: list[str]
+    role: str
+    created_role: bool
+
+
+def _create_scratch(conn: psycopg.Connection, tag: str) -> _Scratch:
+    bar = str(uuid.uuid4())
+    manager = str(uuid.uuid4())
+    servers = [str(uuid.uuid4()) for _ in range(SERVERS)]
+    names = [f"Load test server {n + 1}" for n in range(SERVERS)]
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO bars (id, name, settings, is_internal, created_at) "
+            "VALUES (%s, %s, '{\"operatingMode\": \"simplified\"}'::jsonb, false, now())",
+            [bar, f"Load test scratch bar {tag}"],
+        )
+        for user_id, role, name in [(manager, "manager", "Load test manager")] + [
+            (server, "server", label) for server, label in zip(servers, names, strict=True)
+        ]:
+            conn.execute(
+                "INSERT INTO users (id, password, is_superuser, username, first_name, last_name, email, is_staff, "
+                "is_active, date_joined, display_name) VALUES (%s, '!load-test', false, %s, '', '', '', false, "
+                "true, now(), %s)",
+                [user_id, f"loadtest-{tag}-{user_id[:8]}", name],
+            )
+            conn.execute(
+                "INSERT INTO bar_members (bar_id, user_id, role, is_active, created_at) "
+                "VALUES (%s, %s, %s, true, now())",
+                [bar, user_id, role],
+            )
+    role, created = settings.LOAD_TEST_DB_ROLE, False
+    if not role:
+        role, created = f"bt_load_test_{tag}", True
+        with conn.transaction():
+            conn.execute(f'CREATE ROLE "{role}" NOLOGIN NOSUPERUSER NOBYPASSRLS')
+            conn.execute(f'GRANT "{role}" TO CURRENT_USER')
+            conn.execute(f'GRANT SELECT, INSERT ON sales TO "{role}"')
+            conn.execute(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
+    return _Scratch(bar, manager, servers, names, role, created)
+
+
+def _remove_scratch(conn: psycopg.Connection, scratch: _Scratch) -> None:
+    """Delete everything the test created, as the owner: its sales, members, users, bar, and its role."""
+    conn.execute("RESET ROLE")
+    with conn.transaction():
+        users = [scratch.manager, *scratch.servers]
+        conn.execute("DELETE FROM sales WHERE bar_id = %s", [scratch.bar])
+        conn.execute("DELETE FROM bar_members WHERE bar_id = %s", [scratch.bar])
+        conn.execute("DELETE FROM feature_flag_bars WHERE bar_id = %s", [scratch.bar])
+        conn.execute("DELETE FROM users WHERE id = ANY(%s::uuid[])", [users])
+        conn.execute("DELETE FROM bars WHERE id = %s", [scratch.bar])
+    if scratch.created_role:
+        with conn.transaction():
+            conn.execute(f'REVOKE ALL ON sales FROM "{scratch.role}"')
+            conn.execute(f'REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM "{scratch.role}"')
+            conn.execute(f'DROP ROLE "{scratch.role}"')
+
+
+def run_load_test(
+    *,
+    rate: int,
+    seconds: int,
+    progress: Callable[[int, str], None],
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> LoadTestResult:
+    """Insert `rate` sales per second for `seconds` seconds under RLS, reading back between inserts; always
+    removes its scratch bar and role, even when it fails."""
+    check_may_run(rate=rate, seconds=seconds)
+    total = rate * seconds
+    tag = uuid.uuid4().hex[:10]
+    insert_query = next(q for q in LOAD_TEST_QUERIES if q.kind == "insert")
+    select_queries = [q for q in LOAD_TEST_QUERIES if q.kind == "select"]
+    owner = _connect()
+    clients: dict[str, psycopg.Connection] = {}
+    scratch = None
+    writes, reads = _Tally(), _Tally()
+    try:
+        scratch = _create_scratch(owner, tag)
+        # Client sessions as devices hold them: the manager's till (writes), the manager's and a server's screens
+        # (reads, on their own thread so that reading never slows the write rate down).
+        for who, user_id in (
+            ("manager", scratch.manager), ("manager_reads", scratch.manager), ("server", scratch.servers[0])
+        ):  # fmt: skip
+            clients[who] = _connect()
+            clients[who].execute(f'SET ROLE "{scratch.role}"')
+            clients[who].execute(SET_USER, [user_id])
+        rls = _rls_self_check(owner, clients["manager"], scratch)
+        values = {"bar": scratch.bar, "manager": scratch.manager, "server": scratch.servers[0]}
+        # Each session sends its statements once before the clock starts, as a client's warm connection has.
+        warm = {**values, "name": scratch.names[0], "amount": 100}
+        for query in LOAD_TEST_QUERIES:
+            for who in ("manager", "manager_reads") if query.as_user == "manager" else ("server",):
+                if query.kind == "select" or who == "manager":
+                    clients[who].execute(query.sql, warm).fetchall()
+        progress(2, f"scratch bar and role ready; inserting {total:,} sales at {rate}/s")
+        started = clock()
+        reader = threading.Thread(
+            target=_read_loop,
+            kwargs={"clients": clients, "queries": select_queries, "values": values, "rate": rate, "total": total,
+                    "started": started, "clock": clock, "sleep": sleep, "tally": reads},
+            daemon=True,
+        )  # fmt: skip
+        reader.start()
+        last_report = started
+        for i in range(total):
+            _pace(started + i / rate, clock, sleep)
+            row = {
+                **values,
+                "server": scratch.servers[i % len(scratch.servers)],
+                "name": scratch.names[i % len(scratch.names)],
+                "amount": 500 + (i % 40) * 100,
+            }
+            writes.time(clients[insert_query.as_user], insert_query.sql, row)
+            now = clock()
+            if now - last_report >= 0.5:
+                last_report = now
+                progress(
+                    min(97, 2 + (i + 1) * 95 // total),
+                    f"{i + 1:,} of {total:,} sales inserted; insert p95 so far {percentiles(writes.samples)['p95']} ms",
+                )
+        elapsed = max(clock() - started, 1e-9)
+        reader.join()
+    finally:
+        try:
+            for conn in clients.values():
+                conn.close()
+            if scratch is not None:
+                _remove_scratch(owner, scratch)
+        finally:
+            owner.close()
+    return LoadTestResult(
+        rate=rate,
+        seconds=seconds,
+        inserts=len(writes.samples),
+        selects=len(reads.samples),
+        errors=writes.errors + reads.errors,
+        achieved_rate=round(len(writes.samples) / elapsed, 1),
+        insert_ms=percentiles(writes.samples),
+        select_ms=percentiles(reads.samples),
+        target_ms=settings.LOAD_TEST_TARGET_MS,
+        scratch_bar=scratch.bar,
+        role=scratch.role,
+        first_error=(writes.first_error or reads.first_error)[:500],
+        rls=rls,
+    )
+
+
+class _Tally:
+    """Latencies of one stream of statements, and its refusals."""
+
+    def __init__(self):
+        self.samples: list[float] = []
+        self.errors = 0
+        self.first_error = ""
+
+    def time(self, conn: psycopg.Connection, sql: str, values: dict) -> None:
+        started = time.perf_counter()
+        try:
+            conn.execute(sql, values).fetchall()
+        except psycopg.Error as exc:
+            self.errors += 1
+            self.first_error = self.first_error or f"{type(exc).__name__}: {exc}".strip()
+            return
+        self.samples.append((time.perf_counter() - started) * 1000)
+
+
+def _pace(due: float, clock, sleep) -> None:
+    wait = due - clock()
+    if wait > 0:
+        sleep(wait)
+
+
+def _read_loop(*, clients, queries, values, rate, total, started, clock, sleep, tally) -> None:
+    """One read per insert, at the same rate, alternating the manager's and the server's list (psycopg only)."""
+    for i in range(total):
+        _pace(started + (i + 0.5) / rate, clock, sleep)
+        query = queries[i % len(queries)]
+        tally.time(clients["manager_reads" if query.as_user == "manager" else "server"], query.sql, values)
+
+
+def _rls_self_check(owner: psycopg.Connection, conn: psycopg.Connection, scratch: _Scratch) -> dict:
+    """Prove the statements run under RLS: the role is neither the tables' owner, nor superuser, nor BYPASSRLS, and
+    the scratch manager sees none of another bar's sales (one bar's rows, read by its index: bounded at any size)."""
+    other = owner.execute("SELECT bar_id FROM sales WHERE bar_id <> %s LIMIT 1", [scratch.bar]).fetchone()
+    role, bypass, superuser, table_owner = conn.execute(
+        "SELECT current_user, r.rolbypassrls, r.rolsuper, "
+        "(SELECT tableowner FROM pg_tables WHERE schemaname = 'public' AND tablename = 'sales') "
+        "FROM pg_roles r WHERE r.rolname = current_user"
+    ).fetchone()
+    visible = 0
+    if other:
+        visible = conn.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM sales WHERE bar_id = %s LIMIT 100) seen", [other[0]]
+        ).fetchone()[0]
+    enforced = not bypass and not superuser and role != table_owner and visible == 0
+    if not enforced:
+        raise LoadTestRefused(
+            f"The load test's role {role} is not held to Row Level Security (table owner {table_owner}, bypassrls "
+            f"{bypass}, superuser {superuser}, sees {visible} sales of another bar): set LOAD_TEST_DB_ROLE to a "
+            "client role."
+        )
+    return {
+        "role": role,
+        "table_owner": table_owner,
+        "checked_bar": str(other[0]) if other else None,
+        "other_bar_sales_seen": visible,
+        "enforced": enforced,
+    }
