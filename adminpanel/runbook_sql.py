@@ -9,6 +9,29 @@ the smallest correction, with the reason.
 RLS_TABLES = ("sales", "consignments", "returns")
 POLICY_COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
 OPERATING_MODE_INDEX = "idx_bars_operating_mode"
+# BarTender's client queries under Row Level Security (runbook: "RLS latency < 50 ms"), as (role, name, SQL) with
+# %(user)s = the app user put in app.user_id and %(bar)s = that user's bar. The health check probes them every run
+# as the client role; bench/rls.py measures them (and the unfiltered ORDER BY … LIMIT shapes, which no policy can
+# serve under 50 ms at 5M sales: clients send the filtered form).
+RLS_CLIENT_QUERIES = (
+    ("server", "server: my sales today", "SELECT count(*) FROM sales WHERE created_at > now() - interval '1 day'"),
+    ("server", "server: my sales this week", "SELECT count(*) FROM sales WHERE created_at > now() - interval '7 days'"),
+    (
+        "server",
+        "server: my latest 20",
+        "SELECT id, amount FROM sales WHERE server_id = %(user)s ORDER BY created_at DESC LIMIT 20",
+    ),
+    (
+        "manager",
+        "manager: bar's sales today",
+        "SELECT count(*) FROM sales WHERE bar_id = %(bar)s AND created_at > now() - interval '1 day'",
+    ),
+    (
+        "manager",
+        "manager: bar's latest 20",
+        "SELECT id, amount FROM sales WHERE bar_id = %(bar)s ORDER BY created_at DESC LIMIT 20",
+    ),
+)
 
 # --- Section 2.1: verification after each migration step ------------------------------------------
 STEP1_SERVER_ID_COLUMN = """

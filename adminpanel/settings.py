@@ -363,6 +363,11 @@ HEALTH_CONSECUTIVE_FAILURES = {
 HEALTH_ADOPTION_EXPECTED_PCT = _env_float("HEALTH_ADOPTION_EXPECTED_PCT", None)
 HEALTH_RLS_WINDOW_MINUTES = int(ENV.get("HEALTH_RLS_WINDOW_MINUTES", "60"))
 HEALTH_CHECK_STATEMENT_TIMEOUT_MS = int(ENV.get("HEALTH_CHECK_STATEMENT_TIMEOUT_MS", "5000"))
+# The non-owner database role the "RLS client query latency" check runs BarTender's client queries as (Supabase:
+# "authenticated"); adminpanel 0013 creates `bartender_client` when the panel's user may create roles. Each probe
+# is cut after RLS_PROBE_TIMEOUT_MS (a cut probe counts as that long).
+RLS_PROBE_ROLE = ENV.get("RLS_PROBE_ROLE", "bartender_client")
+RLS_PROBE_TIMEOUT_MS = int(ENV.get("RLS_PROBE_TIMEOUT_MS", "1000"))
 HEALTH_STALE_AFTER_MINUTES = int(ENV.get("HEALTH_STALE_AFTER_MINUTES", "10"))
 HEALTH_RUN_INTERVAL_SECONDS = int(ENV.get("HEALTH_RUN_INTERVAL_SECONDS", "300"))
 # The run's hard time limit; the PostgreSQL advisory lock dies with the killed worker's session, so a crashed

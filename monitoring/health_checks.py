@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from adminpanel import runbook_sql
@@ -482,6 +482,82 @@ def check_query_latency(*, now: datetime) -> CheckOutcome:
     )
 
 
+RLS_PROBE_PEOPLE = {
+    # A server with a recent sale, and an active owner/manager of a bar: who BarTender's clients are.
+    "server": "SELECT server_id, bar_id FROM sales WHERE server_id IS NOT NULL ORDER BY created_at DESC LIMIT 1",
+    "manager": "SELECT user_id, bar_id FROM bar_members WHERE is_active AND role IN ('owner', 'manager') LIMIT 1",
+}
+
+
+class _UndoProbe(Exception):
+    """Rolls a probe's savepoint back, so its role and app.user_id end with it."""
+
+
+def _probe(cursor, *, role: str, user_id, bar_id, sql: str, timeout_ms: int) -> float:
+    """One client query as `role` with app.user_id set, in a savepoint that is always rolled back; its ms (a
+    statement cut by the timeout counts as the timeout)."""
+    elapsed = float(timeout_ms)
+    try:
+        with transaction.atomic():
+            cursor.execute(
+                "SELECT set_config('role', %s, true), set_config('app.user_id', %s, true), "
+                "set_config('statement_timeout', %s, true)",
+                [role, str(user_id), f"{timeout_ms}ms"],
+            )
+            started = time.perf_counter()
+            cursor.execute(sql, {"user": user_id, "bar": bar_id})
+            cursor.fetchall()
+            elapsed = (time.perf_counter() - started) * 1000
+            raise _UndoProbe
+    except _UndoProbe:
+        pass
+    except OperationalError as exc:  # QueryCanceled: the statement timeout
+        if getattr(exc.__cause__, "sqlstate", "") != "57014":
+            raise
+    return round(elapsed, 2)
+
+
+def check_rls_client_latency(*, now: datetime) -> CheckOutcome:
+    """BarTender's client queries (runbook_sql.RLS_CLIENT_QUERIES) run now as the non-owner role, under the RLS
+    policies, each once for a real server and a real manager: the slowest against the runbook's 50 ms."""
+    warning, critical = threshold("query_latency_warning_ms"), threshold("query_latency_critical_ms")
+    limits = f"critical > {critical:g} ms, warning > {warning:g} ms"
+    role = settings.RLS_PROBE_ROLE
+    (member,) = _fetchone(
+        "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s) AND pg_has_role(current_user, "
+        "(SELECT oid FROM pg_roles WHERE rolname = %s), 'MEMBER')",
+        [role, role],
+    )
+    if not member:
+        return CheckOutcome(
+            name="rls_client_latency",
+            status=UNKNOWN,
+            threshold=limits,
+            error=f"the database role {role!r} (RLS_PROBE_ROLE) does not exist or is not granted to the panel's "
+            "user: create it NOLOGIN with SELECT on sales, consignments and returns",
+        )
+    people = {kind: _fetchone(sql) for kind, sql in RLS_PROBE_PEOPLE.items()}
+    timings, skipped = {}, []
+    with connection.cursor() as cursor:
+        for kind, name, sql in runbook_sql.RLS_CLIENT_QUERIES:
+            person = people.get(kind)
+            if not person:
+                skipped.append(name)
+                continue
+            timings[name] = _probe(
+                cursor, role=role, user_id=person[0], bar_id=person[1], sql=sql,
+                timeout_ms=settings.RLS_PROBE_TIMEOUT_MS,
+            )  # fmt: skip
+    slowest = max(timings.values(), default=0.0)
+    return CheckOutcome(
+        name="rls_client_latency",
+        status=_above(slowest, critical=critical, warning=warning) if timings else OK,
+        value=slowest,
+        threshold=limits,
+        detail={"role": role, "queries_ms": timings, "skipped_no_such_user": skipped},
+    )
+
+
 CHECKS: tuple[Check, ...] = (
     Check("resolution_error_rate", "server_id resolution error rate (5 min)", check_resolution_error_rate),
     Check("rls_violations", "RLS policy violations", check_rls_violations),
@@ -496,6 +572,7 @@ CHECKS: tuple[Check, ...] = (
     Check("indexes_usable", "operatingMode and server_id indexes usable", check_indexes_usable),
     Check("adoption_rate", "Simplified-mode adoption", check_adoption_rate),
     Check("query_latency", "RLS query latency (pg_stat_statements)", check_query_latency),
+    Check("rls_client_latency", "RLS latency of BarTender's client queries (probed)", check_rls_client_latency),
 )
 CHECKS_BY_NAME = {check.name: check for check in CHECKS}
 

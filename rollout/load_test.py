@@ -25,6 +25,7 @@ import psycopg
 from django.conf import settings
 from django.db import connection
 
+from adminpanel import runbook_sql
 from rollout.models import RolloutState, Stage
 
 logger = logging.getLogger(__name__)
@@ -47,18 +48,11 @@ LOAD_TEST_QUERIES = (
         "INSERT INTO sales (bar_id, server_id, created_by_id, server_name, amount, created_at) "
         "VALUES (%(bar)s, %(server)s, %(manager)s, %(name)s, %(amount)s, now()) RETURNING id",
     ),
-    LoadQuery(
-        "manager lists the bar's latest sales",
-        "select",
-        "manager",
-        "SELECT id, server_id, amount, created_at FROM sales WHERE bar_id = %(bar)s ORDER BY created_at DESC LIMIT 50",
-    ),
-    LoadQuery(
-        "server lists their own latest sales",
-        "select",
-        "server",
-        "SELECT id, amount, created_at FROM sales WHERE server_id = %(server)s ORDER BY created_at DESC LIMIT 50",
-    ),
+)
+# The selects are BarTender's client queries, the same set the health check probes every run (issue 16).
+LOAD_TEST_QUERIES += tuple(
+    LoadQuery(name, "select", role, sql.replace("%(user)s", "%(server)s"))
+    for role, name, sql in runbook_sql.RLS_CLIENT_QUERIES
 )
 SERVERS = 4
 SET_USER = "SELECT set_config('app.user_id', %s, false)"

@@ -4,9 +4,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from adminpanel.models import MigrationServerIdLog, Sale
+from adminpanel import runbook_sql
+from adminpanel.models import BarMember, MigrationServerIdLog, Sale
 from monitoring import health_checks
-from tests.factories import BarFactory, audit_logs
+from tests.factories import BarFactory, UserFactory, audit_logs
 
 pytestmark = pytest.mark.django_db
 
@@ -233,3 +234,27 @@ def test_a_check_slower_than_the_statement_timeout_is_unknown(db, settings, monk
     assert outcome.status == "unknown"
     assert "statement timeout" in outcome.error
     assert run("rls_policies").status == "ok"  # the connection is still usable
+
+
+def test_rls_client_latency_probes_the_client_queries_as_the_client_role(db, thresholds):
+    """Issue 16: every run times BarTender's own client queries as the non-owner role, under the policies."""
+    bar = BarFactory()
+    server, manager = UserFactory(username="probe_server"), UserFactory(username="probe_manager")
+    BarMember.objects.create(bar=bar, user=server, role="server")
+    BarMember.objects.create(bar=bar, user=manager, role="manager")
+    Sale.objects.create(bar=bar, amount=1, server=server, created_by=server)
+    outcome = run("rls_client_latency")
+    assert outcome.status == "ok", outcome.error
+    assert set(outcome.detail["queries_ms"]) == {name for _, name, _ in runbook_sql.RLS_CLIENT_QUERIES}
+    assert outcome.value == max(outcome.detail["queries_ms"].values()) > 0
+    with connection.cursor() as cursor:  # the probe's role and app user ended with it
+        cursor.execute("SELECT current_user = session_user, current_setting('app.user_id', true)")
+        assert cursor.fetchone() in {(True, None), (True, "")}
+    thresholds(query_latency_warning_ms=-1)
+    assert run("rls_client_latency").status == "warning"
+
+
+def test_rls_client_latency_is_unknown_and_says_why_without_the_client_role(db, settings):
+    settings.RLS_PROBE_ROLE = "no_such_role_here"
+    outcome = run("rls_client_latency")
+    assert outcome.status == "unknown" and "'no_such_role_here' (RLS_PROBE_ROLE) does not exist" in outcome.error
