@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 
 from backfill.models import BackfillRun, ValidationRun
 from monitoring.models import Alert, CheckStatus, HealthRun, PhaseWindow
@@ -138,6 +139,11 @@ def _metric_figures(comparison) -> str:
     return "; ".join(f"{m.label} {m.switched} vs {m.control}" for m in comparison.metrics)
 
 
+def _when(moment) -> str:
+    """A stored time as people read it (rows written by hand or by older code may lack one)."""
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}" if moment else "at a time not recorded"
+
+
 def latest_full_backfill() -> BackfillRun | None:
     """The latest real (not dry) backfill over every bar: the one runbook step 6 means."""
     return BackfillRun.objects.filter(dry_run=False, bar__isnull=True).order_by("-started_at", "-id").first()
@@ -156,7 +162,7 @@ def backfill_gate() -> GateResult:
     return GateResult(
         BACKFILL_FINISHED,
         True,
-        f"Backfill run #{run.pk} finished {run.finished_at:%Y-%m-%d %H:%M}: {run.rows_done:,} rows, "
+        f"Backfill run #{run.pk} finished {_when(run.finished_at or run.updated_at)}: {run.rows_done:,} rows, "
         f"{run.resolved_directly:,} by mapping, {run.resolved_by_fallback:,} by fallback, "
         f"{run.unresolved:,} unresolved.",
         evidence_url=url,
@@ -179,7 +185,7 @@ def validation_gate() -> GateResult:
             "finished: run it again.", evidence_url=url,
         )  # fmt: skip
     return GateResult(
-        VALIDATION_PASSED, True, f"Validation #{run.pk} passed {run.started_at:%Y-%m-%d %H:%M}.", evidence_url=url
+        VALIDATION_PASSED, True, f"Validation #{run.pk} passed {_when(run.started_at)}.", evidence_url=url
     )
 
 
@@ -194,10 +200,10 @@ def phase3_window_gate() -> GateResult:
                           f"The Phase 3 window is running until {window.ends_at:%H:%M}.", evidence_url=url)  # fmt: skip
     if window.verdict != PhaseWindow.Verdict.PASSED:
         return GateResult(PHASE3_WINDOW_PASSED, False,
-                          f"The Phase 3 window of {window.started_at:%Y-%m-%d %H:%M} "
+                          f"The Phase 3 window of {_when(window.started_at)} "
                           f"{window.get_verdict_display().lower()}.", evidence_url=url)  # fmt: skip
     return GateResult(PHASE3_WINDOW_PASSED, True,
-                      f"The Phase 3 window passed {window.verdict_at:%Y-%m-%d %H:%M}.", evidence_url=url)  # fmt: skip
+                      f"The Phase 3 window passed {_when(window.verdict_at)}.", evidence_url=url)  # fmt: skip
 
 
 def prerequisite_gates() -> list[GateResult]:

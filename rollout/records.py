@@ -147,7 +147,9 @@ def record_milestones(record: DeploymentRecord) -> dict:
     )
     applied = sorted(applied_runbook_migrations().values())
     backfill = (
-        BackfillRun.objects.filter(dry_run=False, bar__isnull=True, status=BackfillRun.Status.FINISHED)
+        BackfillRun.objects.filter(
+            dry_run=False, bar__isnull=True, status=BackfillRun.Status.FINISHED, finished_at__isnull=False
+        )
         .order_by("-finished_at")
         .first()
     )

@@ -387,8 +387,8 @@ def history(request: HttpRequest):
     query = request.GET.copy()
     for name in ("after", "before"):
         query.pop(name, None)
-    root_cause = selectors.root_cause_links(page)
-    for event in page:
+    root_cause = selectors.root_cause_links(page.rows)
+    for event in page.rows:
         event.root_cause_url = root_cause.get(event.pk)  # each rollback links to its root-cause page
     return render(
         request,

@@ -3,6 +3,7 @@
 from html.parser import HTMLParser
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.db.models import Q
 from django.test import RequestFactory
@@ -12,6 +13,7 @@ from guardian.shortcuts import get_perms_for_model
 from adminpanel.models import BarMember, MemberRole, PanelEvent
 from adminpanel.permissions import MANAGE_BAR_MAPPINGS
 from mappings.models import MappingImport
+from monitoring.models import ContactTier
 from rollout.models import FeatureFlag
 from tests.factories import BarFactory, UserFactory
 
@@ -180,6 +182,14 @@ ADD = {
         "server_name": ["Walker"],
         "user": [str(w["server"].pk)],
     },
+    "monitoring.contacttier": lambda w: {"name": ["Walk tier"], "position": ["9"], "responsibility": ["walks"]},
+    "monitoring.contact": lambda w: {
+        "tier": [str(ContactTier.objects.order_by("position").first().pk)],
+        "name": ["Walker Contact"],
+        "email": ["walker@example.com"],
+        "position": ["5"],
+        "is_active": ["on"],
+    },
 }
 CHANGE = {
     "auth.group": {"name": ["Walkers renamed"]},
@@ -188,9 +198,18 @@ CHANGE = {
     "adminpanel.auditlog": {"error_message": ["changed"]},
     "adminpanel.apiclient": {"name": ["walk-pos-2"]},
     "mappings.servernamemapping": {"server_name": ["Walker Two"]},
+    "monitoring.contacttier": {"responsibility": ["walks further"]},
+    "monitoring.contact": {"name": ["Walker Contact Two"]},
 }
 # Models whose admin permits no add (reference data, append-only trails, previews made on the bar's page).
-NO_ADD = {"adminpanel.panelevent", "mappings.mappingimport", "rollout.featureflag"}
+NO_ADD = {
+    "adminpanel.panelevent",
+    "mappings.mappingimport",
+    "rollout.featureflag",
+    "axes.accessattempt",
+    "axes.accesslog",
+    "axes.accessfailurelog",
+}
 # An existing object of these, for the change and delete steps when the admin cannot add one.
 EXISTING = {
     "adminpanel.panelevent": lambda w: PanelEvent.objects.create(actor_name="x", action="x", target_type="x"),
@@ -198,6 +217,13 @@ EXISTING = {
         bar=w["bar"], created_by=w["server"], content="server_name,username\n"
     ),
     "rollout.featureflag": lambda w: FeatureFlag.objects.order_by("key").first(),
+    "axes.accessattempt": lambda w: AccessAttempt.objects.create(
+        username="walker", ip_address="127.0.0.1", user_agent="walk", path_info="/", failures_since_start=3
+    ),
+    "axes.accesslog": lambda w: AccessLog.objects.create(username="walker", ip_address="127.0.0.1", user_agent="walk"),
+    "axes.accessfailurelog": lambda w: AccessFailureLog.objects.create(
+        username="walker", ip_address="127.0.0.1", user_agent="walk", locked_out=False
+    ),
 }
 
 

@@ -61,7 +61,7 @@ def test_after_it_the_health_checks_open_no_critical_alert(demo):
 
 def test_a_newcomer_sees_phase_3_as_the_obvious_next_action(demo, client):
     monitoring_services.run_health_checks()
-    assert client.login(username="product", password="demo-pass-42")
+    assert client.post(reverse("login"), {"username": "product", "password": "demo-pass-42"}).status_code == 302
     page = client.get(reverse("home")).content.decode()
     assert re.search(r'id="next-step">Next: <a href="#step-deploy_check"><strong>3.2 Code deployment verified', page)
     assert "no open critical alert" in page

@@ -132,7 +132,7 @@ def test_a_product_owner_walks_phase_1_to_the_start_of_4a_on_the_cockpit(login, 
 
     # The cockpit refreshes itself, but never while someone types in it: the poll is held, the text stays.
     page.fill("#build-hash", BUILD)
-    page.wait_for_function("Number(document.body.dataset.pollsHeld || 0) >= 2")
+    page.wait_for_function("() => Number(document.body.dataset.pollsHeld || 0) >= 2")
     expect(page.locator("#build-hash")).to_have_value(BUILD)
 
     # Phase 3: the health URL serves the build, and the 15-minute window starts.

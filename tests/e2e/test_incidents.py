@@ -92,7 +92,7 @@ def test_kill_switch_opens_an_incident_with_impact_an_update_is_posted_and_the_t
     assert "Impact: 2 bars affected (2 in simplified mode, 1 with errors), 3 sales affected" in template
     assert "Contact: Awa Diop (Development team), +225 07 11 22 33" in template
     page.click("#copy-communication")
-    page.wait_for_function("document.getElementById('copy-status').textContent.startsWith('Copied')")
+    page.wait_for_function("() => document.getElementById('copy-status').textContent.startsWith('Copied')")
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied == page.text_content("#communication-text")
     shoot(page, "incident-desktop")
