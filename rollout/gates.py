@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils.timezone import localtime
 
 from backfill.models import BackfillRun, ValidationRun
 from monitoring.models import Alert, CheckStatus, HealthRun, PhaseWindow
@@ -114,7 +115,7 @@ def backfill_gate() -> GateResult:
     return GateResult(
         BACKFILL_FINISHED,
         True,
-        f"Backfill run #{run.pk} finished {run.finished_at:%Y-%m-%d %H:%M}: {run.rows_done:,} rows, "
+        f"Backfill run #{run.pk} finished {localtime(run.finished_at):%Y-%m-%d %H:%M}: {run.rows_done:,} rows, "
         f"{run.resolved_directly:,} by mapping, {run.resolved_by_fallback:,} by fallback, "
         f"{run.unresolved:,} unresolved.",
         url,
@@ -136,7 +137,8 @@ def validation_gate() -> GateResult:
             VALIDATION_PASSED, False, f"Validation #{run.pk} passed, but before backfill run #{backfill.pk} "
             "finished: run it again.", url,
         )  # fmt: skip
-    return GateResult(VALIDATION_PASSED, True, f"Validation #{run.pk} passed {run.started_at:%Y-%m-%d %H:%M}.", url)
+    when = localtime(run.started_at)
+    return GateResult(VALIDATION_PASSED, True, f"Validation #{run.pk} passed {when:%Y-%m-%d %H:%M}.", url)
 
 
 def phase3_window_gate() -> GateResult:
@@ -147,13 +149,13 @@ def phase3_window_gate() -> GateResult:
                           "deployment on the cockpit.", url)  # fmt: skip
     if window.verdict == PhaseWindow.Verdict.PENDING:
         return GateResult(PHASE3_WINDOW_PASSED, False,
-                          f"The Phase 3 window is running until {window.ends_at:%H:%M}.", url)  # fmt: skip
+                          f"The Phase 3 window is running until {localtime(window.ends_at):%H:%M}.", url)  # fmt: skip
     if window.verdict != PhaseWindow.Verdict.PASSED:
         return GateResult(PHASE3_WINDOW_PASSED, False,
-                          f"The Phase 3 window of {window.started_at:%Y-%m-%d %H:%M} "
+                          f"The Phase 3 window of {localtime(window.started_at):%Y-%m-%d %H:%M} "
                           f"{window.get_verdict_display().lower()}.", url)  # fmt: skip
     return GateResult(PHASE3_WINDOW_PASSED, True,
-                      f"The Phase 3 window passed {window.verdict_at:%Y-%m-%d %H:%M}.", url)  # fmt: skip
+                      f"The Phase 3 window passed {localtime(window.verdict_at):%Y-%m-%d %H:%M}.", url)  # fmt: skip
 
 
 def prerequisite_gates() -> list[GateResult]:
