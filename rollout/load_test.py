@@ -242,7 +242,7 @@ def run_load_test(
             for who in ("manager", "manager_reads") if query.as_user == "manager" else ("server",):
                 if query.kind == "select" or who == "manager":
                     clients[who].execute(query.sql, warm).fetchall()
-        progress(2, f"scratch bar and role ready; inserting {total:,} sales at {rate}/s")
+        progress(2, f"scratch bar and role {scratch.role} ready; inserting {total:,} sales at {rate}/s")
         started = clock()
         reader = threading.Thread(
             target=_read_loop,

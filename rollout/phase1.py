@@ -54,10 +54,11 @@ def verify_flags_off() -> Outcome:
         if flag["allow_listed"]:
             problems.append(f"{key} is on for {flag['allow_listed']} allow-listed bar(s)")
     read_at = timezone.now()
+    shown = timezone.localtime(read_at)
     if problems:
         summary = "Flags are not off: " + "; ".join(problems) + "."
     else:
-        summary = f"Both flags off for every bar, no bar allow-listed (read {read_at:%Y-%m-%d %H:%M:%S %Z})."
+        summary = f"Both flags off for every bar, no bar allow-listed (read {shown:%Y-%m-%d %H:%M:%S %Z})."
     return Outcome(not problems, summary, {"flags": flags, "read_at": read_at.isoformat(), "problems": problems})
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils.timezone import localtime
 
 from monitoring import services as monitoring_services
 from monitoring.models import PhaseWindow
@@ -155,10 +156,10 @@ def verify_deployment(
     progress(95, f"{url} serves build {seen.build}; starting the 15-minute monitoring window")
     try:
         window = monitoring_services.start_phase_window(kind=PhaseWindow.Kind.PHASE3, user=actor)
-        note = f"15-minute monitoring window started, verdict at {window.ends_at:%H:%M %Z}."
+        note = f"15-minute monitoring window started, verdict at {localtime(window.ends_at):%H:%M %Z}."
     except monitoring_services.PhaseWindowAlreadyRunning:
         window = PhaseWindow.objects.get(kind=PhaseWindow.Kind.PHASE3, verdict=PhaseWindow.Verdict.PENDING)
-        note = f"The Phase 3 window already running carries on (verdict at {window.ends_at:%H:%M %Z})."
+        note = f"The Phase 3 window already running carries on (verdict at {localtime(window.ends_at):%H:%M %Z})."
     return Outcome(
         True,
         f"{url} answered 200 with build {seen.build} after {len(attempts)} tr{'y' if len(attempts) == 1 else 'ies'}. "

@@ -14,10 +14,16 @@ TABLES = ("bars", "users", "bar_members", "sales", "feature_flag_bars")
 def committed_counts() -> dict:
     """Row counts as another session sees them (the load test commits on its own connection)."""
     with load_test._connect() as conn:
-        counts = {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in TABLES}
-        roles = "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'bt_load_test_%'"
-        counts["roles"] = conn.execute(roles).fetchone()[0]
-    return counts
+        return {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in TABLES}
+
+
+def role_exists(name: str) -> bool:
+    with load_test._connect() as conn:
+        return conn.execute("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s)", [name]).fetchone()[0]
+
+
+def role_of(notes) -> str:
+    return next(note.split(" role ", 1)[1].split()[0] for _, note in notes if " role " in note)
 
 
 def test_a_short_load_test_measures_latency_under_rls_and_leaves_no_row(db):
@@ -33,6 +39,7 @@ def test_a_short_load_test_measures_latency_under_rls_and_leaves_no_row(db):
     assert notes and notes[0][0] == 2
     assert committed_counts() == before
     assert not Bar.objects.filter(pk=result.scratch_bar).exists()
+    assert role_of(notes) == result.role and not role_exists(result.role)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -98,13 +105,16 @@ def test_bad_parameters_are_refused_with_a_message(owner, rate, seconds):
 def test_the_scratch_bar_is_removed_even_when_the_run_fails_midway(db):
     before = committed_counts()
 
+    notes = []
+
     def explode(pct, note):
+        notes.append((pct, note))
         if pct > 2:
             raise RuntimeError("worker killed")
 
     with pytest.raises(RuntimeError):
         load_test.run_load_test(rate=20, seconds=2, progress=explode)
-    assert committed_counts() == before
+    assert committed_counts() == before and not role_exists(role_of(notes))
 
 
 def test_existing_sales_are_untouched(owner):
