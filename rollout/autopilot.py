@@ -79,7 +79,7 @@ def enable_autopilot(*, actor, batch_size: int | None, reason: str) -> RolloutSt
             state, now=now, autopilot_enabled=True, autopilot_batch_size=batch_size, autopilot_owner=actor,
             autopilot_since=now, autopilot_note="Turned on; the first check runs at the next tick.",
         )  # fmt: skip
-        event = services._record(
+        event = services.record_rollout_event(
             kind=EventKind.AUTOPILOT_ON, actor=actor, target=state, stage_before=state.stage,
             stage_after=state.stage, before={"autopilot": False},
             after={"autopilot": True, "batch_size": batch_size, "owner": actor.username}, reason=reason,
@@ -105,7 +105,7 @@ def _switch_off(state: RolloutState, *, actor, reason: str, now: datetime | None
     now = now or timezone.now()
     owner = state.autopilot_owner
     services.bump_state_fields(state, now=now, autopilot_enabled=False, autopilot_note=reason[:NOTE_MAX])
-    event = services._record(
+    event = services.record_rollout_event(
         kind=EventKind.AUTOPILOT_OFF, actor=actor, target=state, stage_before=state.stage,
         stage_after=state.stage, before={"autopilot": True, "owner": owner.username if owner else None},
         after={"autopilot": False}, reason=reason, created_at=now,
@@ -200,7 +200,7 @@ def _decide(state: RolloutState, *, now: datetime, comparison) -> Tick:
 
 def _pause(state: RolloutState, *, now: datetime, why: str, evidence: dict) -> Tick:
     services.bump_state_fields(state, now=now, paused=True)
-    event = services._record(
+    event = services.record_rollout_event(
         kind=EventKind.STAGE_PAUSE, actor=services.AUTOPILOT, target=state, stage_before=state.stage,
         stage_after=state.stage, before={"paused": False}, after={"paused": True, "evidence": evidence},
         reason=why, created_at=now,

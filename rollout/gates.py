@@ -197,7 +197,8 @@ def phase3_window_gate() -> GateResult:
                           "deployment on the cockpit.", evidence_url=url)  # fmt: skip
     if window.verdict == PhaseWindow.Verdict.PENDING:
         return GateResult(PHASE3_WINDOW_PASSED, False,
-                          f"The Phase 3 window is running until {timezone.localtime(window.ends_at):%H:%M}.", evidence_url=url)  # fmt: skip
+                          f"The Phase 3 window is running until {timezone.localtime(window.ends_at):%H:%M}.",
+                          evidence_url=url)  # fmt: skip
     if window.verdict != PhaseWindow.Verdict.PASSED:
         return GateResult(PHASE3_WINDOW_PASSED, False,
                           f"The Phase 3 window of {_when(window.started_at)} "

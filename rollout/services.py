@@ -107,6 +107,10 @@ def _record(*, kind: str, actor, target, **fields) -> RolloutEvent:
     return event
 
 
+# The timeline writer for the rollout's other modules (the autopilot): one event, mirrored in panel_events.
+record_rollout_event = _record
+
+
 def locked_state() -> RolloutState:
     """The rollout state row, locked until the end of the caller's transaction."""
     RolloutState.objects.get_or_create(pk=RolloutState.SINGLETON_ID)
