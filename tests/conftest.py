@@ -106,3 +106,16 @@ def bar_manager_only(bar):
 def api_token(db):
     """The raw bearer token of a new API client."""
     return issue_api_token()
+
+
+@pytest.fixture
+def eager_celery(settings):
+    """Celery tasks run in-process (CELERY_TASK_ALWAYS_EAGER), for tests that go through a task (the backfill's
+    chain, the runbook steps). The app's conf is remembered before the override, so nothing eager leaks."""
+    from adminpanel.celery import app as celery_app
+
+    before = celery_app.conf.task_always_eager
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = before

@@ -1,6 +1,5 @@
 import pytest
 
-from adminpanel.celery import app as celery_app
 from adminpanel.models import MemberRole
 from tests.factories import (
     BarFactory,
@@ -11,19 +10,6 @@ from tests.factories import (
     UserFactory,
     member,
 )
-
-
-@pytest.fixture
-def eager_celery(settings):
-    """Celery tasks run in-process (CELERY_TASK_ALWAYS_EAGER), for tests that go through the task chain.
-
-    The app's conf is read (and remembered) before the override, so nothing eager leaks into later tests.
-    """
-    before = celery_app.conf.task_always_eager
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
 
 
 @pytest.fixture(autouse=True)

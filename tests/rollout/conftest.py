@@ -1,7 +1,6 @@
 import pytest
 from django.utils import timezone
 
-from adminpanel.celery import app as celery_app
 from adminpanel.permissions import FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
 from monitoring.models import CheckStatus, HealthRun
 from rollout.models import ENABLE_SWITCHING_MODE, SHOW_SWITCHING_MODE_UI, FeatureFlag
@@ -13,16 +12,6 @@ def runbook_prerequisites_met(db):
     """The rollout tests start where the runbook has Phases 2 and 3 behind it; tests of those prerequisites
     (test_prerequisites.py) remove what they test."""
     meet_runbook_prerequisites()
-
-
-@pytest.fixture
-def eager_celery(settings):
-    """Runbook tasks run in-process, inside the request that asks for them."""
-    before = celery_app.conf.task_always_eager
-    settings.CELERY_TASK_ALWAYS_EAGER = True
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
 
 
 @pytest.fixture(autouse=True)
