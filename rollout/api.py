@@ -17,6 +17,7 @@ switch reaches each one).
 
 import os
 import uuid
+from urllib.parse import parse_qsl
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
@@ -40,8 +41,16 @@ def _read_only(name: str) -> JsonResponse:
 
 
 def _if_none_match(request: HttpRequest) -> set[str]:
-    header = request.headers.get("If-None-Match", "")
+    header = request.META.get("HTTP_IF_NONE_MATCH", "")  # (request.headers would parse every header)
     return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+
+
+def _query_value(request: HttpRequest, name: str) -> str:
+    """The last value of query parameter `name`, as `request.GET.get` gives it, without building the QueryDict."""
+    if "GET" in request.__dict__:
+        return request.GET.get(name, "")
+    values = [value for key, value in parse_qsl(request.META.get("QUERY_STRING", ""), True) if key == name]
+    return values[-1] if values else ""
 
 
 def _answer(request: HttpRequest, etag: str, body: bytes) -> HttpResponse:
@@ -64,7 +73,7 @@ def _api_bar_id(request: HttpRequest) -> tuple[uuid.UUID | None, JsonResponse | 
     if refusal is not None:
         return None, refusal
     try:
-        bar_id = uuid.UUID(request.GET.get("bar", ""))
+        bar_id = uuid.UUID(_query_value(request, "bar"))
     except ValueError:
         return None, api_error(400, "invalid_bar_id", "The bar parameter must be a bar id (a UUID).")
     return bar_id, bar_scope_refusal(client, bar_id)
