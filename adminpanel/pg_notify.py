@@ -58,6 +58,7 @@ class NotificationListener:
         self._live_channels: frozenset[str] = frozenset()
         self._heard_at = float("-inf")  # clock() when PostgreSQL last answered on the live connection
         self.clock = time.monotonic  # tests drive it
+        self.backend_pid: int | None = None  # the live connection's server process (tests end it)
 
     def subscribe(self, channel: str, callback: Callable[[str], None]) -> None:
         """Call `callback(payload)` for each notification on `channel` (payload `EVERYTHING` after any gap)."""
@@ -121,6 +122,7 @@ class NotificationListener:
             try:
                 with psycopg.connect(**{**params, **KEEPALIVE_PARAMS, "autocommit": True}) as conn:
                     self._resubscribe.clear()
+                    self.backend_pid = conn.info.backend_pid
                     with self._lock:
                         channels = list(self._subscribers)
                     for channel in channels:

@@ -29,6 +29,8 @@ class FlagCache:
         self._lock = threading.Lock()
         self._generation = 0
         self._snapshots: dict[object, object] = {}
+        self._everything_at = 0  # generation of the last change to everything
+        self._changed_at: dict[str, int] = {}  # generation of the last change per bar (or other payload)
 
     # --- reading and filling -----------------------------------------------------------------------------
     def enabled(self) -> bool:
@@ -44,9 +46,15 @@ class FlagCache:
         return self._entries.get(bar_id) if self.enabled() else None
 
     def put(self, bar_id: str, reading, *, generation: int) -> None:
-        """Keep a reading computed when the cache was at `generation`; dropped if a change arrived meanwhile."""
+        """Keep a reading computed when the cache was at `generation`; dropped if a change to this bar (or to
+        everything) arrived meanwhile. Changes to other bars do not count: a bar added or switched elsewhere
+        must not keep every poll in flight from being kept."""
         with self._lock:
-            if listener.listening() and generation == self._generation:
+            if (
+                listener.listening()
+                and self._everything_at <= generation
+                and self._changed_at.get(bar_id, 0) <= generation
+            ):
                 self._entries[bar_id] = reading
 
     def get_snapshot(self, key):
@@ -66,8 +74,11 @@ class FlagCache:
             self._snapshots = {}
             if payload == EVERYTHING:
                 self._entries.clear()
+                self._changed_at.clear()
+                self._everything_at = self._generation
             else:
                 self._entries.pop(payload, None)
+                self._changed_at[payload] = self._generation  # at most one key per bar
 
     # --- the listener (shared) ----------------------------------------------------------------------------
     def _ensure_listener(self) -> None:
