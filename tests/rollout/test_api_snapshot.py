@@ -17,7 +17,11 @@ URL = "/api/v1/flags/snapshot"
 
 
 def token_for(*bars, all_bars=False, expires_at=None):
-    client = ApiClient(name=f"relay-{ApiClient.objects.count() + 1}", all_bars=all_bars, **({"expires_at": expires_at} if expires_at else {}))
+    client = ApiClient(
+        name=f"relay-{ApiClient.objects.count() + 1}",
+        all_bars=all_bars,
+        **({"expires_at": expires_at} if expires_at else {}),
+    )
     raw = client.issue_token()
     client.save()
     client.bars.set(bars)
@@ -57,7 +61,9 @@ def test_a_fleet_wide_token_reads_every_bar_each_as_the_flag_api_answers_it(clie
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
     body = response.json()
     assert set(body) == {"version", "bars"}
-    assert [entry["bar"] for entry in body["bars"]] == sorted(str(pk) for pk in Bar.objects.values_list("pk", flat=True))
+    assert [entry["bar"] for entry in body["bars"]] == sorted(
+        str(pk) for pk in Bar.objects.values_list("pk", flat=True)
+    )
     by_bar = {entry["bar"]: entry for entry in body["bars"]}
     for each in (bar, other_bar):
         assert by_bar[str(each.pk)] == flags(client, token, each).json()
