@@ -4,6 +4,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import psycopg
 from django.conf import settings
@@ -45,6 +46,21 @@ def is_enabled(flag: FeatureFlag | str, bar) -> bool:
     return bool(reading and reading.flags.get(key, False))
 
 
+@lru_cache(maxsize=64)
+def _flags_json(flags: tuple[tuple[str, bool], ...]) -> str:
+    return json.dumps(dict(flags))
+
+
+@lru_cache(maxsize=64)
+def _mode_json(mode: str | None) -> str:
+    return json.dumps(mode)
+
+
+def _plain(text: str) -> str:
+    """A JSON string of a bar id or an ETag (hex digits and hyphens: nothing to escape)."""
+    return f'"{text}"' if text.replace("-", "").isalnum() and text.isascii() else json.dumps(text)
+
+
 @dataclass(frozen=True)
 class FlagReading:
     bar_id: str
@@ -55,8 +71,12 @@ class FlagReading:
     body: bytes = field(default=b"", compare=False, repr=False)
 
     def __post_init__(self):
-        if not self.body:
-            object.__setattr__(self, "body", json.dumps(self.as_json()).encode())
+        if not self.body:  # what json.dumps(self.as_json()) gives, from parts a snapshot of 10k bars shares
+            body = (
+                f'{{"bar": {_plain(self.bar_id)}, "operatingMode": {_mode_json(self.operating_mode)}, '
+                f'"flags": {_flags_json(tuple(self.flags.items()))}, "version": {_plain(self.etag)}}}'
+            )
+            object.__setattr__(self, "body", body.encode())
 
     def as_json(self) -> dict:
         return {"bar": self.bar_id, "operatingMode": self.operating_mode, "flags": self.flags, "version": self.etag}

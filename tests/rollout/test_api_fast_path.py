@@ -1,6 +1,7 @@
 """The polled client APIs answer right after SecurityMiddleware (rollout.api.ClientApiFastPath), skipping the page
 layers they do not use, while keeping the protections that apply to them (issue 15)."""
 
+import json
 import os
 
 import pytest
@@ -56,3 +57,13 @@ def test_other_paths_take_the_whole_stack(client, auth, bar):
 def test_a_repeated_bar_parameter_reads_as_request_get_does(client, auth, bar):
     query = f"bar=not-a-uuid&bar={bar.pk}"  # Django's QueryDict.get gives the last value
     assert client.get(f"/api/v1/flags?{query}", headers=auth).json()["bar"] == str(bar.pk)
+
+
+@pytest.mark.parametrize("mode", [None, "simplified", 'odd "mode" \u00e9\n'])
+def test_the_body_serialised_once_is_what_json_gives(mode):
+    from rollout.selectors import FlagReading
+
+    reading = FlagReading("0f0e-bar", mode, {"ENABLE_SWITCHING_MODE": True, "SHOW_SWITCHING_MODE_UI": False}, "ab12")
+    assert reading.body == json.dumps(reading.as_json()).encode()
+    odd = FlagReading('bar"\\', mode, {}, "etag")
+    assert json.loads(odd.body) == odd.as_json()
