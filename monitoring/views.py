@@ -19,6 +19,7 @@ from adminpanel.audit import record_event
 from adminpanel.charts import column_chart
 from adminpanel.csv_export import csv_response, stream_csv
 from adminpanel.htmx import HtmxHttpRequest
+from adminpanel.log_filters import valid_or_bad_input
 from adminpanel.paging import CreatedKeyset, IdKeyset, estimated_row_counts, keyset_page, keyset_page_context
 from adminpanel.roles import can_operate, operator_required, read_all_required
 from monitoring import incident_selectors, selectors, services, tasks
@@ -78,7 +79,6 @@ def monitoring_context(user) -> dict:
 def dashboard(request: HtmxHttpRequest):
     """The health dashboard: latest run per check, open alerts, the runbook's four dashboards, phase windows."""
     return render(request, "monitoring/dashboard.html", monitoring_context(request.user))
-
 
 
 @require_GET
@@ -214,7 +214,7 @@ def _phase_response(request, status: int = 200):
 @read_all_required
 def audit_log(request: HtmxHttpRequest):
     """Audit logs, newest first by their own timestamp, filtered, one keyset page at a time."""
-    filterset = AuditLogFilter(request.GET or None, queryset=selectors.audit_log_queryset())
+    filterset = AuditLogFilter(request.GET or None, queryset=selectors.audit_log_queryset(), request=request)
     estimates = estimated_row_counts(["audit_logs"])
     context = keyset_page_context(request.GET, filterset, CreatedKeyset, estimates=estimates)
     if request.htmx and request.htmx.target == "log-rows":
@@ -252,6 +252,8 @@ def _audit_csv_row(row):
 @read_all_required
 def audit_log_export(request: HttpRequest):
     """The filtered audit logs as CSV, streamed in keyset chunks."""
-    filterset = AuditLogFilter(request.GET or None, queryset=selectors.audit_log_queryset())
+    filterset = valid_or_bad_input(
+        AuditLogFilter(request.GET or None, queryset=selectors.audit_log_queryset(), request=request)
+    )
     lines = stream_csv(filterset.qs, keyset=CreatedKeyset, header=AUDIT_CSV_HEADER, row_values=_audit_csv_row)
     return csv_response(lines, prefix="audit-logs")

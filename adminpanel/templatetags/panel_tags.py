@@ -16,7 +16,7 @@ register = template.Library()
 
 
 def human_time(value: datetime, *, seconds: bool = False) -> str:
-    """"25 Nov 2026, 14:05 UTC" in the panel's time zone."""
+    """ "25 Nov 2026, 14:05 UTC" in the panel's time zone."""
     local = timezone.localtime(value) if timezone.is_aware(value) else value
     fmt = "%d %b %Y, %H:%M:%S" if seconds else "%d %b %Y, %H:%M"
     return f"{local.strftime(fmt).lstrip('0')} {local.tzname() or ''}".strip()
@@ -40,11 +40,8 @@ def when_ago(value):
     if not isinstance(value, datetime):
         return "—"
     now = timezone.now()
-    if value <= now:
-        relative = f"{timesince(value, now, depth=1)} ago"
-    else:
-        relative = f"in {timesince(now, value, depth=1)}"
-    return format_html("{} <span class=\"muted\">({})</span>", _time_tag(value, human_time(value)), relative)
+    relative = f"{timesince(value, now, depth=1)} ago" if value <= now else f"in {timesince(now, value, depth=1)}"
+    return format_html('{} <span class="muted">({})</span>', _time_tag(value, human_time(value)), relative)
 
 
 def as_json_text(value) -> str:
@@ -59,3 +56,21 @@ def as_json(value) -> str:
     if isinstance(value, str):
         return value
     return as_json_text(value)
+
+
+@register.filter
+def get_item(mapping, key):
+    """``mapping[key]`` in a template ("" when absent)."""
+    try:
+        return mapping.get(key, "")
+    except AttributeError:
+        return ""
+
+
+@register.filter
+def num(value) -> str:
+    """An integer with thousands separators (49,403); other values as they are."""
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return value
