@@ -4,7 +4,6 @@
 2026, 14:05 UTC</time>``; ``|when_ago`` adds "(5 minutes ago)"; ``|as_json`` prints a value as JSON.
 """
 
-import json
 from datetime import datetime
 
 from django import template
@@ -12,14 +11,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
+from adminpanel.presentation import as_json_text, human_time
+
 register = template.Library()
-
-
-def human_time(value: datetime, *, seconds: bool = False) -> str:
-    """ "25 Nov 2026, 14:05 UTC" in the panel's time zone."""
-    local = timezone.localtime(value) if timezone.is_aware(value) else value
-    fmt = "%d %b %Y, %H:%M:%S" if seconds else "%d %b %Y, %H:%M"
-    return f"{local.strftime(fmt).lstrip('0')} {local.tzname() or ''}".strip()
 
 
 def _time_tag(value, text: str):
@@ -42,11 +36,6 @@ def when_ago(value):
     now = timezone.now()
     relative = f"{timesince(value, now, depth=1)} ago" if value <= now else f"in {timesince(now, value, depth=1)}"
     return format_html('{} <span class="muted">({})</span>', _time_tag(value, human_time(value)), relative)
-
-
-def as_json_text(value) -> str:
-    """Structured data as JSON a person (and a spreadsheet) reads: keys sorted, accents kept."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 @register.filter
