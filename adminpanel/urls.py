@@ -24,3 +24,7 @@ urlpatterns = [
 
 # Bad input (adminpanel.bad_input.BadInput) is a 400 page with its message, inside the layout.
 handler400 = "adminpanel.bad_input.bad_request"
+# 403, 404 and 500 inside the layout with a way back (issue 14).
+handler403 = "adminpanel.error_pages.permission_denied"
+handler404 = "adminpanel.error_pages.page_not_found"
+handler500 = "adminpanel.error_pages.server_error"
