@@ -19,8 +19,12 @@ class MigrationLogFilter(NamedFilterSet):
     fallback_used = django_filters.BooleanFilter(
         label="Fallback used", widget=forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")])
     )
-    reason = django_filters.ChoiceFilter(choices=REASON_CHOICES, method="filter_reason", label="Reason")
-    source = django_filters.ChoiceFilter(choices=SOURCE_CHOICES, method="filter_source", label="Source")
+    reason = django_filters.ChoiceFilter(
+        choices=REASON_CHOICES, method="filter_reason", label="Reason", empty_label="Any reason"
+    )
+    source = django_filters.ChoiceFilter(
+        choices=SOURCE_CHOICES, method="filter_source", label="Source", empty_label="Any source"
+    )
     created = django_filters.DateFromToRangeFilter(
         field_name="created_at",
         label="Logged between",

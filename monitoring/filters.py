@@ -22,11 +22,13 @@ WINDOWS = {"5m": timedelta(minutes=5), "1h": timedelta(hours=1), "24h": timedelt
 
 
 class AuditLogFilter(NamedFilterSet):
-    level = django_filters.ChoiceFilter(choices=AuditLog.Level.choices, label="Level")
+    level = django_filters.ChoiceFilter(choices=AuditLog.Level.choices, label="Level", empty_label="Any level")
     error_type = django_filters.CharFilter(field_name="error_type", label="Error type")
     bar = BarPickFilter(field_name="bar", label="Bar (name or id)")
     q = django_filters.CharFilter(field_name="error_message", lookup_expr="icontains", label="Message contains")
-    window = django_filters.ChoiceFilter(choices=WINDOW_CHOICES, method="filter_window", label="Time window")
+    window = django_filters.ChoiceFilter(
+        choices=WINDOW_CHOICES, method="filter_window", label="Time window", empty_label="Any time"
+    )
     since = django_filters.DateTimeFilter(
         field_name="created_at",
         lookup_expr="gte",
