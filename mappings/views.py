@@ -158,6 +158,7 @@ def mapping_create(request: HtmxHttpRequest, bar_id):
                 "members": members,
                 "name": request.POST.get("server_name", ""),
                 "selected": request.POST.get("user", ""),
+                "row_id": "".join(ch for ch in request.POST.get("row", "") if ch.isdigit())[:6],
                 "form": form,
                 "mapping": mapping,
                 "can_edit": True,

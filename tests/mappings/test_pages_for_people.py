@@ -169,3 +169,21 @@ def test_the_admin_audit_trail_shows_before_and_after_as_json(superuser, client_
     PanelEvent.objects.create(actor=manager, action="x.y", target_type="t", target_id="1", before={"a": "é"})
     html = client_for(superuser).get(reverse("admin:adminpanel_panelevent_changelist")).content.decode()
     assert "{&quot;a&quot;: &quot;é&quot;}" in html
+
+
+def test_unmapped_names_offer_the_picker_on_a_big_bar_and_map_by_a_typed_name(bar, manager, client_for):
+    from tests.factories import SaleFactory
+
+    for n in range(MEMBER_PICKER_FROM + 1):
+        BarMemberFactory(bar=bar, user=UserFactory(username=f"srv{n}", display_name=f"Server {n}"))
+    SaleFactory.create_batch(2, bar=bar, server_name="Patron")
+    client = client_for(manager)
+    html = client.get(url("unmapped", bar)).content.decode()
+    assert 'list="map-user-1-options"' in html and '<label class="visually-hidden" for="map-user-1">' in html
+    response = client.post(
+        url("mapping_create", bar),
+        {"source": "unmapped", "server_name": "Patron", "user": "Server 3", "row": "1"},
+        **HTMX,
+    )
+    assert "Mapped to Server 3" in response.content.decode()
+    assert ServerNameMapping.objects.get(bar=bar, server_name="Patron").user.username == "srv3"
