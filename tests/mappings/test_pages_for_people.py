@@ -187,3 +187,8 @@ def test_unmapped_names_offer_the_picker_on_a_big_bar_and_map_by_a_typed_name(ba
     )
     assert "Mapped to Server 3" in response.content.decode()
     assert ServerNameMapping.objects.get(bar=bar, server_name="Patron").user.username == "srv3"
+
+
+def test_the_admin_links_the_style_that_lifts_its_header_contrast(superuser, client_for):
+    html = client_for(superuser).get(reverse("admin:index")).content.decode()
+    assert "css/admin.css" in html and "Django administration" in html
