@@ -165,6 +165,8 @@ HTTPS = env_bool(ENV, "HTTPS", False)
 SECURE_SSL_REDIRECT = env_bool(ENV, "SECURE_SSL_REDIRECT", HTTPS)
 SESSION_COOKIE_SECURE = env_bool(ENV, "SESSION_COOKIE_SECURE", HTTPS)
 CSRF_COOKIE_SECURE = env_bool(ENV, "CSRF_COOKIE_SECURE", HTTPS)
+# A refused form is a page of the panel, also with DEBUG on (Django's debug CSRF page speaks to developers).
+CSRF_FAILURE_VIEW = "adminpanel.error_pages.csrf_failure"
 SECURE_HSTS_SECONDS = env_int(ENV, "SECURE_HSTS_SECONDS", 31_536_000 if HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool(ENV, "SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
 # Preloading is a promise to browsers' built-in lists that is slow to take back: only when asked for.
