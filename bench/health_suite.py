@@ -1,15 +1,19 @@
-"""Bench: the whole health-check suite against the runbook's own SQL run raw in psql, on the same database.
+"""Bench: the whole health-check suite against the runbook's own SQL run raw in psql, at 5M and at 20M sales.
 
-    DATABASE_URL=postgresql://bartender@127.0.0.1:25432/bartender_bench .venv/bin/python bench/health_suite.py [N]
+    BARTENDER_PG_PORT=54329 .venv/bin/python bench/health_suite.py [--rounds N] [--sizes 5000000,20000000]
 
-Seed the database first (``manage.py seed_demo --bars 10000 --sales 5000000``). Prints the median of N rounds
-(default 5) of: our suite (``health_checks.run_checks``), a whole stored run
-(``services.run_health_checks``: suite, storing,
-alerts), and the runbook's "Health Check Queries" and Day 1 "Post-Deployment" queries 1-2 run raw in psql
-(``\\timing``, per-statement server round trips summed). Day 1 queries 3-4 are left out: 3 needs a session user
+Each size has its own database `bench_health_<size>` on the local PostgreSQL (created, migrated and seeded on
+first use, reused afterwards; the dev database is never touched): DESIGN.md section 8's data, 10k bars
+(``seed_demo``, sales spread over 30 days, so the last 24 hours hold 1/30 of them), 100k mappings and 1M backfill
+log rows. Each size runs in a child process (one Django connection per database); per round it times our suite
+(``health_checks.run_checks``) and the runbook's "Health Check Queries" and Day 1 "Post-Deployment" queries 1-2
+raw in psql (``\\timing``, the server's time per statement summed), and prints the medians: suite ms, raw ms,
+their ratio per size, then the 20M/5M ratio of the suite. Day 1 queries 3-4 are left out: 3 needs a session user
 (RLS does not apply to the owner) and 4 is a correlated subquery over every sale of the day.
 """
 
+import argparse
+import json
 import os
 import re
 import statistics
@@ -18,24 +22,89 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminpanel.settings")
-from adminpanel.config import local_secret_key  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+BARS, MAPPINGS, LOG_ROWS = 10_000, 100_000, 1_000_000
 
-# The panel refuses to start with DEBUG off and no SECRET_KEY: the local key kept in the ignored .var/.
-os.environ.setdefault("SECRET_KEY", local_secret_key(Path(__file__).resolve().parent.parent / ".var"))
 
-import django  # noqa: E402
+def bench_database(size: int) -> str:
+    return f"bench_health_{size}"
 
-django.setup()
 
-from django.db import connection  # noqa: E402
+def use_database(name: str) -> None:
+    """Create the database if missing, point Django at it, set Django up and migrate."""
+    sys.path.insert(0, str(ROOT))
+    import psycopg
 
-from adminpanel import runbook_sql  # noqa: E402
-from monitoring import health_checks, services  # noqa: E402
+    port = os.environ.get("BARTENDER_PG_PORT", "25432")
+    with psycopg.connect(f"postgresql://bartender@127.0.0.1:{port}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f"CREATE DATABASE {name}")
+    os.environ["DATABASE_URL"] = f"postgresql://bartender@127.0.0.1:{port}/{name}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminpanel.settings")
+    from adminpanel.config import local_secret_key
+
+    # The panel refuses to start with DEBUG off and no SECRET_KEY: the local key kept in the ignored .var/.
+    os.environ.setdefault("SECRET_KEY", local_secret_key(ROOT / ".var"))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+# Extra mappings up to MAPPINGS: a nickname per server ("<name> 2", "<name> 3", ...) in its own bar.
+SQL_EXTRA_MAPPINGS = """
+INSERT INTO server_name_mappings (bar_id, server_name, normalized_name, user_id, created_by_id, updated_by_id,
+                                  created_at, updated_at)
+SELECT m.bar_id, m.server_name || ' ' || n, m.normalized_name || ' ' || n, m.user_id, m.created_by_id,
+       m.updated_by_id, m.created_at, m.updated_at
+FROM (SELECT * FROM server_name_mappings ORDER BY id LIMIT %(base)s) AS m, generate_series(2, 4) AS n
+ORDER BY n, m.id
+LIMIT %(missing)s
+ON CONFLICT DO NOTHING
+"""
+
+# One backfill log row per old sale (the backfill's own log), 12 % with a fallback, a few of them failed.
+SQL_LOG_ROWS = """
+INSERT INTO migration_server_id_log (sale_id, server_name, resolved_server_id, fallback_used, fallback_reason,
+                                     created_at, bar_id)
+SELECT s.id, s.server_name, s.created_by_id, s.id %% 100 < 12,
+       CASE WHEN s.id %% 100 < 11 THEN 'created_by fallback'
+            WHEN s.id %% 100 = 11 THEN 'resolution failed: unknown name' END,
+       now() - interval '2 days', s.bar_id
+FROM sales s
+WHERE NOT EXISTS (SELECT 1 FROM migration_server_id_log l WHERE l.sale_id = s.id)
+ORDER BY s.id
+LIMIT %(missing)s
+"""
+
+
+def seed(size: int) -> None:
+    from django.db import connection
+
+    from adminpanel.seeding import seed_demo
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM bars")
+        if cursor.fetchone()[0] < BARS:
+            started = time.perf_counter()
+            report = seed_demo(bars=BARS, sales=size)
+            print(f"seeded {report.sales_created:,} sales in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        cursor.execute("SELECT count(*) FROM server_name_mappings")
+        have = cursor.fetchone()[0]
+        if have < MAPPINGS:
+            cursor.execute(SQL_EXTRA_MAPPINGS, {"base": have, "missing": MAPPINGS - have})
+        cursor.execute("SELECT count(*) FROM migration_server_id_log")
+        have = cursor.fetchone()[0]
+        if have < LOG_ROWS:
+            cursor.execute(SQL_LOG_ROWS, {"missing": LOG_ROWS - have})
+            cursor.execute("VACUUM ANALYZE")
 
 
 def runbook_script(server_id: str) -> str:
+    from adminpanel import runbook_sql
+
     health_queries = [
         runbook_sql.HEALTH_ADOPTION_RATE,
         runbook_sql.HEALTH_COVERAGE_24H,
@@ -47,6 +116,8 @@ def runbook_script(server_id: str) -> str:
 
 
 def psql_ms(script: str) -> float:
+    from django.db import connection
+
     db = connection.settings_dict
     env = {**os.environ, "PGPASSWORD": db.get("PASSWORD") or ""}
     args = ["psql", "-X", "-q", "-h", db["HOST"], "-p", str(db["PORT"]), "-U", db["USER"], "-d", db["NAME"]]
@@ -54,36 +125,68 @@ def psql_ms(script: str) -> float:
     return sum(float(ms) for ms in re.findall(r"^Time: ([\d.]+) ms", out, flags=re.M))
 
 
-def main(rounds: int) -> None:
+def measure(size: int, rounds: int) -> dict:
+    """In the child: prepare the size's database, then the medians of `rounds` rounds."""
+    use_database(bench_database(size))
+    seed(size)
+    from django.db import connection
+
+    from monitoring import health_checks
+
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM bars")
-        bars = cursor.fetchone()[0]
-        cursor.execute("SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE relname = 'sales'")
+        cursor.execute("SELECT count(*) FROM sales")
         sales = cursor.fetchone()[0]
         cursor.execute("SELECT server_id FROM sales WHERE server_id IS NOT NULL LIMIT 1")
         server_id = str((cursor.fetchone() or ["00000000-0000-0000-0000-000000000000"])[0])
     script = runbook_script(server_id)
     health_checks.run_checks()  # warm the cache as the every-5-minutes task has it
     psql_ms(script)
-    suite, stored, raw, per_check = [], [], [], {}
+    suite, raw, per_check = [], [], {}
     for _ in range(rounds):
         started = time.perf_counter()
         outcomes = health_checks.run_checks()
         suite.append((time.perf_counter() - started) * 1000)
         for o in outcomes:
             per_check.setdefault(o.name, []).append(o.duration_ms)
-        started = time.perf_counter()
-        services.run_health_checks(trigger="command")
-        stored.append((time.perf_counter() - started) * 1000)
         raw.append(psql_ms(script))
-    print(f"data: {bars} bars, ~{sales} sales (pg_class estimate); median of {rounds} rounds")
-    for name, times in per_check.items():
-        print(f"  {name:24} {statistics.median(times):7.0f} ms")
-    print(f"our suite ({len(health_checks.CHECKS)} checks)        {statistics.median(suite):7.0f} ms")
-    print(f"whole stored run (suite+store+alerts) {statistics.median(stored):7.0f} ms")
-    print(f"runbook SQL raw in psql (6 queries)   {statistics.median(raw):7.0f} ms")
-    print("ours <= raw:", statistics.median(suite) <= statistics.median(raw))
+    return {
+        "size": size,
+        "sales": sales,
+        "suite_ms": statistics.median(suite),
+        "raw_ms": statistics.median(raw),
+        "per_check_ms": {name: statistics.median(times) for name, times in per_check.items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--sizes", default="5000000,20000000")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--per-check", action="store_true", help="also print each check's median ms")
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child, args.rounds)))
+        return
+    results = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        out = subprocess.run(  # noqa: S603
+            [sys.executable, __file__, "--child", str(size), "--rounds", str(args.rounds)],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    print(f"median of {args.rounds} rounds; {BARS:,} bars, {MAPPINGS:,} mappings, {LOG_ROWS:,} backfill log rows")
+    for r in results:
+        ratio = r["suite_ms"] / r["raw_ms"]
+        print(f"{r['sales']:>11,} sales: suite {r['suite_ms']:7.1f} ms, runbook raw {r['raw_ms']:7.1f} ms, "
+              f"ratio {ratio:.3f}")  # fmt: skip
+        if args.per_check:
+            for name, ms in r["per_check_ms"].items():
+                print(f"    {name:24} {ms:6.0f} ms")
+    if len(results) == 2:
+        print(f"suite {results[1]['sales']:,} / {results[0]['sales']:,} sales: "
+              f"{results[1]['suite_ms'] / results[0]['suite_ms']:.2f}x")  # fmt: skip
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)
+    main()
