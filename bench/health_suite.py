@@ -158,15 +158,75 @@ def measure(size: int, rounds: int) -> dict:
     }
 
 
+ROLLUP_TRIGGERS = ("sales_minute_rollup_insert", "sales_minute_rollup_update", "sales_minute_rollup_delete")
+
+
+def set_rollup_triggers(enabled: bool) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for trigger in ROLLUP_TRIGGERS:
+            cursor.execute(f"ALTER TABLE sales {'ENABLE' if enabled else 'DISABLE'} TRIGGER {trigger}")
+
+
+def insert_cost(size: int, seconds: int, pairs: int) -> dict:
+    """In the child: the Phase 1 load test (rollout.load_test, 100 sales/s under RLS) on the size's database,
+    alternately without the rollup's triggers and with them, `pairs` times each; every insert latency pooled per
+    side. The scratch bar's sales are inserted and deleted in the same state, so the rollup stays exact."""
+    use_database(bench_database(size))
+    seed(size)
+    from rollout.load_test import run_load_test
+
+    samples = {False: [], True: []}
+    try:
+        set_rollup_triggers(True)
+        run_load_test(rate=100, seconds=2, progress=lambda *_: None)  # warm-up
+        for _ in range(pairs):
+            for enabled in (False, True):
+                set_rollup_triggers(enabled)
+                result = run_load_test(rate=100, seconds=seconds, progress=lambda *_: None)
+                assert result.errors == 0, result.first_error
+                samples[enabled].append(result)
+    finally:
+        set_rollup_triggers(True)
+
+    def summary(results):
+        inserts = sum(r.inserts for r in results)
+        return {
+            "inserts": inserts,
+            "rate": statistics.mean(r.achieved_rate for r in results),
+            "mean_ms": sum(r.insert_ms["p50"] * r.inserts for r in results) / inserts,
+            "p50_ms": statistics.median(r.insert_ms["p50"] for r in results),
+            "p95_ms": statistics.median(r.insert_ms["p95"] for r in results),
+        }
+
+    return {"size": size, "without": summary(samples[False]), "with": summary(samples[True])}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sizes", default="5000000,20000000")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--per-check", action="store_true", help="also print each check's median ms")
+    parser.add_argument("--insert-cost", type=int, metavar="SIZE", help="instead: the load test without/with "
+                        "the rollup's triggers on the SIZE database")  # fmt: skip
+    parser.add_argument("--seconds", type=int, default=20, help="length of each load test (--insert-cost)")
+    parser.add_argument("--pairs", type=int, default=3, help="load tests per side (--insert-cost)")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(args.child, args.rounds)))
+        return
+    if args.insert_cost:
+        r = insert_cost(args.insert_cost, args.seconds, args.pairs)
+        print(f"Phase 1 load test, 100 sales/s under RLS, {args.pairs} x {args.seconds} s per side, "
+              f"{r['size']:,}-sale database")  # fmt: skip
+        for side in ("without", "with"):
+            f = r[side]
+            print(f"  {side:7} rollup triggers: {f['inserts']:,} inserts at {f['rate']:.1f}/s, insert p50 "
+                  f"{f['p50_ms']:.2f} ms, p95 {f['p95_ms']:.2f} ms")  # fmt: skip
+        print(f"  insert p50 with / without: {r['with']['p50_ms'] / r['without']['p50_ms']:.3f}x, "
+              f"p95: {r['with']['p95_ms'] / r['without']['p95_ms']:.3f}x")  # fmt: skip
         return
     results = []
     for size in (int(s) for s in args.sizes.split(",")):

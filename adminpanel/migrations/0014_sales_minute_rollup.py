@@ -69,7 +69,7 @@ CREATE = [
       RETURN NULL;
     END
     $$
-    """,
+    """,  # noqa: S608 (constants of this file)
     """
     CREATE FUNCTION sales_minute_rollup_truncate() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -102,7 +102,7 @@ CREATE = [
     SELECT {MINUTE}, 0, count(*), count(server_id)
     FROM sales WHERE created_at >= now() - interval '{HORIZON}'
     GROUP BY 1
-    """,
+    """,  # noqa: S608 (constants of this file)
 ]
 
 DROP = [
