@@ -115,17 +115,22 @@ MINUTE = timedelta(minutes=1)
 # transaction's start; a minute younger than this, measured on the database's clock, has missed no write.
 ROLLUP_TRUSTED = timedelta(hours=47)
 
-SALES_IN_WINDOW = """
+# The first whole minute of the window the rollup can vouch for: the window's own, or the trusted horizon's.
+_LO = (
+    "GREATEST(%(lo)s::timestamptz, date_bin(interval '1 minute', statement_timestamp() - %(trusted)s::interval, "
+    "timestamptz '2000-01-01 00:00:00+00') + interval '1 minute')"
+)
+SALES_IN_WINDOW = f"""
 SELECT sum(n)::bigint, sum(s)::bigint FROM (
   SELECT coalesce(sum(sales), 0) AS n, coalesce(sum(with_server_id), 0) AS s
-  FROM sales_minute_rollup WHERE minute >= %(lo)s AND minute < %(hi)s
+  FROM sales_minute_rollup WHERE minute >= {_LO} AND minute < %(hi)s
   UNION ALL
   SELECT count(*), count(server_id) FROM sales
-  WHERE created_at > %(since)s AND created_at < %(lo)s AND created_at <= %(until)s
+  WHERE created_at > %(since)s AND created_at < {_LO} AND created_at <= %(until)s
   UNION ALL
-  SELECT count(*), count(server_id) FROM sales WHERE created_at >= %(hi)s AND created_at <= %(until)s
+  SELECT count(*), count(server_id) FROM sales WHERE created_at >= GREATEST(%(hi)s, {_LO}) AND created_at <= %(until)s
 ) AS parts
-"""
+"""  # noqa: S608 (constants)
 
 
 def _minute_floor(moment: datetime) -> datetime:
@@ -133,17 +138,20 @@ def _minute_floor(moment: datetime) -> datetime:
 
 
 def sales_in_window(since: datetime, until: datetime) -> tuple[int, int]:
-    """(sales, sales with a server_id) created in ``(since, until]``: the whole minutes inside the window are read
-    from ``sales_minute_rollup`` (kept by triggers on sales), the partial minutes at both ends are counted exactly
-    from ``sales``; so at most two minutes of sales are read whatever the window or the table's size. Minutes the
-    rollup cannot vouch for (older than ``ROLLUP_TRUSTED``) are counted from ``sales`` too. One statement, so one
-    snapshot: the rollup and the rows agree."""
-    (db_now,) = _fetchone("SELECT statement_timestamp()")
-    lo = max(_minute_floor(since) + MINUTE, _minute_floor(db_now - ROLLUP_TRUSTED) + MINUTE)
-    hi = _minute_floor(until)
-    if lo >= hi:  # no whole trusted minute inside: the window is counted exactly
-        lo = hi = until + MINUTE
-    total, with_server = _fetchone(SALES_IN_WINDOW, {"lo": lo, "hi": hi, "since": since, "until": until})
+    """(sales, sales with a server_id) created in ``(since, until]``, in one statement (one snapshot, so the
+    rollup and the rows agree): the whole minutes inside the window are summed from ``sales_minute_rollup`` (kept
+    by triggers on sales, adminpanel migration 0014), the partial minutes at both ends are counted from ``sales``,
+    so at most two minutes of rows are read whatever the window or the table's size. Minutes older than
+    ``ROLLUP_TRUSTED`` on the database's clock, which the rollup cannot vouch for, are counted from ``sales``: the
+    window ``(since, lo)`` then stretches up to ``until`` and ``[max(hi, lo), until]`` is empty or disjoint."""
+    params = {
+        "lo": _minute_floor(since) + MINUTE,
+        "hi": _minute_floor(until),
+        "since": since,
+        "until": until,
+        "trusted": ROLLUP_TRUSTED,
+    }
+    total, with_server = _fetchone(SALES_IN_WINDOW, params)
     return total, with_server
 
 

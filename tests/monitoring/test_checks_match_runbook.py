@@ -185,13 +185,19 @@ def test_a_client_role_without_rights_on_the_rollup_still_counts(sales_with_edge
     assert_checks_match_runbook(sales_with_edges["now"])
 
 
-def test_a_window_older_than_the_rollup_horizon_is_counted_from_the_rows(sales_with_edges):
-    now = sales_with_edges["now"] - timedelta(days=2, hours=12)
-    expected = scalar(
-        "SELECT count(*) FROM sales WHERE created_at > %s AND created_at <= %s", [now - timedelta(hours=24), now]
-    )
-    assert expected > 0
-    assert health_checks.sales_in_window(now - timedelta(hours=24), now)[0] == expected
+@pytest.mark.parametrize("hours_back", [0, 0.5, 12, 23.99, 30, 47, 60])
+def test_windows_across_the_rollup_horizon_count_exactly(sales_with_edges, hours_back):
+    """A window wholly inside the rollup's trusted horizon, straddling it, or wholly before it (counted from the
+    rows): always the exact count of the rows."""
+    now = sales_with_edges["now"] - timedelta(hours=hours_back)
+    for since in (now - timedelta(hours=24), now - timedelta(minutes=5), now - timedelta(hours=50)):
+        expected = tuple(
+            _rows(
+                "SELECT count(*), count(server_id) FROM sales WHERE created_at > %s AND created_at <= %s",
+                [since, now],
+            )[0]
+        )
+        assert health_checks.sales_in_window(since, now) == expected
 
 
 def test_the_fallback_check_matches_the_runbook_backfill_results(sales_with_edges):
@@ -222,7 +228,7 @@ def assert_fallbacks_match_runbook(now):
     assert outcome.detail["failed"] == scalar(runbook_sql.VALIDATION_MIGRATION_FAILURES) > 0
 
 
-def _rows(sql):
+def _rows(sql, params=None):
     with connection.cursor() as cursor:
-        cursor.execute(sql)
+        cursor.execute(sql, params)
         return cursor.fetchall()
