@@ -37,6 +37,11 @@ SERVER_ID_ERRORS_COUNT = (
 )
 
 
+# The sale's bar is in simplified mode, looked up by primary key per sale of the window: bounded by the window's
+# sales, where a join would read every bar's settings (10k at DESIGN.md section 8's size) in each run.
+SALE_IN_SIMPLIFIED_BAR = "(SELECT b.settings->>'operatingMode' FROM bars b WHERE b.id = s.bar_id) = 'simplified'"
+
+
 @dataclass
 class CheckOutcome:
     name: str
@@ -164,13 +169,12 @@ def check_resolution_error_rate(*, now: datetime) -> CheckOutcome:
     in a simplified-mode bar (a sale there exists only once its server name resolved)."""
     since = now - timedelta(minutes=5)
     failures, resolved = _fetchone(
-        """
+        f"""
         SELECT (SELECT count(*) FROM audit_logs
                 WHERE error_type = 'server_id_resolution' AND created_at > %(since)s AND created_at <= %(now)s),
-               (SELECT count(*) FROM sales s JOIN bars b ON b.id = s.bar_id
-                WHERE s.created_at > %(since)s AND s.created_at <= %(now)s
-                  AND b.settings->>'operatingMode' = 'simplified')
-        """,
+               (SELECT count(*) FROM sales s
+                WHERE s.created_at > %(since)s AND s.created_at <= %(now)s AND {SALE_IN_SIMPLIFIED_BAR})
+        """,  # noqa: S608 (constants)
         {"since": since, "now": now},
     )
     limit = threshold("resolution_error_rate_critical_pct")
@@ -208,11 +212,10 @@ def check_rls_violations(*, now: datetime) -> CheckOutcome:
 def check_orphaned_sales(*, now: datetime) -> CheckOutcome:
     """Sales of the last hour without server_id in simplified-mode bars (the runbook's RCA query 3)."""
     (count,) = _fetchone(
-        """
-        SELECT count(*) FROM sales s JOIN bars b ON b.id = s.bar_id
-        WHERE s.created_at > %s AND s.created_at <= %s AND s.server_id IS NULL
-          AND b.settings->>'operatingMode' = 'simplified'
-        """,
+        f"""
+        SELECT count(*) FROM sales s
+        WHERE s.created_at > %s AND s.created_at <= %s AND s.server_id IS NULL AND {SALE_IN_SIMPLIFIED_BAR}
+        """,  # noqa: S608 (constants)
         [now - timedelta(hours=1), now],
     )
     limit = threshold("orphaned_sales_critical")
@@ -484,26 +487,46 @@ def pg_stat_statements_installed() -> bool:
 
 
 # Statements RLS policies weigh on: the runbook's operatingMode filter, and writes to the RLS tables.
-RLS_STATEMENTS_SQL = """
-SELECT query, calls, mean_exec_time
-FROM pg_stat_statements
-WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-  AND calls >= %(min_calls)s
-  AND (query LIKE '%%settings%%operatingMode%%'
-       OR query ~* '^\\s*(insert\\s+into|update|delete\\s+from)\\s+"?(sales|consignments|returns)\\M')
-  AND query NOT LIKE '%%pg_stat_statements%%'
-  AND query !~* '^\\s*explain'
-ORDER BY mean_exec_time DESC
-LIMIT %(limit)s
+RLS_BOUND_QUERY = """
+(query LIKE '%%settings%%operatingMode%%'
+ OR query ~* '^\\s*(insert\\s+into|update|delete\\s+from)\\s+"?(sales|consignments|returns)\\M')
+AND query NOT LIKE '%%pg_stat_statements%%'
+AND query !~* '^\\s*explain'
 """
+# The figures without the texts: reading every statement's text (the whole texts file, thousands of entries) is
+# what costs; a statement's text never changes for its queryid, so texts are read once per new statement.
+RLS_STATEMENT_FIGURES_SQL = """
+SELECT queryid, calls, mean_exec_time FROM pg_stat_statements(false)
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND calls >= %(min_calls)s
+  AND queryid IS NOT NULL
+"""
+RLS_STATEMENT_TEXTS_SQL = f"""
+SELECT DISTINCT ON (queryid) queryid, query, coalesce({RLS_BOUND_QUERY}, false)
+FROM pg_stat_statements(true)
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND queryid = ANY (%(ids)s)
+"""  # noqa: S608 (constants)
+# (database, queryid) -> the statement's text when it is RLS-bound, else None; per process, bounded.
+_statement_texts: dict[tuple[str, int], str | None] = {}
+STATEMENT_TEXTS_KEPT = 50_000
 
 
 def rls_statement_stats(*, limit: int = 10, min_calls: int = 1) -> list[dict]:
     """The slowest RLS-bound statements from pg_stat_statements (raises when the extension is missing)."""
-    return [
-        {"query": query, "calls": calls, "mean_ms": round(mean, 2)}
-        for query, calls, mean in _fetchall(RLS_STATEMENTS_SQL, {"limit": limit, "min_calls": min_calls})
+    database = connection.settings_dict["NAME"]
+    figures = _fetchall(RLS_STATEMENT_FIGURES_SQL, {"min_calls": min_calls})
+    unknown = sorted({queryid for queryid, _, _ in figures if (database, queryid) not in _statement_texts})
+    if unknown:
+        if len(_statement_texts) + len(unknown) > STATEMENT_TEXTS_KEPT:
+            _statement_texts.clear()
+        for queryid, query, bound in _fetchall(RLS_STATEMENT_TEXTS_SQL, {"ids": unknown}):
+            _statement_texts[(database, queryid)] = query if bound else None
+    bound = [
+        (_statement_texts[(database, queryid)], calls, mean)
+        for queryid, calls, mean in figures
+        if _statement_texts.get((database, queryid)) is not None
     ]
+    bound.sort(key=lambda row: row[2], reverse=True)
+    return [{"query": query, "calls": calls, "mean_ms": round(mean, 2)} for query, calls, mean in bound[:limit]]
 
 
 def check_query_latency(*, now: datetime) -> CheckOutcome:

@@ -232,3 +232,31 @@ def _rows(sql, params=None):
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+# The statement list as one query over the pg_stat_statements view, texts and all (what the check read before it
+# kept texts per queryid).
+RLS_STATEMENTS_VIEW = f"""
+SELECT query, calls, mean_exec_time FROM pg_stat_statements
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND calls >= %(min_calls)s
+  AND queryid IS NOT NULL AND {health_checks.RLS_BOUND_QUERY}
+ORDER BY mean_exec_time DESC LIMIT %(limit)s
+"""  # noqa: S608 (constants)
+
+
+def test_the_rls_statement_list_matches_the_view_read_whole(sales_with_edges, monkeypatch):
+    monkeypatch.setattr(health_checks, "_statement_texts", {})
+    bar = sales_with_edges["simplified"]
+    for _ in range(6):
+        Sale.objects.create(bar=bar, amount=1)
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE sales SET amount = amount WHERE id = -1")
+    expected = [
+        {"query": q, "calls": c, "mean_ms": round(m, 2)}
+        for q, c, m in _rows(RLS_STATEMENTS_VIEW, {"min_calls": 5, "limit": 5})
+    ]
+    first = health_checks.rls_statement_stats(limit=5, min_calls=5)  # reads the texts
+    assert health_checks._statement_texts
+    second = health_checks.rls_statement_stats(limit=5, min_calls=5)  # from the kept texts
+    assert first == second == expected
+    assert any(row["query"].upper().startswith('INSERT INTO "SALES"') for row in expected)
