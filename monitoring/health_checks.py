@@ -160,6 +160,16 @@ def sales_in_window(since: datetime, until: datetime) -> tuple[int, int]:
     return total, with_server
 
 
+def prune_sales_rollup() -> int:
+    """Drop the rollup's minutes no check trusts any more (older than ``ROLLUP_TRUSTED``, on the database's clock);
+    a late write may bring one back, which no check reads either. Returns the rows dropped."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM sales_minute_rollup WHERE minute < statement_timestamp() - %s::interval", [ROLLUP_TRUSTED]
+        )
+        return cursor.rowcount
+
+
 # --- The checks, in the order of DESIGN.md section 5 ---------------------------------------------------------
 
 

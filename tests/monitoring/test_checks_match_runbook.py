@@ -260,3 +260,18 @@ def test_the_rls_statement_list_matches_the_view_read_whole(sales_with_edges, mo
     second = health_checks.rls_statement_stats(limit=5, min_calls=5)  # from the kept texts
     assert first == second == expected
     assert any(row["query"].upper().startswith('INSERT INTO "SALES"') for row in expected)
+
+
+def test_a_health_run_prunes_the_minutes_no_check_trusts_and_the_checks_still_match(sales_with_edges):
+    from monitoring import services
+
+    before = scalar("SELECT count(*) FROM sales_minute_rollup")
+    with connection.cursor() as cursor:  # a minute older than the trusted horizon (a late write to an old sale)
+        cursor.execute(
+            "INSERT INTO sales_minute_rollup VALUES (date_bin('1 minute', now() - interval '47 hours 30 minutes', "
+            "timestamptz '2000-01-01Z'), 3, 5, 5)"
+        )
+    services.run_health_checks(trigger="command")
+    assert scalar("SELECT count(*) FROM sales_minute_rollup") == before
+    assert scalar("SELECT count(*) FROM sales_minute_rollup WHERE minute < now() - interval '47 hours'") == 0
+    assert_checks_match_runbook(sales_with_edges["now"])
