@@ -1,16 +1,17 @@
 """Per-minute counts of recent sales, kept by the writes themselves, so the windowed health checks stay flat in the
 table's size (issue 15, DESIGN.md section 8).
 
-``sales_minute_rollup`` holds, per minute of ``created_at`` (``date_bin`` on UTC minutes) and per shard, how many
-sales there are and how many carry a server_id. Three statement-level triggers with transition tables add what an
-INSERT brings, take away what a DELETE removes, and apply an UPDATE as "minus the old rows, plus the new ones" (the
-backfill filling server_id, a created_at corrected), one upsert per statement whatever its row count; TRUNCATE
-empties it. Only rows created within ``HORIZON`` of the writing transaction's start are counted: the checks read the
-rollup only for minutes younger than the horizon less an hour (``monitoring.health_checks.ROLLUP_TRUSTED``), so a
-write to an older sale (most of the backfill's) costs no rollup row and never makes a trusted minute wrong.
+``sales_minute_rollup`` holds, per minute of ``created_at`` (``date_bin`` on UTC minutes), how many sales there are
+and how many carry a server_id, in one or a few rows per minute. Three statement-level triggers with transition
+tables add what an INSERT brings, take away what a DELETE removes, and apply an UPDATE as "minus the old rows, plus
+the new ones" (the backfill filling server_id, a created_at corrected), once per minute the statement touches;
+TRUNCATE empties it. Only rows created within ``HORIZON`` of the writing transaction's start are counted: the checks
+read the rollup only for minutes younger than the horizon less an hour (``monitoring.health_checks.ROLLUP_TRUSTED``),
+so a write to an older sale (most of the backfill's) costs no rollup row and never makes a trusted minute wrong.
 
-The shard is the writing backend's pid modulo 4: concurrent writers of the same minute mostly update different
-rows, so the till's inserts do not queue behind one row lock until commit. The trigger functions are SECURITY
+A writer adds its counts to a row of the minute that no other open transaction holds (``FOR UPDATE SKIP LOCKED``),
+else to a new row of that minute: no writer ever waits for another (a long transaction that inserted a sale does not
+hold up the tills), and a minute has as many rows as writers were open in it at once. The functions are SECURITY
 DEFINER (owned by the panel's user): BarTender's client role may insert sales without any right on the rollup.
 Creating the triggers locks sales against writes until this migration commits, so the initial fill from the
 existing rows misses no concurrent sale.
@@ -25,46 +26,55 @@ MINUTE = f"date_bin(interval '1 minute', created_at, {ORIGIN})"
 CREATE = [
     """
     CREATE TABLE sales_minute_rollup (
+      id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
       minute timestamptz NOT NULL,
-      shard smallint NOT NULL,
       sales bigint NOT NULL,
-      with_server_id bigint NOT NULL,
-      PRIMARY KEY (minute, shard)
+      with_server_id bigint NOT NULL
     ) WITH (fillfactor = 70)
+    """,
+    "CREATE INDEX sales_minute_rollup_minute_idx ON sales_minute_rollup (minute) INCLUDE (sales, with_server_id)",
+    # One statement's counts for one minute: added to a row of that minute no other open transaction holds
+    # (SKIP LOCKED), else to a new row. A writer never waits for another, however long that one stays open.
+    """
+    CREATE FUNCTION sales_minute_rollup_add(p_minute timestamptz, p_sales bigint, p_with_server_id bigint)
+    RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    BEGIN
+      UPDATE sales_minute_rollup r
+        SET sales = r.sales + p_sales, with_server_id = r.with_server_id + p_with_server_id
+        WHERE r.id = (SELECT id FROM sales_minute_rollup WHERE minute = p_minute LIMIT 1 FOR UPDATE SKIP LOCKED);
+      IF NOT FOUND THEN
+        INSERT INTO sales_minute_rollup (minute, sales, with_server_id) VALUES (p_minute, p_sales, p_with_server_id);
+      END IF;
+    END
+    $$
     """,
     f"""
     CREATE FUNCTION sales_minute_rollup_apply() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
     DECLARE
       horizon timestamptz := now() - interval '{HORIZON}';
+      d record;
     BEGIN
       IF TG_OP = 'INSERT' THEN
-        INSERT INTO sales_minute_rollup AS r (minute, shard, sales, with_server_id)
-        SELECT {MINUTE}, pg_backend_pid() % 4, count(*), count(server_id)
-        FROM new_rows WHERE created_at >= horizon
-        GROUP BY 1 ORDER BY 1
-        ON CONFLICT (minute, shard) DO UPDATE
-          SET sales = r.sales + excluded.sales, with_server_id = r.with_server_id + excluded.with_server_id;
+        FOR d IN SELECT {MINUTE} AS minute, count(*) AS n, count(server_id) AS s
+                 FROM new_rows WHERE created_at >= horizon GROUP BY 1 ORDER BY 1 LOOP
+          PERFORM sales_minute_rollup_add(d.minute, d.n, d.s);
+        END LOOP;
       ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO sales_minute_rollup AS r (minute, shard, sales, with_server_id)
-        SELECT {MINUTE}, pg_backend_pid() % 4, -count(*), -count(server_id)
-        FROM old_rows WHERE created_at >= horizon
-        GROUP BY 1 ORDER BY 1
-        ON CONFLICT (minute, shard) DO UPDATE
-          SET sales = r.sales + excluded.sales, with_server_id = r.with_server_id + excluded.with_server_id;
+        FOR d IN SELECT {MINUTE} AS minute, -count(*) AS n, -count(server_id) AS s
+                 FROM old_rows WHERE created_at >= horizon GROUP BY 1 ORDER BY 1 LOOP
+          PERFORM sales_minute_rollup_add(d.minute, d.n, d.s);
+        END LOOP;
       ELSE
-        INSERT INTO sales_minute_rollup AS r (minute, shard, sales, with_server_id)
-        SELECT minute, pg_backend_pid() % 4, sum(n), sum(s)
-        FROM (SELECT {MINUTE} AS minute, 1 AS n, (server_id IS NOT NULL)::int AS s
-              FROM new_rows WHERE created_at >= horizon
-              UNION ALL
-              SELECT {MINUTE}, -1, -(server_id IS NOT NULL)::int
-              FROM old_rows WHERE created_at >= horizon) AS d
-        GROUP BY minute
-        HAVING sum(n) <> 0 OR sum(s) <> 0
-        ORDER BY minute
-        ON CONFLICT (minute, shard) DO UPDATE
-          SET sales = r.sales + excluded.sales, with_server_id = r.with_server_id + excluded.with_server_id;
+        FOR d IN SELECT minute, sum(n) AS n, sum(s) AS s
+                 FROM (SELECT {MINUTE} AS minute, 1 AS n, (server_id IS NOT NULL)::int AS s
+                       FROM new_rows WHERE created_at >= horizon
+                       UNION ALL
+                       SELECT {MINUTE}, -1, -(server_id IS NOT NULL)::int
+                       FROM old_rows WHERE created_at >= horizon) AS delta
+                 GROUP BY minute HAVING sum(n) <> 0 OR sum(s) <> 0 ORDER BY minute LOOP
+          PERFORM sales_minute_rollup_add(d.minute, d.n, d.s);
+        END LOOP;
       END IF;
       RETURN NULL;
     END
@@ -98,8 +108,8 @@ CREATE = [
     """,
     # The rows already there, under the triggers' lock (no write can slip between the fill and the triggers).
     f"""
-    INSERT INTO sales_minute_rollup (minute, shard, sales, with_server_id)
-    SELECT {MINUTE}, 0, count(*), count(server_id)
+    INSERT INTO sales_minute_rollup (minute, sales, with_server_id)
+    SELECT {MINUTE}, count(*), count(server_id)
     FROM sales WHERE created_at >= now() - interval '{HORIZON}'
     GROUP BY 1
     """,  # noqa: S608 (constants of this file)
@@ -112,6 +122,7 @@ DROP = [
     "DROP TRIGGER IF EXISTS sales_minute_rollup_insert ON sales",
     "DROP FUNCTION IF EXISTS sales_minute_rollup_truncate()",
     "DROP FUNCTION IF EXISTS sales_minute_rollup_apply()",
+    "DROP FUNCTION IF EXISTS sales_minute_rollup_add(timestamptz, bigint, bigint)",
     "DROP TABLE IF EXISTS sales_minute_rollup",
 ]
 

@@ -268,10 +268,36 @@ def test_a_health_run_prunes_the_minutes_no_check_trusts_and_the_checks_still_ma
     before = scalar("SELECT count(*) FROM sales_minute_rollup")
     with connection.cursor() as cursor:  # a minute older than the trusted horizon (a late write to an old sale)
         cursor.execute(
-            "INSERT INTO sales_minute_rollup VALUES (date_bin('1 minute', now() - interval '47 hours 30 minutes', "
-            "timestamptz '2000-01-01Z'), 3, 5, 5)"
+            "INSERT INTO sales_minute_rollup (minute, sales, with_server_id) VALUES (date_bin('1 minute', "
+            "now() - interval '47 hours 30 minutes', timestamptz '2000-01-01Z'), 5, 5)"
         )
     services.run_health_checks(trigger="command")
     assert scalar("SELECT count(*) FROM sales_minute_rollup") == before
     assert scalar("SELECT count(*) FROM sales_minute_rollup WHERE minute < now() - interval '47 hours'") == 0
+    assert_checks_match_runbook(sales_with_edges["now"])
+
+
+def test_a_writer_never_waits_for_another_open_transaction_of_the_same_minute(sales_with_edges):
+    """This test's transaction has counted sales of the current minute and stays open; a till inserting a sale of
+    that same minute on its own connection (autocommit, as BarTender's clients) is not held up by it."""
+    import psycopg
+
+    params = connection.get_connection_params()
+    for key in ("cursor_factory", "context", "prepare_threshold"):
+        params.pop(key, None)
+    at = sales_with_edges["now"]
+    with psycopg.connect(**params, autocommit=True) as till:
+        till.execute("SET lock_timeout = '2s'")
+        bar = till.execute(
+            "INSERT INTO bars (id, name, settings, is_internal, created_at) "
+            "VALUES (gen_random_uuid(), 'Till test bar', '{}'::jsonb, false, now()) RETURNING id"
+        ).fetchone()[0]
+        try:
+            till.execute("INSERT INTO sales (bar_id, amount, created_at) VALUES (%s, 1, %s)", [bar, at])
+            till.execute("UPDATE sales SET amount = 2 WHERE bar_id = %s", [bar])
+            assert till.execute("SELECT count(*) FROM sales WHERE bar_id = %s", [bar]).fetchone()[0] == 1
+            assert_checks_match_runbook(sales_with_edges["now"])  # the till's committed sale is counted
+        finally:
+            till.execute("DELETE FROM sales WHERE bar_id = %s", [bar])
+            till.execute("DELETE FROM bars WHERE id = %s", [bar])
     assert_checks_match_runbook(sales_with_edges["now"])
