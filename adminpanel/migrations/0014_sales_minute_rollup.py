@@ -26,25 +26,40 @@ MINUTE = f"date_bin(interval '1 minute', created_at, {ORIGIN})"
 CREATE = [
     """
     CREATE TABLE sales_minute_rollup (
-      id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
       minute timestamptz NOT NULL,
+      slot integer NOT NULL,
       sales bigint NOT NULL,
-      with_server_id bigint NOT NULL
+      with_server_id bigint NOT NULL,
+      PRIMARY KEY (minute, slot)
     ) WITH (fillfactor = 70)
     """,
-    "CREATE INDEX sales_minute_rollup_minute_idx ON sales_minute_rollup (minute) INCLUDE (sales, with_server_id)",
-    # One statement's counts for one minute: added to a row of that minute no other open transaction holds
-    # (SKIP LOCKED), else to a new row. A writer never waits for another, however long that one stays open.
+    "CREATE TYPE sales_minute_delta AS (minute timestamptz, n bigint, s bigint)",
+    # One statement's counts for one minute. A writer first takes a slot of the minute that no other open
+    # transaction holds (an advisory transaction lock, tried, never waited for), so its upsert of (minute, slot) can
+    # never queue behind another transaction's row lock: a long transaction that counted a sale does not hold up the
+    # tills. Statements touching many minutes use a slot of their own (from their transaction id) and take no lock.
     """
-    CREATE FUNCTION sales_minute_rollup_add(p_minute timestamptz, p_sales bigint, p_with_server_id bigint)
-    RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    CREATE FUNCTION sales_minute_rollup_add(p_minute timestamptz, p_sales bigint, p_with_server_id bigint,
+                                            p_own_slot boolean)
+    RETURNS void LANGUAGE plpgsql AS $$
+    DECLARE
+      v_slot integer := 0;
+      minute_no bigint := (extract(epoch FROM p_minute)::bigint / 60) % 33554431;
     BEGIN
-      UPDATE sales_minute_rollup r
-        SET sales = r.sales + p_sales, with_server_id = r.with_server_id + p_with_server_id
-        WHERE r.id = (SELECT id FROM sales_minute_rollup WHERE minute = p_minute LIMIT 1 FOR UPDATE SKIP LOCKED);
-      IF NOT FOUND THEN
-        INSERT INTO sales_minute_rollup (minute, sales, with_server_id) VALUES (p_minute, p_sales, p_with_server_id);
+      IF p_own_slot THEN
+        v_slot := 64 + (txid_current() % 1000000000)::integer;
+      ELSE
+        WHILE v_slot < 64 AND NOT pg_try_advisory_xact_lock(1919251317, (minute_no * 64 + v_slot)::integer) LOOP
+          v_slot := v_slot + 1;
+        END LOOP;
+        IF v_slot = 64 THEN
+          v_slot := 64 + (txid_current() % 1000000000)::integer;
+        END IF;
       END IF;
+      INSERT INTO sales_minute_rollup AS r (minute, slot, sales, with_server_id)
+      VALUES (p_minute, v_slot, p_sales, p_with_server_id)
+      ON CONFLICT (minute, slot) DO UPDATE
+        SET sales = r.sales + excluded.sales, with_server_id = r.with_server_id + excluded.with_server_id;
     END
     $$
     """,
@@ -53,29 +68,32 @@ CREATE = [
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
     DECLARE
       horizon timestamptz := now() - interval '{HORIZON}';
+      deltas sales_minute_delta[];
       d record;
     BEGIN
       IF TG_OP = 'INSERT' THEN
-        FOR d IN SELECT {MINUTE} AS minute, count(*) AS n, count(server_id) AS s
-                 FROM new_rows WHERE created_at >= horizon GROUP BY 1 ORDER BY 1 LOOP
-          PERFORM sales_minute_rollup_add(d.minute, d.n, d.s);
-        END LOOP;
+        SELECT array_agg(ROW(x.minute, x.n, x.s)::sales_minute_delta ORDER BY x.minute) INTO deltas
+        FROM (SELECT {MINUTE} AS minute, count(*) AS n, count(server_id) AS s
+              FROM new_rows WHERE created_at >= horizon GROUP BY 1) AS x;
       ELSIF TG_OP = 'DELETE' THEN
-        FOR d IN SELECT {MINUTE} AS minute, -count(*) AS n, -count(server_id) AS s
-                 FROM old_rows WHERE created_at >= horizon GROUP BY 1 ORDER BY 1 LOOP
-          PERFORM sales_minute_rollup_add(d.minute, d.n, d.s);
-        END LOOP;
+        SELECT array_agg(ROW(x.minute, x.n, x.s)::sales_minute_delta ORDER BY x.minute) INTO deltas
+        FROM (SELECT {MINUTE} AS minute, -count(*) AS n, -count(server_id) AS s
+              FROM old_rows WHERE created_at >= horizon GROUP BY 1) AS x;
       ELSE
-        FOR d IN SELECT minute, sum(n) AS n, sum(s) AS s
-                 FROM (SELECT {MINUTE} AS minute, 1 AS n, (server_id IS NOT NULL)::int AS s
-                       FROM new_rows WHERE created_at >= horizon
-                       UNION ALL
-                       SELECT {MINUTE}, -1, -(server_id IS NOT NULL)::int
-                       FROM old_rows WHERE created_at >= horizon) AS delta
-                 GROUP BY minute HAVING sum(n) <> 0 OR sum(s) <> 0 ORDER BY minute LOOP
-          PERFORM sales_minute_rollup_add(d.minute, d.n, d.s);
-        END LOOP;
+        SELECT array_agg(ROW(x.minute, x.n, x.s)::sales_minute_delta ORDER BY x.minute) INTO deltas
+        FROM (SELECT minute, sum(n) AS n, sum(s) AS s
+              FROM (SELECT {MINUTE} AS minute, 1 AS n, (server_id IS NOT NULL)::int AS s
+                    FROM new_rows WHERE created_at >= horizon
+                    UNION ALL
+                    SELECT {MINUTE}, -1, -(server_id IS NOT NULL)::int
+                    FROM old_rows WHERE created_at >= horizon) AS delta
+              GROUP BY minute HAVING sum(n) <> 0 OR sum(s) <> 0) AS x;
       END IF;
+      -- A statement touching many minutes (a bulk load, a backfill batch) writes rows of its own transaction's slot
+      -- instead of taking a lock per minute.
+      FOR d IN SELECT * FROM unnest(deltas) LOOP
+        PERFORM sales_minute_rollup_add(d.minute, d.n, d.s, coalesce(cardinality(deltas), 0) > 4);
+      END LOOP;
       RETURN NULL;
     END
     $$
@@ -108,8 +126,8 @@ CREATE = [
     """,
     # The rows already there, under the triggers' lock (no write can slip between the fill and the triggers).
     f"""
-    INSERT INTO sales_minute_rollup (minute, sales, with_server_id)
-    SELECT {MINUTE}, count(*), count(server_id)
+    INSERT INTO sales_minute_rollup (minute, slot, sales, with_server_id)
+    SELECT {MINUTE}, 0, count(*), count(server_id)
     FROM sales WHERE created_at >= now() - interval '{HORIZON}'
     GROUP BY 1
     """,  # noqa: S608 (constants of this file)
@@ -122,8 +140,9 @@ DROP = [
     "DROP TRIGGER IF EXISTS sales_minute_rollup_insert ON sales",
     "DROP FUNCTION IF EXISTS sales_minute_rollup_truncate()",
     "DROP FUNCTION IF EXISTS sales_minute_rollup_apply()",
-    "DROP FUNCTION IF EXISTS sales_minute_rollup_add(timestamptz, bigint, bigint)",
+    "DROP FUNCTION IF EXISTS sales_minute_rollup_add(timestamptz, bigint, bigint, boolean)",
     "DROP TABLE IF EXISTS sales_minute_rollup",
+    "DROP TYPE IF EXISTS sales_minute_delta",
 ]
 
 

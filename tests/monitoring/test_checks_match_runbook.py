@@ -268,8 +268,8 @@ def test_a_health_run_prunes_the_minutes_no_check_trusts_and_the_checks_still_ma
     before = scalar("SELECT count(*) FROM sales_minute_rollup")
     with connection.cursor() as cursor:  # a minute older than the trusted horizon (a late write to an old sale)
         cursor.execute(
-            "INSERT INTO sales_minute_rollup (minute, sales, with_server_id) VALUES (date_bin('1 minute', "
-            "now() - interval '47 hours 30 minutes', timestamptz '2000-01-01Z'), 5, 5)"
+            "INSERT INTO sales_minute_rollup (minute, slot, sales, with_server_id) VALUES (date_bin('1 minute', "
+            "now() - interval '47 hours 30 minutes', timestamptz '2000-01-01Z'), 3, 5, 5)"
         )
     services.run_health_checks(trigger="command")
     assert scalar("SELECT count(*) FROM sales_minute_rollup") == before
