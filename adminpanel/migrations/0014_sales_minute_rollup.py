@@ -9,10 +9,12 @@ TRUNCATE empties it. Only rows created within ``HORIZON`` of the writing transac
 read the rollup only for minutes younger than the horizon less an hour (``monitoring.health_checks.ROLLUP_TRUSTED``),
 so a write to an older sale (most of the backfill's) costs no rollup row and never makes a trusted minute wrong.
 
-A writer adds its counts to a row of the minute that no other open transaction holds (``FOR UPDATE SKIP LOCKED``),
-else to a new row of that minute: no writer ever waits for another (a long transaction that inserted a sale does not
-hold up the tills), and a minute has as many rows as writers were open in it at once. The functions are SECURITY
-DEFINER (owned by the panel's user): BarTender's client role may insert sales without any right on the rollup.
+A writer adds its counts to the row (minute, slot) of a slot it holds: it tries the slots of the minute in turn with
+a transaction-level advisory lock (``pg_try_advisory_xact_lock``, never waited for) and upserts the first it gets, so
+no writer ever waits for another (a long transaction that counted a sale does not hold up the tills); a statement
+touching more than four minutes (a bulk load, a backfill batch) uses a slot of its own transaction and takes no lock.
+A minute has as many rows as writers were open in it at once. The trigger function is SECURITY DEFINER (owned by the
+panel's user): BarTender's client role may insert sales without any right on the rollup.
 Creating the triggers locks sales against writes until this migration commits, so the initial fill from the
 existing rows misses no concurrent sale.
 """
