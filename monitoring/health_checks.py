@@ -4,14 +4,18 @@ Each check takes ``now`` (keyword-only) and returns a :class:`CheckOutcome` — 
 judged against and a detail dict. :func:`run_check` runs one inside its own savepoint with a statement timeout and
 turns any error into ``unknown`` with the error, so a failing check never stops the others.
 
-Every query is bounded by an index: the 5-minute / 1-hour / 24-hour windows of ``sales`` and ``audit_logs`` are
-range scans of their ``created_at`` indexes, never a scan of the whole table.
+Every query is bounded, whatever the size of the tables (issue 15, DESIGN.md section 8): sales counted over a
+window (the 24-hour coverage, the 5-minute error rate) come from ``sales_minute_rollup``, per-minute counts kept by
+triggers on sales, plus the partial minutes at both ends counted from the rows (:func:`sales_in_window`); the
+backfill log's counts come from ``migration_log_counts``, kept by triggers on the log; the other windows of
+``sales`` and ``audit_logs`` are range scans of their ``created_at`` indexes over the window's rows only.
+``tests/monitoring/test_checks_match_runbook.py`` holds every check against the runbook's SQL run raw.
 """
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
@@ -35,6 +39,11 @@ SERVER_ID_ERRORS = "level = 'error' AND error_message ~* 'server_?id'"
 SERVER_ID_ERRORS_COUNT = (
     f"SELECT count(*) FROM audit_logs WHERE created_at > %s AND created_at <= %s AND {SERVER_ID_ERRORS}"  # noqa: E501, S608
 )
+
+
+# The sale's bar is in simplified mode, looked up by primary key per sale of the window: bounded by the window's
+# sales, where a join would read every bar's settings (10k at DESIGN.md section 8's size) in each run.
+SALE_IN_SIMPLIFIED_BAR = "(SELECT b.settings->>'operatingMode' FROM bars b WHERE b.id = s.bar_id) = 'simplified'"
 
 
 @dataclass
@@ -108,6 +117,63 @@ def _above(value, *, critical=None, warning=None) -> str:
     return OK
 
 
+# --- Sales in a time window, flat in the table's size ---------------------------------------------------------
+
+MINUTE = timedelta(minutes=1)
+# The rollup (adminpanel migration 0014) counts only writes to sales created within 48 hours of the writing
+# transaction's start; a minute younger than this, measured on the database's clock, has missed no write.
+ROLLUP_TRUSTED = timedelta(hours=47)
+
+# The first whole minute of the window the rollup can vouch for: the window's own, or the trusted horizon's.
+_LO = (
+    "GREATEST(%(lo)s::timestamptz, date_bin(interval '1 minute', statement_timestamp() - %(trusted)s::interval, "
+    "timestamptz '2000-01-01 00:00:00+00') + interval '1 minute')"
+)
+SALES_IN_WINDOW = f"""
+SELECT sum(n)::bigint, sum(s)::bigint FROM (
+  SELECT coalesce(sum(sales), 0) AS n, coalesce(sum(with_server_id), 0) AS s
+  FROM sales_minute_rollup WHERE minute >= {_LO} AND minute < %(hi)s
+  UNION ALL
+  SELECT count(*), count(server_id) FROM sales
+  WHERE created_at > %(since)s AND created_at < {_LO} AND created_at <= %(until)s
+  UNION ALL
+  SELECT count(*), count(server_id) FROM sales WHERE created_at >= GREATEST(%(hi)s, {_LO}) AND created_at <= %(until)s
+) AS parts
+"""  # noqa: S608 (constants)
+
+
+def _minute_floor(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def sales_in_window(since: datetime, until: datetime) -> tuple[int, int]:
+    """(sales, sales with a server_id) created in ``(since, until]``, in one statement (one snapshot, so the
+    rollup and the rows agree): the whole minutes inside the window are summed from ``sales_minute_rollup`` (kept
+    by triggers on sales, adminpanel migration 0014), the partial minutes at both ends are counted from ``sales``,
+    so at most two minutes of rows are read whatever the window or the table's size. Minutes older than
+    ``ROLLUP_TRUSTED`` on the database's clock, which the rollup cannot vouch for, are counted from ``sales``: the
+    window ``(since, lo)`` then stretches up to ``until`` and ``[max(hi, lo), until]`` is empty or disjoint."""
+    params = {
+        "lo": _minute_floor(since) + MINUTE,
+        "hi": _minute_floor(until),
+        "since": since,
+        "until": until,
+        "trusted": ROLLUP_TRUSTED,
+    }
+    total, with_server = _fetchone(SALES_IN_WINDOW, params)
+    return total, with_server
+
+
+def prune_sales_rollup() -> int:
+    """Drop the rollup's minutes no check trusts any more (older than ``ROLLUP_TRUSTED``, on the database's clock);
+    a late write may bring one back, which no check reads either. Returns the rows dropped."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM sales_minute_rollup WHERE minute < statement_timestamp() - %s::interval", [ROLLUP_TRUSTED]
+        )
+        return cursor.rowcount
+
+
 # --- The checks, in the order of DESIGN.md section 5 ---------------------------------------------------------
 
 
@@ -117,13 +183,12 @@ def check_resolution_error_rate(*, now: datetime) -> CheckOutcome:
     in a simplified-mode bar (a sale there exists only once its server name resolved)."""
     since = now - timedelta(minutes=5)
     failures, resolved = _fetchone(
-        """
+        f"""
         SELECT (SELECT count(*) FROM audit_logs
                 WHERE error_type = 'server_id_resolution' AND created_at > %(since)s AND created_at <= %(now)s),
-               (SELECT count(*) FROM sales s JOIN bars b ON b.id = s.bar_id
-                WHERE s.created_at > %(since)s AND s.created_at <= %(now)s
-                  AND b.settings->>'operatingMode' = 'simplified')
-        """,
+               (SELECT count(*) FROM sales s
+                WHERE s.created_at > %(since)s AND s.created_at <= %(now)s AND {SALE_IN_SIMPLIFIED_BAR})
+        """,  # noqa: S608 (constants)
         {"since": since, "now": now},
     )
     limit = threshold("resolution_error_rate_critical_pct")
@@ -161,11 +226,10 @@ def check_rls_violations(*, now: datetime) -> CheckOutcome:
 def check_orphaned_sales(*, now: datetime) -> CheckOutcome:
     """Sales of the last hour without server_id in simplified-mode bars (the runbook's RCA query 3)."""
     (count,) = _fetchone(
-        """
-        SELECT count(*) FROM sales s JOIN bars b ON b.id = s.bar_id
-        WHERE s.created_at > %s AND s.created_at <= %s AND s.server_id IS NULL
-          AND b.settings->>'operatingMode' = 'simplified'
-        """,
+        f"""
+        SELECT count(*) FROM sales s
+        WHERE s.created_at > %s AND s.created_at <= %s AND s.server_id IS NULL AND {SALE_IN_SIMPLIFIED_BAR}
+        """,  # noqa: S608 (constants)
         [now - timedelta(hours=1), now],
     )
     limit = threshold("orphaned_sales_critical")
@@ -234,11 +298,9 @@ def check_db_connections(*, now: datetime) -> CheckOutcome:
 
 
 def check_server_id_coverage(*, now: datetime) -> CheckOutcome:
-    """Share of the last 24 hours' sales that carry a server_id (runbook health query 2)."""
-    total, with_server = _fetchone(
-        "SELECT count(*), count(server_id) FROM sales WHERE created_at > %s AND created_at <= %s",
-        [now - timedelta(hours=24), now],
-    )
+    """Share of the last 24 hours' sales that carry a server_id (runbook health query 2), from the per-minute
+    rollup (see :func:`sales_in_window`)."""
+    total, with_server = sales_in_window(now - timedelta(hours=24), now)
     critical, warning = threshold("coverage_critical_pct"), threshold("coverage_warning_pct")
     coverage = _pct(with_server, total)
     if coverage is None:
@@ -261,13 +323,11 @@ def check_server_id_coverage(*, now: datetime) -> CheckOutcome:
 
 def check_fallback_mappings(*, now: datetime) -> CheckOutcome:
     """Share of backfilled rows that needed a fallback (``migration_server_id_log.fallback_used``), and how many
-    fallbacks say they failed (runbook validation 4)."""
+    fallbacks say they failed (runbook validation 4), from the log's counts kept by its triggers."""
+    # Kept by triggers on the log (adminpanel migration 0015): four rows, whatever the log's size.
     total, fallbacks, failed = _fetchone(
-        """
-        SELECT (SELECT count(*) FROM migration_server_id_log),
-               (SELECT count(*) FROM migration_server_id_log WHERE fallback_used),
-               (SELECT count(*) FROM migration_server_id_log WHERE fallback_used AND fallback_reason LIKE '%%failed%%')
-        """
+        "SELECT coalesce(sum(logged), 0)::bigint, coalesce(sum(fallbacks), 0)::bigint, "
+        "coalesce(sum(failed), 0)::bigint FROM migration_log_counts"
     )
     pct = _pct(fallbacks, total) or 0.0
     limit = threshold("fallback_warning_pct")
@@ -300,14 +360,13 @@ def check_serverid_errors(*, now: datetime) -> CheckOutcome:
 def check_error_logs(*, now: datetime) -> CheckOutcome:
     """Error-level audit logs of the last 5 minutes (runbook health query 4); the error rate is errors per
     operation, an operation being a sale created or an error logged in the window."""
-    errors, sales = _fetchone(
+    (errors,) = _fetchone(
         """
-        SELECT (SELECT count(*) FROM audit_logs WHERE level = 'error' AND created_at > %(since)s
-                  AND created_at <= %(now)s),
-               (SELECT count(*) FROM sales WHERE created_at > %(since)s AND created_at <= %(now)s)
+        SELECT count(*) FROM audit_logs WHERE level = 'error' AND created_at > %(since)s AND created_at <= %(now)s
         """,
         {"since": now - timedelta(minutes=5), "now": now},
     )
+    sales, _ = sales_in_window(now - timedelta(minutes=5), now)
     rate = _pct(errors, errors + sales) or 0.0
     critical, warning = threshold("error_rate_critical_pct"), threshold("error_logs_warning")
     if rate > critical:
@@ -442,26 +501,46 @@ def pg_stat_statements_installed() -> bool:
 
 
 # Statements RLS policies weigh on: the runbook's operatingMode filter, and writes to the RLS tables.
-RLS_STATEMENTS_SQL = """
-SELECT query, calls, mean_exec_time
-FROM pg_stat_statements
-WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-  AND calls >= %(min_calls)s
-  AND (query LIKE '%%settings%%operatingMode%%'
-       OR query ~* '^\\s*(insert\\s+into|update|delete\\s+from)\\s+"?(sales|consignments|returns)\\M')
-  AND query NOT LIKE '%%pg_stat_statements%%'
-  AND query !~* '^\\s*explain'
-ORDER BY mean_exec_time DESC
-LIMIT %(limit)s
+RLS_BOUND_QUERY = """
+(query LIKE '%%settings%%operatingMode%%'
+ OR query ~* '^\\s*(insert\\s+into|update|delete\\s+from)\\s+"?(sales|consignments|returns)\\M')
+AND query NOT LIKE '%%pg_stat_statements%%'
+AND query !~* '^\\s*explain'
 """
+# The figures without the texts: reading every statement's text (the whole texts file, thousands of entries) is
+# what costs; a statement's text never changes for its queryid, so texts are read once per new statement.
+RLS_STATEMENT_FIGURES_SQL = """
+SELECT queryid, calls, mean_exec_time FROM pg_stat_statements(false)
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND calls >= %(min_calls)s
+  AND queryid IS NOT NULL
+"""
+RLS_STATEMENT_TEXTS_SQL = f"""
+SELECT DISTINCT ON (queryid) queryid, query, coalesce({RLS_BOUND_QUERY}, false)
+FROM pg_stat_statements(true)
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND queryid = ANY (%(ids)s)
+"""  # noqa: S608 (constants)
+# (database, queryid) -> the statement's text when it is RLS-bound, else None; per process, bounded.
+_statement_texts: dict[tuple[str, int], str | None] = {}
+STATEMENT_TEXTS_KEPT = 50_000
 
 
 def rls_statement_stats(*, limit: int = 10, min_calls: int = 1) -> list[dict]:
     """The slowest RLS-bound statements from pg_stat_statements (raises when the extension is missing)."""
-    return [
-        {"query": query, "calls": calls, "mean_ms": round(mean, 2)}
-        for query, calls, mean in _fetchall(RLS_STATEMENTS_SQL, {"limit": limit, "min_calls": min_calls})
+    database = connection.settings_dict["NAME"]
+    figures = _fetchall(RLS_STATEMENT_FIGURES_SQL, {"min_calls": min_calls})
+    unknown = sorted({queryid for queryid, _, _ in figures if (database, queryid) not in _statement_texts})
+    if unknown:
+        if len(_statement_texts) + len(unknown) > STATEMENT_TEXTS_KEPT:
+            _statement_texts.clear()
+        for queryid, query, bound in _fetchall(RLS_STATEMENT_TEXTS_SQL, {"ids": unknown}):
+            _statement_texts[(database, queryid)] = query if bound else None
+    bound = [
+        (_statement_texts[(database, queryid)], calls, mean)
+        for queryid, calls, mean in figures
+        if _statement_texts.get((database, queryid)) is not None
     ]
+    bound.sort(key=lambda row: row[2], reverse=True)
+    return [{"query": query, "calls": calls, "mean_ms": round(mean, 2)} for query, calls, mean in bound[:limit]]
 
 
 def check_query_latency(*, now: datetime) -> CheckOutcome:

@@ -72,6 +72,7 @@ def run_health_checks(*, trigger: str = HealthRun.Trigger.SCHEDULE, triggered_by
         _unlock()
     deliver_pending_notifications()
     close_due_phase_windows()
+    health_checks.prune_sales_rollup()
     return run
 
 
