@@ -21,7 +21,7 @@ from adminpanel.csv_export import csv_response, stream_csv
 from adminpanel.htmx import HtmxHttpRequest
 from adminpanel.paging import CreatedKeyset, IdKeyset, estimated_row_counts, keyset_page, keyset_page_context
 from adminpanel.roles import can_operate, operator_required, read_all_required
-from monitoring import incident_selectors, selectors, services, tasks
+from monitoring import incident_selectors, runbook_page, selectors, services, tasks
 from monitoring.filters import AuditLogFilter
 from monitoring.models import HealthRun
 
@@ -79,6 +79,11 @@ def dashboard(request: HtmxHttpRequest):
     """The health dashboard: latest run per check, open alerts, the runbook's four dashboards, phase windows."""
     return render(request, "monitoring/dashboard.html", monitoring_context(request.user))
 
+
+@require_GET
+def runbook(request: HttpRequest):
+    """The runbook itself, section by section with anchors: what every check, alert and mail links to."""
+    return render(request, "monitoring/runbook.html", {"blocks": runbook_page.runbook_blocks()})
 
 
 @require_GET
