@@ -1,5 +1,7 @@
 """Input of the rollout page: every write carries a reason; advancing carries the version the user saw."""
 
+import uuid
+
 import django_filters
 from django import forms
 from django.db.models import Q
@@ -15,21 +17,47 @@ REASON = forms.CharField(
 )
 
 
+CONFIRM_TOKEN = forms.CharField(required=False, max_length=1000, widget=forms.HiddenInput)
+
+
 class FlipFlagForm(forms.Form):
     state = forms.ChoiceField(choices=FlagState.choices)
     reason = REASON
+    confirm_token = CONFIRM_TOKEN
+
+
+def bar_by_name_or_id(text: str) -> Bar:
+    """The bar a person named: its exact name (any case), or its id pasted as a UUID. An ambiguous name is an error
+    that lists the candidates."""
+    text = (text or "").strip()
+    try:
+        bar = Bar.objects.filter(pk=uuid.UUID(text)).first()
+    except ValueError:
+        bar = None
+    else:
+        if bar is None:
+            raise forms.ValidationError("No bar has this id.")
+        return bar
+    matches = list(Bar.objects.filter(name__iexact=text).order_by("created_at", "pk")[:6])
+    if not matches:
+        similar = list(Bar.objects.filter(name__icontains=text).order_by("name").values_list("name", flat=True)[:5])
+        hint = f" Did you mean: {', '.join(similar)}?" if similar else " Check the spelling."
+        raise forms.ValidationError(f"No bar is named “{text}”.{hint}")
+    if len(matches) > 1:
+        candidates = "; ".join(f"{bar.name} (created {bar.created_at:%d %b %Y}, id {bar.pk})" for bar in matches[:5])
+        raise forms.ValidationError(
+            f"{len(matches)} bars are named “{text}”: {candidates}. Pick one from the list or paste its id."
+        )
+    return matches[0]
 
 
 class AllowListForm(forms.Form):
-    bar = forms.UUIDField(label="Bar id", error_messages={"invalid": "Enter a bar id (a UUID)."})
+    bar = forms.CharField(label="Bar", max_length=200, strip=True)
     action = forms.ChoiceField(choices=[("add", "Add"), ("remove", "Remove")])
     reason = REASON
 
     def clean_bar(self):
-        bar = Bar.objects.filter(pk=self.cleaned_data["bar"]).first()
-        if bar is None:
-            raise forms.ValidationError("No bar has this id.")
-        return bar
+        return bar_by_name_or_id(self.cleaned_data["bar"])
 
 
 class AdvanceForm(forms.Form):
@@ -40,6 +68,7 @@ class AdvanceForm(forms.Form):
     override_reason = forms.CharField(
         required=False, max_length=2000, strip=True, label="Override closed gates because (needs override_gate)"
     )
+    confirm_token = CONFIRM_TOKEN
 
 
 class AutopilotForm(forms.Form):
@@ -66,7 +95,15 @@ class KillSwitchForm(forms.Form):
     reason = REASON
     confirm = forms.BooleanField(
         label="Yes: turn both flags off for every bar now (allow-lists and data are kept).",
-        error_messages={"required": "Tick the confirmation to pull the kill switch."},
+        error_messages={"required": "Tick the confirmation to engage the kill switch."},
+    )
+
+
+class ReleaseKillSwitchForm(forms.Form):
+    reason = REASON
+    confirm = forms.BooleanField(
+        label="Yes: turn both flags back on for their allow-listed bars now.",
+        error_messages={"required": "Tick the confirmation to release the kill switch."},
     )
 
 
