@@ -313,10 +313,10 @@ def advance_stage(
 def advance_target(state: RolloutState) -> str:
     """Where the next step of a locked, advanceable rollout goes: the current stage while bars of its cohort are
     left, else the next stage, never further (so no stage is ever skipped); refusals as domain errors."""
-    if state.paused:
-        raise RolloutPaused("The rollout is paused; resume it first.")
     if FeatureFlag.objects.filter(kill_switch_engaged=True).exists():
         raise KillSwitchEngaged(KILL_SWITCH_HOLDS)
+    if state.paused:
+        raise RolloutPaused("The rollout is paused; resume it first.")
     target = state.stage if remaining_in_stage(state.stage) else next_stage(state.stage)
     if target is None:
         raise RolloutComplete("Stage 4c is complete: every bar is in the rollout.")
