@@ -8,11 +8,43 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
-from guardian.admin import GuardedModelAdmin
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from guardian.admin import GuardedModelAdmin, UserManage
 
 from adminpanel.admin_audit import AuditedAdminMixin, AuditedGuardedAdminMixin, object_or_404
 from adminpanel.audit import record_event
 from adminpanel.models import ApiClient, AuditLog, Bar, BarMember, PanelEvent, User
+from adminpanel.pickers import NameProblem, resolve_user
+from adminpanel.presentation import as_json_text
+from adminpanel.roles import managed_bars
+
+# guardian's "Object permissions" screens (bars, flags) ask for a user with a help text written for developers
+# ("Enter a value compatible with User.USERNAME_FIELD"): say what a person types instead.
+PERSON_HELP = "The person's login (username) or display name; a display name two people share lists both."
+UserManage.base_fields["user"].help_text = PERSON_HELP
+UserManage.base_fields["user"].label = "Person"
+
+
+class NamedUserManageMixin:
+    """guardian's user box on the object-permission screens accepts a login or a display name (an ambiguous one
+    is an error naming the candidates), as every other user box of the panel."""
+
+    def get_obj_perms_user_select_form(self, request):
+        requester = request.user
+
+        class PersonManage(UserManage):
+            def clean_user(self):
+                try:
+                    user = resolve_user(requester, self.cleaned_data["user"], what="person")
+                except NameProblem as problem:
+                    raise forms.ValidationError(str(problem)) from problem
+                if user is None:
+                    raise forms.ValidationError("Type the person's login or display name.")
+                return user
+
+        return PersonManage
+
 
 # Groups are the panel's roles (support, product): who joins or leaves one, and which permissions it carries,
 # is audited like any other grant.
@@ -26,9 +58,41 @@ class PanelGroupAdmin(AuditedAdminMixin, GroupAdmin):
 
 @admin.register(User)
 class PanelUserAdmin(AuditedAdminMixin, UserAdmin):
-    fieldsets = UserAdmin.fieldsets + (("BarTender", {"fields": ("display_name",)}),)
+    fieldsets = UserAdmin.fieldsets + (
+        ("BarTender", {"fields": ("display_name", "bars_managed", "bar_memberships_list")}),
+    )
+    readonly_fields = ("bars_managed", "bar_memberships_list")
     list_display = ("username", "display_name", "email", "is_staff", "is_superuser")
     search_fields = ("username", "display_name", "email")
+
+    @admin.display(description="Bars whose server names this person manages")
+    def bars_managed(self, obj):
+        """The bars on which the person holds mappings.manage_bar_mappings (granted on each bar's "Object
+        permissions" screen)."""
+        if obj is None or obj.pk is None:
+            return "—"
+        if obj.is_superuser:
+            return "Every bar (superuser)."
+        bars = list(managed_bars(obj).order_by("name")[:200])
+        if not bars:
+            return "None. Grant it on a bar's “Object permissions” screen (Bars › the bar › Object permissions)."
+        links = format_html_join(
+            ", ", '<a href="{}">{}</a>', ((reverse("admin:adminpanel_bar_change", args=[b.pk]), b.name) for b in bars)
+        )
+        return format_html("{} ({} bar{})", links, len(bars), "" if len(bars) == 1 else "s")
+
+    @admin.display(description="Member of (role in each bar)")
+    def bar_memberships_list(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        rows = list(obj.bar_memberships.select_related("bar").order_by("bar__name")[:200])
+        if not rows:
+            return "No bar."
+        return format_html_join(
+            ", ",
+            "{} ({}{})",
+            ((m.bar.name, m.get_role_display().lower(), "" if m.is_active else ", inactive") for m in rows),
+        )
 
     def user_change_password(self, request, id, form_url=""):
         """The admin's password form saves the user itself (not through save_model): audited here, without
@@ -56,7 +120,7 @@ class BarMemberInline(admin.TabularInline):
 
 
 @admin.register(Bar)
-class BarAdmin(AuditedGuardedAdminMixin, GuardedModelAdmin):
+class BarAdmin(NamedUserManageMixin, AuditedGuardedAdminMixin, GuardedModelAdmin):
     list_display = ("name", "is_internal", "operating_mode", "last_sale_at")
     list_filter = ("is_internal",)
     search_fields = ("name",)
@@ -76,8 +140,27 @@ class AuditLogAdmin(AuditedAdminMixin, admin.ModelAdmin):
 class PanelEventAdmin(admin.ModelAdmin):
     """Read-only: the audit trail is append-only."""
 
-    list_display = ("created_at", "actor_name", "action", "target_type", "target_id", "reason")
+    list_display = (
+        "created_at",
+        "actor_name",
+        "action",
+        "target_type",
+        "target_id",
+        "before_json",
+        "after_json",
+        "reason",
+    )
     list_filter = ("action", "target_type")
+    readonly_fields = ("before_json", "after_json")
+
+    @admin.display(description="before")
+    def before_json(self, obj):
+        """JSON, never a Python repr."""
+        return as_json_text(obj.before) if obj.before is not None else "—"
+
+    @admin.display(description="after")
+    def after_json(self, obj):
+        return as_json_text(obj.after) if obj.after is not None else "—"
 
     def has_add_permission(self, request):
         return False

@@ -118,8 +118,10 @@ def ensure_demo_deployment(*, username: str = "product", load_test_seconds: int 
         backfill = run_backfill(started_by=actor)
     lines.append(f"2.1 backfill run #{backfill.pk}: {backfill.get_status_display().lower()}, {backfill.rows_done} rows")
     validation = ValidationRun.objects.order_by("-started_at", "-id").first()
-    if validation is None or not validation.passed or (
-        backfill.finished_at and validation.started_at < backfill.finished_at
+    if (
+        validation is None
+        or not validation.passed
+        or (backfill.finished_at and validation.started_at < backfill.finished_at)
     ):
         validation = run_validation(run_by=actor)
     lines.append(f"2.2 validation #{validation.pk}: {'passed' if validation.passed else 'FAILED'}")

@@ -373,15 +373,20 @@ def _record_batch(run: BackfillRun, outcome: BatchOutcome) -> None:
 # --- Runs ---------------------------------------------------------------------------------------------
 
 
-def count_pending(*, bar=None) -> int:
-    """Rows that a run would examine: server_id NULL and no log row yet (one count per table, at start)."""
+def pending_by_table(*, bar=None) -> dict[str, int]:
+    """Rows a run would examine, per table (sales, consignments, returns): server_id NULL and no log row yet."""
     bar_id = getattr(bar, "pk", bar)
-    total = 0
+    counts = {}
     with connection.cursor() as cursor:
         for source in SOURCES:
             cursor.execute(pending_count_sql(source, bar_id), {"bar_id": bar_id})
-            total += cursor.fetchone()[0]
-    return total
+            counts[source.table] = cursor.fetchone()[0]
+    return counts
+
+
+def count_pending(*, bar=None) -> int:
+    """Rows that a run would examine: server_id NULL and no log row yet (one count per table, at start)."""
+    return sum(pending_by_table(bar=bar).values())
 
 
 def active_run() -> BackfillRun | None:

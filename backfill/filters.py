@@ -3,6 +3,7 @@
 import django_filters
 from django import forms
 
+from adminpanel.log_filters import BarPickFilter, LabelledDateRange, NamedFilterSet
 from adminpanel.models import MigrationServerIdLog
 from backfill.backfill import FAILED_PREFIX, FALLBACK_REASON_LABELS, FALLBACK_REASONS
 
@@ -11,20 +12,19 @@ REASON_CHOICES = [(reason, f"{reason} — {FALLBACK_REASON_LABELS[reason]}") for
     (FAILED, "failed: … — the row could not be written")
 ]
 SOURCE_CHOICES = [("sale", "Sales"), ("consignment", "Consignments"), ("return", "Returns")]
-DATE_INPUT = {"type": "date"}
 
 
-class MigrationLogFilter(django_filters.FilterSet):
-    bar = django_filters.UUIDFilter(field_name="bar_id", label="Bar id")
+class MigrationLogFilter(NamedFilterSet):
+    bar = BarPickFilter(field_name="bar", label="Bar (name or id)")
     fallback_used = django_filters.BooleanFilter(
-        widget=forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")])
+        label="Fallback used", widget=forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")])
     )
     reason = django_filters.ChoiceFilter(choices=REASON_CHOICES, method="filter_reason", label="Reason")
     source = django_filters.ChoiceFilter(choices=SOURCE_CHOICES, method="filter_source", label="Source")
     created = django_filters.DateFromToRangeFilter(
         field_name="created_at",
         label="Logged between",
-        widget=django_filters.widgets.DateRangeWidget(attrs=DATE_INPUT),
+        widget=LabelledDateRange("Logged"),
     )
     server_name = django_filters.CharFilter(field_name="server_name", lookup_expr="icontains", label="Server name")
 

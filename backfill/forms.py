@@ -3,20 +3,16 @@
 from django import forms
 from django.conf import settings
 
-from adminpanel.models import Bar
+from adminpanel.pickers import PickerField
 
 MAX_BATCH_SIZE = 100_000
 
 
 class BackfillStartForm(forms.Form):
-    """Start a run: every bar or one bar, a batch size, optionally a dry run."""
+    """Start a run: every bar or one bar (picked by name), a batch size, optionally a dry run. A real run over
+    every bar needs ``confirmed`` (the page first shows how many rows it fills)."""
 
-    bar = forms.ModelChoiceField(
-        queryset=Bar.objects.all(),
-        required=False,
-        empty_label="Every bar",
-        error_messages={"invalid_choice": "No such bar: pick one from the list, or leave it empty for every bar."},
-    )
+    bar = PickerField("bars", required=False, label="Bar (empty: every bar)")
     batch_size = forms.IntegerField(
         required=False,
         min_value=1,
@@ -28,6 +24,17 @@ class BackfillStartForm(forms.Form):
         },
     )
     dry_run = forms.BooleanField(required=False, label="Dry run (resolve and count, write nothing)")
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, requester=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["bar"].requester = requester
 
     def clean_batch_size(self) -> int:
         return self.cleaned_data["batch_size"] or settings.BACKFILL_BATCH_SIZE
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """A real run over every bar: the widest write of the runbook, confirmed once with its row count."""
+        data = self.cleaned_data
+        return data.get("bar") is None and not data.get("dry_run") and not data.get("confirmed")

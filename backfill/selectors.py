@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from adminpanel import runbook_sql
 from adminpanel.models import Bar, MigrationServerIdLog, User
 from adminpanel.paging import estimated_row_counts
+from adminpanel.pickers import user_label
 from adminpanel.sql_probe import time_limited_cursor
 
 # --- Migration log --------------------------------------------------------------------------------------
@@ -23,11 +24,11 @@ def migration_log_queryset() -> QuerySet:
 
 
 def users_by_id(ids: Iterable) -> dict:
-    """Usernames for the resolved ids on one page (one query, whatever the page)."""
+    """ "Display Name (login)" for the resolved ids on one page (one query, whatever the page)."""
     wanted = {i for i in ids if i}
     if not wanted:
         return {}
-    return dict(User.objects.filter(pk__in=wanted).values_list("pk", "username"))
+    return {user.pk: user_label(user) for user in User.objects.filter(pk__in=wanted).only("username", "display_name")}
 
 
 def log_row_estimates() -> dict[str, int]:
@@ -100,4 +101,79 @@ def migration_summary(*, bars_per_reason: int = 5, top_bars: int = 20) -> Migrat
             "by_bar": FALLBACKS_PER_BAR.strip().replace("%s", str(top_bars)),
             "recent": runbook_sql.STEP6_RECENT_FALLBACKS.strip(),
         },
+    )
+
+
+# --- The words both the backfill page and the validation use for what the backfill did ---------------------
+
+OUTCOME_WORDS = {
+    "examined": "rows examined",
+    "by_mapping": "resolved by mapping",
+    "fallback_used": "fallback used",
+    "by_fallback": "resolved by the recording user (fallback)",
+    "left_null": "left without a server (server_id NULL)",
+    "failed": "failed (row not written)",
+}
+
+LOG_TOTALS_SQL = """
+SELECT COUNT(*) AS examined,
+       COUNT(*) FILTER (WHERE NOT fallback_used) AS by_mapping,
+       COUNT(*) FILTER (WHERE fallback_used) AS fallback_used,
+       COUNT(*) FILTER (WHERE fallback_used AND resolved_server_id IS NOT NULL) AS by_fallback,
+       COUNT(*) FILTER (WHERE fallback_used AND resolved_server_id IS NULL
+                        AND fallback_reason NOT LIKE 'failed:%') AS left_null,
+       COUNT(*) FILTER (WHERE fallback_reason LIKE 'failed:%') AS failed
+FROM migration_server_id_log
+"""
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """What the backfill did to a set of rows, in the words of ``OUTCOME_WORDS``: by_mapping + fallback_used =
+    examined; fallback_used = by_fallback + left_null + failed."""
+
+    scope: str
+    examined: int
+    by_mapping: int
+    fallback_used: int
+    by_fallback: int
+    left_null: int
+    failed: int
+
+    def sentence(self) -> str:
+        return (
+            f"{self.scope}: {self.examined:,} {OUTCOME_WORDS['examined']}; {self.by_mapping:,} "
+            f"{OUTCOME_WORDS['by_mapping']}; {self.fallback_used:,} with the {OUTCOME_WORDS['fallback_used']}, of "
+            f"which {self.by_fallback:,} {OUTCOME_WORDS['by_fallback']}, {self.left_null:,} "
+            f"{OUTCOME_WORDS['left_null']} and {self.failed:,} {OUTCOME_WORDS['failed']}"
+        )
+
+
+WHOLE_LOG_SCOPE = "Whole migration log (every run so far)"
+
+
+def log_totals(cursor=None) -> Outcomes:
+    """The migration log's totals over every run: the figures the validation's "Backfill results" line shows."""
+    if cursor is None:
+        with time_limited_cursor(settings.LOGS_SUMMARY_STATEMENT_TIMEOUT_MS) as own:
+            own.execute(LOG_TOTALS_SQL)
+            row = own.fetchone()
+    else:
+        cursor.execute(LOG_TOTALS_SQL)
+        row = cursor.fetchone()
+    return Outcomes(WHOLE_LOG_SCOPE, *row)
+
+
+def run_outcomes(run) -> Outcomes:
+    """One run's figures in the same words (counted by the run as it went; a dry run writes no log rows)."""
+    where = run.bar.name if run.bar_id and run.bar else "every bar"
+    scope = f"Run {run.pk} only ({where}{', dry run: nothing written' if run.dry_run else ''})"
+    return Outcomes(
+        scope,
+        examined=run.rows_done,
+        by_mapping=run.resolved_directly,
+        fallback_used=run.rows_done - run.resolved_directly,
+        by_fallback=run.resolved_by_fallback,
+        left_null=run.unresolved - run.failed_rows,  # the run counts a failed row as unresolved too
+        failed=run.failed_rows,
     )

@@ -9,6 +9,7 @@ app_name = "backfill"
 urlpatterns = [
     path("backfill/", views.backfill, name="backfill"),
     path("backfill/start/", views.backfill_start, name="backfill_start"),
+    path("backfill/totals/", views.backfill_totals, name="backfill_totals"),
     path("backfill/runs/<int:run_id>/progress/", views.backfill_progress, name="backfill_progress"),
     path("backfill/runs/<int:run_id>/pause/", views.backfill_pause, name="backfill_pause"),
     path("backfill/runs/<int:run_id>/resume/", views.backfill_resume, name="backfill_resume"),

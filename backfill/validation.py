@@ -19,6 +19,7 @@ from adminpanel.audit import record_event
 from adminpanel.runbook_sql import OPERATING_MODE_INDEX, POLICY_COMMANDS, RLS_TABLES
 from adminpanel.sql_probe import explain_json, plan_nodes, time_limited_cursor
 from backfill.models import ValidationCheck, ValidationRun
+from backfill.selectors import LOG_TOTALS_SQL, log_totals
 
 SECTION_22 = "2.2 Post-migration validation"
 SECTION_SECURITY = "Security & Data Integrity"
@@ -131,15 +132,25 @@ def measure_failures(cursor) -> Outcome:
 
 
 def measure_backfill_results(cursor) -> Outcome:
+    """The runbook's step-6 count (fallback_used true/false over the whole log) with its breakdown, in the words
+    the backfill page uses for one run (``backfill.selectors.OUTCOME_WORDS``), so the two can be reconciled."""
     sql = runbook_sql.STEP6_BACKFILL_RESULTS
     rows = dict(_rows(cursor, sql))
     mapped, fallback = rows.get(False, 0), rows.get(True, 0)
+    totals = log_totals(cursor)
     pending = _rows(cursor, "SELECT COUNT(*) - COUNT(server_id) FROM sales")[0][0]
     return Outcome(
         passed=bool(mapped or fallback) or pending == 0,
-        value=f"{mapped} resolved by mapping, {fallback} with a fallback",
-        detail={"fallback_false": mapped, "fallback_true": fallback, "sales_without_server_id": pending},
-        sql=sql,
+        value=totals.sentence(),
+        detail={
+            "fallback_false": mapped,
+            "fallback_true": fallback,
+            "by_fallback": totals.by_fallback,
+            "left_null": totals.left_null,
+            "failed": totals.failed,
+            "sales_without_server_id": pending,
+        },
+        sql=sql.strip() + "\n\n-- the breakdown, in the backfill page's words:\n" + LOG_TOTALS_SQL.strip(),
     )
 
 

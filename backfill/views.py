@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from adminpanel.csv_export import csv_response, stream_csv
 from adminpanel.htmx import HtmxHttpRequest
+from adminpanel.log_filters import valid_or_bad_input
 from adminpanel.paging import IdKeyset, keyset_page_context
 from adminpanel.roles import can_operate, operator_required, read_all_required
 from backfill import selectors
@@ -24,6 +25,7 @@ from backfill.backfill import (
     BackfillError,
     active_run,
     pause_backfill,
+    pending_by_table,
     resume_backfill,
     start_backfill,
 )
@@ -34,19 +36,38 @@ from backfill.recovery import UNQUEUED_MESSAGE, fail_unqueued_run
 from backfill.tasks import enqueue_backfill
 from backfill.validation import latest_validation, run_validation
 
+RECENT_RUNS = 10
 
-def _progress_context(run: BackfillRun | None, user) -> dict:
+
+def _progress_context(run: BackfillRun | None, user, *, partial: bool = False) -> dict:
+    """The run card and the "Recent runs" table from one read, so they never disagree: a partial response (the
+    poll, pause, resume) carries the table as an out-of-band swap and the page's messages with it."""
     stalled = False
     if run is not None and run.status == BackfillRun.Status.RUNNING:
         idle = (timezone.now() - run.updated_at).total_seconds()
         stalled = idle > settings.BACKFILL_STALLED_AFTER_SECONDS
+    runs = list(BackfillRun.objects.select_related("bar", "started_by")[:RECENT_RUNS])
+    if run is not None:
+        runs = [run if past.pk == run.pk else past for past in runs]
     return {
         "run": run,
+        "outcomes": selectors.run_outcomes(run) if run is not None else None,
+        "words": selectors.OUTCOME_WORDS,
+        "runs": runs,
+        "partial": partial,
         "stalled": stalled,
         "can_operate": can_operate(user),
         "poll_seconds": settings.BACKFILL_PROGRESS_POLL_SECONDS,
         "reason_labels": FALLBACK_REASON_LABELS,
     }
+
+
+def _render_progress(request, run: BackfillRun):
+    response = render(request, "backfill/_progress.html", _progress_context(run, request.user, partial=True))
+    if run.status != BackfillRun.Status.RUNNING:
+        # The run stopped (finished, paused, failed): the whole-log totals refresh too.
+        response["HX-Trigger"] = "backfill-changed"
+    return response
 
 
 @require_GET
@@ -55,9 +76,17 @@ def backfill(request: HtmxHttpRequest):
     """The live (or latest) run's progress, the start form, and recent runs."""
     run = active_run() or BackfillRun.objects.select_related("bar", "started_by").first()
     context = _progress_context(run, request.user)
-    context["runs"] = BackfillRun.objects.select_related("bar", "started_by")[:10]
     context["form"] = BackfillStartForm(initial={"batch_size": settings.BACKFILL_BATCH_SIZE})
     return render(request, "backfill/backfill.html", context)
+
+
+@require_GET
+@read_all_required
+def backfill_totals(request: HtmxHttpRequest):
+    """The whole migration log's figures, in the words of the run card and the validation."""
+    return render(
+        request, "backfill/_log_totals.html", {"totals": selectors.log_totals(), "words": selectors.OUTCOME_WORDS}
+    )
 
 
 @require_GET
@@ -65,13 +94,13 @@ def backfill(request: HtmxHttpRequest):
 def backfill_progress(request: HtmxHttpRequest, run_id: int):
     """The progress partial that htmx polls while the run is running."""
     run = get_object_or_404(BackfillRun.objects.select_related("bar", "started_by"), pk=run_id)
-    return render(request, "backfill/_progress.html", _progress_context(run, request.user))
+    return _render_progress(request, run)
 
 
 def _respond(request: HtmxHttpRequest, run: BackfillRun | None):
     if request.htmx and run is not None:
         run.refresh_from_db()
-        return render(request, "backfill/_progress.html", _progress_context(run, request.user))
+        return _render_progress(request, run)
     return redirect("backfill:backfill")
 
 
@@ -88,13 +117,24 @@ def _enqueue(request, run: BackfillRun) -> bool:
 @require_POST
 @operator_required
 def backfill_start(request: HtmxHttpRequest):
-    """Start a run for every bar or one bar (optionally a dry run) and hand it to the workers."""
-    form = BackfillStartForm(request.POST)
+    """Start a run for every bar or one bar (optionally a dry run) and hand it to the workers. A real run over
+    every bar is refused until it is confirmed: the answer is then a page that says how many rows it fills,
+    per table, and how it is stopped and undone."""
+    form = BackfillStartForm(request.POST, requester=request.user)
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
                 messages.error(request, error)
         return redirect("backfill:backfill")
+    if form.needs_confirmation:
+        pending = pending_by_table()
+        context = {
+            "pending": pending,
+            "total": sum(pending.values()),
+            "batch_size": form.cleaned_data["batch_size"],
+            "active": active_run(),
+        }
+        return render(request, "backfill/confirm_full.html", context)
     try:
         run = start_backfill(
             started_by=request.user,
@@ -142,12 +182,15 @@ def backfill_resume(request: HtmxHttpRequest, run_id: int):
 @read_all_required
 def migration_log(request: HtmxHttpRequest):
     """The migration log, newest first, filtered, one keyset page at a time."""
-    filterset = MigrationLogFilter(request.GET or None, queryset=selectors.migration_log_queryset())
+    filterset = MigrationLogFilter(request.GET or None, queryset=selectors.migration_log_queryset(), request=request)
     context = keyset_page_context(request.GET, filterset, IdKeyset, estimates=selectors.log_row_estimates())
     users = selectors.users_by_id(row.resolved_server_id for row in context["page"].rows)
     for row in context["page"].rows:
         row.resolved_username = users.get(row.resolved_server_id)
     context["reason_labels"] = FALLBACK_REASON_LABELS
+    context["can_operate"] = can_operate(request.user)
+    if not context["page"].rows:
+        context["any_backfill"] = BackfillRun.objects.exists()
     if request.htmx and request.htmx.target == "log-rows":
         return render(request, "backfill/_migration_rows.html", context)
     return render(request, "backfill/migration_log.html", context)
@@ -157,7 +200,12 @@ def migration_log(request: HtmxHttpRequest):
 @read_all_required
 def migration_log_summary(request: HtmxHttpRequest):
     """The runbook's root-cause summaries (a partial the list page loads after itself)."""
-    context = {"summary": selectors.migration_summary(), "reason_labels": FALLBACK_REASON_LABELS}
+    context = {
+        "summary": selectors.migration_summary(),
+        "reason_labels": FALLBACK_REASON_LABELS,
+        "words": selectors.OUTCOME_WORDS,
+        "can_operate": can_operate(request.user),
+    }
     if request.htmx:
         return render(request, "backfill/_migration_summary.html", context)
     return render(request, "backfill/migration_summary.html", context)
@@ -201,12 +249,18 @@ def _migration_csv_row(row):
 @read_all_required
 def migration_log_export(request: HttpRequest):
     """The filtered migration log as CSV, streamed in keyset chunks."""
-    filterset = MigrationLogFilter(request.GET or None, queryset=selectors.migration_log_queryset())
+    filterset = valid_or_bad_input(
+        MigrationLogFilter(request.GET or None, queryset=selectors.migration_log_queryset(), request=request)
+    )
     lines = stream_csv(filterset.qs, keyset=IdKeyset, header=MIGRATION_CSV_HEADER, row_values=_migration_csv_row)
     return csv_response(lines, prefix="migration-server-id-log")
 
 
 # --- Post-migration validation ---------------------------------------------------------------------------
+
+
+def _validation_history():
+    return ValidationRun.objects.select_related("run_by")[:20]
 
 
 @require_GET
@@ -218,7 +272,7 @@ def validation(request: HttpRequest):
         "backfill/validation.html",
         {
             "run": latest_validation(),
-            "history": ValidationRun.objects.select_related("run_by")[:20],
+            "history": _validation_history(),
             "can_run": can_operate(request.user),
         },
     )
@@ -233,7 +287,7 @@ def validation_detail(request: HttpRequest, run_id: int):
         "backfill/validation.html",
         {
             "run": run,
-            "history": ValidationRun.objects.select_related("run_by")[:20],
+            "history": _validation_history(),
             "can_run": can_operate(request.user),
         },
     )
@@ -245,6 +299,8 @@ def validation_run(request: HtmxHttpRequest):
     """Run every check now and store the result (one click)."""
     run = run_validation(run_by=request.user)
     if request.htmx:
-        return render(request, "backfill/_validation_result.html", {"run": run})
+        # The result, and the "Earlier runs" table with the new run in it (out of band): never one without the other.
+        context = {"run": run, "history": _validation_history(), "history_oob": True}
+        return render(request, "backfill/_validation_result.html", context)
     messages.success(request, f"Validation {'passed' if run.passed else 'FAILED'} in {run.duration_ms} ms.")
     return redirect("backfill:validation")

@@ -1,4 +1,5 @@
-"""The per-bar mappings CSV (``server_name,username``): reading an upload and writing an export.
+"""The per-bar mappings CSV (``server_name,username``): reading an upload and writing an export. The second
+cell may also hold the member's display name, as managers know them (``mappings.services.MemberFinder``).
 
 Reading accepts UTF-8 with or without a BOM, ``,`` or ``;`` between cells (Excel in French locales writes
 ``;``), an optional header row, blank lines and trailing empty cells. Line numbers are the file's own, so a
@@ -14,6 +15,8 @@ from adminpanel.csv_export import csv_lines
 from adminpanel.spreadsheet import restore_formula
 
 HEADER = ("server_name", "username")
+# Header rows a reader skips: the export's own, and what a manager writes when the second column holds names.
+HEADERS = {HEADER, ("server_name", "member"), ("server_name", "display_name"), ("server_name", "user")}
 # The export defuses formula-like cells with an apostrophe (adminpanel.spreadsheet) and the import removes it
 # again, so an exported file opened in Excel runs nothing and re-imports unchanged.
 
@@ -97,7 +100,7 @@ def read_rows(text: str, *, max_rows: int) -> tuple[list[CsvRow], list[RowError]
                 continue
             if not seen_content:
                 seen_content = True
-                if tuple(cell.strip().casefold() for cell in cells[:2]) == HEADER:
+                if tuple(cell.strip().casefold() for cell in cells[:2]) in HEADERS:
                     continue
             while len(cells) > 2 and not cells[-1].strip():
                 cells.pop()

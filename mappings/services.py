@@ -5,6 +5,8 @@ locked), validates with the model's rules, writes, and appends its history to ``
 before, after) in the same transaction: a refused change writes nothing.
 """
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -15,6 +17,7 @@ from django.utils import timezone
 
 from adminpanel.audit import record_event
 from adminpanel.models import AuditLog, PanelEvent, User
+from adminpanel.pickers import fold, user_label
 from mappings.mapping_csv import CsvRow, RowError, decode_upload, read_rows
 from mappings.models import MappingImport, ServerNameMapping
 from mappings.models.mapping import DUPLICATE_NAME_MESSAGE, eligible_members, look_alike_message
@@ -138,6 +141,62 @@ class PlannedRow:
     server_name: str
     user: User
     mapping: ServerNameMapping | None = None  # the existing mapping a change or an unchanged row concerns
+    given: str = ""  # how the file named the member (a login or a display name)
+
+    @property
+    def member_label(self) -> str:
+        return user_label(self.user)
+
+    @property
+    def given_by_display_name(self) -> bool:
+        return bool(self.given) and self.given != self.user.username
+
+
+class MemberFinder:
+    """Finds the member a CSV cell names, as managers write it: the login (username, any case), the display
+    name (case, spacing and accents ignored) or the picker's label "Display Name (login)". A login written
+    exactly wins; a display name two members share, or one member's display name that is another's login in
+    another case, is refused with the candidates (the preview shows whom every row maps to)."""
+
+    def __init__(self, users):
+        self.by_login: dict[str, User] = {}
+        self.by_folded_login: dict[str, list[User]] = {}
+        self.by_name: dict[str, list[User]] = {}
+        for user in users:
+            self.by_login[user.username] = user
+            self.by_folded_login.setdefault(user.username.casefold(), []).append(user)
+            if user.display_name:
+                self.by_name.setdefault(_name_key(user.display_name), []).append(user)
+
+    def find(self, text: str) -> tuple[User | None, str | None]:
+        """(the member, None), or (None, why not) when the cell is ambiguous, or (None, None) when unknown."""
+        text = " ".join((text or "").split())
+        if text in self.by_login:  # a login written exactly is unique: it wins
+            return self.by_login[text], None
+        by_login = self.by_folded_login.get(text.casefold(), [])
+        labelled = _USER_LABEL.match(text)
+        if labelled and labelled["login"] in self.by_login:
+            user = self.by_login[labelled["login"]]
+            if _name_key(user.display_name or user.username) == _name_key(labelled["name"]):
+                return user, None
+        by_name = self.by_name.get(_name_key(text), [])
+        candidates = list({u.pk: u for u in by_login + by_name}.values())
+        if len(candidates) == 1:
+            return candidates[0], None
+        if not candidates:
+            return None, None
+        labels = sorted(user_label(u) for u in candidates)
+        return None, (
+            f"“{text}” could mean {len(candidates)} members: {', '.join(labels)}. "
+            f"Write the login instead, or the name with the login in brackets, e.g. “{labels[0]}”."
+        )
+
+
+_USER_LABEL = re.compile(r"^(?P<name>.*\S)\s+\((?P<login>[^()\s]+)\)$")
+
+
+def _name_key(name: str) -> str:
+    return fold(" ".join(unicodedata.normalize("NFKC", name or "").split()))
 
 
 @dataclass
@@ -165,16 +224,12 @@ def plan_import(*, bar, rows: list[CsvRow], row_errors: list[RowError]) -> Impor
     """Sort each row into add / change / unchanged / bad (with its reason), against the bar as it is now."""
     plan = ImportPlan(errors=list(row_errors))
     members = {m.user.username: m.user for m in eligible_members(bar.pk).select_related("user")}
-    folded: dict[str, list[User]] = {}
-    for user in members.values():
-        folded.setdefault(user.username.casefold(), []).append(user)
+    finder = MemberFinder(members.values())
     existing = {m.normalized_name: m for m in ServerNameMapping.objects.filter(bar=bar).select_related("user")}
+    found = {row.username: finder.find(row.username) for row in rows if row.username}
 
     def member(username: str) -> User | None:
-        if username in members:
-            return members[username]
-        candidates = folded.get(username.casefold(), [])
-        return candidates[0] if len(candidates) == 1 else None
+        return found[username][0]
 
     missing = {row.username for row in rows if row.username and member(row.username) is None}
     known_elsewhere = set(User.objects.filter(username__in=missing).values_list("username", flat=True))
@@ -199,16 +254,16 @@ def plan_import(*, bar, rows: list[CsvRow], row_errors: list[RowError]) -> Impor
         if problem is None and not row.username:
             problem = "A username is required."
         elif problem is None and user is None:
-            problem = (
+            problem = found[row.username][1] or (
                 f"“{row.username}” is not an active server or manager of this bar."
                 if row.username in known_elsewhere
-                else f"No user is called “{row.username}”."
+                else f"No active server or manager of this bar has the login or display name “{row.username}”."
             )
         if problem:
             plan.errors.append(RowError(row.line, problem, row.text))
             continue
         current = existing.get(key)
-        planned = PlannedRow(row.line, name, user, current)
+        planned = PlannedRow(row.line, name, user, current, given=row.username)
         if current is None:
             plan.adds.append(planned)
         elif current.user_id == user.pk and current.server_name == name:

@@ -41,7 +41,8 @@ SECTIONS = ("coverage", "table", "unmapped", "history")
 
 
 def _changed(response: HttpResponse, *, added: bool = False) -> HttpResponse:
-    """Tell the page's sections to refresh; the table only when a row was added (edits swap their own row)."""
+    """Tell the page's sections to refresh; the table (rows and count) when a row was added or deleted (edits
+    swap their own row and change no count)."""
     if added:
         trigger_client_event(response, ADDED_EVENT)
     return trigger_client_event(response, CHANGED_EVENT)
@@ -231,7 +232,8 @@ def mapping_delete(request: HtmxHttpRequest, bar_id, pk: int):
     mapping = get_object_or_404(ServerNameMapping.objects.select_related("user"), pk=pk, bar=access.bar)
     services.delete_mapping(mapping=mapping, actor=request.user)
     if request.htmx:
-        return _changed(HttpResponse(""))
+        # The row goes, and the table (its rows and its "N mappings" count, from one query) reloads with it.
+        return _changed(HttpResponse(""), added=True)
     messages.success(request, f"Deleted the mapping of “{mapping.server_name}”.")
     return redirect(_next_url(request, reverse("mappings:bar_detail", args=[access.bar.pk])))
 

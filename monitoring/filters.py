@@ -3,30 +3,56 @@
 from datetime import timedelta
 
 import django_filters
+from django.conf import settings
+from django.db.models import Q
+from django.forms import DateTimeInput, Select
 from django.utils import timezone
 
+from adminpanel.log_filters import BarPickFilter, LabelledDateRange, NamedFilterSet
 from adminpanel.models import AuditLog
+
+
+def server_id_error_q() -> Q:
+    """``monitoring.health_checks.SERVER_ID_ERRORS`` as a query: error level, message mentions server_id/serverId."""
+    return Q(level=AuditLog.Level.ERROR, error_message__iregex=r"server_?id")
+
 
 WINDOW_CHOICES = [("5m", "Last 5 minutes"), ("1h", "Last hour"), ("24h", "Last 24 hours"), ("7d", "Last 7 days")]
 WINDOWS = {"5m": timedelta(minutes=5), "1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
-DATE_INPUT = {"type": "date"}
 
 
-class AuditLogFilter(django_filters.FilterSet):
-    level = django_filters.ChoiceFilter(choices=AuditLog.Level.choices)
+class AuditLogFilter(NamedFilterSet):
+    level = django_filters.ChoiceFilter(choices=AuditLog.Level.choices, label="Level")
     error_type = django_filters.CharFilter(field_name="error_type", label="Error type")
-    bar = django_filters.UUIDFilter(field_name="bar_id", label="Bar id")
+    bar = BarPickFilter(field_name="bar", label="Bar (name or id)")
     q = django_filters.CharFilter(field_name="error_message", lookup_expr="icontains", label="Message contains")
     window = django_filters.ChoiceFilter(choices=WINDOW_CHOICES, method="filter_window", label="Time window")
+    since = django_filters.DateTimeFilter(
+        field_name="created_at",
+        lookup_expr="gte",
+        label=f"Logged since ({settings.TIME_ZONE})",
+        widget=DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    server_id_errors = django_filters.BooleanFilter(
+        method="filter_server_id_errors",
+        label="server_id errors only",
+        widget=Select(choices=[("", "Any row"), ("true", "Only server_id errors (as the chart counts)")]),
+    )
     created = django_filters.DateFromToRangeFilter(
         field_name="created_at",
         label="Between",
-        widget=django_filters.widgets.DateRangeWidget(attrs=DATE_INPUT),
+        widget=LabelledDateRange("Logged"),
     )
 
     class Meta:
         model = AuditLog
-        fields = ["level", "error_type", "bar", "q", "window", "created"]
+        fields = ["level", "error_type", "bar", "q", "window", "since", "server_id_errors", "created"]
+
+    def filter_server_id_errors(self, queryset, name, value):
+        """The rows the chart, the error patterns and the health check count (``SERVER_ID_ERRORS``)."""
+        if not value:
+            return queryset
+        return queryset.filter(server_id_error_q())
 
     def filter_window(self, queryset, name, value):
         return queryset.filter(created_at__gte=timezone.now() - WINDOWS[value])

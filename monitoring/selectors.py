@@ -198,13 +198,16 @@ def audit_log_queryset() -> QuerySet:
 
 @dataclass(frozen=True)
 class ErrorChart:
-    """server_id errors per minute over the last hour (runbook 4.2 "Error Tracking"), laid out for SVG."""
+    """server_id errors per minute over the last hour (runbook 4.2 "Error Tracking"), laid out for SVG. The
+    window is [start, end]: from the start of the first minute drawn to the moment it was counted."""
 
     points: list[SeriesPoint]  # at = minute, value = errors, extra = bars affected
     chart: Chart
     total: int
     peak: int
     sql: str
+    start: datetime | None = None
+    end: datetime | None = None
 
 
 def error_chart(*, minutes: int | None = None, now: datetime | None = None) -> ErrorChart:
@@ -228,7 +231,28 @@ def error_chart(*, minutes: int | None = None, now: datetime | None = None) -> E
         f"FROM audit_logs\nWHERE created_at > NOW() - INTERVAL '{minutes} minutes'\n  AND {SERVER_ID_ERRORS}\n"
         "GROUP BY minute ORDER BY minute DESC"
     )
-    return ErrorChart(points=points, chart=chart, total=sum(counts), peak=max(counts, default=0), sql=sql)
+    start = points[0].at if points else now
+    return ErrorChart(
+        points=points, chart=chart, total=sum(counts), peak=max(counts, default=0), sql=sql, start=start, end=now
+    )
+
+
+SERVER_ID_ERROR_PATTERNS = f"""
+SELECT error_type, COUNT(*) AS count, MAX(created_at) AS last_occurrence
+FROM audit_logs
+WHERE created_at >= %(start)s AND created_at <= %(end)s AND {SERVER_ID_ERRORS}
+GROUP BY error_type
+ORDER BY count DESC, error_type
+"""  # noqa: S608 (SERVER_ID_ERRORS is a constant)
+
+
+def server_id_error_patterns(*, start: datetime, end: datetime) -> tuple[list, str]:
+    """The runbook's RCA query 1 with the chart's definition of a server_id error (error level, message
+    mentions server_id or serverId) and the chart's window, so the two and the filtered list agree."""
+    with time_limited_cursor(settings.LOGS_SUMMARY_STATEMENT_TIMEOUT_MS) as cursor:
+        cursor.execute(SERVER_ID_ERROR_PATTERNS, {"start": start, "end": end})
+        rows = cursor.fetchall()
+    return rows, SERVER_ID_ERROR_PATTERNS.strip()
 
 
 def audit_error_patterns(*, start: datetime | None = None, end: datetime | None = None) -> tuple[list, str]:

@@ -19,7 +19,10 @@ from adminpanel.audit import record_event
 from adminpanel.charts import column_chart
 from adminpanel.csv_export import csv_response, stream_csv
 from adminpanel.htmx import HtmxHttpRequest
+from adminpanel.log_filters import valid_or_bad_input
 from adminpanel.paging import CreatedKeyset, IdKeyset, estimated_row_counts, keyset_page, keyset_page_context
+from adminpanel.pickers import user_label
+from adminpanel.presentation import as_json_text
 from adminpanel.roles import can_operate, operator_required, read_all_required
 from monitoring import incident_selectors, runbook_page, selectors, services, tasks
 from monitoring.filters import AuditLogFilter
@@ -219,7 +222,7 @@ def _phase_response(request, status: int = 200):
 @read_all_required
 def audit_log(request: HtmxHttpRequest):
     """Audit logs, newest first by their own timestamp, filtered, one keyset page at a time."""
-    filterset = AuditLogFilter(request.GET or None, queryset=selectors.audit_log_queryset())
+    filterset = AuditLogFilter(request.GET or None, queryset=selectors.audit_log_queryset(), request=request)
     estimates = estimated_row_counts(["audit_logs"])
     context = keyset_page_context(request.GET, filterset, CreatedKeyset, estimates=estimates)
     if request.htmx and request.htmx.target == "log-rows":
@@ -231,12 +234,29 @@ def audit_log(request: HtmxHttpRequest):
 @read_all_required
 def audit_log_chart(request: HtmxHttpRequest):
     """Per-minute server_id errors of the last hour (runbook 4.2 "Error Tracking") as inline SVG, with RCA 1."""
-    patterns, patterns_sql = selectors.audit_error_patterns()
-    context = {"chart": selectors.error_chart(), "patterns": patterns, "patterns_sql": patterns_sql}
+    chart = selectors.error_chart()
+    patterns, patterns_sql = selectors.server_id_error_patterns(start=chart.start, end=chart.end)
+    context = {
+        "chart": chart,
+        "patterns": patterns,
+        "patterns_sql": patterns_sql,
+        "since": timezone.localtime(chart.start).strftime("%Y-%m-%dT%H:%M"),
+    }
     return render(request, "monitoring/_error_chart.html", context)
 
 
-AUDIT_CSV_HEADER = ["id", "created_at", "level", "error_type", "error_message", "bar_id", "bar", "user_id", "payload"]
+AUDIT_CSV_HEADER = [
+    "id",
+    "created_at",
+    "level",
+    "error_type",
+    "error_message",
+    "bar_id",
+    "bar",
+    "user_id",
+    "user",
+    "payload",
+]
 
 
 def _audit_csv_row(row):
@@ -249,7 +269,8 @@ def _audit_csv_row(row):
         row.bar_id,
         row.bar.name if row.bar else "",
         row.user_id,
-        row.payload,
+        user_label(row.user) if row.user else "",
+        as_json_text(row.payload),  # JSON, never a Python repr
     ]
 
 
@@ -257,6 +278,8 @@ def _audit_csv_row(row):
 @read_all_required
 def audit_log_export(request: HttpRequest):
     """The filtered audit logs as CSV, streamed in keyset chunks."""
-    filterset = AuditLogFilter(request.GET or None, queryset=selectors.audit_log_queryset())
+    filterset = valid_or_bad_input(
+        AuditLogFilter(request.GET or None, queryset=selectors.audit_log_queryset(), request=request)
+    )
     lines = stream_csv(filterset.qs, keyset=CreatedKeyset, header=AUDIT_CSV_HEADER, row_values=_audit_csv_row)
     return csv_response(lines, prefix="audit-logs")

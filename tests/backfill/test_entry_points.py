@@ -87,7 +87,7 @@ def test_a_second_driver_of_the_same_run_does_nothing(scenario):
 
 def test_a_product_owner_starts_a_run_from_the_panel_and_it_completes(scenario, product_user, client_for, eager_celery):
     client = client_for(product_user)
-    response = client.post(reverse("backfill:backfill_start"), {"batch_size": "3"})
+    response = client.post(reverse("backfill:backfill_start"), {"batch_size": "3", "confirmed": "on"})
     assert response.status_code == 302
     run = BackfillRun.objects.get()
     assert run.status == BackfillRun.Status.FINISHED and run.started_by == product_user
@@ -116,7 +116,7 @@ def test_the_progress_partial_polls_while_running_and_shows_rate_eta_and_fallbac
     html = response.content.decode()
     assert response.status_code == 200
     assert 'hx-trigger="every 2s"' in html
-    assert "rows/s" in html and "ETA" in html and "fallbacks so far" in html
+    assert "rows/s" in html and "time left" in html and "fallback used" in html
     assert "4 / 9" in html
     assert "Pause" not in html  # support sees no control
 
@@ -125,7 +125,7 @@ def test_pause_and_resume_by_a_product_owner(scenario, product_user, client_for,
     run = start_backfill(batch_size=2)
     client = client_for(product_user)
     response = client.post(reverse("backfill:backfill_pause", args=[run.pk]), HTTP_HX_REQUEST="true")
-    assert response.status_code == 200 and "paused" in response.content.decode()
+    assert response.status_code == 200 and "Paused" in response.content.decode()
     run.refresh_from_db()
     assert run.status == BackfillRun.Status.PAUSED
     assert 'hx-trigger="every' not in response.content.decode()  # polling stops while paused

@@ -125,7 +125,9 @@ def test_a_run_started_while_redis_is_down_fails_at_once_says_why_and_blocks_no_
 ):
     settings.CELERY_BROKER_URL = CLOSED_PORT_BROKER
     client = client_for(product_user)
-    page = client.post(reverse("backfill:backfill_start"), {"batch_size": 2}, follow=True).content.decode()
+    page = client.post(
+        reverse("backfill:backfill_start"), {"batch_size": 2, "confirmed": "on"}, follow=True
+    ).content.decode()
     run = BackfillRun.objects.get()
     assert run.status == BackfillRun.Status.FAILED
     assert run.error == recovery.UNQUEUED_MESSAGE

@@ -66,7 +66,7 @@ def test_duplicate_names_inside_the_file_are_bad_rows(bar, members, manager):
 def test_unknown_users_and_non_members_are_bad_rows(bar, members, manager, other_bar_server):
     plan, _ = preview(bar, manager, "Ghost,nobody_here\nFatou,fatou\nAïcha,\n")
     assert [(e.line, e.reason) for e in plan.errors] == [
-        (1, "No user is called “nobody_here”."),
+        (1, "No active server or manager of this bar has the login or display name “nobody_here”."),
         (2, "“fatou” is not an active server or manager of this bar."),
         (3, "A username is required."),
     ]
