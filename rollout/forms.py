@@ -1,13 +1,12 @@
 """Input of the rollout page: every write carries a reason; advancing carries the version the user saw."""
 
-import uuid
-
 import django_filters
 from django import forms
 from django.db.models import Q
 from django.utils import timezone
 
-from adminpanel.models import Bar, User
+from adminpanel.models import User
+from adminpanel.pickers import NameProblem, resolve_bar
 from adminpanel.roles import PRODUCT
 from rollout import records
 from rollout.models import DeploymentRecord, EventKind, FeatureFlag, FlagState, RolloutEvent
@@ -26,38 +25,23 @@ class FlipFlagForm(forms.Form):
     confirm_token = CONFIRM_TOKEN
 
 
-def bar_by_name_or_id(text: str) -> Bar:
-    """The bar a person named: its exact name (any case), or its id pasted as a UUID. An ambiguous name is an error
-    that lists the candidates."""
-    text = (text or "").strip()
-    try:
-        bar = Bar.objects.filter(pk=uuid.UUID(text)).first()
-    except ValueError:
-        bar = None
-    else:
-        if bar is None:
-            raise forms.ValidationError("No bar has this id.")
-        return bar
-    matches = list(Bar.objects.filter(name__iexact=text).order_by("created_at", "pk")[:6])
-    if not matches:
-        similar = list(Bar.objects.filter(name__icontains=text).order_by("name").values_list("name", flat=True)[:5])
-        hint = f" Did you mean: {', '.join(similar)}?" if similar else " Check the spelling."
-        raise forms.ValidationError(f"No bar is named “{text}”.{hint}")
-    if len(matches) > 1:
-        candidates = "; ".join(f"{bar.name} (created {bar.created_at:%d %b %Y}, id {bar.pk})" for bar in matches[:5])
-        raise forms.ValidationError(
-            f"{len(matches)} bars are named “{text}”: {candidates}. Pick one from the list or paste its id."
-        )
-    return matches[0]
-
-
 class AllowListForm(forms.Form):
-    bar = forms.CharField(label="Bar", max_length=200, strip=True)
+    """A bar picked by name (the shared picker: a name, a picker label or a pasted id; an ambiguous name is an
+    error listing the candidates) among the bars the requester may see."""
+
+    bar = forms.CharField(label="Bar", max_length=300, strip=True)
     action = forms.ChoiceField(choices=[("add", "Add"), ("remove", "Remove")])
     reason = REASON
 
+    def __init__(self, *args, requester=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.requester = requester
+
     def clean_bar(self):
-        return bar_by_name_or_id(self.cleaned_data["bar"])
+        try:
+            return resolve_bar(self.requester, self.cleaned_data["bar"])
+        except NameProblem as problem:
+            raise forms.ValidationError(str(problem)) from problem
 
 
 class AdvanceForm(forms.Form):

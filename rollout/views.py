@@ -323,7 +323,7 @@ def allow_list(request: HttpRequest, key: str):
         note = "" if changed else " (it already was: nothing changed)"
         messages.success(request, f"{data['bar'].name} {verb} the allow-list of {key}{note}.")
 
-    return _back(request, AllowListForm(request.POST), call)
+    return _back(request, AllowListForm(request.POST, requester=request.user), call)
 
 
 @require_POST

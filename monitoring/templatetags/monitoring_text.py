@@ -3,39 +3,23 @@
 from datetime import datetime
 
 from django import template
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.html import format_html
-from django.utils.timesince import timesince, timeuntil
 
+from adminpanel.templatetags import panel_tags
 from monitoring import check_texts
 
 register = template.Library()
 
 
-def human_time(value: datetime) -> str:
-    """ "25 Nov 2026, 14:05 UTC" in the panel's time zone."""
-    local = timezone.localtime(value)
-    return f"{local.day} {local:%b %Y, %H:%M} {local.tzname()}"
-
-
 @register.filter
 def when(value, relative: str = ""):
-    """A timestamp as `<time datetime=…>25 Nov 2026, 14:05 UTC</time>`, with "(5 minutes ago)" when asked
-    (`|when:"ago"`); "—" for none."""
-    if isinstance(value, str):  # a time kept in JSON (a frozen record): ISO 8601
+    """The panel's human time (adminpanel panel_tags: `<time datetime=…>25 Nov 2026, 14:05 UTC</time>`), with
+    "(5 minutes ago)" when asked (`|when:"ago"`); also for times kept as ISO text in JSON (frozen records)."""
+    if isinstance(value, str):
         value = parse_datetime(value) or value
     if not isinstance(value, datetime):
         return value or "—"
-    now = timezone.now()
-    extra = ""
-    if relative:
-        extra = (
-            f" ({timesince(value, now).split(',')[0]} ago)"
-            if value <= now
-            else f" (in {timeuntil(value, now).split(',')[0]})"
-        )
-    return format_html('<time datetime="{}">{}</time>{}', value.isoformat(), human_time(value), extra)
+    return panel_tags.when_ago(value) if relative else panel_tags.when(value)
 
 
 @register.filter

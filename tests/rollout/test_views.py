@@ -133,7 +133,7 @@ def test_bad_input_gets_a_message_and_changes_nothing(client_for, owner):
         {"bar": "not-a-uuid", "action": "add", "reason": "x"},
         follow=True,
     )
-    assert "No bar is named “not-a-uuid”" in response.content.decode()
+    assert "No bar you may see is called “not-a-uuid”" in response.content.decode()
     response = client.post(reverse("rollout:advance"), {"version": "x", "batch_size": "-3"}, follow=True)
     assert response.status_code == 200
     assert client.post(reverse("rollout:flip", args=["NO_SUCH_FLAG"]), {"state": "off"}).status_code == 404
