@@ -181,3 +181,18 @@ def test_the_record_says_why_there_is_no_sign_button_and_prints_human_times(clie
 def test_home_links_the_bars_a_manager_runs(client_for, manager, bar):
     page = client_for(manager).get(reverse("home")).content.decode()
     assert f'href="{reverse("mappings:bar_detail", args=[bar.pk])}">{bar.name}</a>' in page
+
+
+def test_the_home_page_never_reads_a_day_of_sales_for_the_cohort_gate(client_for, owner, fresh_run, monkeypatch):
+    from rollout import cohort_compare
+
+    BarFactory.create_batch(2, is_internal=True)
+    advance(owner)
+
+    def fresh_read(**kwargs):
+        raise AssertionError("the landing page read the cohort figures afresh")
+
+    monkeypatch.setattr(cohort_compare, "compare_cohorts", fresh_read)
+    monkeypatch.setattr(cohort_compare, "read_sides", fresh_read)
+    page = visible(client_for(owner).get(reverse("home")))
+    assert "the figures of this stage are not computed yet" in page
