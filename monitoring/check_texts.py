@@ -394,4 +394,4 @@ def alert_lines(alert, *, event_kind: str = "") -> list[tuple[str, str]]:
 
 def alert_subject(alert, *, event_kind: str) -> str:
     title, severity = text_for(alert.check_name).title, STATUS_WORDS.get(alert.severity, alert.severity)
-    return f"[BarTender health] {severity}: {title} ({event_kind.replace('_', ' ')})"
+    return f"[BarTender health] {severity}: {title} — {event_kind}"
