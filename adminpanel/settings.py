@@ -54,6 +54,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The polled client APIs (/api/v1/flags, /api/v1/flags/snapshot) answer here: token-authenticated, read-only,
+    # they need none of the session, CSRF, login, messages, htmx or axes layers below (rollout/api.py).
+    "rollout.api.ClientApiFastPath",
     # Static files straight after the security headers, before sessions and logins (whitenoise's advice).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -402,6 +405,10 @@ CELERY_BEAT_SCHEDULE = {
 ROLLOUT_AUTO_ROLLBACK = env_bool(ENV, "ROLLOUT_AUTO_ROLLBACK", True)
 # Flag API answers kept per process, dropped by LISTEN/NOTIFY on every committed change (rollout/flag_cache.py).
 ROLLOUT_FLAG_CACHE = env_bool(ENV, "ROLLOUT_FLAG_CACHE", True)
+# Caches fed by LISTEN/NOTIFY (flags, API tokens) stop serving when PostgreSQL has not been heard from this long
+# on the listener's connection (a heartbeat every second keeps it fresh): the bound on a stale answer when a
+# notification is lost to a silently dead connection (adminpanel/pg_notify.py).
+LISTEN_MAX_SILENCE_SECONDS = float(ENV.get("LISTEN_MAX_SILENCE_SECONDS", "3"))
 # Minimum soak of each stage before the next one may start (hours; ROLLOUT_SOAK_HOURS_4A, _4B, _4C).
 ROLLOUT_SOAK_HOURS = {
     stage: float(ENV.get(f"ROLLOUT_SOAK_HOURS_{stage.upper()}", "24")) for stage in ("4a", "4b", "4c")

@@ -1,4 +1,8 @@
-"""Bench: the flag read API against a bare Django view on the same server (target ≥ 0.8× throughput, p99 < 20 ms).
+"""Bench: the flag read API against a bare Django view on the same server, with a Python load generator.
+
+The targets (≥ 1.0× the bare view's throughput, p99 < 10 ms at 8 connections) are measured under the production
+server by bench/flag_api_wrk.sh (granian, wrk); this one is the older stdlib-server variant, kept for machines
+without wrk. Like every bench it creates the database it needs (bench/rollout_bench_db.py) and prints only figures.
 
     .venv/bin/python bench/flag_api_bench.py [--requests 3000] [--clients 8] [--threads 8] [--bars 10000]
 
@@ -130,8 +134,8 @@ def main() -> None:
         for name, result in (("bare Django view", bare), ("GET /api/v1/flags", flags)):
             print(f"  {name:18} {result['rps']:7.0f} req/s  p50 {result['p50_ms']:5.1f} ms  "
                   f"p99 {result['p99_ms']:5.1f} ms  statuses {result['statuses']}")  # fmt: skip
-        print(f"throughput ratio flags/bare: {ratio:.2f} (target >= 0.8); flag API p99 {flags['p99_ms']:.1f} ms "
-              f"(target < 20 ms)")  # fmt: skip
+        print(f"throughput ratio flags/bare: {ratio:.2f} (target >= 1.0); flag API p99 {flags['p99_ms']:.1f} ms "
+              f"(target < 10 ms)")  # fmt: skip
 
         # 304 and cross-process kill switch visibility.
         status, _, body = request(port, flag_paths[0], headers)

@@ -13,31 +13,22 @@ CONNECTION_COUNTS=("${@:-8 50}"); read -r -a CONNECTION_COUNTS <<<"${CONNECTION_
 WORKERS=${WEB_WORKERS:-2}; THREADS=${WEB_THREADS:-4}
 # gunicorn is not in the panel's locks (granian was chosen): installed here, in the bench's own folder, if missing.
 if [ ! -x .var/bench-gunicorn/bin/gunicorn ] && [[ " ${SERVERS:-gunicorn granian} " == *" gunicorn "* ]]; then
-  .venv/bin/python -m pip install -q --disable-pip-version-check --target .var/bench-gunicorn/lib gunicorn==27.0.1 >/dev/null
+  .venv/bin/python -m pip install -q --disable-pip-version-check --target .var/bench-gunicorn/lib gunicorn==27.0.1 >/dev/null 2>&1 \
+    || { echo "could not install gunicorn into .var/bench-gunicorn (offline?): run with SERVERS=granian"; exit 1; }
   mkdir -p .var/bench-gunicorn/bin
   printf '#!/bin/sh\nPYTHONPATH="%s/.var/bench-gunicorn/lib:$PYTHONPATH" exec "%s/.venv/bin/python" -m gunicorn "$@"\n' "$ROOT" "$ROOT" \
     >.var/bench-gunicorn/bin/gunicorn
   chmod +x .var/bench-gunicorn/bin/gunicorn
 fi
 command -v wrk >/dev/null || { [ "$(id -u)" -eq 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "install wrk"; exit 1; }
-PORT=${BARTENDER_PG_PORT:-25432}
-export DATABASE_URL=${DATABASE_URL:-postgresql://bartender@127.0.0.1:$PORT/bartender_bench_rollout}
 # The panel refuses to start without a key when DEBUG is off: a local one, kept in the ignored .var/.
 mkdir -p .var; [ -s .var/secret_key ] || .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(50))' >.var/secret_key
 export SECRET_KEY=${SECRET_KEY:-$(cat .var/secret_key)} DEBUG=0
-read -r TOKEN BAR < <(.venv/bin/python - <<'PY'
-import sys
-sys.path[:0] = ["bench", "."]
-from rollout_bench_db import use_bench_database
-use_bench_database(bars=10000)
-from adminpanel.models import ApiClient, Bar
-ApiClient.objects.filter(name="serve-compare").delete()
-client = ApiClient(name="serve-compare", all_bars=True)
-raw = client.issue_token()
-client.save()
-print(raw, Bar.objects.order_by("pk").values_list("pk", flat=True).first())
-PY
-)
+# The bench database (DATABASE_URL, or bartender_bench_rollout on BARTENDER_PG_PORT): created, migrated and seeded
+# if missing; the set-up prints one line, "URL TOKEN BAR" (its notes go to stderr).
+read -r DATABASE_URL TOKEN BAR < <(.venv/bin/python bench/flag_api_setup.py serve-compare 10000 2>/dev/null | tail -n 1)
+[ -n "${BAR:-}" ] || { echo "bench set-up failed: run .venv/bin/python bench/flag_api_setup.py serve-compare to see why"; exit 1; }
+export DATABASE_URL
 free_port() { .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 SERVER_PID=
 stop_server() { [ -z "$SERVER_PID" ] || { kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }; }
@@ -47,7 +38,9 @@ start_server() {  # start_server NAME PORT
   case "$1" in
     gunicorn) .var/bench-gunicorn/bin/gunicorn --workers "$WORKERS" --worker-class gthread --threads "$THREADS" \
                 --bind "127.0.0.1:$2" --log-level warning adminpanel.wsgi:application >/dev/null 2>&1 & ;;
+    # granian as bin/dev serve runs it (keep in step with serve() there and bench/flag_api_granian.sh).
     granian) .venv/bin/granian --interface wsgi --workers "$WORKERS" --blocking-threads "$THREADS" \
+               --blocking-threads-idle-timeout 600 --respawn-failed-workers \
                --host 127.0.0.1 --port "$2" --log-level warning --no-access-log adminpanel.wsgi:application >/dev/null 2>&1 & ;;
   esac
   SERVER_PID=$!

@@ -3,7 +3,8 @@
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import psycopg
 from django.conf import settings
@@ -46,12 +47,37 @@ def is_enabled(flag: FeatureFlag | str, bar) -> bool:
     return bool(reading and reading.flags.get(key, False))
 
 
+@lru_cache(maxsize=64)
+def _flags_json(flags: tuple[tuple[str, bool], ...]) -> str:
+    return json.dumps(dict(flags))
+
+
+@lru_cache(maxsize=64)
+def _mode_json(mode: str | None) -> str:
+    return json.dumps(mode)
+
+
+def _plain(text: str) -> str:
+    """A JSON string of a bar id or an ETag (hex digits and hyphens: nothing to escape)."""
+    return f'"{text}"' if text.replace("-", "").isalnum() and text.isascii() else json.dumps(text)
+
+
 @dataclass(frozen=True)
 class FlagReading:
     bar_id: str
     operating_mode: str | None
     flags: dict[str, bool]
     etag: str
+    # The JSON answer, serialised once when the reading is made: a cached reading is served as these bytes.
+    body: bytes = field(default=b"", compare=False, repr=False)
+
+    def __post_init__(self):
+        if not self.body:  # what json.dumps(self.as_json()) gives, from parts a snapshot of 10k bars shares
+            body = (
+                f'{{"bar": {_plain(self.bar_id)}, "operatingMode": {_mode_json(self.operating_mode)}, '
+                f'"flags": {_flags_json(tuple(self.flags.items()))}, "version": {_plain(self.etag)}}}'
+            )
+            object.__setattr__(self, "body", body.encode())
 
     def as_json(self) -> dict:
         return {"bar": self.bar_id, "operatingMode": self.operating_mode, "flags": self.flags, "version": self.etag}
@@ -115,6 +141,11 @@ def read_flags_for_bar(bar_id: str) -> FlagReading | None:
     rows = _polled_query(FLAGS_FOR_BAR_SQL, [bar_id])
     if not rows:
         return None
+    return _reading(bar_id, rows)
+
+
+def _reading(bar_id: str, rows: list[tuple]) -> FlagReading:
+    """One bar's reading from its rows (operating mode, flag key, flag version, flag on), ordered by flag key."""
     mode = rows[0][0]
     flags = {key: bool(on) for _, key, _, on in rows if key is not None}
     for key in DEFAULT_FLAGS:
@@ -124,6 +155,79 @@ def read_flags_for_bar(bar_id: str) -> FlagReading | None:
     fingerprint = f"{bar_id}|{mode}|" + "|".join(f"{key}:{version}:{int(bool(on))}" for _, key, version, on in rows)
     etag = hashlib.md5(fingerprint.encode(), usedforsecurity=False).hexdigest()[:20]
     return FlagReading(bar_id, mode, flags, etag)
+
+
+# --- The bulk snapshot (GET /api/v1/flags/snapshot) ------------------------------------------------------
+ALL_BARS = "all"
+
+SNAPSHOT_SQL = """
+SELECT b.id::text, b.settings->>'operatingMode', f.key, f.version,
+       (NOT f.kill_switch_engaged AND (f.enabled_globally OR fb.id IS NOT NULL))
+FROM bars b
+LEFT JOIN feature_flags f ON true
+LEFT JOIN feature_flag_bars fb ON fb.featureflag_id = f.id AND fb.bar_id = b.id
+ORDER BY b.id, f.key
+"""
+
+
+@dataclass(frozen=True)
+class FlagSnapshot:
+    """Every readable bar's reading as one JSON body, with one ETag for the whole of it."""
+
+    etag: str
+    body: bytes
+    bars: int
+
+
+def read_all_readings() -> dict[str, FlagReading]:
+    """Every bar's reading, by bar id in id order: one query (the same answer as `read_flags_for_bar` per bar)."""
+    with connection.cursor() as cursor:
+        cursor.execute(SNAPSHOT_SQL)
+        rows = cursor.fetchall()
+    readings: dict[str, FlagReading] = {}
+    start = 0
+    for index in range(1, len(rows) + 1):
+        if index == len(rows) or rows[index][0] != rows[start][0]:
+            bar_id = rows[start][0]
+            readings[bar_id] = _reading(bar_id, [row[1:] for row in rows[start:index]])
+            start = index
+    return readings
+
+
+def _all_readings() -> dict[str, FlagReading]:
+    table = flag_cache.get_snapshot(ALL_BARS)
+    if table is None:
+        generation = flag_cache.generation()
+        table = read_all_readings()
+        flag_cache.put_snapshot(ALL_BARS, table, generation=generation)
+    return table
+
+
+def flag_snapshot(scope: frozenset[str] | None) -> FlagSnapshot:
+    """The snapshot of every bar (`scope` None) or of the bars in `scope` that exist, in bar id order.
+
+    Body: ``{"version": <etag>, "bars": [<the /api/v1/flags answer of each bar>, ...]}``. The ETag hashes each
+    bar's own version (bar id, operating mode, each flag's version and state), so it changes whenever any flag,
+    allow-list, kill switch or operating mode changes the answer of a bar the token may read, or a bar comes or
+    goes. Kept per process and per scope until the next change notification (rollout/flag_cache.py).
+    """
+    key = ("snapshot", scope)
+    generation = flag_cache.generation()
+    cached = flag_cache.get_snapshot(key)
+    if cached is not None:
+        return cached
+    table = _all_readings()
+    readings = table.values() if scope is None else [table[pk] for pk in sorted(scope) if pk in table]
+    digest = hashlib.md5(usedforsecurity=False)
+    bodies = []
+    for reading in readings:
+        digest.update(reading.etag.encode())
+        bodies.append(reading.body)
+    etag = digest.hexdigest()[:20]
+    body = b'{"version": "' + etag.encode() + b'", "bars": [' + b", ".join(bodies) + b"]}"
+    snapshot = FlagSnapshot(etag, body, len(bodies))
+    flag_cache.put_snapshot(key, snapshot, generation=generation)
+    return snapshot
 
 
 # --- The rollout page -----------------------------------------------------------------------------

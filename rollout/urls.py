@@ -1,12 +1,14 @@
 from django.urls import path
 
-from rollout import views
+from rollout import api, views
 
 app_name = "rollout"
 urlpatterns = [
-    # First: every BarTender device polls it, and URL resolution walks the patterns in order.
-    path("api/v1/flags", views.flags_api, name="flags_api"),
-    path("api/v1/flags/explain", views.explain_api, name="explain_api"),
+    # The client API (rollout/api.py). Polled routes are answered before the URL resolver by
+    # rollout.api.ClientApiFastPath; they are routed here too, for reverse() and for the record.
+    path("api/v1/flags", api.flags_api, name="flags_api"),
+    path("api/v1/flags/snapshot", api.snapshot_api, name="flags_snapshot_api"),
+    path("api/v1/flags/explain", api.explain_api, name="explain_api"),
     path("rollout/", views.rollout_page, name="page"),
     path("rollout/flags/<str:key>/flip/", views.flip_flag, name="flip"),
     path("rollout/flags/<str:key>/allow-list/", views.allow_list, name="allow_list"),

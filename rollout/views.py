@@ -3,17 +3,14 @@
 import uuid
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponseNotModified, JsonResponse
+from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from adminpanel.api_auth import api_client_or_refusal, api_error, bar_scope_refusal
 from adminpanel.csv_export import csv_lines, csv_response
 from adminpanel.htmx import HtmxHttpRequest
 from adminpanel.paging import IdKeyset, estimated_row_counts, keyset_page
@@ -606,64 +603,7 @@ def record_sign(request: HttpRequest, pk: int):
     return redirect("rollout:record", pk=record.pk)
 
 
-# --- Flag read API --------------------------------------------------------------------------------
-def _api_bar_id(request: HttpRequest) -> tuple[uuid.UUID | None, JsonResponse | None]:
-    """The token rules every flag API route shares: a valid, unexpired client token (401), a bar id (400), and a
-    bar inside the token's scope (403, said before the bar is looked up)."""
-    client, refusal = api_client_or_refusal(request)
-    if refusal is not None:
-        return None, refusal
-    try:
-        bar_id = uuid.UUID(request.GET.get("bar", ""))
-    except ValueError:
-        return None, api_error(400, "invalid_bar_id", "The bar parameter must be a bar id (a UUID).")
-    return bar_id, bar_scope_refusal(client, bar_id)
-
-
-@csrf_exempt  # token-authenticated, never cookie-authenticated: a write is answered 405 in JSON, not a CSRF page
-@login_not_required
-def flags_api(request: HttpRequest):
-    """`GET /api/v1/flags?bar=<uuid>` for BarTender clients: both flags and the operating mode, with an ETag."""
-    if request.method not in ("GET", "HEAD"):
-        return api_error(405, "method_not_allowed", "The flag API is read-only: use GET.", Allow="GET, HEAD")
-    bar_id, refusal = _api_bar_id(request)
-    if refusal is not None:
-        return refusal
-    reading = selectors.flags_for_bar(bar_id)
-    if reading is None:
-        return api_error(404, "bar_not_found", "No bar has this id.")
-    etag = f'"{reading.etag}"'
-    client_tags = _if_none_match(request)
-    if etag in client_tags or "*" in client_tags:
-        response = HttpResponseNotModified()
-    else:
-        response = JsonResponse(reading.as_json())
-    response["ETag"] = etag
-    # Clients may keep the answer but must ask again every time: a kill switch shows on the next request.
-    # (Set whole rather than through patch_cache_control: this view is polled by every device.)
-    response["Cache-Control"] = "private, no-cache"
-    return response
-
-
-def _if_none_match(request: HttpRequest) -> set[str]:
-    header = request.headers.get("If-None-Match", "")
-    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
-
-
-@login_not_required
-@require_GET
-def explain_api(request: HttpRequest):
-    """`GET /api/v1/flags/explain?bar=<uuid>`: why each flag is on or off for the bar (same token rules as
-    `/api/v1/flags`); never cached, since it is for people debugging a bar, not for polling."""
-    bar_id, refusal = _api_bar_id(request)
-    if refusal:
-        return refusal
-    explanation = explain.explain_bar(bar_id)
-    if explanation is None:
-        return api_error(404, "bar_not_found", "No bar has this id.")
-    response = JsonResponse(explanation.as_json())
-    response["Cache-Control"] = "private, no-store"
-    return response
+# (The flag read API for clients lives in rollout/api.py.)
 
 
 # --- "Why is this bar on?" ------------------------------------------------------------------------

@@ -1,0 +1,146 @@
+"""The flag read API for BarTender clients: `GET /api/v1/flags`, `/api/v1/flags/snapshot` and `/api/v1/flags/explain`.
+
+Every device polls the first (and relays and POS fleets the second), so both are served on a short path:
+`ClientApiFastPath`, second in ``MIDDLEWARE`` right after Django's SecurityMiddleware (HTTPS redirect, HSTS,
+nosniff, referrer and opener policies still apply), answers them without the layers below it, which a
+token-authenticated, read-only JSON API does not use: sessions, CSRF (no cookie is ever read), authentication by
+session and LoginRequiredMiddleware (the token is the login), messages, htmx, axes (no password is checked),
+whitenoise (not a static file) and the page CSP with its nonce (the API sends its own, stricter policy). It still
+checks the Host header against ``ALLOWED_HOSTS`` as CommonMiddleware would. The same views stay routed in
+rollout/urls.py, so `reverse()` and any request that reaches the URL resolver get the same answers.
+
+The answers come from the process's flag cache (rollout/flag_cache.py: no database query per poll; dropped by
+LISTEN/NOTIFY the moment a change commits) as bytes serialised once, and carry ``X-Served-By: <pid>`` so that a
+client or a bench can tell which server process answered (bench/flag_api_propagation.py measures how fast a kill
+switch reaches each one).
+"""
+
+import os
+import uuid
+from urllib.parse import parse_qsl
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
+
+from adminpanel.api_auth import api_client_or_refusal, api_error, bar_scope_refusal
+from rollout import explain, selectors
+
+# Headers of every answer of the polled API. A JSON answer loads nothing and may be framed by no page.
+API_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+}
+# Clients may keep an answer but must ask again every time: a kill switch shows on the next request.
+CACHE_CONTROL = "private, no-cache"
+
+
+def _read_only(name: str) -> JsonResponse:
+    return api_error(405, "method_not_allowed", f"The {name} is read-only: use GET.", Allow="GET, HEAD")
+
+
+def _if_none_match(request: HttpRequest) -> set[str]:
+    header = request.META.get("HTTP_IF_NONE_MATCH", "")  # (request.headers would parse every header)
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+
+
+def _query_value(request: HttpRequest, name: str) -> str:
+    """The last value of query parameter `name`, as `request.GET.get` gives it, without building the QueryDict."""
+    if "GET" in request.__dict__:
+        return request.GET.get(name, "")
+    values = [value for key, value in parse_qsl(request.META.get("QUERY_STRING", ""), True) if key == name]
+    return values[-1] if values else ""
+
+
+def _answer(request: HttpRequest, etag: str, body: bytes) -> HttpResponse:
+    """200 with the body, or 304 when the client already holds this ETag; both with the ETag, never stored."""
+    etag = f'"{etag}"'
+    client_tags = _if_none_match(request)
+    if etag in client_tags or "*" in client_tags:
+        response = HttpResponseNotModified()
+    else:
+        response = HttpResponse(body, content_type="application/json")
+    response["ETag"] = etag
+    response["Cache-Control"] = CACHE_CONTROL
+    return response
+
+
+def _api_bar_id(request: HttpRequest) -> tuple[uuid.UUID | None, JsonResponse | None]:
+    """The token rules every per-bar route shares: a valid, unexpired client token (401), a bar id (400), and a
+    bar inside the token's scope (403, said before the bar is looked up)."""
+    client, refusal = api_client_or_refusal(request)
+    if refusal is not None:
+        return None, refusal
+    try:
+        bar_id = uuid.UUID(_query_value(request, "bar"))
+    except ValueError:
+        return None, api_error(400, "invalid_bar_id", "The bar parameter must be a bar id (a UUID).")
+    return bar_id, bar_scope_refusal(client, bar_id)
+
+
+@csrf_exempt  # token-authenticated, never cookie-authenticated: a write is answered 405 in JSON, not a CSRF page
+@login_not_required
+def flags_api(request: HttpRequest):
+    """`GET /api/v1/flags?bar=<uuid>` for BarTender clients: both flags and the operating mode, with an ETag."""
+    if request.method not in ("GET", "HEAD"):
+        return _read_only("flag API")
+    bar_id, refusal = _api_bar_id(request)
+    if refusal is not None:
+        return refusal
+    reading = selectors.flags_for_bar(bar_id)
+    if reading is None:
+        return api_error(404, "bar_not_found", "No bar has this id.")
+    return _answer(request, reading.etag, reading.body)
+
+
+@csrf_exempt
+@login_not_required
+def snapshot_api(request: HttpRequest):
+    """`GET /api/v1/flags/snapshot`: the `/api/v1/flags` answer of every bar the token may read (all bars for a
+    fleet-wide token, its own bars for a scoped one), in one body with one ETag (304 on `If-None-Match`)."""
+    if request.method not in ("GET", "HEAD"):
+        return _read_only("flag snapshot API")
+    client, refusal = api_client_or_refusal(request)
+    if refusal is not None:
+        return refusal
+    scope = None if client.all_bars else frozenset(getattr(client, "scope_bar_ids", frozenset()))
+    snapshot = selectors.flag_snapshot(scope)
+    return _answer(request, snapshot.etag, snapshot.body)
+
+
+@login_not_required
+@require_GET
+def explain_api(request: HttpRequest):
+    """`GET /api/v1/flags/explain?bar=<uuid>`: why each flag is on or off for the bar (same token rules as
+    `/api/v1/flags`); never cached, since it is for people debugging a bar, not for polling."""
+    bar_id, refusal = _api_bar_id(request)
+    if refusal:
+        return refusal
+    explanation = explain.explain_bar(bar_id)
+    if explanation is None:
+        return api_error(404, "bar_not_found", "No bar has this id.")
+    response = JsonResponse(explanation.as_json())
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+FAST_VIEWS = {"/api/v1/flags": flags_api, "/api/v1/flags/snapshot": snapshot_api}
+
+
+class ClientApiFastPath:
+    """Answer the polled client APIs right after SecurityMiddleware, skipping the page layers (module docstring)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        view = FAST_VIEWS.get(request.path_info)
+        if view is None:
+            return self.get_response(request)
+        request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it (DisallowedHost: 400)
+        response = view(request)
+        for name, value in API_HEADERS.items():
+            response.headers.setdefault(name, value)
+        response["X-Served-By"] = str(os.getpid())
+        return response
