@@ -16,16 +16,27 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import timezone
 
+from monitoring import check_texts
+
 logger = logging.getLogger(__name__)
 
 MAIL, WEBHOOK = "mail", "webhook"
 
 
 def payload(*, event) -> dict:
-    """What every channel says about an alert event."""
+    """What every channel says about an alert event: the machine fields, and under "lines" the words the alert
+    list shows (monitoring.check_texts.alert_lines), which the mail body is made of."""
     alert = event.alert
     result = alert.last_result
+    lines = check_texts.alert_lines(alert, event_kind=event.kind)
+    runbook = dict(lines).get("Runbook", "")
+    if runbook.startswith("/") and settings.PANEL_URL:
+        lines = [
+            (label, settings.PANEL_URL.rstrip("/") + text if label == "Runbook" else text) for label, text in lines
+        ]
     return {
+        "subject": check_texts.alert_subject(alert, event_kind=event.kind),
+        "lines": [[label, text] for label, text in lines],
         "event": event.kind,
         "check": alert.check_name,
         "severity": alert.severity,
@@ -42,11 +53,16 @@ def payload(*, event) -> dict:
 
 
 def _subject(data: dict) -> str:
-    return f"[BarTender health] {data['severity'].upper()} {data['check']} {data['event']}"
+    return data.get("subject") or f"[BarTender health] {data['severity'].upper()} {data['check']} {data['event']}"
 
 
 def _body(data: dict) -> str:
-    lines = [f"{key}: {value}" for key, value in data.items() if value not in (None, "")]
+    """An alert's lines in words (the alert list's); other messages (rollout steps): their fields, one a line."""
+    if data.get("lines"):
+        lines = [f"{label}: {text}" for label, text in data["lines"]]
+        lines.append(f"Alert #{data['alert_id']}, opened {data['opened_at']}")
+    else:
+        lines = [f"{key}: {value}" for key, value in data.items() if value not in (None, "")]
     return "\n".join(lines) + "\n"
 
 

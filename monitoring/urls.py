@@ -15,6 +15,7 @@ urlpatterns = [
     path("monitoring/run/", views.run_now, name="run_now"),
     path("monitoring/runs/<int:run_id>/", views.run_detail, name="run"),
     path("monitoring/alerts/", views.alert_list, name="alerts"),
+    path("runbook/", views.runbook, name="runbook"),
     path("monitoring/alerts/<int:alert_id>/acknowledge/", views.acknowledge, name="acknowledge"),
     path("logs/audit/", views.audit_log, name="audit_log"),
     path("logs/audit/chart/", views.audit_log_chart, name="audit_log_chart"),

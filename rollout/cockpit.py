@@ -22,6 +22,7 @@ from adminpanel.roles import PRODUCT, can_operate
 from backfill.models import BackfillRun, ValidationRun
 from monitoring.models import Alert, CheckStatus, HealthRun, PhaseWindow
 from rollout import permissions
+from rollout.cohort_compare import stored_comparison
 from rollout.gates import evaluate_gates, latest_full_backfill
 from rollout.models import (
     STAGE_ORDER,
@@ -423,7 +424,10 @@ def _stage_steps(state: RolloutState, *, caps: dict, people: _People, now) -> li
         else:
             view.summary = "Not started."
         if stage == target:
-            view.gates = evaluate_gates(state=state, now=now, entering_next_stage=entering)
+            # The landing page never reads a day of sales: stored cohort figures (the beat's, said with their
+            # time); pressing the button judges the gates again on fresh figures.
+            comparison = stored_comparison(now=now, state=state)
+            view.gates = evaluate_gates(state=state, now=now, entering_next_stage=entering, comparison=comparison)
             bars = remaining_in_stage(stage) if entering else remaining
             closed = [gate for gate in view.gates if not gate.passed]
             view.action = Action(

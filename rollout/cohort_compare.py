@@ -366,6 +366,25 @@ def compare_cohorts(*, now: datetime, state: RolloutState | None = None) -> Coho
     return _judged(switched=switched, control=control, start=start, now=now, stage=state.stage, computed_at=now)
 
 
+def stored_comparison(*, now: datetime, state: RolloutState | None = None) -> CohortComparison:
+    """What a page that must stay fast shows (the home page's cockpit): the stored figures of the current stage,
+    however old (the comparison says when they were computed; the beat refreshes them every minute), never a
+    fresh read of a day of sales. With none stored for the stage yet: "not enough data yet", said so."""
+    state = state or RolloutState.objects.get_or_create(pk=RolloutState.SINGLETON_ID)[0]
+    started = stage_started_at(state.stage)
+    if started is None:
+        return _nothing_to_compare(state, now)
+    stored = CohortSnapshot.objects.filter(pk=CohortSnapshot.SINGLETON_ID, stage=state.stage).first()
+    if stored is None:
+        start = max(started, now - timedelta(hours=settings.ROLLOUT_COHORT_WINDOW_HOURS))
+        summary = "the figures of this stage are not computed yet: the beat computes them within a minute"
+        return CohortComparison(NOT_ENOUGH, summary, [], Side(), Side(), start, now, state.stage, now)
+    return _judged(
+        switched=Side(**stored.switched), control=Side(**stored.control), start=stored.window_start,
+        now=stored.computed_at, stage=stored.stage, computed_at=stored.computed_at,
+    )  # fmt: skip
+
+
 def current_comparison(*, now: datetime, state: RolloutState | None = None, max_age: float | None = None):
     """The stored comparison when it is for this stage and state version and at most ``max_age`` seconds old
     (ROLLOUT_COHORT_MAX_AGE_SECONDS by default: the beat refreshes it every minute), else a fresh one. Pages and

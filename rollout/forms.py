@@ -5,7 +5,8 @@ from django import forms
 from django.db.models import Q
 from django.utils import timezone
 
-from adminpanel.models import Bar, User
+from adminpanel.models import User
+from adminpanel.pickers import NameProblem, resolve_bar
 from adminpanel.roles import PRODUCT
 from rollout import records
 from rollout.models import DeploymentRecord, EventKind, FeatureFlag, FlagState, RolloutEvent
@@ -15,21 +16,32 @@ REASON = forms.CharField(
 )
 
 
+CONFIRM_TOKEN = forms.CharField(required=False, max_length=1000, widget=forms.HiddenInput)
+
+
 class FlipFlagForm(forms.Form):
     state = forms.ChoiceField(choices=FlagState.choices)
     reason = REASON
+    confirm_token = CONFIRM_TOKEN
 
 
 class AllowListForm(forms.Form):
-    bar = forms.UUIDField(label="Bar id", error_messages={"invalid": "Enter a bar id (a UUID)."})
+    """A bar picked by name (the shared picker: a name, a picker label or a pasted id; an ambiguous name is an
+    error listing the candidates) among the bars the requester may see."""
+
+    bar = forms.CharField(label="Bar", max_length=300, strip=True)
     action = forms.ChoiceField(choices=[("add", "Add"), ("remove", "Remove")])
     reason = REASON
 
+    def __init__(self, *args, requester=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.requester = requester
+
     def clean_bar(self):
-        bar = Bar.objects.filter(pk=self.cleaned_data["bar"]).first()
-        if bar is None:
-            raise forms.ValidationError("No bar has this id.")
-        return bar
+        try:
+            return resolve_bar(self.requester, self.cleaned_data["bar"])
+        except NameProblem as problem:
+            raise forms.ValidationError(str(problem)) from problem
 
 
 class AdvanceForm(forms.Form):
@@ -40,6 +52,7 @@ class AdvanceForm(forms.Form):
     override_reason = forms.CharField(
         required=False, max_length=2000, strip=True, label="Override closed gates because (needs override_gate)"
     )
+    confirm_token = CONFIRM_TOKEN
 
 
 class AutopilotForm(forms.Form):
@@ -66,7 +79,15 @@ class KillSwitchForm(forms.Form):
     reason = REASON
     confirm = forms.BooleanField(
         label="Yes: turn both flags off for every bar now (allow-lists and data are kept).",
-        error_messages={"required": "Tick the confirmation to pull the kill switch."},
+        error_messages={"required": "Tick the confirmation to engage the kill switch."},
+    )
+
+
+class ReleaseKillSwitchForm(forms.Form):
+    reason = REASON
+    confirm = forms.BooleanField(
+        label="Yes: turn both flags back on for their allow-listed bars now.",
+        error_messages={"required": "Tick the confirmation to release the kill switch."},
     )
 
 

@@ -20,8 +20,8 @@ DEFAULT_FLAGS = {
 class FlagState(models.TextChoices):
     """What a flag's two switches mean for the bars (DESIGN.md section 4)."""
 
-    OFF = "off", "Off for every bar (kill switch)"
-    ALLOW_LIST = "allow_list", "On for allow-listed bars"
+    OFF = "off", "Off for every bar"
+    ALLOW_LIST = "allow_list", "On for allow-listed bars only"
     GLOBAL = "global", "On for every bar"
 
 
@@ -57,6 +57,17 @@ class FeatureFlag(models.Model):
     @property
     def state_label(self) -> str:
         return FlagState(self.state).label
+
+    def plain_state(self, allow_listed: int) -> tuple[str, str]:
+        """(css class, words) a person reads: "On for every bar", "On for 12 allow-listed bars", "Off — 0 bars",
+        "Off — kill switch engaged" (Unleash/LaunchDarkly style: a flag is plainly on or off)."""
+        if self.kill_switch_engaged:
+            return "killed", "Off — kill switch engaged"
+        if self.enabled_globally:
+            return "global", "On for every bar"
+        if allow_listed:
+            return "allow_list", f"On for {allow_listed:,} allow-listed bar{'s' if allow_listed != 1 else ''}"
+        return "off", "Off — 0 bars"
 
 
 class FeatureFlagUserObjectPermission(UserObjectPermissionBase):
@@ -169,7 +180,8 @@ class EventKind(models.TextChoices):
     STAGE_RESUME = "stage_resume", "Rollout resumed"
     GATE_OVERRIDE = "gate_override", "Gate overridden"
     STAGE_ROLLBACK = "stage_rollback", "Stage rolled back"
-    KILL_SWITCH = "kill_switch", "Kill switch"
+    KILL_SWITCH = "kill_switch", "Kill switch engaged"
+    KILL_SWITCH_RELEASE = "kill_switch_release", "Kill switch released"
     AUTO_ROLLBACK = "auto_rollback", "Automatic rollback"
     RECORD = "record", "Deployment record"
     AUTOPILOT_ON = "autopilot_on", "Autopilot turned on"
@@ -294,9 +306,7 @@ class DeploymentRecord(models.Model):
     snapshot = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # The Phase 1 backup the record refers to (filled from the cockpit, never typed).
-    backup = models.ForeignKey(
-        "DatabaseBackup", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    backup = models.ForeignKey("DatabaseBackup", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
 
     class Meta:
         db_table = "deployment_records"
@@ -372,9 +382,7 @@ class RunbookRun(models.Model):
                 fields=["step"], condition=Q(status__in=["queued", "running"]), name="runbook_run_one_active_per_step"
             ),
             models.CheckConstraint(condition=Q(progress__lte=100), name="runbook_run_progress_pct"),
-            models.CheckConstraint(
-                condition=~Q(status="waived") | ~Q(reason=""), name="runbook_run_waiver_has_reason"
-            ),
+            models.CheckConstraint(condition=~Q(status="waived") | ~Q(reason=""), name="runbook_run_waiver_has_reason"),
         ]
         indexes = [models.Index(fields=["step", "-created_at"], name="runbook_run_step_idx")]
 

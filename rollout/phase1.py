@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from adminpanel.models import Bar, BarMember, MemberRole, Sale, User
 from rollout import permissions, services
-from rollout.models import DEFAULT_FLAGS, FeatureFlag, FlagState, RolloutState, Stage
+from rollout.models import DEFAULT_FLAGS, FeatureFlag, RolloutState, Stage
 from rollout.selectors import read_flags_for_bar
 
 FLAGS_SQL = """
@@ -44,8 +44,7 @@ def verify_flags_off() -> Outcome:
         cursor.execute(FLAGS_SQL)
         rows = cursor.fetchall()
     flags = {
-        key: {"enabled_globally": on, "kill_switch": killed, "allow_listed": listed}
-        for key, on, killed, listed in rows
+        key: {"enabled_globally": on, "kill_switch": killed, "allow_listed": listed} for key, on, killed, listed in rows
     }
     problems = [f"{key} does not exist" for key in DEFAULT_FLAGS if key not in flags]
     for key, flag in flags.items():
@@ -202,7 +201,6 @@ def rehearse_rollback(
 
 def _release(actor, *, was_paused: bool) -> None:
     """Undo the rehearsal's kill switch: each flag back to allow-list only, and the rollout unpaused if it was."""
-    for flag in FeatureFlag.objects.order_by("key"):
-        services.flip_flag(actor=actor, flag_key=flag.key, state=FlagState.ALLOW_LIST, reason=RELEASE_REASON)
+    services.release_kill_switch(actor=actor, reason=RELEASE_REASON)
     if not was_paused:
         services.resume_rollout(actor=actor, reason=RELEASE_REASON)

@@ -28,6 +28,7 @@ from rollout.models import (
     DeploymentRecord,
     EventKind,
     FeatureFlag,
+    FlagState,
     RolloutEvent,
     RolloutState,
     RolloutStep,
@@ -241,15 +242,28 @@ def remaining_in_stage(stage: str) -> int:
         return cursor.fetchone()[0]
 
 
+ALLOW_LIST_SHOWN = 50
+
+
 @dataclass(frozen=True)
 class FlagRow:
     flag: FeatureFlag
     allow_listed: int
     flippers: list[str]
     can_flip: bool
+    listed_bars: list = ()
+
+    @property
+    def plain(self) -> tuple[str, str]:
+        return self.flag.plain_state(self.allow_listed)
+
+    @property
+    def more_listed(self) -> int:
+        return max(0, self.allow_listed - len(self.listed_bars))
 
 
 def flag_rows(user) -> list[FlagRow]:
+    """Each flag with its plain state, who may flip it and the first allow-listed bars by name."""
     rows = []
     for flag in FeatureFlag.objects.annotate(allow_listed=Count("allowed_bars")).order_by("key"):
         holders = get_users_with_perms(flag, only_with_perms_in=["flip_flag"], with_group_users=True)
@@ -259,9 +273,43 @@ def flag_rows(user) -> list[FlagRow]:
                 allow_listed=flag.allow_listed,
                 flippers=sorted(holders.values_list("username", flat=True)),
                 can_flip=permissions.can_flip(user, flag),
+                listed_bars=list(flag.allowed_bars.order_by("name", "pk")[:ALLOW_LIST_SHOWN])
+                if flag.allow_listed
+                else [],
             )
         )
     return rows
+
+
+@dataclass(frozen=True)
+class KillSwitchStatus:
+    """The kill switch as a state: engaged since when, by whom, why (the event that pulled it)."""
+
+    engaged: bool
+    since: object = None
+    by: str = ""
+    reason: str = ""
+    automatic: bool = False
+    alert_id: int | None = None
+
+
+def kill_switch_status() -> KillSwitchStatus:
+    if not FeatureFlag.objects.filter(kill_switch_engaged=True).exists():
+        return KillSwitchStatus(engaged=False)
+    event = (
+        RolloutEvent.objects.filter(kind__in=[EventKind.KILL_SWITCH, EventKind.AUTO_ROLLBACK]).order_by("-id").first()
+    )
+    if event is None:  # engaged by hand in the database or the Django admin
+        flag = FeatureFlag.objects.filter(kill_switch_engaged=True).order_by("-updated_at").first()
+        return KillSwitchStatus(engaged=True, since=flag.updated_at, by="someone outside the panel's controls")
+    return KillSwitchStatus(
+        engaged=True,
+        since=event.created_at,
+        by=event.actor_name,
+        reason=event.reason,
+        automatic=event.kind == EventKind.AUTO_ROLLBACK,
+        alert_id=event.alert_id,
+    )
 
 
 @dataclass(frozen=True)
@@ -420,9 +468,14 @@ def timeline_csv_rows(events):
             "yes" if event.is_override else "",
             event.reason,
             f"#{event.alert_id}" if event.alert_id else "",
-            event.before,
-            event.after,
+            _json_cell(event.before),
+            _json_cell(event.after),
         )
+
+
+def _json_cell(value) -> str:
+    """Structured CSV cells are JSON (never a Python repr)."""
+    return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 # --- Incidents (monitoring asks through its provider; DESIGN.md 4c) --------------------------------
@@ -502,7 +555,12 @@ def record_timeline(record: DeploymentRecord) -> list[dict]:
     ]
 
 
+def _state_words(state) -> str:
+    return FlagState(state).label.lower() if state in FlagState.values else str(state)
+
+
 def event_summary(event: RolloutEvent) -> str:
+    """One line in words of what an event changed (before → after), for the history and the latest events."""
     after = event.after or {}
     if event.kind == EventKind.AUTOPILOT_ON:
         size = after.get("batch_size")
@@ -521,18 +579,19 @@ def event_summary(event: RolloutEvent) -> str:
         if "bars_restored" in after:
             text += f", {after['bars_restored']} bars restored"
         return text
+    if event.kind == EventKind.KILL_SWITCH_RELEASE:
+        return "kill switch released: both flags on again for their allow-listed bars; the rollout stays paused"
     if event.flag_id and "state" in after:
-        return (
-            f"{event.flag.key if event.flag else event.flag_id}: {(event.before or {}).get('state')} → {after['state']}"
-        )
+        key = event.flag.key if event.flag else event.flag_id
+        return f"{key}: {_state_words((event.before or {}).get('state'))} → {_state_words(after['state'])}"
     if event.flag_id and "listed" in after:
         verb = "added to" if after["listed"] else "removed from"
         return f"{after.get('bar_name')} {verb} the allow-list of {event.flag.key if event.flag else event.flag_id}"
     if "flags" in after:
-        text = "both flags off (kill switch)"
+        text = "both flags off for every bar (kill switch); allow-lists and data kept, rollout paused"
         return text + (f", caused by alert #{event.alert_id}" if event.alert_id else "")
     if "paused" in after:
-        return "paused" if after["paused"] else "resumed"
+        return "rollout paused: it holds its stage" if after["paused"] else "rollout resumed"
     if "overridden" in after:
         return "gates overridden: " + ", ".join(after["overridden"])
     if "signed_as" in after:

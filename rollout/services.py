@@ -64,6 +64,11 @@ class KillSwitchEngaged(RolloutError):
     pass
 
 
+KILL_SWITCH_HOLDS = (
+    "The kill switch is engaged: the rollout holds until someone releases it (Release kill switch, with a reason)."
+)
+
+
 class RolloutComplete(RolloutError):
     pass
 
@@ -173,6 +178,9 @@ def flip_flag(*, actor, flag_key: str, state: str, reason: str) -> FlagFlip:
         before = _flag_snapshot(flag)
         if flag.state == state:
             return FlagFlip(flag=flag, applied=False)
+        if flag.kill_switch_engaged:
+            # One way back from the kill switch (release_kill_switch, audited with its reason), never a flip.
+            raise KillSwitchEngaged(KILL_SWITCH_HOLDS)
         now = timezone.now()
         flag.kill_switch_engaged = state == FlagState.OFF
         flag.enabled_globally = state == FlagState.GLOBAL
@@ -305,10 +313,10 @@ def advance_stage(
 def advance_target(state: RolloutState) -> str:
     """Where the next step of a locked, advanceable rollout goes: the current stage while bars of its cohort are
     left, else the next stage, never further (so no stage is ever skipped); refusals as domain errors."""
+    if FeatureFlag.objects.filter(kill_switch_engaged=True).exists():
+        raise KillSwitchEngaged(KILL_SWITCH_HOLDS)
     if state.paused:
         raise RolloutPaused("The rollout is paused; resume it first.")
-    if FeatureFlag.objects.filter(kill_switch_engaged=True).exists():
-        raise KillSwitchEngaged("The kill switch is engaged; release the flags before advancing.")
     target = state.stage if remaining_in_stage(state.stage) else next_stage(state.stage)
     if target is None:
         raise RolloutComplete("Stage 4c is complete: every bar is in the rollout.")
@@ -352,6 +360,8 @@ def _set_paused(*, actor, paused: bool, reason: str) -> RolloutState:
         if not permissions.can_operate_stages(actor):
             raise NotAllowed("Pausing and resuming need a product owner holding flip_flag on both flags.")
         state = locked_state()
+        if FeatureFlag.objects.filter(kill_switch_engaged=True).exists():
+            raise KillSwitchEngaged(KILL_SWITCH_HOLDS)
         if state.paused == paused:
             return state
         bump_state_fields(state, paused=paused)
@@ -470,6 +480,36 @@ def pull_kill_switch(*, actor, reason: str, alert=None) -> bool:
             after={"flags": after, "paused": True}, reason=reason, alert=alert,
         )  # fmt: skip
         _open_incident(event=event, actor=actor, alert=alert)
+        return True
+
+
+def release_kill_switch(*, actor, reason: str) -> bool:
+    """Undo the kill switch: both flags back on for their allow-listed bars (never on for every bar), audited with
+    the reason; the rollout stays paused until someone resumes it. Returns False when it was not engaged."""
+    reason = _require_reason(reason)
+    with transaction.atomic():
+        flags = list(FeatureFlag.objects.select_for_update().order_by("pk"))
+        if actor is not None and not (
+            permissions.can_trigger_rollback(actor) and all(permissions.can_flip(actor, flag) for flag in flags)
+        ):
+            raise NotAllowed(
+                "Releasing the kill switch needs rollout.trigger_rollback and rollout.flip_flag on both flags."
+            )
+        state = locked_state()
+        engaged = [flag for flag in flags if flag.kill_switch_engaged]
+        if not engaged:
+            return False
+        now = timezone.now()
+        before = {flag.key: _flag_snapshot(flag) for flag in flags}
+        FeatureFlag.objects.filter(pk__in=[flag.pk for flag in engaged]).update(kill_switch_engaged=False)
+        _bump_flags(now)
+        _bump_state(state, now)
+        after = {flag.key: _flag_snapshot(flag) for flag in FeatureFlag.objects.order_by("pk")}
+        _record(
+            kind=EventKind.KILL_SWITCH_RELEASE, actor=actor, target=state, stage_before=state.stage,
+            stage_after=state.stage, before={"flags": before, "kill_switch": True},
+            after={"flags": after, "kill_switch": False, "paused": state.paused}, reason=reason,
+        )  # fmt: skip
         return True
 
 

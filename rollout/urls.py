@@ -17,6 +17,7 @@ urlpatterns = [
     path("rollout/resume/", views.resume, name="resume"),
     path("rollout/stage-rollback/", views.stage_rollback, name="stage_rollback"),
     path("rollout/kill-switch/", views.kill_switch, name="kill_switch"),
+    path("rollout/kill-switch/release/", views.release_kill_switch, name="release_kill_switch"),
     path("rollout/autopilot/on/", views.autopilot_on, name="autopilot_on"),
     path("rollout/autopilot/off/", views.autopilot_off, name="autopilot_off"),
     path("rollout/explain/", views.explain_page, name="explain"),

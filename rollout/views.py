@@ -17,7 +17,18 @@ from adminpanel.paging import IdKeyset, estimated_row_counts, keyset_page
 from adminpanel.roles import can_operate, can_read_all, read_all_required, roles_of
 from monitoring import incident_selectors
 from monitoring import selectors as monitoring_selectors
-from rollout import autopilot, cockpit, explain, permissions, records, runbook, selectors, services, tasks
+from rollout import (
+    autopilot,
+    cockpit,
+    confirmations,
+    explain,
+    permissions,
+    records,
+    runbook,
+    selectors,
+    services,
+    tasks,
+)
 from rollout.forms import (
     AdvanceForm,
     AllowListForm,
@@ -28,12 +39,13 @@ from rollout.forms import (
     FlipFlagForm,
     KillSwitchForm,
     ReasonForm,
+    ReleaseKillSwitchForm,
     RunStepForm,
     StageRollbackForm,
     TimelineFilter,
     WaiveForm,
 )
-from rollout.models import DatabaseBackup, DeploymentRecord, FeatureFlag, RunbookRun, RunbookStep
+from rollout.models import DatabaseBackup, DeploymentRecord, FeatureFlag, FlagState, RunbookRun, RunbookStep
 from rollout.phase1 import StepRefused
 
 TIMELINE_PAGE = 100
@@ -79,6 +91,8 @@ def home(request: HttpRequest):
     context = {"roles": roles}
     if can_read_all(request.user):
         context["cockpit"] = cockpit.build(user=request.user)
+        context["kill"] = selectors.kill_switch_status()
+        context["can_rollback"] = permissions.can_trigger_rollback(request.user)
         context["monitoring"] = True
         context["open_incidents"] = incident_selectors.open_incidents(limit=5)
     if roles.manages_bars:
@@ -98,7 +112,12 @@ def home(request: HttpRequest):
 @read_all_required
 def cockpit_partial(request: HtmxHttpRequest):
     """The cockpit alone, which the home page polls (htmx) so running steps show their progress by themselves."""
-    return render(request, "rollout/_cockpit.html", {"cockpit": cockpit.build(user=request.user)})
+    context = {
+        "cockpit": cockpit.build(user=request.user),
+        "kill": selectors.kill_switch_status(),
+        "can_rollback": permissions.can_trigger_rollback(request.user),
+    }
+    return render(request, "rollout/_cockpit.html", context)
 
 
 def _to_step(step: str):
@@ -235,26 +254,56 @@ def rollout_page(request: HtmxHttpRequest):
         "can_operate": permissions.can_operate_stages(request.user),
         "can_override": permissions.can_override_gates(request.user),
         "can_rollback": permissions.can_trigger_rollback(request.user),
+        "kill": selectors.kill_switch_status(),
     }
     if request.htmx:
         return render(request, "rollout/_stages.html", context)
     context.update(
         flag_rows=selectors.flag_rows(request.user),
-        recent=selectors.timeline()[:10],
-        flip_states=FlipFlagForm.base_fields["state"].choices,
+        recent=[(event, selectors.event_summary(event)) for event in selectors.timeline()[:10]],
+        flip_states=[(value, label) for value, label in FlagState.choices if value != FlagState.OFF],
     )
     return render(request, "rollout/page.html", context)
 
 
+def _confirm(request: HttpRequest, confirmation, *, action_url: str, status: int = 200, error: str = ""):
+    """The one confirmation step: what the action changes (figures from the database), its undo, and a form
+    that posts the same inputs back with the signed token."""
+    return render(
+        request,
+        "rollout/confirm.html",
+        {"confirmation": confirmation, "action_url": action_url, "error": error},
+        status=status,
+    )
+
+
 @require_POST
 def flip_flag(request: HttpRequest, key: str):
+    """Flip a flag after one confirmation that says how many bars it changes; without it nothing changes."""
     flag = get_object_or_404(FeatureFlag, key=key)
     _require(permissions.can_flip(request.user, flag))
-
-    def call(data):
-        return services.flip_flag(actor=request.user, flag_key=key, state=data["state"], reason=data["reason"])
-
-    return _back(request, FlipFlagForm(request.POST), call)
+    form = FlipFlagForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect("rollout:page")
+    data = form.cleaned_data
+    if flag.kill_switch_engaged:
+        messages.error(request, services.KILL_SWITCH_HOLDS)
+        return redirect("rollout:page")
+    if flag.state == data["state"]:
+        messages.warning(request, f"{flag.key} already is {flag.state_label.lower()}: nothing changed.")
+        return redirect("rollout:page")
+    confirmation = confirmations.flip(flag=flag, state=data["state"], reason=data["reason"])
+    try:
+        confirmations.check(data["confirm_token"], action="flip", fields=confirmation.fields)
+    except confirmations.ConfirmationMissing as exc:
+        error = str(exc) if data["confirm_token"] else ""
+        return _confirm(request, confirmation, action_url=reverse("rollout:flip", args=[key]), error=error)
+    return _back(
+        request,
+        form,
+        lambda data: services.flip_flag(actor=request.user, flag_key=key, state=data["state"], reason=data["reason"]),
+    )
 
 
 @require_POST
@@ -271,15 +320,34 @@ def allow_list(request: HttpRequest, key: str):
         note = "" if changed else " (it already was: nothing changed)"
         messages.success(request, f"{data['bar'].name} {verb} the allow-list of {key}{note}.")
 
-    return _back(request, AllowListForm(request.POST), call)
+    return _back(request, AllowListForm(request.POST, requester=request.user), call)
 
 
 @require_POST
 def advance(request: HttpRequest):
+    """Advance after one confirmation naming how many bars switch ("Advance to 4b switches 4,403 bars")."""
     _require(permissions.can_operate_stages(request.user))
+    form = AdvanceForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect("rollout:page")
+    data = form.cleaned_data
+    if data["override_reason"] and not permissions.can_override_gates(request.user):
+        raise PermissionDenied("Overriding a gate needs the permission rollout.override_gate.")
+    if FeatureFlag.objects.filter(kill_switch_engaged=True).exists():
+        messages.error(request, services.KILL_SWITCH_HOLDS)
+        return redirect("rollout:page")
+    confirmation = confirmations.advance(
+        version=data["version"], batch_size=data["batch_size"], override_reason=data["override_reason"]
+    )
+    try:
+        confirmations.check(data["confirm_token"], action="advance", fields=confirmation.fields)
+    except confirmations.ConfirmationMissing as exc:
+        error = str(exc) if data["confirm_token"] else ""
+        return _confirm(request, confirmation, action_url=reverse("rollout:advance"), error=error)
     return _back(
         request,
-        AdvanceForm(request.POST),
+        form,
         lambda data: services.advance_stage(
             actor=request.user,
             expected_version=data["version"],
@@ -325,20 +393,55 @@ def stage_rollback(request: HttpRequest):
 
 @require_http_methods(["GET", "POST"])
 def kill_switch(request: HttpRequest):
-    """Runbook Option A behind a confirmation step: GET shows what will happen, POST with the tick does it."""
+    """Runbook Option A behind one confirmation: GET shows how many bars it turns off, POST with the tick and a
+    reason does it. While engaged, the page says so and offers the release instead."""
     _require(permissions.can_trigger_rollback(request.user))
+    kill = selectors.kill_switch_status()
     form = KillSwitchForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not kill.engaged and form.is_valid():
         try:
             pulled = services.pull_kill_switch(actor=request.user, reason=form.cleaned_data["reason"])
         except services.NotAllowed as exc:
             raise PermissionDenied(str(exc)) from exc
         if pulled:
-            messages.success(request, "Kill switch pulled: both flags are off for every bar.")
-        else:
-            messages.warning(request, "The kill switch was already engaged: nothing changed.")
+            messages.success(
+                request, "Kill switch engaged: both flags are off for every bar. Undo: Release kill switch."
+            )
         return redirect("rollout:page")
-    return render(request, "rollout/kill_switch.html", {"form": form, "flags": FeatureFlag.objects.all()})
+    if request.method == "POST" and kill.engaged:
+        messages.warning(request, "The kill switch already is engaged: nothing changed.")
+        return redirect("rollout:page")
+    status = 400 if request.method == "POST" else 200
+    context = {"form": form, "kill": kill, "confirmation": None if kill.engaged else confirmations.kill_switch()}
+    return render(request, "rollout/kill_switch.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def release_kill_switch(request: HttpRequest):
+    """The one way back from the kill switch: confirmation with the bars it turns back on, a reason, audited."""
+    _require(permissions.can_trigger_rollback(request.user))
+    kill = selectors.kill_switch_status()
+    form = ReleaseKillSwitchForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            released = services.release_kill_switch(actor=request.user, reason=form.cleaned_data["reason"])
+        except services.NotAllowed as exc:
+            raise PermissionDenied(str(exc)) from exc
+        if released:
+            messages.success(
+                request,
+                "Kill switch released: both flags are on again for their allow-listed bars. The rollout stays "
+                "paused: resume it when you are ready.",
+            )
+        else:
+            messages.warning(request, "The kill switch was not engaged: nothing changed.")
+        return redirect("rollout:page")
+    if request.method == "GET" and not kill.engaged:
+        messages.info(request, "The kill switch is not engaged: there is nothing to release.")
+        return redirect("rollout:page")
+    status = 400 if request.method == "POST" else 200
+    context = {"form": form, "kill": kill, "confirmation": confirmations.release()}
+    return render(request, "rollout/release_kill_switch.html", context, status=status)
 
 
 @require_POST

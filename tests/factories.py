@@ -1,5 +1,6 @@
 """factory-boy factories for the BarTender schema and panel users."""
 
+import re
 from datetime import timedelta
 
 import factory
@@ -268,3 +269,13 @@ def meet_runbook_prerequisites(*, at=None) -> None:
         kind=PhaseWindow.Kind.PHASE3, started_at=at + timedelta(minutes=10), ends_at=at + timedelta(minutes=25),
         verdict=PhaseWindow.Verdict.PASSED, verdict_at=at + timedelta(minutes=26), summary={"runs": 3, "worst": {}},
     )  # fmt: skip
+
+
+def confirmed_post(client, url: str, data: dict, **kwargs):
+    """POST a risky rollout action through its one confirmation: the first POST answers the confirmation page (the
+    blast radius, nothing changed), the second carries the signed token that page gave."""
+    first = client.post(url, data)
+    assert first.status_code == 200, f"expected the confirmation page, got {first.status_code}"
+    match = re.search(r'name="confirm_token" value="([^"]+)"', first.content.decode())
+    assert match, "the confirmation page carries no token"
+    return client.post(url, {**data, "confirm_token": match.group(1)}, **kwargs)

@@ -14,3 +14,23 @@ def file_size(size) -> str:
         return human_size(int(size))
     except (TypeError, ValueError):
         return "—"
+
+
+@register.filter
+def flag_plain(flag) -> tuple[str, str]:
+    """(css class, words) of a flag annotated with `allow_listed`: "On for 12 allow-listed bars", "Off — 0 bars"."""
+    return flag.plain_state(getattr(flag, "allow_listed", 0) or 0)
+
+
+TABLE_WORDS = {
+    "sales": "Sales",
+    "consignments": "Consignments",
+    "returns": "Returns",
+    "audit_logs": "Audit logs (what BarTender reports)",
+    "migration_server_id_log": "Migration log (one row per backfilled sale)",
+}
+
+
+@register.filter
+def table_words(table: str) -> str:
+    return TABLE_WORDS.get(table, table)

@@ -33,6 +33,9 @@ def test_a_product_owner_advances_4a_to_4b_then_pulls_the_kill_switch(login, pag
     before = int(page.inner_text("#stage-4b .simplified"))
 
     page.click("#advance")
+    page.wait_for_selector("#blast")  # one confirmation, with the number of bars it switches
+    assert "Advance to 4b 50% switches" in page.inner_text("#blast")
+    page.click("#confirm-action")
     page.wait_for_selector(".messages li.success")
     assert page.inner_text("#current-stage") == "4b 50%"
     after = int(page.inner_text("#stage-4b .simplified"))
@@ -48,3 +51,4 @@ def test_a_product_owner_advances_4a_to_4b_then_pulls_the_kill_switch(login, pag
     for key in ("ENABLE_SWITCHING_MODE", "SHOW_SWITCHING_MODE_UI"):
         assert page.get_attribute(f"#flag-{key} .flag-state", "data-state") == "off"
     assert page.locator("#kill-switch-engaged").is_visible()
+    assert page.locator("#kill-switch-banner").is_visible()

@@ -21,12 +21,16 @@ def test_opening_and_resolving_send_a_mail_each(make_sales, mail_on):
     bar = make_sales(100, 94)
     services.run_health_checks()
     assert len(mail.outbox) == 1
-    assert mail.outbox[0].subject == "[BarTender health] CRITICAL server_id_coverage opened"
+    assert mail.outbox[0].subject == "[BarTender health] Critical: Sales that carry a server (last 24 h) — opened"
     assert mail.outbox[0].to == ["oncall@example.com"]
-    assert "value: 94.0" in mail.outbox[0].body
+    assert "Value: 94 % — critical below 95 %, warning below 98 %" in mail.outbox[0].body
+    assert "Sample: of 100 sales in the last 24 h" in mail.outbox[0].body
+    assert "/runbook/#health-check-queries" in mail.outbox[0].body
     set_coverage(bar, 100)
     services.run_health_checks()
-    assert [m.subject for m in mail.outbox][-1] == "[BarTender health] CRITICAL server_id_coverage resolved"
+    assert [m.subject for m in mail.outbox][-1] == (
+        "[BarTender health] Critical: Sales that carry a server (last 24 h) — resolved"
+    )
     assert not AlertEvent.objects.filter(notify=True, notified_at=None).exists()
 
 

@@ -37,7 +37,9 @@ def test_product_owner_gets_the_buttons_and_open_alerts_come_first(client_for, p
     Alert.objects.create(check_name="rls_violations", severity="critical", state="resolved", resolved_at=timezone.now())
     page = client_for(product_user).get(reverse("monitoring:dashboard")).content.decode()
     assert "Run checks now" in page and ">Acknowledge</button>" in page and "Start Phase 3" in page
-    assert page.index(f'id="alert-{open_alert.pk}"') < page.index("rls_violations</code>")
+    resolved = page.index('data-check="rls_violations"')
+    assert page.index(f'id="alert-{open_alert.pk}"') < resolved
+    assert "Row-level security refusals reported by the app" in page
 
 
 def test_a_bar_manager_sees_only_their_own_section(client_for, manager, open_alert):
@@ -153,7 +155,7 @@ def test_with_redis_down_every_page_renders_and_says_checks_are_stale(client_for
     client = client_for(product_user)
     page = client.get(reverse("monitoring:dashboard"))
     assert page.status_code == 200
-    assert "Checks are stale: worker or beat down." in page.content.decode()
+    assert "Checks are stale: the worker or its scheduler is down." in page.content.decode()
     assert client.get(reverse("home")).status_code == 200
     for name in PARTIALS:
         assert client.get(reverse(name)).status_code == 200

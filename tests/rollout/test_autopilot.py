@@ -212,7 +212,9 @@ def test_harm_to_the_switched_bars_pauses_the_rollout_with_the_figures(owner, fr
 def test_it_holds_while_the_kill_switch_is_engaged(owner, at_4a):
     turn_on(owner)
     services.pull_kill_switch(actor=owner, reason="errors")
-    services.resume_rollout(actor=owner, reason="investigating with the switch still on")
+    with pytest.raises(services.KillSwitchEngaged):  # resuming waits for the release...
+        services.resume_rollout(actor=owner, reason="investigating with the switch still on")
+    RolloutState.objects.filter(pk=RolloutState.SINGLETON_ID).update(paused=False)  # ...even if unpaused by hand
     assert autopilot.tick().action == autopilot.HOLDING and state().stage == "4a"
 
 

@@ -33,7 +33,10 @@ def test_pulling_the_kill_switch_opens_a_critical_incident_with_the_pull_as_its_
     assert "Both flags are off for every bar" in incident.issue
     actions = incident_selectors.actions_taken(incident)
     assert [(a.actor, a.category) for a in actions] == [("owner", "Rollback")]
-    assert actions[0].what == "Kill switch: both flags off (kill switch)" and actions[0].why == "error rate above 1 %"
+    assert actions[0].what == (
+        "Kill switch engaged: both flags off for every bar (kill switch); allow-lists and data kept, rollout paused"
+    )
+    assert actions[0].why == "error rate above 1 %"
     assert IncidentNotification.objects.filter(incident=incident, kind="opened").count() == 1
     assert PanelEvent.objects.filter(action="incident.open", actor=owner).count() == 1
 
@@ -100,11 +103,11 @@ def test_twenty_simultaneous_critical_alerts_during_a_rollout_open_one_incident(
 def test_each_rollback_on_the_history_page_links_to_its_root_cause(client_for, owner, support_user):
     services.pull_kill_switch(actor=owner, reason="first pull")
     incident = Incident.objects.get()
-    services.flip_flag(actor=owner, flag_key="ENABLE_SWITCHING_MODE", state="allow_list", reason="released")
+    services.release_kill_switch(actor=owner, reason="released")
     response = client_for(support_user).get("/rollout/history/")
     html = response.content.decode()
     assert f'href="/incidents/{incident.pk}/root-cause/" class="root-cause-link"' in html
-    assert html.count("root-cause-link") == 1  # the flag flip is not a rollback
+    assert html.count("root-cause-link") == 1  # the release is not a rollback
 
 
 @pytest.mark.django_db

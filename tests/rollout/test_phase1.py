@@ -53,7 +53,7 @@ def test_the_rehearsal_pulls_and_releases_the_kill_switch_and_proves_nothing_cha
     assert not FeatureFlag.objects.filter(enabled_globally=True).exists()
     assert not state().paused and state().version > version_before
     kinds = list(RolloutEvent.objects.order_by("id").values_list("kind", flat=True))
-    assert EventKind.KILL_SWITCH in kinds and kinds.count(EventKind.FLAG_FLIP) == 2
+    assert EventKind.KILL_SWITCH in kinds and kinds.count(EventKind.KILL_SWITCH_RELEASE) == 1
 
 
 def test_the_rehearsal_fails_when_data_changes_while_the_switch_is_pulled(owner):

@@ -166,7 +166,8 @@ def test_the_kill_switch_turns_both_flags_off_keeping_allow_lists_and_data(owner
 def test_advancing_while_the_kill_switch_is_engaged_is_refused(owner, fresh_run):
     BarFactory(is_internal=True)
     services.pull_kill_switch(actor=owner, reason="stop")
-    services.resume_rollout(actor=owner, reason="try")
+    with pytest.raises(services.KillSwitchEngaged):
+        services.resume_rollout(actor=owner, reason="try")
     with pytest.raises(services.KillSwitchEngaged):
         advance(owner)
     assert state().stage == "off"

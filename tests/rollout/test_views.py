@@ -4,7 +4,7 @@ from guardian.shortcuts import assign_perm
 
 from adminpanel.permissions import FLIP_FLAG
 from rollout.models import EventKind, FeatureFlag, RolloutEvent
-from tests.factories import BarFactory, advance, make_product, mode, state
+from tests.factories import BarFactory, advance, confirmed_post, make_product, mode, state
 
 WRITES = [
     ("rollout:flip", {"key": "ENABLE_SWITCHING_MODE"}, {"state": "global", "reason": "x"}),
@@ -28,7 +28,8 @@ def test_a_product_owner_with_flip_on_one_flag_cannot_flip_the_other(client_for,
     assert refused.status_code == 403
     ui_flag.refresh_from_db()
     assert not ui_flag.enabled_globally
-    allowed = client.post(reverse("rollout:flip", args=[enable_flag.key]), {"state": "global", "reason": "go"})
+    flip = reverse("rollout:flip", args=[enable_flag.key])
+    allowed = confirmed_post(client, flip, {"state": "global", "reason": "go"})
     assert allowed.status_code == 302
     enable_flag.refresh_from_db()
     assert enable_flag.enabled_globally
@@ -37,10 +38,10 @@ def test_a_product_owner_with_flip_on_one_flag_cannot_flip_the_other(client_for,
 def test_flipping_a_flag_to_its_own_state_says_so_instead_of_flipped(client_for, owner, enable_flag):
     client = client_for(owner)
     url = reverse("rollout:flip", args=[enable_flag.key])
-    flipped = client.post(url, {"state": "global", "reason": "go"}, follow=True).content.decode()
+    flipped = confirmed_post(client, url, {"state": "global", "reason": "go"}, follow=True).content.decode()
     assert "ENABLE_SWITCHING_MODE flipped: now On for every bar." in flipped
     same = client.post(url, {"state": "global", "reason": "again"}, follow=True).content.decode()
-    assert "already was On for every bar: nothing changed, nothing recorded." in same
+    assert "already is on for every bar: nothing changed." in same
     assert "flipped" not in same.split('class="messages"')[1].split("</ul>")[0]
     assert RolloutEvent.objects.filter(kind=EventKind.FLAG_FLIP).count() == 1
 
@@ -98,14 +99,15 @@ def test_the_page_polls_its_stages_partial_with_htmx(client_for, owner):
 def test_a_closed_gate_is_reported_on_the_page_and_changes_nothing(client_for, owner):
     BarFactory(is_internal=True)
     client = client_for(owner)
-    response = client.post(reverse("rollout:advance"), {"version": state().version}, follow=True)
+    response = confirmed_post(client, reverse("rollout:advance"), {"version": state().version}, follow=True)
     assert "No health run has finished yet" in response.content.decode()
     assert state().stage == "off"
 
 
 def test_advancing_through_the_page(client_for, owner, fresh_run):
     bar = BarFactory(is_internal=True)
-    response = client_for(owner).post(reverse("rollout:advance"), {"version": state().version, "batch_size": ""})
+    client = client_for(owner)
+    response = confirmed_post(client, reverse("rollout:advance"), {"version": state().version, "batch_size": ""})
     assert response.status_code == 302
     assert state().stage == "4a" and mode(bar) == "simplified"
 
@@ -131,7 +133,7 @@ def test_bad_input_gets_a_message_and_changes_nothing(client_for, owner):
         {"bar": "not-a-uuid", "action": "add", "reason": "x"},
         follow=True,
     )
-    assert "Enter a bar id" in response.content.decode()
+    assert "No bar you may see is called “not-a-uuid”" in response.content.decode()
     response = client.post(reverse("rollout:advance"), {"version": "x", "batch_size": "-3"}, follow=True)
     assert response.status_code == 200
     assert client.post(reverse("rollout:flip", args=["NO_SUCH_FLAG"]), {"state": "off"}).status_code == 404
@@ -142,7 +144,7 @@ def test_the_kill_switch_needs_its_confirmation(client_for, owner):
     client = client_for(owner)
     assert client.get(reverse("rollout:kill_switch")).status_code == 200
     unconfirmed = client.post(reverse("rollout:kill_switch"), {"reason": "errors"})
-    assert unconfirmed.status_code == 200 and "Tick the confirmation" in unconfirmed.content.decode()
+    assert unconfirmed.status_code == 400 and "Tick the confirmation" in unconfirmed.content.decode()
     assert not FeatureFlag.objects.filter(kill_switch_engaged=True).exists()
     confirmed = client.post(reverse("rollout:kill_switch"), {"reason": "errors", "confirm": "on"})
     assert confirmed.status_code == 302

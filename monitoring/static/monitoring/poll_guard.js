@@ -1,6 +1,7 @@
-/* Behaviour of the rollout pages, kept out of the templates (a Content-Security-Policy forbids inline script).
+/* Polling that never wipes what a person is typing, for every page with a polled region (the runbook cockpit, the
+ * health status); kept out of the templates (a Content-Security-Policy forbids inline script).
  *
- * 1. Polling never wipes what a person is typing: a region marked data-poll-guard (the runbook cockpit) skips its
+ * 1. Polling never wipes what a person is typing: a region marked data-poll-guard (the runbook cockpit, the health status) skips its
  *    htmx refresh (and drops one already in flight) while one of its fields has focus, holds text not yet sent, or
  *    a <details> in it is open. Each skipped refresh counts in <body data-polls-held> (the browser tests wait for
  *    it).
