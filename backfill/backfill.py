@@ -26,10 +26,13 @@ someone. A row resolved directly has ``fallback_used = false`` and no reason. Vo
 - ``failed: <error>``: the row could not be written (its batch failed, and so did the row alone);
   ``server_id`` is left untouched.
 
-How it runs (DESIGN.md sections 6 and 7): phases sales → consignments → returns, each a keyset walk of the
-primary key (``WHERE id > last_id ORDER BY id LIMIT n``, never OFFSET, never a rescan from the start); each
-batch is one short transaction with ``lock_timeout`` and ``statement_timeout``, and the run's cursor
-(``BackfillRun.phase``/``last_id``) and counters are written in that same transaction. A batch that times
+How it runs (DESIGN.md sections 6 and 7): phases sales → consignments → returns. Each phase is split into
+``BackfillRun.ranges`` disjoint key ranges (``BackfillRange``, by default one per Celery worker process), each a
+keyset walk of the primary key (``WHERE id > last_id [AND id <= upper] ORDER BY id LIMIT n``, never OFFSET,
+never a rescan from the start) with its own cursor; one process drives a range at a time (a session advisory
+lock), and the next phase starts when the last range of the phase ends (returns follow their sales). Each
+batch is one short transaction with ``lock_timeout``, ``statement_timeout`` and ``synchronous_commit`` off,
+and the range's cursor and the run's counters are written in that same transaction. A batch that times
 out is rolled back and retried at half the size. Rows already holding a ``server_id`` or a log row are
 skipped, so the job is idempotent: killed anywhere and run again (resumed or started afresh) it ends in the
 same state with no duplicate log rows. ``VACUUM ANALYZE`` of the touched tables ends a real run.
@@ -50,6 +53,7 @@ import psycopg.errors
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from adminpanel.audit import record_event
@@ -394,7 +398,6 @@ UPDATE backfill_runs SET
   batches = batches + 1,
   longest_batch_ms = GREATEST(longest_batch_ms, %(elapsed_ms)s),
   active_seconds = active_seconds + %(share_s)s,
-  batch_size = %(batch_size)s,
   updated_at = %(now)s
 WHERE id = %(run)s
 RETURNING reason_counts, longest_batch_ms
@@ -435,7 +438,6 @@ def _record_batch(cursor, run: BackfillRun, rng: BackfillRange, outcome: BatchOu
             # Time in batches, shared among the ranges that run side by side: rows_done / active_seconds stays
             # the run's rate (and its ETA) rather than one range's.
             "share_s": outcome.elapsed_ms / 1000.0 / max(1, run.ranges),
-            "batch_size": run.batch_size,
             "now": timezone.now(),
         },
     )
@@ -738,7 +740,9 @@ def _drive_one_batch(run: BackfillRun, rng: BackfillRange) -> None:
 def _shrink_after_timeout(run: BackfillRun, exc: BaseException) -> None:
     size = min(run.batch_size, max(settings.BACKFILL_MIN_BATCH_SIZE, run.batch_size // 2))  # never grows
     logger.warning("backfill run %s: batch of %s timed out (%s); next size %s", run.pk, run.batch_size, exc, size)
-    BackfillRun.objects.filter(pk=run.pk).update(batch_size=size, timeouts=F("timeouts") + 1, updated_at=timezone.now())
+    BackfillRun.objects.filter(pk=run.pk).update(
+        batch_size=Least(F("batch_size"), size), timeouts=F("timeouts") + 1, updated_at=timezone.now()
+    )
 
 
 def _fail(run: BackfillRun, exc: BaseException) -> None:
