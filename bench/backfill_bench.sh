@@ -32,7 +32,7 @@ else
 fi
 "${PSQL[@]}" -c "DROP DATABASE IF EXISTS $A" -c "DROP DATABASE IF EXISTS $B" \
   -c "CREATE DATABASE $A TEMPLATE $SEED" -c "CREATE DATABASE $B TEMPLATE $SEED"
-for db in "$A" "$B"; do "${PSQL[@]}" -d "$db" -c "VACUUM ANALYZE"; done
+for db in "$A" "$B"; do "${PSQL[@]}" -d "$db" -c "VACUUM ANALYZE sales, consignments, returns, migration_server_id_log"; done
 cd "$ROOT"
 "$ROOT/.venv/bin/python" "$ROOT/bench/backfill_bench.py" --panel "$(url "$A")" --setbased "$(url "$B")" \
   --broker "$BROKER" --ranges "$RANGES"
