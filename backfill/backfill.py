@@ -704,8 +704,9 @@ def run_batches(
                 if on_free_ranges is not None and (waiting := free_ranges(run_id)):
                     on_free_ranges(waiting)
             try:
-                _drive_one_batch(run, held)
+                outcome = _drive_one_batch(run, held)
                 consecutive_timeouts = 0
+                _regrow_if_quick(run, outcome)
             except DatabaseError as exc:
                 if not _is_timeout(exc):
                     _fail(run, exc)
@@ -727,14 +728,23 @@ def run_batches(
         _release(held)
 
 
-def _drive_one_batch(run: BackfillRun, rng: BackfillRange) -> None:
+def _drive_one_batch(run: BackfillRun, rng: BackfillRange) -> BatchOutcome:
     try:
-        _run_one_batch(run, rng)
+        return _run_one_batch(run, rng)
     except DatabaseError as exc:
         if not _is_row_error(exc) or run.dry_run:
             raise
         logger.warning("backfill run %s: batch after %s failed (%s); retrying row by row", run.pk, rng.last_id, exc)
-        _run_one_batch(run, rng, row_by_row=True)
+        return _run_one_batch(run, rng, row_by_row=True)
+
+
+def _regrow_if_quick(run: BackfillRun, outcome: BatchOutcome) -> None:
+    """A batch halved after a timeout grows back (doubling, never past the configured size) once a batch takes
+    under a quarter of the statement timeout: a passing load spike must not leave a run at tiny batches, whose
+    per-batch cost then dominates; doubling a batch that took under 25 % keeps the next one well under it."""
+    quick = outcome.upper is not None and outcome.elapsed_ms * 4 < settings.BACKFILL_STATEMENT_TIMEOUT_MS
+    if quick and run.batch_size < run.configured_batch_size:
+        BackfillRun.objects.filter(pk=run.pk).update(batch_size=Least(F("batch_size") * 2, F("configured_batch_size")))
 
 
 def _shrink_after_timeout(run: BackfillRun, exc: BaseException) -> None:
