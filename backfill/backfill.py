@@ -343,6 +343,7 @@ def _run_one_batch(run: BackfillRun, rng: BackfillRange, *, row_by_row: bool = F
             _range_done(run, rng)
             return BatchOutcome(upper=None, groups=[])
         params = {"after": rng.last_id, "upper": upper, "bar_id": bar_id, "raw": raw, "norm": norm}
+        _write_budget(cursor, started)
         if run.dry_run:
             cursor.execute(dry_run_sql(source, bar_id), params)
             groups = cursor.fetchall()
@@ -353,6 +354,18 @@ def _run_one_batch(run: BackfillRun, rng: BackfillRange, *, row_by_row: bool = F
         outcome = BatchOutcome(upper=upper, groups=groups, elapsed_ms=int((time.perf_counter() - started) * 1000))
         _record_batch(cursor, run, rng, outcome)
     return outcome
+
+
+# Kept for the batch's last steps (cursor and counters, commit) after the write statement.
+BATCH_TAIL_MS = 100
+
+
+def _write_budget(cursor, started: float) -> None:
+    """The write statement gets what is left of the batch's budget (``BACKFILL_STATEMENT_TIMEOUT_MS``) after the
+    window, less the tail: the whole batch, and so any row lock it holds, stays within the budget."""
+    spent = (time.perf_counter() - started) * 1000
+    left = max(BATCH_TAIL_MS, int(settings.BACKFILL_STATEMENT_TIMEOUT_MS - spent - BATCH_TAIL_MS))
+    cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{left}ms"])
 
 
 def _range_done(run: BackfillRun, rng: BackfillRange) -> None:
