@@ -16,6 +16,7 @@ export SECRET_KEY=${SECRET_KEY:-$(cat "$ROOT/.var/secret_key")}
 PORT=${BARTENDER_PG_PORT:-25432}
 # A Redis database of its own, so no other worker on the same Redis takes the bench's tasks.
 BROKER="redis://127.0.0.1:${BARTENDER_REDIS_PORT:-26379}/${BENCH_REDIS_DB:-13}"
+export PGOPTIONS="-c client_min_messages=warning"  # no NOTICE lines: figures only
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U bartender -d postgres)
 SEED=bartender_bench_backfill_seed_${BARS}_${SALES}
 A=bartender_bench_backfill; B=bartender_bench_setbased
