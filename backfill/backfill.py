@@ -26,10 +26,13 @@ someone. A row resolved directly has ``fallback_used = false`` and no reason. Vo
 - ``failed: <error>``: the row could not be written (its batch failed, and so did the row alone);
   ``server_id`` is left untouched.
 
-How it runs (DESIGN.md sections 6 and 7): phases sales → consignments → returns, each a keyset walk of the
-primary key (``WHERE id > last_id ORDER BY id LIMIT n``, never OFFSET, never a rescan from the start); each
-batch is one short transaction with ``lock_timeout`` and ``statement_timeout``, and the run's cursor
-(``BackfillRun.phase``/``last_id``) and counters are written in that same transaction. A batch that times
+How it runs (DESIGN.md sections 6 and 7): phases sales → consignments → returns. Each phase is split into
+``BackfillRun.ranges`` disjoint key ranges (``BackfillRange``, by default one per Celery worker process), each a
+keyset walk of the primary key (``WHERE id > last_id [AND id <= upper] ORDER BY id LIMIT n``, never OFFSET,
+never a rescan from the start) with its own cursor; one process drives a range at a time (a session advisory
+lock), and the next phase starts when the last range of the phase ends (returns follow their sales). Each
+batch is one short transaction with ``lock_timeout``, ``statement_timeout`` and ``synchronous_commit`` off,
+and the range's cursor and the run's counters are written in that same transaction. A batch that times
 out is rolled back and retried at half the size. Rows already holding a ``server_id`` or a log row are
 skipped, so the job is idempotent: killed anywhere and run again (resumed or started afresh) it ends in the
 same state with no duplicate log rows. ``VACUUM ANALYZE`` of the touched tables ends a real run.
@@ -38,21 +41,23 @@ own ``BackfillRun`` record.
 """
 
 # ruff: noqa: S608
+import json
 import logging
+import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg.errors
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from adminpanel.audit import record_event
-from backfill.models import BackfillRun
+from backfill.models import BackfillRange, BackfillRun
 from mappings.names import normalize_server_name
 
 logger = logging.getLogger(__name__)
@@ -77,7 +82,16 @@ FALLBACK_REASON_LABELS = {
 # The recording user counts as the fallback only with this role.
 FALLBACK_ROLE = "server"
 DIRECT_ROLES = ("server", "manager")
-LOCK_KEY = 4_404_404  # pg advisory lock (class 1 of 2): one driver per run at a time
+LOCK_KEY = 4_404_404  # pg advisory lock class of a run: shared by each range's driver, exclusive to finish or probe
+RANGE_LOCK_KEY = 4_404_405  # pg advisory lock class of a key range: one driver per range at a time
+# Ranges this process drives right now: advisory locks are re-entrant within a session, so a driver nested in the
+# same process (an eager Celery task) must not take a range its caller holds.
+_HELD: set[int] = set()
+
+
+def default_ranges() -> int:
+    """Key ranges per phase: one per Celery worker process unless ``BACKFILL_RANGES`` says otherwise."""
+    return max(1, int(getattr(settings, "BACKFILL_RANGES", settings.CELERY_WORKER_CONCURRENCY)))
 
 
 class BackfillError(Exception):
@@ -127,13 +141,15 @@ def _bar_filter(alias: str, bar_id) -> str:
     return f" AND {alias}.bar_id = %(bar_id)s" if bar_id else ""
 
 
-def window_sql(source: _Source, bar_id) -> str:
-    """The batch's upper key and the distinct names to normalise: one indexed walk of `size` keys."""
+def window_sql(source: _Source, bar_id, *, bounded: bool = False) -> str:
+    """The batch's upper key and the distinct names to normalise: one indexed walk of `size` keys (inside the
+    key range's upper bound `limit` when the range has one)."""
     name = "server_name" if source.has_server_name else "NULL::text"
+    limit = " AND t.id <= %(limit)s" if bounded else ""
     return (
         "SELECT max(w.id), array_agg(DISTINCT w.server_name) FILTER (WHERE w.server_id IS NULL) "
         f"FROM (SELECT t.id, t.server_id, {name} AS server_name FROM {source.table} t "
-        f"WHERE t.id > %(after)s{_bar_filter('t', bar_id)} ORDER BY t.id LIMIT %(size)s) w"
+        f"WHERE t.id > %(after)s{limit}{_bar_filter('t', bar_id)} ORDER BY t.id LIMIT %(size)s) w"
     )
 
 
@@ -258,8 +274,13 @@ def _is_row_error(exc: BaseException) -> bool:
 
 
 def _set_timeouts(cursor) -> None:
+    # synchronous_commit off, for this batch's transaction only: a crash can lose the last few commits (at
+    # most ~3 × wal_writer_delay), never half of one, and each commit carries its own range cursor and counters.
+    # A lost batch is therefore simply not done yet, and the resumed run (its rows still NULL with no log
+    # row) does it again: the state on disk stays consistent, only the wait for the WAL flush goes.
     cursor.execute(
-        "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
+        "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true), "
+        "set_config('synchronous_commit', 'off', true)",
         [f"{settings.BACKFILL_LOCK_TIMEOUT_MS}ms", f"{settings.BACKFILL_STATEMENT_TIMEOUT_MS}ms"],
     )
     # The FKs are DEFERRABLE INITIALLY DEFERRED: checked now, they count in the batch's time and timeout
@@ -267,8 +288,13 @@ def _set_timeouts(cursor) -> None:
     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
-def _window(cursor, source: _Source, bar_id, after: int, size: int) -> tuple[int | None, list[str], list[str]]:
-    cursor.execute(window_sql(source, bar_id), {"after": after, "size": size, "bar_id": bar_id})
+def _window(
+    cursor, source: _Source, bar_id, after: int, size: int, limit: int | None = None
+) -> tuple[int | None, list[str], list[str]]:
+    cursor.execute(
+        window_sql(source, bar_id, bounded=limit is not None),
+        {"after": after, "size": size, "bar_id": bar_id, "limit": limit},
+    )
     upper, raw_names = cursor.fetchone()
     raw, norm = normalised_names(raw_names)
     return upper, raw, norm
@@ -304,18 +330,20 @@ def _write_rows_one_by_one(cursor, source: _Source, params: dict) -> list[tuple[
     return groups
 
 
-def _run_one_batch(run: BackfillRun, *, row_by_row: bool = False) -> BatchOutcome:
-    """One batch in its own transaction: window, resolve, write, and move the run's cursor, all or nothing."""
-    source = SOURCE_BY_PHASE[run.phase]
+def _run_one_batch(run: BackfillRun, rng: BackfillRange, *, row_by_row: bool = False) -> BatchOutcome:
+    """One batch of one key range in its own transaction: window, resolve, write, and move the range's cursor
+    and the run's counters, all or nothing."""
+    source = SOURCE_BY_PHASE[rng.phase]
     bar_id = run.bar_id
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         _set_timeouts(cursor)
-        upper, raw, norm = _window(cursor, source, bar_id, run.last_id, run.batch_size)
+        upper, raw, norm = _window(cursor, source, bar_id, rng.last_id, run.batch_size, rng.upper_id)
         if upper is None:
-            _advance_phase(run)
+            _range_done(run, rng)
             return BatchOutcome(upper=None, groups=[])
-        params = {"after": run.last_id, "upper": upper, "bar_id": bar_id, "raw": raw, "norm": norm}
+        params = {"after": rng.last_id, "upper": upper, "bar_id": bar_id, "raw": raw, "norm": norm}
+        _write_budget(cursor, started)
         if run.dry_run:
             cursor.execute(dry_run_sql(source, bar_id), params)
             groups = cursor.fetchall()
@@ -324,8 +352,33 @@ def _run_one_batch(run: BackfillRun, *, row_by_row: bool = False) -> BatchOutcom
         else:
             groups = _write_batch(cursor, source, params)
         outcome = BatchOutcome(upper=upper, groups=groups, elapsed_ms=int((time.perf_counter() - started) * 1000))
-        _record_batch(run, outcome)
+        _record_batch(cursor, run, rng, outcome)
     return outcome
+
+
+# Kept for the batch's last steps (cursor and counters, commit) after the write statement.
+BATCH_TAIL_MS = 100
+
+
+def _write_budget(cursor, started: float) -> None:
+    """The write statement gets what is left of the batch's budget (``BACKFILL_STATEMENT_TIMEOUT_MS``) after the
+    window, less the tail: the whole batch, and so any row lock it holds, stays within the budget."""
+    spent = (time.perf_counter() - started) * 1000
+    left = max(BATCH_TAIL_MS, int(settings.BACKFILL_STATEMENT_TIMEOUT_MS - spent - BATCH_TAIL_MS))
+    cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{left}ms"])
+
+
+def _range_done(run: BackfillRun, rng: BackfillRange) -> None:
+    """The range is walked to its end; the last range of the phase to end moves the run to the next phase
+    (the run row is locked, so two ranges ending together cannot both miss, or both make, the move)."""
+    BackfillRange.objects.filter(pk=rng.pk).update(done=True, updated_at=timezone.now())
+    rng.done = True
+    locked = BackfillRun.objects.select_for_update().only("phase").get(pk=run.pk)
+    if (
+        locked.phase == rng.phase
+        and not BackfillRange.objects.filter(run_id=run.pk, phase=rng.phase, done=False).exists()
+    ):
+        _advance_phase(run)
 
 
 def _advance_phase(run: BackfillRun) -> None:
@@ -334,9 +387,39 @@ def _advance_phase(run: BackfillRun) -> None:
     run.phase, run.last_id = next_phase, 0
 
 
-def _record_batch(run: BackfillRun, outcome: BatchOutcome) -> None:
+# The run's counters are added to in SQL (two ranges write them concurrently), reason counts merged in jsonb.
+RECORD_BATCH_SQL = """
+WITH moved AS (
+  UPDATE backfill_run_ranges SET last_id = %(upper)s, batches = batches + 1, rows_done = rows_done + %(done)s,
+         updated_at = %(now)s
+  WHERE id = %(range)s
+)
+UPDATE backfill_runs SET
+  last_id = %(upper)s,
+  rows_done = rows_done + %(done)s,
+  resolved_directly = resolved_directly + %(directly)s,
+  resolved_by_fallback = resolved_by_fallback + %(by_fallback)s,
+  unresolved = unresolved + %(unresolved)s,
+  failed_rows = failed_rows + %(failed)s,
+  reason_counts = CASE WHEN cardinality(%(reasons)s::text[]) = 0 THEN reason_counts ELSE (
+    SELECT jsonb_object_agg(k, n) FROM (
+      SELECT k, sum(n)::bigint AS n FROM (
+        SELECT key AS k, value::bigint AS n FROM jsonb_each_text(reason_counts)
+        UNION ALL SELECT * FROM unnest(%(reasons)s::text[], %(counts)s::bigint[])
+      ) x GROUP BY k
+    ) y) END,
+  batches = batches + 1,
+  longest_batch_ms = GREATEST(longest_batch_ms, %(elapsed_ms)s),
+  active_seconds = active_seconds + %(share_s)s,
+  updated_at = %(now)s
+WHERE id = %(run)s
+RETURNING reason_counts, longest_batch_ms
+"""
+
+
+def _record_batch(cursor, run: BackfillRun, rng: BackfillRange, outcome: BatchOutcome) -> None:
     done = directly = by_fallback = unresolved = failed = 0
-    reasons: Counter[str] = Counter(run.reason_counts or {})
+    reasons: Counter[str] = Counter()
     for reason, resolved, count in outcome.groups:
         done += count
         if reason is None:
@@ -351,23 +434,29 @@ def _record_batch(run: BackfillRun, outcome: BatchOutcome) -> None:
             by_fallback += count
         else:
             unresolved += count
-    BackfillRun.objects.filter(pk=run.pk).update(
-        last_id=outcome.upper,
-        rows_done=F("rows_done") + done,
-        resolved_directly=F("resolved_directly") + directly,
-        resolved_by_fallback=F("resolved_by_fallback") + by_fallback,
-        unresolved=F("unresolved") + unresolved,
-        failed_rows=F("failed_rows") + failed,
-        reason_counts=dict(reasons),
-        batches=F("batches") + 1,
-        longest_batch_ms=max(run.longest_batch_ms, outcome.elapsed_ms),
-        active_seconds=F("active_seconds") + outcome.elapsed_ms / 1000.0,
-        batch_size=run.batch_size,
-        updated_at=timezone.now(),
+    cursor.execute(
+        RECORD_BATCH_SQL,
+        {
+            "run": run.pk,
+            "range": rng.pk,
+            "upper": outcome.upper,
+            "done": done,
+            "directly": directly,
+            "by_fallback": by_fallback,
+            "unresolved": unresolved,
+            "failed": failed,
+            "reasons": list(reasons),
+            "counts": list(reasons.values()),
+            "elapsed_ms": outcome.elapsed_ms,
+            # Time in batches, shared among the ranges that run side by side: rows_done / active_seconds stays
+            # the run's rate (and its ETA) rather than one range's.
+            "share_s": outcome.elapsed_ms / 1000.0 / max(1, run.ranges),
+            "now": timezone.now(),
+        },
     )
-    run.last_id = outcome.upper
-    run.reason_counts = dict(reasons)
-    run.longest_batch_ms = max(run.longest_batch_ms, outcome.elapsed_ms)
+    counts, run.longest_batch_ms = cursor.fetchone()
+    run.reason_counts = json.loads(counts) if isinstance(counts, str) else counts
+    run.last_id = rng.last_id = outcome.upper
 
 
 # --- Runs ---------------------------------------------------------------------------------------------
@@ -394,12 +483,22 @@ def active_run() -> BackfillRun | None:
 
 
 def start_backfill(
-    *, started_by=None, bar=None, dry_run: bool = False, batch_size: int | None = None, via: str = "command"
+    *,
+    started_by=None,
+    bar=None,
+    dry_run: bool = False,
+    batch_size: int | None = None,
+    via: str = "command",
+    ranges: int | None = None,
 ) -> BackfillRun:
-    """Create a running backfill run (one live run at a time); batches are then driven by `run_batches`."""
+    """Create a running backfill run (one live run at a time); batches are then driven by `run_batches`, one
+    driver per key range (`ranges`, default `default_ranges()`)."""
     size = int(batch_size or settings.BACKFILL_BATCH_SIZE)
     if size < 1:
         raise ValueError("batch size must be at least 1")
+    ranges = int(ranges or default_ranges())
+    if ranges < 1:
+        raise ValueError("a run needs at least one key range")
     existing = active_run()
     if existing is not None:
         raise BackfillAlreadyActive(existing)
@@ -413,13 +512,19 @@ def start_backfill(
                 started_by=started_by if getattr(started_by, "pk", None) else None,
                 configured_batch_size=size,
                 batch_size=size,
+                ranges=ranges,
                 rows_total=total,
             )
             record_event(
                 actor=started_by,
                 action="backfill.start",
                 target=run,
-                after={"bar": str(run.bar_id) if run.bar_id else None, "dry_run": dry_run, "batch_size": size},
+                after={
+                    "bar": str(run.bar_id) if run.bar_id else None,
+                    "dry_run": dry_run,
+                    "batch_size": size,
+                    "ranges": ranges,
+                },
                 bar=bar,
             )
     except IntegrityError as exc:
@@ -472,23 +577,104 @@ def resume_backfill(*, run: BackfillRun, by=None) -> BackfillRun:
     return run
 
 
-@contextmanager
-def _driver_lock(run_id: int) -> Iterator[bool]:
-    """Session advisory lock: one process drives a run at a time (a second driver just returns)."""
+def _locks(cursor, run_id: int, range_id: int) -> bool:
+    """Take a range for this session: its exclusive lock, and a shared hold on the run (which tells the
+    watchdog, and a finisher, that someone drives the run). Both or neither."""
+    cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [RANGE_LOCK_KEY, range_id])
+    if not cursor.fetchone()[0]:
+        return False
+    cursor.execute("SELECT pg_try_advisory_lock_shared(%s, %s)", [LOCK_KEY, run_id])
+    if cursor.fetchone()[0]:
+        return True
+    cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RANGE_LOCK_KEY, range_id])
+    return False
+
+
+def _release(rng: BackfillRange | None) -> None:
+    if rng is None or rng.pk not in _HELD:
+        return
+    _HELD.discard(rng.pk)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_KEY, run_id])
-        acquired = cursor.fetchone()[0]
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_KEY, run_id])
+        cursor.execute(
+            "SELECT pg_advisory_unlock(%s, %s), pg_advisory_unlock_shared(%s, %s)",
+            [RANGE_LOCK_KEY, rng.pk, LOCK_KEY, rng.run_id],
+        )
+
+
+def split_ranges(source: _Source, bar_id, count: int, after: int) -> list[tuple[int, int | None]]:
+    """`count` disjoint key ranges of equal width over the ids after `after` (ids are dense, so about equal
+    row counts); the first starts at `after`, the last has no upper bound, so rows inserted during the run are
+    walked too."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT min(t.id), max(t.id) FROM {source.table} t WHERE t.id > %(after)s{_bar_filter('t', bar_id)}",
+            {"after": after, "bar_id": bar_id},
+        )
+        lowest, highest = cursor.fetchone()
+    if highest is None or count <= 1 or highest - lowest < count:
+        return [(after, None)]
+    width = math.ceil((highest - lowest + 1) / count)
+    bounds = [(lowest - 1 + i * width, lowest - 1 + (i + 1) * width) for i in range(count)]
+    bounds[0] = (after, bounds[0][1])
+    bounds[-1] = (bounds[-1][0], None)
+    return bounds
+
+
+def _ensure_ranges(run: BackfillRun) -> tuple[list[BackfillRange], bool]:
+    """The key ranges of the run's current phase, made at the first look (under the run's row lock, so once).
+    A run's own cursor (`last_id`, from before it had ranges) is where the first range starts."""
+    ranges = list(BackfillRange.objects.filter(run_id=run.pk, phase=run.phase).order_by("position"))
+    if ranges:
+        return ranges, False
+    with transaction.atomic():
+        locked = BackfillRun.objects.select_for_update().get(pk=run.pk)
+        if locked.phase != run.phase or locked.phase == BackfillRun.Phase.DONE:
+            return [], False
+        ranges = list(BackfillRange.objects.filter(run_id=run.pk, phase=run.phase).order_by("position"))
+        if ranges:
+            return ranges, False
+        bounds = split_ranges(SOURCE_BY_PHASE[run.phase], run.bar_id, locked.ranges, locked.last_id)
+        ranges = BackfillRange.objects.bulk_create(
+            BackfillRange(run_id=run.pk, phase=run.phase, position=i, after_id=low, upper_id=high, last_id=low)
+            for i, (low, high) in enumerate(bounds)
+        )
+    return ranges, True
+
+
+def _claim(run: BackfillRun) -> BackfillRange | None:
+    """A range of the current phase that is not done and that no process drives, now held by this one."""
+    ranges, _ = _ensure_ranges(run)
+    for rng in ranges:
+        if rng.done or rng.pk in _HELD:
+            continue
+        with connection.cursor() as cursor:
+            if not _locks(cursor, run.pk, rng.pk):
+                continue
+        _HELD.add(rng.pk)
+        rng.refresh_from_db()
+        if rng.done:  # ended by its driver between our read and our lock
+            _release(rng)
+            continue
+        return rng
+    return None
+
+
+def free_ranges(run_id: int) -> int:
+    """Ranges of the run's current phase that are not done and that no session drives."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM backfill_run_ranges g JOIN backfill_runs r ON r.id = g.run_id AND g.phase = r.phase "
+            "WHERE g.run_id = %s AND NOT g.done AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = "
+            "'advisory' AND l.granted AND l.classid = %s AND l.objid = g.id AND l.objsubid = 2)",
+            [run_id, RANGE_LOCK_KEY],
+        )
+        return cursor.fetchone()[0]
 
 
 @dataclass(frozen=True)
 class Slice:
-    """What one call of `run_batches` did: the run as it now stands and whether this caller drove it."""
+    """What one call of `run_batches` did: the run as it now stands and whether this caller drove it (False:
+    whatever was left to drive was already driven by other processes)."""
 
     run: BackfillRun
     drove: bool
@@ -505,26 +691,40 @@ def run_batches(
     max_seconds: float | None = None,
     max_batches: int | None = None,
     on_batch: Callable[[BackfillRun], None] | None = None,
+    on_free_ranges: Callable[[int], None] | None = None,
 ) -> Slice:
-    """Drive a running run batch by batch until it finishes, is paused, fails, or the budget is spent."""
-    with _driver_lock(run_id) as acquired:
-        if not acquired:
-            return Slice(run=BackfillRun.objects.get(pk=run_id), drove=False, batches=0)
-        deadline = time.monotonic() + max_seconds if max_seconds else None
-        batches = consecutive_timeouts = 0
+    """Drive a running run batch by batch until it finishes, is paused, fails, the budget is spent, or every
+    range left is driven by another process. The driver holds one key range at a time and takes the next free
+    one when it ends; `on_free_ranges(n)` is told when it takes a range while n others wait for a driver (the
+    Celery task queues that many more slices, so each range gets its own worker)."""
+    deadline = time.monotonic() + max_seconds if max_seconds else None
+    batches = consecutive_timeouts = 0
+    held: BackfillRange | None = None
+    try:
         while True:
             run = BackfillRun.objects.get(pk=run_id)
             if run.status != BackfillRun.Status.RUNNING:
                 return Slice(run=run, drove=True, batches=batches)
             if run.phase == BackfillRun.Phase.DONE:
-                return Slice(run=_finish(run), drove=True, batches=batches)
+                _release(held)
+                held = None
+                finished = _finish_unless_finishing(run)
+                return Slice(run=finished or run, drove=finished is not None, batches=batches)
             # A slice always does at least one batch, so a chain of slices cannot spin without progress.
             out_of_time = deadline is not None and batches and time.monotonic() >= deadline
             if out_of_time or (max_batches is not None and batches >= max_batches):
                 return Slice(run=run, drove=True, batches=batches)
+            if held is None or held.done or held.phase != run.phase:
+                _release(held)
+                held = _claim(run)
+                if held is None:
+                    return Slice(run=run, drove=False, batches=batches)
+                if on_free_ranges is not None and (waiting := free_ranges(run_id)):
+                    on_free_ranges(waiting)
             try:
-                _drive_one_batch(run)
+                outcome = _drive_one_batch(run, held)
                 consecutive_timeouts = 0
+                _regrow_if_quick(run, outcome)
             except DatabaseError as exc:
                 if not _is_timeout(exc):
                     _fail(run, exc)
@@ -542,22 +742,35 @@ def run_batches(
             batches += 1
             if on_batch is not None:
                 on_batch(run)
+    finally:
+        _release(held)
 
 
-def _drive_one_batch(run: BackfillRun) -> None:
+def _drive_one_batch(run: BackfillRun, rng: BackfillRange) -> BatchOutcome:
     try:
-        _run_one_batch(run)
+        return _run_one_batch(run, rng)
     except DatabaseError as exc:
         if not _is_row_error(exc) or run.dry_run:
             raise
-        logger.warning("backfill run %s: batch after %s failed (%s); retrying row by row", run.pk, run.last_id, exc)
-        _run_one_batch(run, row_by_row=True)
+        logger.warning("backfill run %s: batch after %s failed (%s); retrying row by row", run.pk, rng.last_id, exc)
+        return _run_one_batch(run, rng, row_by_row=True)
+
+
+def _regrow_if_quick(run: BackfillRun, outcome: BatchOutcome) -> None:
+    """A batch halved after a timeout grows back (doubling, never past the configured size) once a batch takes
+    under a quarter of the statement timeout: a passing load spike must not leave a run at tiny batches, whose
+    per-batch cost then dominates; doubling a batch that took under 25 % keeps the next one well under it."""
+    quick = outcome.upper is not None and outcome.elapsed_ms * 4 < settings.BACKFILL_STATEMENT_TIMEOUT_MS
+    if quick and run.batch_size < run.configured_batch_size:
+        BackfillRun.objects.filter(pk=run.pk).update(batch_size=Least(F("batch_size") * 2, F("configured_batch_size")))
 
 
 def _shrink_after_timeout(run: BackfillRun, exc: BaseException) -> None:
     size = min(run.batch_size, max(settings.BACKFILL_MIN_BATCH_SIZE, run.batch_size // 2))  # never grows
     logger.warning("backfill run %s: batch of %s timed out (%s); next size %s", run.pk, run.batch_size, exc, size)
-    BackfillRun.objects.filter(pk=run.pk).update(batch_size=size, timeouts=F("timeouts") + 1, updated_at=timezone.now())
+    BackfillRun.objects.filter(pk=run.pk).update(
+        batch_size=Least(F("batch_size"), size), timeouts=F("timeouts") + 1, updated_at=timezone.now()
+    )
 
 
 def _fail(run: BackfillRun, exc: BaseException) -> None:
@@ -565,6 +778,22 @@ def _fail(run: BackfillRun, exc: BaseException) -> None:
     BackfillRun.objects.filter(pk=run.pk, status=BackfillRun.Status.RUNNING).update(
         status=BackfillRun.Status.FAILED, error=message, updated_at=timezone.now()
     )
+
+
+def _finish_unless_finishing(run: BackfillRun) -> BackfillRun | None:
+    """Finish the run once every phase is done, unless another process is at it (None then)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_KEY, run.pk])
+        if not cursor.fetchone()[0]:
+            return None
+    try:
+        run.refresh_from_db()
+        if run.status != BackfillRun.Status.RUNNING:
+            return run
+        return _finish(run)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_KEY, run.pk])
 
 
 def _finish(run: BackfillRun) -> BackfillRun:
@@ -607,6 +836,8 @@ def run_backfill(
     while True:
         piece = run_batches(run_id=run.pk, on_batch=on_batch)
         if not piece.drove:
+            if piece.batches:  # it did its share; the processes that hold the other ranges carry on
+                return piece.run
             raise BackfillAlreadyActive(piece.run)
         if not piece.more_to_do:
             return piece.run

@@ -45,6 +45,9 @@ class BackfillRun(models.Model):
     )
     phase = models.CharField(max_length=16, choices=Phase.choices, default=Phase.SALES)
     last_id = models.BigIntegerField(default=0, help_text="Last primary key of the current phase's table done.")
+    ranges = models.PositiveSmallIntegerField(
+        default=1, help_text="Disjoint key ranges per phase, each with its own cursor, driven in parallel."
+    )
     configured_batch_size = models.PositiveIntegerField()
     batch_size = models.PositiveIntegerField(help_text="Current size; halved after a timeout.")
 
@@ -109,6 +112,35 @@ class BackfillRun(models.Model):
         if not rate:
             return None
         return int(max(self.rows_total - self.rows_done, 0) / rate)
+
+
+class BackfillRange(models.Model):
+    """One disjoint key range of one phase of a run: ids in (`after_id`, `upper_id`] (no upper bound for the
+    last range, so rows inserted during the run are still walked). `last_id` is the range's own keyset cursor,
+    written in the same transaction as each batch, like the run's counters; one process drives a range at a
+    time (an advisory lock), so a killed range resumes exactly after its last committed batch."""
+
+    run = models.ForeignKey(BackfillRun, on_delete=models.CASCADE, related_name="key_ranges")
+    phase = models.CharField(max_length=16, choices=BackfillRun.Phase.choices)
+    position = models.PositiveSmallIntegerField()
+    after_id = models.BigIntegerField(help_text="Exclusive lower bound.")
+    upper_id = models.BigIntegerField(null=True, blank=True, help_text="Inclusive upper bound; none for the last.")
+    last_id = models.BigIntegerField(help_text="Last primary key of this range done.")
+    done = models.BooleanField(default=False)
+    batches = models.PositiveIntegerField(default=0)
+    rows_done = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "backfill_run_ranges"
+        ordering = ["run", "phase", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "phase", "position"], name="backfill_range_unique_position"),
+        ]
+
+    def __str__(self):
+        upper = self.upper_id if self.upper_id is not None else "end"
+        return f"{self.phase} ({self.after_id}, {upper}] of run {self.run_id}, after {self.last_id}"
 
 
 class ValidationRun(models.Model):

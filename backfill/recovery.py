@@ -2,11 +2,14 @@
 could not be handed to the task queue does not stay "running" and block every new run.
 
 A run is *stalled* when it is running, its cursor has not moved for a while, and no process holds its driver
-lock (the session advisory lock `backfill.backfill._driver_lock` takes; PostgreSQL releases it when the
-driving worker's connection dies, however the worker died). The watchdog hands stalled runs back to the workers;
-it runs from Celery beat every ``BACKFILL_STALLED_AFTER_SECONDS`` and once when a worker starts. Handing a run
-over twice is harmless: one process drives a run at a time, a slice resumes from the committed cursor, and a
-second chain ends at the first slice that finds the lock taken.
+lock (the session advisory locks `backfill.backfill._locks` takes; PostgreSQL releases them when the
+driving worker's connection dies, however the worker died). With several key ranges, a run is also
+stalled when one range of its current phase has not moved for that long and no process holds that range,
+while the others go on: the killed range is handed back without waiting for the whole run to stop.
+The watchdog hands stalled runs back to the workers; it runs from Celery beat every
+``BACKFILL_STALLED_AFTER_SECONDS`` and once when a worker starts. Handing a run over twice is harmless: one
+process drives a range at a time, a slice resumes from the range's committed cursor, and a second chain ends
+at the first slice that finds every range taken.
 """
 
 from collections.abc import Callable
@@ -17,8 +20,8 @@ from django.utils import timezone
 
 from adminpanel.audit import record_event
 from adminpanel.models import PanelEvent
-from backfill.backfill import LOCK_KEY
-from backfill.models import BackfillRun
+from backfill.backfill import LOCK_KEY, RANGE_LOCK_KEY
+from backfill.models import BackfillRange, BackfillRun
 
 REDRIVE = "backfill.redrive"
 UNQUEUED = "backfill.unqueued"
@@ -29,14 +32,25 @@ UNQUEUED_MESSAGE = (
 RUN_TARGET = BackfillRun._meta.label_lower
 
 
-def is_driven(run_id: int) -> bool:
-    """Whether a live process holds the run's driver lock right now (probed, then released at once)."""
+def _is_locked(key: int, obj_id: int) -> bool:
+    """Whether a live process holds this advisory lock right now (probed, then released at once)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_KEY, run_id])
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [key, obj_id])
         free = cursor.fetchone()[0]
         if free:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_KEY, run_id])
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [key, obj_id])
     return not free
+
+
+def is_driven(run_id: int) -> bool:
+    """Whether a live process drives (any range of) the run right now."""
+    return _is_locked(LOCK_KEY, run_id)
+
+
+def stalled_range(run: BackfillRun, cutoff) -> BackfillRange | None:
+    """A range of the run's current phase, not done, idle since `cutoff`, that no process drives."""
+    idle = BackfillRange.objects.filter(run_id=run.pk, phase=run.phase, done=False, updated_at__lte=cutoff)
+    return next((rng for rng in idle if not _is_locked(RANGE_LOCK_KEY, rng.pk)), None)
 
 
 def stalled_runs(*, idle_seconds: float, now=None) -> list[BackfillRun]:
@@ -44,7 +58,7 @@ def stalled_runs(*, idle_seconds: float, now=None) -> list[BackfillRun]:
     handed over within that time already (so a queue without workers does not fill up with copies)."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=idle_seconds)
-    candidates = list(BackfillRun.objects.filter(status=BackfillRun.Status.RUNNING, updated_at__lte=cutoff))
+    candidates = list(BackfillRun.objects.filter(status=BackfillRun.Status.RUNNING))
     if not candidates:
         return []
     recently = set(
@@ -55,7 +69,15 @@ def stalled_runs(*, idle_seconds: float, now=None) -> list[BackfillRun]:
             created_at__gt=cutoff,
         ).values_list("target_id", flat=True)
     )
-    return [run for run in candidates if str(run.pk) not in recently and not is_driven(run.pk)]
+    return [
+        run
+        for run in candidates
+        if str(run.pk) not in recently
+        and (
+            (run.updated_at <= cutoff and not is_driven(run.pk))
+            or (run.ranges > 1 and stalled_range(run, cutoff) is not None)
+        )
+    ]
 
 
 def redrive_stalled_runs(*, idle_seconds: float, enqueue: Callable[[int], bool], trigger: str, now=None) -> list[int]:
@@ -64,6 +86,8 @@ def redrive_stalled_runs(*, idle_seconds: float, enqueue: Callable[[int], bool],
     now = now or timezone.now()
     handed = []
     for run in stalled_runs(idle_seconds=idle_seconds, now=now):
+        stuck = run.updated_at <= now - timedelta(seconds=idle_seconds) and not is_driven(run.pk)
+        rng = None if stuck else stalled_range(run, now - timedelta(seconds=idle_seconds))
         if not enqueue(run.pk):
             break  # the queue is unreachable: the next tick tries again
         record_event(
@@ -74,6 +98,10 @@ def redrive_stalled_runs(*, idle_seconds: float, enqueue: Callable[[int], bool],
             after={"status": run.status, "queued_by": trigger},
             reason=(
                 f"No progress for {int((now - run.updated_at).total_seconds())} s and no worker driving it: "
+                f"handed back to the workers ({trigger})."
+                if rng is None
+                else f"Key range {rng.position + 1} of {run.ranges} ({rng.phase}) made no progress for "
+                f"{int((now - rng.updated_at).total_seconds())} s and no worker drives it: "
                 f"handed back to the workers ({trigger})."
             ),
             bar=run.bar,

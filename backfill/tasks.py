@@ -1,6 +1,10 @@
 """Celery side of the backfill: one short task per slice of batches, each handing over to the next, and the
 watchdog that hands stalled runs back to the workers (``backfill.recovery``).
 
+A run walks each phase as disjoint key ranges (``BackfillRun.ranges``, by default one per worker process): a
+slice holds one range; when it takes a range while others wait for a driver it queues one more slice per
+waiting range, so the workers drive the ranges side by side.
+
 A task works for at most ``BACKFILL_TASK_SECONDS`` and then enqueues its successor, so no task runs for
 hours, the broker's visibility timeout is never approached, and a pause takes effect within one batch.
 ``acks_late`` is safe only because a slice is idempotent: a redelivered slice resumes from the run's
@@ -32,10 +36,22 @@ REDRIVE_TASK = "backfill.redrive_stalled"
 )
 def backfill_step(run_id: int) -> dict:
     """Drive backfill run `run_id` for one slice, then chain the next slice while the run is still running."""
-    piece = run_batches(run_id=run_id, max_seconds=settings.BACKFILL_TASK_SECONDS)
+    piece = run_batches(
+        run_id=run_id,
+        max_seconds=settings.BACKFILL_TASK_SECONDS,
+        on_free_ranges=lambda waiting: _more_drivers(run_id, waiting),
+    )
     if piece.more_to_do:
         backfill_step.apply_async(args=(run_id,))
     return {"run": run_id, "status": piece.run.status, "batches": piece.batches, "drove": piece.drove}
+
+
+def _more_drivers(run_id: int, waiting: int) -> None:
+    """Key ranges wait with no driver: queue one more slice per range, so each gets a worker of its own (a
+    slice that finds every range taken ends at once, so a copy too many costs nothing)."""
+    for _ in range(waiting):
+        if not enqueue_backfill(run_id):
+            return
 
 
 def enqueue_backfill(run_id: int, *, expires: float | None = None) -> bool:

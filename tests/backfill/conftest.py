@@ -17,6 +17,12 @@ def _no_vacuum(settings):
     settings.BACKFILL_VACUUM_AT_END = False
 
 
+@pytest.fixture(autouse=True)
+def _one_range_unless_asked(settings):
+    """Tests that read a run's single cursor walk one key range; the parallel tests ask for more by name."""
+    settings.BACKFILL_RANGES = 1
+
+
 class Scenario:
     """One bar where every resolution path and every fallback reason occurs exactly once."""
 

@@ -213,8 +213,11 @@ def test_a_batch_that_times_out_is_retried_at_half_size(scenario, monkeypatch, s
     real_write = backfill._write_batch
     calls = {"n": 0}
 
+    sizes = []
+
     def slow_first_batch(cursor, source, params):
         calls["n"] += 1
+        sizes.append(BackfillRun.objects.get().batch_size)
         if calls["n"] == 1:
             cursor.execute("SELECT pg_sleep(1)")
         return real_write(cursor, source, params)
@@ -223,8 +226,17 @@ def test_a_batch_that_times_out_is_retried_at_half_size(scenario, monkeypatch, s
     run = run_backfill(batch_size=8)
     assert run.status == BackfillRun.Status.FINISHED
     assert run.timeouts == 1
-    assert run.batch_size == 4
+    assert sizes[:2] == [8, 4]  # the batch after the timeout is half the size
     assert MigrationServerIdLog.objects.count() == run.rows_total
+
+
+def test_a_halved_batch_grows_back_to_the_configured_size_once_batches_are_quick(scenario, monkeypatch, settings):
+    settings.BACKFILL_STATEMENT_TIMEOUT_MS = 60_000  # every real batch is "quick" against this budget
+    run = start_backfill(batch_size=4)
+    BackfillRun.objects.filter(pk=run.pk).update(batch_size=1)  # as after two timeouts
+    sizes = []
+    run_batches(run_id=run.pk, max_batches=3, on_batch=lambda r: sizes.append(BackfillRun.objects.get().batch_size))
+    assert sizes == [2, 4, 4]  # doubles, never past the configured size
 
 
 def test_batches_walk_the_primary_key_and_never_rescan_from_the_start(scenario):
