@@ -251,6 +251,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Pool processes of `celery worker` (bin/dev starts it without --concurrency, so this is what runs).
 CELERY_WORKER_CONCURRENCY = env_int(ENV, "CELERY_CONCURRENCY", 2)
+# Disjoint key ranges a full backfill drives side by side (one per worker process by default).
+BACKFILL_RANGES = env_int(ENV, "BACKFILL_RANGES", CELERY_WORKER_CONCURRENCY)
 CELERY_TASK_TIME_LIMIT = 600
 CELERY_TASK_SOFT_TIME_LIMIT = 540
 CELERY_BEAT_SCHEDULE: dict = {}
