@@ -156,7 +156,7 @@ def test_the_panel_start_fans_out_one_task_per_range(data, eager_celery, product
 
     tasks.run_batches = counting
     try:
-        client_for(product_user).post(reverse("backfill:backfill_start"), {"batch_size": 3})
+        client_for(product_user).post(reverse("backfill:backfill_start"), {"batch_size": 3, "confirmed": "on"})
     finally:
         tasks.run_batches = real
     run = BackfillRun.objects.get()
