@@ -5,8 +5,8 @@
 Serves the panel with granian as `bin/dev serve` runs it (bench/flag_api_granian.sh: WEB_WORKERS processes, one per
 core by default, x WEB_THREADS threads), polls `GET /api/v1/flags` for one bar from several keep-alive connections
 (each answer names its process in `X-Served-By`, and the bench checks that every worker answers), then flips the
-flag ENABLE_SWITCHING_MODE between "on for every bar" and its kill switch ("off for every bar", through
-rollout.services.flip_flag, audited like a flip on the page) and measures, for each worker, the time from the
+flag ENABLE_SWITCHING_MODE between "on for the allow-listed bench bar" and its kill switch ("off for every bar", through
+rollout.services.flip_flag and release_kill_switch, audited like the page's buttons) and measures, for each worker, the time from the
 moment the flip's COMMIT returned to the first answer of that worker showing the new state. Each flip waits for
 every worker to show it before the next. Prints the max and median over all flips and workers.
 """
@@ -89,9 +89,15 @@ def main() -> None:
     token = api_client.issue_token()
     api_client.save()
     admin, _ = User.objects.get_or_create(username="bench-rollout", defaults={"is_superuser": True})
+    # A kill switch left engaged (an earlier run cut short) is released the one way the panel allows.
+    services.release_kill_switch(actor=admin, reason="propagation bench: start from a released kill switch")
     flag_before = FeatureFlag.objects.get(key=FLAG).state
-    bar = str(Bar.objects.order_by("pk").values_list("pk", flat=True).first())
-    services.flip_flag(actor=admin, flag_key=FLAG, state=FlagState.GLOBAL, reason="propagation bench: start on")
+    first_bar = Bar.objects.order_by("pk").first()
+    bar = str(first_bar.pk)
+    # The polled bar is on through the allow-list, so a released kill switch shows as "on" for it again.
+    listed_before = services.change_allow_list(
+        actor=admin, flag_key=FLAG, bar=first_bar, add=True, reason="propagation bench: the polled bar"
+    )
 
     workers = int(os.environ.get("WEB_WORKERS") or os.cpu_count() or 2)
     port = free_port()
@@ -145,10 +151,13 @@ def main() -> None:
         delays: list[float] = []
         per_flip_max: list[float] = []
         for flip in range(args.flips):
-            state = FlagState.OFF if flip % 2 == 0 else FlagState.GLOBAL
-            services.flip_flag(actor=admin, flag_key=FLAG, state=state, reason=f"propagation bench flip {flip}")
-            committed = time.perf_counter()  # flip_flag's transaction has committed when it returns
-            first = wait_for(committed, state == FlagState.GLOBAL, pids)
+            kill = flip % 2 == 0
+            if kill:  # the kill switch, as the page pulls it ...
+                services.flip_flag(actor=admin, flag_key=FLAG, state=FlagState.OFF, reason=f"propagation bench {flip}")
+            else:  # ... and its one release
+                services.release_kill_switch(actor=admin, reason=f"propagation bench {flip}: release")
+            committed = time.perf_counter()  # the service's transaction has committed when it returns
+            first = wait_for(committed, not kill, pids)
             flip_delays = [(first[pid] - committed) * 1000 for pid in pids]
             delays.extend(flip_delays)
             per_flip_max.append(max(flip_delays))
@@ -169,7 +178,13 @@ def main() -> None:
             poller.join(timeout=10)
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
-        services.flip_flag(actor=admin, flag_key=FLAG, state=flag_before, reason="propagation bench: restore")
+        services.release_kill_switch(actor=admin, reason="propagation bench: restore")
+        if flag_before != FeatureFlag.objects.get(key=FLAG).state:
+            services.flip_flag(actor=admin, flag_key=FLAG, state=flag_before, reason="propagation bench: restore")
+        if listed_before:  # it was added by this run
+            services.change_allow_list(
+                actor=admin, flag_key=FLAG, bar=first_bar, add=False, reason="propagation bench: restore"
+            )
         ApiClient.objects.filter(pk=api_client.pk).delete()
 
 
