@@ -35,6 +35,10 @@ def use_bench_database() -> None:
                 conn.execute(f"CREATE DATABASE {BENCH_DB}")
         os.environ["DATABASE_URL"] = f"postgresql://bartender@127.0.0.1:{port}/{BENCH_DB}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminpanel.settings")
+    from adminpanel.config import local_secret_key  # noqa: E402
+
+    # The panel refuses to start with DEBUG off and no SECRET_KEY: the local key kept in the ignored .var/.
+    os.environ.setdefault("SECRET_KEY", local_secret_key(ROOT / ".var"))
     import django
 
     django.setup()

@@ -5,10 +5,11 @@
 Serves the panel with granian as `bin/dev serve` runs it (bench/flag_api_granian.sh: WEB_WORKERS processes, one per
 core by default, x WEB_THREADS threads), polls `GET /api/v1/flags` for one bar from several keep-alive connections
 (each answer names its process in `X-Served-By`, and the bench checks that every worker answers), then flips the
-flag ENABLE_SWITCHING_MODE between "on for the allow-listed bench bar" and its kill switch ("off for every bar", through
-rollout.services.flip_flag and release_kill_switch, audited like the page's buttons) and measures, for each worker, the time from the
-moment the flip's COMMIT returned to the first answer of that worker showing the new state. Each flip waits for
-every worker to show it before the next. Prints the max and median over all flips and workers.
+flag ENABLE_SWITCHING_MODE between "on for the allow-listed bench bar" and its kill switch ("off for every bar",
+through rollout.services.flip_flag and release_kill_switch, audited like the page's buttons) and measures, for each
+worker, the time from the moment the flip's COMMIT returned to the first answer of that worker showing the new
+state. Each flip waits for every worker to show it before the next. Prints the max and median over all flips and
+workers.
 """
 
 import argparse

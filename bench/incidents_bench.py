@@ -101,6 +101,10 @@ def main() -> None:
     args = parser.parse_args()
     kept = fresh_database(reuse=args.reuse)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminpanel.settings")
+    from adminpanel.config import local_secret_key  # noqa: E402
+
+    # The panel refuses to start with DEBUG off and no SECRET_KEY: the local key kept in the ignored .var/.
+    os.environ.setdefault("SECRET_KEY", local_secret_key(ROOT / ".var"))
     os.environ.setdefault("DEBUG", "0")
     import django
 
