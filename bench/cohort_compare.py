@@ -32,6 +32,7 @@ def use_database(*, bars: int, sales: int) -> None:
                 conn.execute(f"CREATE DATABASE {BENCH_DB}")
         os.environ["DATABASE_URL"] = f"postgresql://bartender@127.0.0.1:{port}/{BENCH_DB}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminpanel.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # the figures only, not every login line
     from adminpanel.config import local_secret_key  # noqa: E402
 
     # The panel refuses to start with DEBUG off and no SECRET_KEY: the local key kept in the ignored .var/.
@@ -39,6 +40,10 @@ def use_database(*, bars: int, sales: int) -> None:
     import django
 
     django.setup()
+    from django.core.management import call_command
+
+    # Pages name their static files through the manifest, as in production: build it (a fresh clone has none).
+    call_command("collectstatic", interactive=False, verbosity=0)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)

@@ -101,6 +101,7 @@ def main() -> None:
     args = parser.parse_args()
     kept = fresh_database(reuse=args.reuse)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminpanel.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # the figures only, not every login line
     from adminpanel.config import local_secret_key  # noqa: E402
 
     # The panel refuses to start with DEBUG off and no SECRET_KEY: the local key kept in the ignored .var/.
@@ -109,6 +110,10 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.core.management import call_command
+
+    # Pages name their static files through the manifest, as in production: build it (a fresh clone has none).
+    call_command("collectstatic", interactive=False, verbosity=0)
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client
