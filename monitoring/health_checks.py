@@ -661,7 +661,11 @@ def run_check(check: Check, *, now: datetime | None = None) -> CheckOutcome:
     now = now or timezone.now()
     started = time.perf_counter()
     try:
-        with time_limited_cursor(settings.HEALTH_CHECK_STATEMENT_TIMEOUT_MS):
+        with time_limited_cursor(settings.HEALTH_CHECK_STATEMENT_TIMEOUT_MS) as cursor:
+            # No JIT for the checks: they read windows of thousands of rows, where compiling costs more than it
+            # saves, and it starts as soon as an estimate crosses jit_above_cost (orphaned sales at 20M sales:
+            # 42 ms with JIT, 8 ms without). Local to the check's savepoint.
+            cursor.execute("SELECT set_config('jit', 'off', true)")
             outcome = check.func(now=now)
     except Exception as exc:  # noqa: BLE001 (a broken check is reported, and never stops the others)
         outcome = CheckOutcome(name=check.name, status=UNKNOWN, error=f"{type(exc).__name__}: {exc}".strip())
