@@ -5,8 +5,9 @@ judged against and a detail dict. :func:`run_check` runs one inside its own save
 turns any error into ``unknown`` with the error, so a failing check never stops the others.
 
 Every query is bounded, whatever the size of the tables (issue 15, DESIGN.md section 8): sales counted over a
-window (the 24-hour coverage, the 5-minute error rate) come from ``sales_minute_rollup``, per-minute counts kept by
-triggers on sales, plus the partial minutes at both ends counted from the rows (:func:`sales_in_window`); the
+window (the 24-hour coverage, the 5-minute error rate) come from ``sales_minute_counts``, per-minute counts kept by
+triggers on sales (an insert appends to ``sales_minute_rollup_log``, which each health run folds into
+``sales_minute_rollup``: :func:`compact_sales_rollup`), plus the partial minutes at both ends counted from the rows (:func:`sales_in_window`); the
 backfill log's counts come from ``migration_log_counts``, kept by triggers on the log; the other windows of
 ``sales`` and ``audit_logs`` are range scans of their ``created_at`` indexes over the window's rows only.
 ``tests/monitoring/test_checks_match_runbook.py`` holds every check against the runbook's SQL run raw.
@@ -132,7 +133,7 @@ _LO = (
 SALES_IN_WINDOW = f"""
 SELECT sum(n)::bigint, sum(s)::bigint FROM (
   SELECT coalesce(sum(sales), 0) AS n, coalesce(sum(with_server_id), 0) AS s
-  FROM sales_minute_rollup WHERE minute >= {_LO} AND minute < %(hi)s
+  FROM sales_minute_counts WHERE minute >= {_LO} AND minute < %(hi)s
   UNION ALL
   SELECT count(*), count(server_id) FROM sales
   WHERE created_at > %(since)s AND created_at < {_LO} AND created_at <= %(until)s
@@ -148,8 +149,8 @@ def _minute_floor(moment: datetime) -> datetime:
 
 def sales_in_window(since: datetime, until: datetime) -> tuple[int, int]:
     """(sales, sales with a server_id) created in ``(since, until]``, in one statement (one snapshot, so the
-    rollup and the rows agree): the whole minutes inside the window are summed from ``sales_minute_rollup`` (kept
-    by triggers on sales, adminpanel migration 0014), the partial minutes at both ends are counted from ``sales``,
+    rollup and the rows agree): the whole minutes inside the window are summed from ``sales_minute_counts`` (kept
+    by triggers on sales, adminpanel migrations 0014 and 0016), the partial minutes at both ends are counted from ``sales``,
     so at most two minutes of rows are read whatever the window or the table's size. Minutes older than
     ``ROLLUP_TRUSTED`` on the database's clock, which the rollup cannot vouch for, are counted from ``sales``: the
     window ``(since, lo)`` then stretches up to ``until`` and ``[max(hi, lo), until]`` is empty or disjoint."""
@@ -164,9 +165,33 @@ def sales_in_window(since: datetime, until: datetime) -> tuple[int, int]:
     return total, with_server
 
 
+# One statement: the log rows this snapshot sees leave the log and are added to the rollup's compaction slot (-1,
+# never a writer's), so each is counted in exactly one of the two tables whatever runs beside it; a sale committed
+# meanwhile stays in the log for the next run. Inserting tills never wait for it (they only append).
+COMPACT_SALES_ROLLUP = """
+WITH moved AS (DELETE FROM sales_minute_rollup_log RETURNING minute, sales, with_server_id),
+     folded AS (
+       INSERT INTO sales_minute_rollup AS r (minute, slot, sales, with_server_id)
+       SELECT minute, -1, sum(sales), sum(with_server_id) FROM moved GROUP BY minute
+       ON CONFLICT (minute, slot) DO UPDATE
+         SET sales = r.sales + excluded.sales, with_server_id = r.with_server_id + excluded.with_server_id
+       RETURNING 1)
+SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM folded)
+"""
+
+
+def compact_sales_rollup() -> int:
+    """Fold the inserts' log (one row per sale, adminpanel migration 0016) into the per-minute rollup, so the
+    checks read a few rows per minute; returns the log rows folded."""
+    with connection.cursor() as cursor:
+        cursor.execute(COMPACT_SALES_ROLLUP)
+        return cursor.fetchone()[0]
+
+
 def prune_sales_rollup() -> int:
-    """Drop the rollup's minutes no check trusts any more (older than ``ROLLUP_TRUSTED``, on the database's clock);
-    a late write may bring one back, which no check reads either. Returns the rows dropped."""
+    """Fold the log, then drop the rollup's minutes no check trusts any more (older than ``ROLLUP_TRUSTED``, on the
+    database's clock); a late write may bring one back, which no check reads either. Returns the rows dropped."""
+    compact_sales_rollup()
     with connection.cursor() as cursor:
         cursor.execute(
             "DELETE FROM sales_minute_rollup WHERE minute < statement_timestamp() - %s::interval", [ROLLUP_TRUSTED]

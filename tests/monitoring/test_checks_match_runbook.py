@@ -1,5 +1,5 @@
-"""The health checks read sales through ``sales_minute_rollup`` (kept by triggers on sales, adminpanel migration
-0014): whatever the writes, every check's value equals the runbook's own SQL run raw on the same data."""
+"""The health checks read sales through ``sales_minute_counts`` (the rollup and the inserts' log, kept by triggers on
+sales, adminpanel migrations 0014 and 0016): whatever the writes, every check's value equals the runbook's own SQL run raw on the same data."""
 
 from datetime import timedelta
 
@@ -36,7 +36,7 @@ def rollup_drift():
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            WITH r AS (SELECT minute, sum(sales) AS n, sum(with_server_id) AS s FROM sales_minute_rollup
+            WITH r AS (SELECT minute, sum(sales) AS n, sum(with_server_id) AS s FROM sales_minute_counts
                        GROUP BY minute),
                  t AS (SELECT date_bin('1 minute', created_at, timestamptz '2000-01-01Z') AS minute,
                               count(*) AS n, count(server_id) AS s
@@ -118,6 +118,15 @@ def test_the_checks_match_the_runbook_on_boundary_instants(sales_with_edges):
     audit_logs(2, level="error", minutes_ago=6)
     assert_checks_match_runbook(sales_with_edges["now"])
     # The window really is read from the rollup: every whole minute of it is there.
+    assert scalar("SELECT sum(sales) FROM sales_minute_counts") == scalar(
+        "SELECT count(*) FROM sales WHERE created_at >= now() - interval '48 hours'"
+    )
+    # Folded by a health run, the log's rows are counted once, in the rollup.
+    logged = scalar("SELECT count(*) FROM sales_minute_rollup_log")
+    assert logged > 0
+    assert health_checks.compact_sales_rollup() == logged
+    assert scalar("SELECT count(*) FROM sales_minute_rollup_log") == 0
+    assert_checks_match_runbook(sales_with_edges["now"])
     assert scalar("SELECT sum(sales) FROM sales_minute_rollup") == scalar(
         "SELECT count(*) FROM sales WHERE created_at >= now() - interval '48 hours'"
     )
@@ -148,6 +157,8 @@ def test_the_rollup_follows_server_id_cleared_moved_sales_and_deletes(sales_with
             "WHERE created_at > now() - interval '2 hours' AND created_at < now() - interval '1 hour'"
         )
         cursor.execute("UPDATE sales SET amount = amount + 1")  # changes nothing the rollup counts
+    health_checks.compact_sales_rollup()  # a health run folds the inserts' log between the writes
+    with connection.cursor() as cursor:
         cursor.execute("DELETE FROM sales WHERE id IN (SELECT id FROM sales ORDER BY id DESC LIMIT 9)")
     assert_checks_match_runbook(now)
     Sale.objects.filter(created_at__gt=now - timedelta(hours=1)).first().delete()  # the ORM's single-row delete
@@ -161,7 +172,7 @@ def test_the_rollup_follows_a_server_deleted_and_a_truncate(sales_with_edges):
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # TRUNCATE refuses pending deferred FK checks
         cursor.execute("TRUNCATE sales CASCADE")
-    assert scalar("SELECT count(*) FROM sales_minute_rollup") == 0
+    assert scalar("SELECT count(*) FROM sales_minute_counts") == 0
     assert run("server_id_coverage", now).detail["sales"] == 0
 
 
@@ -265,6 +276,7 @@ def test_the_rls_statement_list_matches_the_view_read_whole(sales_with_edges, mo
 def test_a_health_run_prunes_the_minutes_no_check_trusts_and_the_checks_still_match(sales_with_edges):
     from monitoring import services
 
+    health_checks.compact_sales_rollup()
     before = scalar("SELECT count(*) FROM sales_minute_rollup")
     with connection.cursor() as cursor:  # a minute older than the trusted horizon (a late write to an old sale)
         cursor.execute(
@@ -301,3 +313,33 @@ def test_a_writer_never_waits_for_another_open_transaction_of_the_same_minute(sa
             till.execute("DELETE FROM sales WHERE bar_id = %s", [bar])
             till.execute("DELETE FROM bars WHERE id = %s", [bar])
     assert_checks_match_runbook(sales_with_edges["now"])
+
+
+def test_a_sale_committed_while_the_log_is_folded_is_counted_once(sales_with_edges):
+    """A till's sale still uncommitted while a health run folds the log: the fold neither waits for it nor loses
+    it; it is counted from the log once committed, and folded by the next run."""
+    import psycopg
+
+    params = connection.get_connection_params()
+    for key in ("cursor_factory", "context", "prepare_threshold"):
+        params.pop(key, None)
+    now = sales_with_edges["now"]
+    with psycopg.connect(**params, autocommit=True) as till:
+        bar = till.execute(
+            "INSERT INTO bars (id, name, settings, is_internal, created_at) "
+            "VALUES (gen_random_uuid(), 'Fold test bar', '{}'::jsonb, false, now()) RETURNING id"
+        ).fetchone()[0]
+        try:
+            with till.transaction():
+                till.execute("INSERT INTO sales (bar_id, amount, created_at) VALUES (%s, 1, %s)", [bar, now])
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '2s'")
+                health_checks.compact_sales_rollup()  # cannot see the till's row yet
+            assert scalar("SELECT count(*) FROM sales_minute_rollup_log") == 1  # the till's, committed
+            assert_checks_match_runbook(now)
+            assert health_checks.compact_sales_rollup() == 1
+            assert_checks_match_runbook(now)
+        finally:
+            till.execute("DELETE FROM sales WHERE bar_id = %s", [bar])
+            till.execute("DELETE FROM bars WHERE id = %s", [bar])
+    assert_checks_match_runbook(now)
