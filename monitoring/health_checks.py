@@ -4,12 +4,13 @@ Each check takes ``now`` (keyword-only) and returns a :class:`CheckOutcome` — 
 judged against and a detail dict. :func:`run_check` runs one inside its own savepoint with a statement timeout and
 turns any error into ``unknown`` with the error, so a failing check never stops the others.
 
-Every query is bounded, whatever the size of the tables (issue 15, DESIGN.md section 8): sales counted over a
-window (the 24-hour coverage, the 5-minute error rate) come from ``sales_minute_counts``, per-minute counts kept by
+Every query is bounded, whatever the size of the tables (issue 15, DESIGN.md section 8): sales counted over a window
+(the 24-hour coverage, the 5-minute error rate) come from ``sales_minute_counts``, per-minute counts kept by
 triggers on sales (an insert appends to ``sales_minute_rollup_log``, which each health run folds into
-``sales_minute_rollup``: :func:`compact_sales_rollup`), plus the partial minutes at both ends counted from the rows (:func:`sales_in_window`); the
-backfill log's counts come from ``migration_log_counts``, kept by triggers on the log; the other windows of
-``sales`` and ``audit_logs`` are range scans of their ``created_at`` indexes over the window's rows only.
+``sales_minute_rollup``: :func:`compact_sales_rollup`), plus the partial minutes at both ends counted from the rows
+(:func:`sales_in_window`); the backfill log's counts come from ``migration_log_counts``, kept by triggers on the
+log; the other windows of ``sales`` and ``audit_logs`` are range scans of their ``created_at`` indexes over the
+window's rows only.
 ``tests/monitoring/test_checks_match_runbook.py`` holds every check against the runbook's SQL run raw.
 """
 
@@ -148,12 +149,13 @@ def _minute_floor(moment: datetime) -> datetime:
 
 
 def sales_in_window(since: datetime, until: datetime) -> tuple[int, int]:
-    """(sales, sales with a server_id) created in ``(since, until]``, in one statement (one snapshot, so the
-    rollup and the rows agree): the whole minutes inside the window are summed from ``sales_minute_counts`` (kept
-    by triggers on sales, adminpanel migrations 0014 and 0016), the partial minutes at both ends are counted from ``sales``,
-    so at most two minutes of rows are read whatever the window or the table's size. Minutes older than
-    ``ROLLUP_TRUSTED`` on the database's clock, which the rollup cannot vouch for, are counted from ``sales``: the
-    window ``(since, lo)`` then stretches up to ``until`` and ``[max(hi, lo), until]`` is empty or disjoint."""
+    """(sales, sales with a server_id) created in ``(since, until]``, in one statement (one snapshot, so the rollup and
+    the rows agree): the whole minutes inside the window are summed from ``sales_minute_counts`` (kept by
+    triggers on sales, adminpanel migrations 0014 and 0016), the partial minutes at both ends are counted from
+    ``sales``, so at most two minutes of rows are read whatever the window or the table's size. Minutes older
+    than ``ROLLUP_TRUSTED`` on the database's clock, which the rollup cannot vouch for, are counted from
+    ``sales``: the window ``(since, lo)`` then stretches up to ``until`` and ``[max(hi, lo), until]`` is empty
+    or disjoint."""
     params = {
         "lo": _minute_floor(since) + MINUTE,
         "hi": _minute_floor(until),

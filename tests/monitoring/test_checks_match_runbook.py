@@ -1,5 +1,6 @@
 """The health checks read sales through ``sales_minute_counts`` (the rollup and the inserts' log, kept by triggers on
-sales, adminpanel migrations 0014 and 0016): whatever the writes, every check's value equals the runbook's own SQL run raw on the same data."""
+sales, adminpanel migrations 0014 and 0016): whatever the writes, every check's value equals the runbook's own SQL
+run raw on the same data."""
 
 from datetime import timedelta
 
