@@ -29,7 +29,7 @@ def use_bench_database() -> None:
     if not os.environ.get("DATABASE_URL"):
         import psycopg
 
-        port = os.environ.get("BARTENDER_PG_PORT", "54329")
+        port = os.environ.get("BARTENDER_PG_PORT", "25432")
         with psycopg.connect(f"postgresql://bartender@127.0.0.1:{port}/postgres", autocommit=True) as conn:
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
                 conn.execute(f"CREATE DATABASE {BENCH_DB}")
@@ -47,8 +47,6 @@ def use_bench_database() -> None:
 
     # Pages name their static files through the manifest, as in production: build it (a fresh clone has none).
     call_command("collectstatic", interactive=False, verbosity=0)
-    from django.core.management import call_command
-
     call_command("migrate", verbosity=0, interactive=False)
 
 

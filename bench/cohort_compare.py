@@ -26,7 +26,7 @@ def use_database(*, bars: int, sales: int) -> None:
     if not os.environ.get("DATABASE_URL"):
         import psycopg
 
-        port = os.environ.get("BARTENDER_PG_PORT", "54329")
+        port = os.environ.get("BARTENDER_PG_PORT", "25432")
         with psycopg.connect(f"postgresql://bartender@127.0.0.1:{port}/postgres", autocommit=True) as conn:
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
                 conn.execute(f"CREATE DATABASE {BENCH_DB}")

@@ -1,8 +1,8 @@
 """Bench: the whole health-check suite against the runbook's own SQL run raw in psql, at 5M and at 20M sales.
 
-    BARTENDER_PG_PORT=54329 .venv/bin/python bench/health_suite.py [--sizes 5000000,20000000] [--passes 3]
+    .venv/bin/python bench/health_suite.py [--sizes 5000000,20000000] [--passes 3]
         [--rounds 5] [--per-check]
-    BARTENDER_PG_PORT=54329 .venv/bin/python bench/health_suite.py --insert-cost 5000000 [--seconds 20] [--pairs 3]
+    .venv/bin/python bench/health_suite.py --insert-cost 5000000 [--seconds 20] [--pairs 3]
 
 Each size has its own database `bench_health_<size>` on the local PostgreSQL (created, migrated and seeded on
 first use, reused afterwards; the dev database is never touched; seeding 20M sales takes about an hour on 2 cores):

@@ -29,7 +29,7 @@ def fresh_database(*, reuse: bool) -> bool:
         return reuse
     import psycopg
 
-    port = os.environ.get("BARTENDER_PG_PORT", "54329")
+    port = os.environ.get("BARTENDER_PG_PORT", "25432")
     with psycopg.connect(f"postgresql://bartender@127.0.0.1:{port}/postgres", autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
         if not (reuse and exists):

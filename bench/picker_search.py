@@ -2,22 +2,38 @@
 take with 10,000 bars and 60,000 users (one bar membership each), median of 15 calls, each with a freshly read
 requester (its role queries included).
 
-    DATABASE_URL=postgresql://bartender@127.0.0.1:25432/bench_picker PYTHONPATH=. python bench/picker_search.py
+    .venv/bin/python bench/picker_search.py
 
-The database must exist and be migrated (``manage.py migrate``); the bench seeds it once (10,000 bars, 60,000
-users) when it holds fewer than 10,000 bars, and prints only its figures.
+Uses its own database `bench_picker` on the local cluster (``BARTENDER_PG_PORT``; created and migrated on first
+use; ``DATABASE_URL`` picks another), seeds it once (10,000 bars, 60,000 users) when it holds fewer than 10,000
+bars, and prints only its figures.
 """
 
 import contextlib
 import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import django
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project, run as bench/picker_search.py
+BENCH_DB = "bench_picker"
+if not os.environ.get("DATABASE_URL"):  # its own database on the local cluster, created on first use
+    import psycopg
+
+    port = os.environ.get("BARTENDER_PG_PORT", "25432")
+    with psycopg.connect(f"postgresql://bartender@127.0.0.1:{port}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
+            conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    os.environ["DATABASE_URL"] = f"postgresql://bartender@127.0.0.1:{port}/{BENCH_DB}"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminpanel.settings")
 os.environ.setdefault("DEBUG", "1")
 django.setup()
+from django.core.management import call_command  # noqa: E402
+
+call_command("migrate", verbosity=0, interactive=False)
 
 from django.contrib.auth.models import Group  # noqa: E402
 from django.db import connection  # noqa: E402
