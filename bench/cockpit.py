@@ -13,9 +13,7 @@ median and p95 wall time and the number of queries, against the 300 ms target.
 """
 
 import argparse
-import os
 import statistics
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -25,21 +23,10 @@ BENCH_DB = "bartender_bench_cockpit"
 
 
 def use_bench_database() -> None:
-    sys.path.insert(0, str(ROOT))
-    if not os.environ.get("DATABASE_URL"):
-        import psycopg
+    from benchdb import panel_environment, use_bench_database
 
-        port = os.environ.get("BARTENDER_PG_PORT", "25432")
-        with psycopg.connect(f"postgresql://bartender@127.0.0.1:{port}/postgres", autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
-                conn.execute(f"CREATE DATABASE {BENCH_DB}")
-        os.environ["DATABASE_URL"] = f"postgresql://bartender@127.0.0.1:{port}/{BENCH_DB}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminpanel.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")  # the figures only, not every login line
-    from adminpanel.config import local_secret_key  # noqa: E402
-
-    # The panel refuses to start with DEBUG off and no SECRET_KEY: the local key kept in the ignored .var/.
-    os.environ.setdefault("SECRET_KEY", local_secret_key(ROOT / ".var"))
+    use_bench_database(BENCH_DB)
+    panel_environment()
     import django
 
     django.setup()

@@ -11,9 +11,7 @@ polled partial) on the stored figures, with its query count, and once with figur
 """
 
 import argparse
-import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -22,21 +20,10 @@ BENCH_DB = "bartender_bench_cohort"
 
 
 def use_database(*, bars: int, sales: int) -> None:
-    sys.path.insert(0, str(ROOT))
-    if not os.environ.get("DATABASE_URL"):
-        import psycopg
+    from benchdb import panel_environment, use_bench_database
 
-        port = os.environ.get("BARTENDER_PG_PORT", "25432")
-        with psycopg.connect(f"postgresql://bartender@127.0.0.1:{port}/postgres", autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
-                conn.execute(f"CREATE DATABASE {BENCH_DB}")
-        os.environ["DATABASE_URL"] = f"postgresql://bartender@127.0.0.1:{port}/{BENCH_DB}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminpanel.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")  # the figures only, not every login line
-    from adminpanel.config import local_secret_key  # noqa: E402
-
-    # The panel refuses to start with DEBUG off and no SECRET_KEY: the local key kept in the ignored .var/.
-    os.environ.setdefault("SECRET_KEY", local_secret_key(ROOT / ".var"))
+    use_bench_database(BENCH_DB)
+    panel_environment()
     import django
 
     django.setup()

@@ -42,19 +42,11 @@ def bench_database(size: int) -> str:
 
 def use_database(name: str) -> None:
     """Create the database if missing, point Django at it, set Django up and migrate."""
-    sys.path.insert(0, str(ROOT))
-    import psycopg
+    from benchdb import panel_environment, use_bench_database
 
-    port = os.environ.get("BARTENDER_PG_PORT", "25432")
-    with psycopg.connect(f"postgresql://bartender@127.0.0.1:{port}/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f"CREATE DATABASE {name}")
-    os.environ["DATABASE_URL"] = f"postgresql://bartender@127.0.0.1:{port}/{name}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminpanel.settings")
-    from adminpanel.config import local_secret_key
-
-    # The panel refuses to start with DEBUG off and no SECRET_KEY: the local key kept in the ignored .var/.
-    os.environ.setdefault("SECRET_KEY", local_secret_key(ROOT / ".var"))
+    os.environ.pop("DATABASE_URL", None)  # each size has its own database, whatever the caller's
+    use_bench_database(name)
+    panel_environment(log_level=os.environ.get("LOG_LEVEL", "INFO"))
     import django
 
     django.setup()

@@ -12,22 +12,12 @@ bars, and prints only its figures.
 import contextlib
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import django
+from benchdb import use_bench_database  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project, run as bench/picker_search.py
-BENCH_DB = "bench_picker"
-if not os.environ.get("DATABASE_URL"):  # its own database on the local cluster, created on first use
-    import psycopg
-
-    port = os.environ.get("BARTENDER_PG_PORT", "25432")
-    with psycopg.connect(f"postgresql://bartender@127.0.0.1:{port}/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone():
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    os.environ["DATABASE_URL"] = f"postgresql://bartender@127.0.0.1:{port}/{BENCH_DB}"
+use_bench_database("bench_picker")  # its own database on the local cluster, created on first use
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminpanel.settings")
 os.environ.setdefault("DEBUG", "1")
 django.setup()
