@@ -25,7 +25,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from rollout_bench_db import ROOT, use_bench_database  # noqa: E402
+from rollout_bench_db import ROOT, fleet_token, use_bench_database  # noqa: E402
 
 FLAG = "ENABLE_SWITCHING_MODE"
 
@@ -85,10 +85,7 @@ def main() -> None:
     from rollout.models import FeatureFlag, FlagState, ensure_default_flags
 
     ensure_default_flags()
-    ApiClient.objects.filter(name="flag-api-propagation").delete()
-    api_client = ApiClient(name="flag-api-propagation", all_bars=True)
-    token = api_client.issue_token()
-    api_client.save()
+    token = fleet_token("flag-api-propagation")
     admin, _ = User.objects.get_or_create(username="bench-rollout", defaults={"is_superuser": True})
     # A kill switch left engaged (an earlier run cut short) is released the one way the panel allows.
     services.release_kill_switch(actor=admin, reason="propagation bench: start from a released kill switch")
@@ -186,7 +183,7 @@ def main() -> None:
             services.change_allow_list(
                 actor=admin, flag_key=FLAG, bar=first_bar, add=False, reason="propagation bench: restore"
             )
-        ApiClient.objects.filter(pk=api_client.pk).delete()
+        ApiClient.objects.filter(name="flag-api-propagation").delete()
 
 
 if __name__ == "__main__":

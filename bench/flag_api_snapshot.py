@@ -19,7 +19,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 from flag_api_propagation import free_port, start_granian  # noqa: E402
-from rollout_bench_db import use_bench_database  # noqa: E402
+from rollout_bench_db import fleet_token, use_bench_database  # noqa: E402
 
 
 def main() -> None:
@@ -32,10 +32,7 @@ def main() -> None:
     from rollout.models import ensure_default_flags
 
     ensure_default_flags()
-    ApiClient.objects.filter(name="flag-api-snapshot").delete()
-    api_client = ApiClient(name="flag-api-snapshot", all_bars=True)
-    token = api_client.issue_token()
-    api_client.save()
+    token = fleet_token("flag-api-snapshot")
     os.environ["WEB_WORKERS"] = "1"  # one process, so every request meets the same kept snapshot
     port = free_port()
     server = start_granian(port)
@@ -93,7 +90,7 @@ def main() -> None:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
-        ApiClient.objects.filter(pk=api_client.pk).delete()
+        ApiClient.objects.filter(name="flag-api-snapshot").delete()
 
 
 if __name__ == "__main__":

@@ -191,9 +191,9 @@ def compact_sales_rollup() -> int:
 
 
 def prune_sales_rollup() -> int:
-    """Fold the log, then drop the rollup's minutes no check trusts any more (older than ``ROLLUP_TRUSTED``, on the
-    database's clock); a late write may bring one back, which no check reads either. Returns the rows dropped."""
-    compact_sales_rollup()
+    """Drop the rollup's minutes no check trusts any more (older than ``ROLLUP_TRUSTED``, on the database's clock);
+    a late write may bring one back, which no check reads either. Returns the rows dropped. (The log is folded at
+    the start of each health run, :func:`compact_sales_rollup`; its old minutes are dropped once folded.)"""
     with connection.cursor() as cursor:
         cursor.execute(
             "DELETE FROM sales_minute_rollup WHERE minute < statement_timestamp() - %s::interval", [ROLLUP_TRUSTED]
