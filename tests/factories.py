@@ -47,6 +47,11 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.save()
 
 
+# A BarTender user (a server, a bar member, a sale's server or creator, a mapping's target), as opposed to a panel
+# login (UserFactory, make_manager, make_support, make_product).
+ServerFactory = UserFactory
+
+
 class BarFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Bar
