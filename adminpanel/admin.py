@@ -15,33 +15,43 @@ from guardian.admin import GuardedModelAdmin, UserManage
 from adminpanel.admin_audit import AuditedAdminMixin, AuditedGuardedAdminMixin, object_or_404
 from adminpanel.audit import record_event
 from adminpanel.models import ApiClient, AuditLog, Bar, BarMember, PanelEvent, User
-from adminpanel.pickers import NameProblem, resolve_user
+from adminpanel.pickers import fold
 from adminpanel.presentation import as_json_text
 from adminpanel.roles import managed_bars
 
 # guardian's "Object permissions" screens (bars, flags) ask for a user with a help text written for developers
 # ("Enter a value compatible with User.USERNAME_FIELD"): say what a person types instead.
-PERSON_HELP = "The person's login (username) or display name; a display name two people share lists both."
+PERSON_HELP = "The panel account's login (username) or display name; a display name two accounts share lists both."
 UserManage.base_fields["user"].help_text = PERSON_HELP
 UserManage.base_fields["user"].label = "Person"
 
 
 class NamedUserManageMixin:
-    """guardian's user box on the object-permission screens accepts a login or a display name (an ambiguous one
-    is an error naming the candidates), as every other user box of the panel."""
+    """guardian's user box on the object-permission screens accepts a panel account's login or display name (an
+    ambiguous one is an error naming the candidates). Permissions are held by panel accounts, never by BarTender's
+    users."""
 
     def get_obj_perms_user_select_form(self, request):
-        requester = request.user
-
         class PersonManage(UserManage):
             def clean_user(self):
-                try:
-                    user = resolve_user(requester, self.cleaned_data["user"], what="person")
-                except NameProblem as problem:
-                    raise forms.ValidationError(str(problem)) from problem
-                if user is None:
+                text = " ".join((self.cleaned_data.get("user") or "").split())
+                if not text:
                     raise forms.ValidationError("Type the person's login or display name.")
-                return user
+                exact = User.objects.filter(username=text).first()
+                if exact is not None:
+                    return exact
+                # Panel accounts are few: compare names as people type them (case and accents ignored).
+                key = fold(text)
+                matches = [
+                    u for u in User.objects.only("username", "display_name")
+                    if key in (fold(u.username), fold(u.display_name))
+                ][:9]  # fmt: skip
+                if len(matches) == 1:
+                    return matches[0]
+                if matches:
+                    names = ", ".join(sorted(f"{u.display_name or u.username} ({u.username})" for u in matches))
+                    raise forms.ValidationError(f"Several panel accounts are called “{text}”: {names}. Type the login.")
+                raise forms.ValidationError(f"No panel account is called “{text}”.")
 
         return PersonManage
 
@@ -59,9 +69,10 @@ class PanelGroupAdmin(AuditedAdminMixin, GroupAdmin):
 @admin.register(User)
 class PanelUserAdmin(AuditedAdminMixin, UserAdmin):
     fieldsets = UserAdmin.fieldsets + (
-        ("BarTender", {"fields": ("display_name", "bars_managed", "bar_memberships_list")}),
+        ("BarTender", {"fields": ("display_name", "bartender_user", "bars_managed", "bar_memberships_list")}),
     )
     readonly_fields = ("bars_managed", "bar_memberships_list")
+    raw_id_fields = ("bartender_user",)
     list_display = ("username", "display_name", "email", "is_staff", "is_superuser")
     search_fields = ("username", "display_name", "email")
 
@@ -81,11 +92,13 @@ class PanelUserAdmin(AuditedAdminMixin, UserAdmin):
         )
         return format_html("{} ({} bar{})", links, len(bars), "" if len(bars) == 1 else "s")
 
-    @admin.display(description="Member of (role in each bar)")
+    @admin.display(description="Their BarTender user is a member of (role in each bar)")
     def bar_memberships_list(self, obj):
-        if obj is None or obj.pk is None:
+        if obj is None or obj.pk is None or obj.bartender_user_id is None:
             return "—"
-        rows = list(obj.bar_memberships.select_related("bar").order_by("bar__name")[:200])
+        rows = list(
+            BarMember.objects.filter(user_id=obj.bartender_user_id).select_related("bar").order_by("bar__name")[:200]
+        )
         if not rows:
             return "No bar."
         return format_html_join(
@@ -113,10 +126,25 @@ class PanelUserAdmin(AuditedAdminMixin, UserAdmin):
         return response
 
 
-class BarMemberInline(admin.TabularInline):
+class ReadOnlyProductAdminMixin:
+    """BarTender's rows are the product's: the admin shows them (and bars carry their object-permission screens),
+    it never adds, changes or deletes them."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class BarMemberInline(ReadOnlyProductAdminMixin, admin.TabularInline):
     model = BarMember
     extra = 0
-    raw_id_fields = ("user",)
+    fields = ("user", "role", "is_active")
+    readonly_fields = fields
 
 
 @admin.register(Bar)
@@ -126,10 +154,23 @@ class BarAdmin(NamedUserManageMixin, AuditedGuardedAdminMixin, GuardedModelAdmin
     search_fields = ("name",)
     inlines = [BarMemberInline]
     show_full_result_count = False
+    readonly_fields = ("name", "settings", "is_internal", "last_sale_at", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        """Every field of a bar is read-only here: its page exists for the object permissions, it writes nothing."""
+
+    def save_related(self, request, form, formsets, change):
+        """Memberships are shown read-only; nothing to save."""
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class AuditLogAdmin(ReadOnlyProductAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "level", "error_type", "bar", "error_message")
     list_filter = ("level", "error_type")
     raw_id_fields = ("bar", "user")

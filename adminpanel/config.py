@@ -1,5 +1,6 @@
 """Reading deploy-time configuration from the environment (used by settings.py)."""
 
+import re
 import secrets
 from pathlib import Path
 
@@ -62,6 +63,17 @@ def database_from_url(url: str) -> dict:
         db["HOST"] = str(host)
     db["PORT"] = str(db.get("PORT") or "")
     return db
+
+
+def panel_schema(environ) -> str:
+    """The schema of the panel's own tables (``PANEL_SCHEMA``, default ``bartender_admin``): a plain lower-case
+    identifier, since it is written into SQL and into the connection's search_path."""
+    name = environ.get("PANEL_SCHEMA") or "bartender_admin"
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name) or name in {"public", "auth", "pg_catalog", "extensions"}:
+        raise ImproperlyConfigured(
+            f"PANEL_SCHEMA must be a lower-case identifier of the panel's own (not public or auth), got {name!r}"
+        )
+    return name
 
 
 def local_secret_key(var_dir: Path) -> str:

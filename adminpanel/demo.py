@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from guardian.shortcuts import assign_perm
 
-from adminpanel.models import Bar, BarMember, MemberRole, User
+from adminpanel.models import AuthUser, Bar, BarMember, MemberRole, User
 from adminpanel.permissions import FLIP_FLAG, MANAGE_BAR_MAPPINGS
 from adminpanel.roles import PRODUCT, SUPPORT, ensure_role_groups
 from monitoring.models import Contact, ContactTier
@@ -51,10 +51,17 @@ def ensure_demo_logins(*, password: str, managed_bar_count: int = 3) -> list[Dem
             )
         )
         manager = _user("manager", "Max Manager", password)
+        # The manager's panel account is linked to their own BarTender user, a manager member of the bars.
+        if manager.bartender_user_id is None:
+            manager.bartender_user, _ = AuthUser.objects.get_or_create(
+                email="max.manager@demo.bartender.test",
+                defaults={"raw_user_meta_data": {"username": "manager", "full_name": "Max Manager"}},
+            )
+            manager.save(update_fields=["bartender_user"])
         bars = list(Bar.objects.order_by("-is_internal", "name")[:managed_bar_count])
         for bar in bars:
             BarMember.objects.update_or_create(
-                bar=bar, user=manager, defaults={"role": MemberRole.MANAGER, "is_active": True}
+                bar=bar, user_id=manager.bartender_user_id, defaults={"role": MemberRole.MANAGER, "is_active": True}
             )
             assign_perm(MANAGE_BAR_MAPPINGS, manager, bar)
     bar_names = ", ".join(bar.name for bar in bars) or "no bars yet (run seed_demo first)"
@@ -77,11 +84,16 @@ def _user(username: str, display_name: str, password: str, **flags) -> User:
 def ensure_demo_deployment(*, username: str = "product", load_test_seconds: int = 5) -> list[str]:
     """Bring the demo deployment to the point a newcomer should find it: Phase 1 done by the panel (a real backup
     read back, the flags verified off, a short load test, a rollback rehearsal; the CI run waived, since no CI runs
-    here), Phase 2 done (the backfill over every bar finished, the validation passed after it), Phase 3 waiting for
-    the deployer's build hash. Idempotent: a step already passed (or waived) is not done again. Returns one line per
-    step, in words."""
+    here), Phase 2 done through the panel (the runbook's six migrations applied and verified one by one, the demo's
+    managers mapping their servers' names after step 2, the backfill over every bar finished, the validation passed
+    after it), Phase 3 waiting for the deployer's build hash. Idempotent: a step already passed (or waived, or
+    applied) is not done again. Returns one line per step, in words."""
+    from adminpanel.seeding import seed_mappings
     from backfill.backfill import active_run, run_backfill
     from backfill.models import ValidationRun
+    from backfill.phase2 import runner as phase2_runner
+    from backfill.phase2.services import apply_migration
+    from backfill.phase2.steps import STEPS
     from backfill.validation import run_validation
     from rollout import runbook
     from rollout.gates import latest_full_backfill
@@ -113,6 +125,17 @@ def ensure_demo_deployment(*, username: str = "product", load_test_seconds: int 
             run = runbook.request_run(actor=actor, step=step, parameters=parameters, confirm=True, via="demo")
             run = runbook.execute_run(run_id=run.pk) or run
         lines.append(f"{runbook.STEP_SPECS[step].number} {runbook.STEP_SPECS[step].title}: {run.summary or run.status}")
+    for step in STEPS:
+        if step.version in phase2_runner.applied_versions():
+            lines.append(f"2.1 step {step.number} {step.filename}: applied")
+            continue
+        run = apply_migration(version=step.version, actor=actor)
+        verdict = "verified" if run.passed else f"VERIFICATION FAILED ({run.error or run.verification})"
+        lines.append(f"2.1 step {step.number} {step.filename}: applied in {run.duration_ms} ms, {verdict}")
+        if not run.passed:
+            return lines
+        if step.number == 2:
+            lines.append(f"    the demo's managers mapped {seed_mappings()} server names")
     backfill = latest_full_backfill()
     if backfill is None or backfill.status != backfill.Status.FINISHED or active_run() is not None:
         backfill = run_backfill(started_by=actor)

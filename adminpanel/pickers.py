@@ -26,8 +26,8 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET
 
 from adminpanel.bad_input import text_param
-from adminpanel.models import Bar, BarMember, User
-from adminpanel.models.bartender import MemberRole
+from adminpanel.models import AuthUser, Bar, BarMember
+from adminpanel.models.bartender import MemberRole, active_user_q
 from adminpanel.roles import can_read_all, managed_bars
 
 PICK_LIMIT = 20
@@ -126,23 +126,23 @@ def users_visible_to(user, *, bar=None, roles=None, active_only=False):
     manages; else none. ``bar`` narrows to that bar's members (when the requester may see the bar), ``roles`` to
     those membership roles, ``active_only`` to active memberships of active accounts."""
     if not getattr(user, "is_authenticated", False):
-        return User.objects.none()
+        return AuthUser.objects.none()
     memberships = BarMember.objects.all()
     if bar is not None:
         if not bars_visible_to(user).filter(pk=bar.pk).exists():
-            return User.objects.none()
+            return AuthUser.objects.none()
         memberships = memberships.filter(bar=bar)
     elif not can_read_all(user):
         memberships = memberships.filter(bar__in=managed_bars(user))
     if roles:
         memberships = memberships.filter(role__in=roles)
     if active_only:
-        memberships = memberships.filter(is_active=True, user__is_active=True)
+        memberships = memberships.filter(active_user_q("user__"), is_active=True)
     if bar is None and not roles and not active_only and can_read_all(user):
-        return User.objects.all()
+        return AuthUser.objects.named()
     # A manager's (or one bar's) members are few: their ids first, then an index lookup by primary key, rather
     # than a regex over every user joined to a permission subquery (239 → see the README figure).
-    return User.objects.filter(pk__in=set(memberships.values_list("user_id", flat=True)))
+    return AuthUser.objects.named().filter(pk__in=set(memberships.values_list("user_id", flat=True)))
 
 
 # --- labels ----------------------------------------------------------------------------------------------------
@@ -205,11 +205,11 @@ def search_users(user, query: str, *, bar=None, roles=None, active_only=False, l
     users = users_visible_to(user, bar=bar, roles=roles, active_only=active_only)
     key = fold(query.strip())
     if key:
-        users = users.filter(_matches(["display_name", "username"], key))
-        users = users.annotate(starts=_matches(["display_name", "username"], key, anchored="^"))
-        users = users.order_by("-starts", "display_name", "username")
+        users = users.filter(_matches(["full_name", "login"], key))
+        users = users.annotate(starts=_matches(["full_name", "login"], key, anchored="^"))
+        users = users.order_by("-starts", "full_name", "login")
     else:
-        users = users.order_by("display_name", "username")
+        users = users.order_by("full_name", "login")
     found = list(users[: limit + 1])
     return [(u, user_label(u)) for u in found[:limit]], len(found) > limit
 
@@ -273,12 +273,12 @@ def resolve_user(user, text: str, *, bar=None, roles=None, active_only=False, wh
         return found
     labelled = _USER_LABEL.match(text)
     if labelled:
-        found = visible.filter(username__iexact=labelled["username"]).first()
+        found = visible.filter(login__iexact=labelled["username"]).first()
         if found is not None and fold(found.display_name or found.username) == fold(labelled["name"]):
             return found
-    matches = list(visible.filter(Q(username__iexact=text) | Q(display_name__iexact=text))[:60])
+    matches = list(visible.filter(Q(login__iexact=text) | Q(full_name__iexact=text))[:60])
     if not matches:
-        matches = list(visible.filter(_matches(["display_name", "username"], text, anchored="^$"))[:60])
+        matches = list(visible.filter(_matches(["full_name", "login"], text, anchored="^$"))[:60])
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
@@ -396,7 +396,7 @@ class PickerField(CharField):
     def prepare_value(self, value):
         if isinstance(value, Bar):
             return bar_label(value)
-        if isinstance(value, User):
+        if isinstance(value, AuthUser):
             return user_label(value)
         return value
 

@@ -9,10 +9,8 @@ minute because every table is filled by one set-based INSERT … SELECT.
 import time
 from dataclasses import dataclass, field
 
-from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
 
-from mappings.models import BarMappingScope
 from mappings.names import normalize_server_name
 
 FIRST_NAMES = [
@@ -76,7 +74,6 @@ def seed_demo(*, bars: int, sales: int, seed: int = 1, days: int = 30) -> SeedRe
         raise ValueError("bars must be >= 1, sales >= 0 and days >= 1")
     report = SeedReport(seed=seed, bars_requested=bars)
     started = time.perf_counter()
-    perm_ct = ContentType.objects.get_for_model(BarMappingScope, for_concrete_model=False)
     params = {
         "seed": seed,
         "bars": bars,
@@ -90,23 +87,33 @@ def seed_demo(*, bars: int, sales: int, seed: int = 1, days: int = 30) -> SeedRe
         "words": BAR_WORDS,
         "accented": ACCENTED,
         "unaccented": UNACCENTED,
-        "perm_ct": perm_ct.pk,
         "consignments": max(sales // 20, 0),
         "audit_logs": max(50, sales // 500) if sales else 50,
     }
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        # Before Phase 2 BarTender has no server_id and no mappings table: the seed fills what the schema has.
+        cursor.execute(
+            "SELECT to_regclass('public.server_name_mappings') IS NOT NULL, EXISTS (SELECT 1 FROM "
+            "information_schema.columns WHERE table_schema = 'public' AND table_name = 'sales' "
+            "AND column_name = 'server_id')"
+        )
+        has_mappings, has_server_id = cursor.fetchone()
         _step(cursor, report, "bars", SQL_BARS, params)
         cursor.execute("SELECT count(*) FROM demo_new_bars")
         report.bars_created = cursor.fetchone()[0]
         if report.bars_created:
             report.users_created = _step(cursor, report, "users", SQL_PEOPLE + SQL_USERS, params)
             _step(cursor, report, "bar_members", SQL_MEMBERS, params)
-            _step(cursor, report, "manager_permissions", SQL_MANAGER_PERMS, params)
-            report.mappings_created = _step(cursor, report, "mappings", SQL_MAPPINGS, params)
-            report.sales_created = _step(cursor, report, "sales", SQL_SALES, params)
-            report.consignments_created = _step(cursor, report, "consignments", SQL_CONSIGNMENTS, params)
-            report.returns_created = _step(cursor, report, "returns", SQL_RETURNS, params)
+            if has_mappings:
+                report.mappings_created = _step(cursor, report, "mappings", SQL_MAPPINGS, params)
+            report.sales_created = _step(cursor, report, "sales", sales_sql(with_server_id=has_server_id), params)
+            report.consignments_created = _step(
+                cursor, report, "consignments", consignments_sql(with_server_id=has_server_id), params
+            )
+            report.returns_created = _step(
+                cursor, report, "returns", returns_sql(with_server_id=has_server_id), params
+            )
             report.audit_logs_created = _step(cursor, report, "audit_logs", SQL_AUDIT_LOGS, params)
             _step(cursor, report, "last_sale_at", SQL_LAST_SALE, params)
         # ON COMMIT DROP does not fire when the caller's transaction (a test) is still open.
@@ -114,7 +121,7 @@ def seed_demo(*, bars: int, sales: int, seed: int = 1, days: int = 30) -> SeedRe
     if report.bars_created:
         with connection.cursor() as cursor:
             started_analyze = time.perf_counter()
-            cursor.execute("ANALYZE bars, users, bar_members, server_name_mappings, sales, consignments, returns")
+            cursor.execute("ANALYZE bars, auth.users, bar_members, sales, consignments, returns")
             report.timings["analyze"] = round(time.perf_counter() - started_analyze, 3)
     report.seconds = round(time.perf_counter() - started, 2)
     return report
@@ -155,7 +162,7 @@ SELECT nb.i, nb.id AS bar_id, k,
        (%(normalized)s::text[])[1 + (nb.i * 7 + k) %% 24] AS normalized_name,
        'demo' || %(seed)s || '-b' || lpad(nb.i::text, 5, '0') || '-'
          || CASE k WHEN 0 THEN 'owner' WHEN 1 THEN 'manager' ELSE 'server' || (k - 1) END AS username,
-       -- About one server in twenty-five has left: account deactivated or membership ended.
+       -- About one server in twenty-five has left: account banned or membership ended.
        (k >= 2 AND (nb.i + k) %% 53 = 0) AS account_inactive,
        (k >= 2 AND (nb.i + k) %% 47 = 0) AS membership_inactive
 FROM demo_new_bars nb, generate_series(0, 1 + nb.servers) AS k;
@@ -164,10 +171,10 @@ ANALYZE demo_people;
 """
 
 SQL_USERS = """
-INSERT INTO users (id, password, is_superuser, username, first_name, last_name, email, is_staff, is_active,
-                   date_joined, display_name)
-SELECT user_id, '!demo-unusable', false, username, display_name, '', '', false,
-       NOT account_inactive, now() - interval '120 days', display_name
+INSERT INTO auth.users (id, email, raw_user_meta_data, banned_until, created_at)
+SELECT user_id, username || '@demo.bartender.test',
+       jsonb_build_object('username', username, 'full_name', display_name),
+       CASE WHEN account_inactive THEN 'infinity'::timestamptz END, now() - interval '120 days'
 FROM demo_people
 ON CONFLICT (id) DO NOTHING;
 """
@@ -179,25 +186,12 @@ FROM demo_people
 ON CONFLICT DO NOTHING;
 """
 
-# Each bar's manager may edit that bar's mappings (guardian direct-FK object permission).
-SQL_MANAGER_PERMS = """
-INSERT INTO adminpanel_baruserobjectpermission (content_object_id, permission_id, user_id)
-SELECT p.bar_id, perm.id, p.user_id
-FROM demo_people p
-JOIN auth_permission perm ON perm.content_type_id = %(perm_ct)s AND perm.codename = 'manage_bar_mappings'
-WHERE p.role = 'manager'
-ON CONFLICT DO NOTHING;
-"""
-
 # Servers' exact names are mapped, except in one bar in a hundred (coverage work for its manager; there the
 # servers record their own sales, so the backfill's fallback still finds them).
 SQL_MAPPINGS = """
-INSERT INTO server_name_mappings (bar_id, server_name, normalized_name, user_id, created_by_id, updated_by_id,
-                                  created_at, updated_at)
-SELECT p.bar_id, p.display_name, p.normalized_name, p.user_id, m.user_id, m.user_id,
-       now() - interval '60 days', now() - interval '60 days'
+INSERT INTO server_name_mappings (bar_id, server_name, normalized_name, user_id, created_at, updated_at)
+SELECT p.bar_id, p.display_name, p.normalized_name, p.user_id, now() - interval '60 days', now() - interval '60 days'
 FROM demo_people p
-JOIN demo_people m ON m.i = p.i AND m.k = 1
 WHERE p.role = 'server' AND p.i %% 100 <> 7
 ON CONFLICT DO NOTHING;
 """
@@ -209,10 +203,9 @@ ON CONFLICT DO NOTHING;
 # A server who has left (inactive account or membership) served only sales older than half the window, so the demo
 # deployment reaches the runbook's thresholds once backfilled (validation > 95 %%, 24-hour coverage >= 98 %%).
 SQL_SALES = """
-INSERT INTO sales (bar_id, server_id, created_by_id, server_name, amount, created_at)
+INSERT INTO sales (bar_id, {server_id_column}created_by, server_name, amount, created_at)
 SELECT p.bar_id,
-       CASE WHEN t.ts > now() - interval '3 days' AND (t.v BETWEEN 30 AND 931 OR t.v BETWEEN 942 AND 991)
-            THEN p.user_id END,
+       {server_id_value}
        CASE WHEN t.v < 30 OR t.i %% 100 = 7 THEN p.user_id ELSE mgr.user_id END,
        CASE WHEN t.v < 30 THEN NULL
             WHEN t.v < 812 THEN p.display_name
@@ -239,9 +232,31 @@ JOIN demo_people p ON p.i = t.i
 JOIN demo_people mgr ON mgr.i = t.i AND mgr.k = 1;
 """
 
+# With server_id (Phase 2 applied: tests, benches), the app set it on recent sales whose name resolves.
+RECENT_SERVER_ID = """CASE WHEN t.ts > now() - interval '3 days' AND (t.v BETWEEN 30 AND 931 OR t.v BETWEEN 942 AND 991)
+            THEN p.user_id END,
+       """
+
+
+def sales_sql(*, with_server_id: bool) -> str:
+    if with_server_id:
+        return SQL_SALES.format(server_id_column="server_id, ", server_id_value=RECENT_SERVER_ID)
+    return SQL_SALES.format(server_id_column="", server_id_value="")
+
+
+def consignments_sql(*, with_server_id: bool) -> str:
+    return SQL_CONSIGNMENTS
+
+
+def returns_sql(*, with_server_id: bool) -> str:
+    if with_server_id:
+        return SQL_RETURNS.format(server_id_column="server_id, ", server_id_value="s.server_id, ")
+    return SQL_RETURNS.format(server_id_column="", server_id_value="")
+
+
 SQL_CONSIGNMENTS = """
-INSERT INTO consignments (bar_id, server_id, created_by_id, server_name, customer_name, amount, created_at)
-SELECT p.bar_id, NULL, mgr.user_id,
+INSERT INTO consignments (bar_id, created_by, server_name, customer_name, amount, created_at)
+SELECT p.bar_id, mgr.user_id,
        CASE WHEN (t.h >> 8) %% 10 = 0 THEN NULL ELSE p.display_name END,
        'Client ' || (t.h %% 1000),
        (10 + (t.h >> 24) %% 190) * 100,
@@ -256,8 +271,8 @@ JOIN demo_people mgr ON mgr.i = t.i AND mgr.k = 1;
 """
 
 SQL_RETURNS = """
-INSERT INTO returns (bar_id, sale_id, server_id, created_by_id, reason, amount, created_at)
-SELECT s.bar_id, s.id, s.server_id, s.created_by_id,
+INSERT INTO returns (bar_id, sale_id, {server_id_column}created_by, reason, amount, created_at)
+SELECT s.bar_id, s.id, {server_id_value}s.created_by,
        (ARRAY['Wrong drink', 'Broken bottle', 'Customer left', 'Double entry'])[1 + s.id %% 4],
        s.amount, s.created_at + interval '10 minutes'
 FROM sales s
@@ -299,3 +314,27 @@ FROM (SELECT s.bar_id, max(s.created_at) AS last_sale FROM sales s
       JOIN demo_new_bars nb ON nb.id = s.bar_id GROUP BY s.bar_id) AS s
 WHERE b.id = s.bar_id;
 """
+
+
+# After Phase 2's step 2, as the bars' managers would: each server's exact name mapped, except in one bar in a
+# hundred (coverage work for its manager). Idempotent: a bar with mappings already is left alone.
+SQL_MAPPINGS_AFTER_STEP_2 = """
+INSERT INTO server_name_mappings (bar_id, server_name, normalized_name, user_id, created_at, updated_at)
+SELECT m.bar_id, n.raw, n.norm, m.user_id, now(), now()
+FROM bar_members m
+JOIN auth.users u ON u.id = m.user_id
+JOIN unnest(%(names)s::text[], %(normalized)s::text[]) AS n(raw, norm) ON n.raw = u.raw_user_meta_data->>'full_name'
+WHERE m.role = 'server'
+  AND abs(hashtext(m.bar_id::text)) %% 100 <> 7
+  AND NOT EXISTS (SELECT 1 FROM server_name_mappings x WHERE x.bar_id = m.bar_id)
+ON CONFLICT DO NOTHING;
+"""
+
+
+def seed_mappings() -> int:
+    """Map every demo server's exact name in bars that have no mapping yet (the demo's managers, after step 2);
+    returns how many mappings were added."""
+    params = {"names": FIRST_NAMES, "normalized": [normalize_server_name(n) for n in FIRST_NAMES]}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(SQL_MAPPINGS_AFTER_STEP_2, params)
+        return cursor.rowcount

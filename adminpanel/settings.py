@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.utils.csp import CSP
 
-from adminpanel.config import database_from_url, env_bool, env_int, env_list, secret_key
+from adminpanel.config import database_from_url, env_bool, env_int, env_list, panel_schema, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / ".var"
@@ -108,6 +108,25 @@ WEB_THREADS = env_int(ENV, "WEB_THREADS", 4)
 DB_CONNECTION_HEADROOM = env_int(ENV, "DB_CONNECTION_HEADROOM", 5)
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 # One test database per pytest process unless named: parallel runs on one machine never share one.
+# DESIGN §1: the panel's own tables live in their own schema of BarTender's database. Django migrations create and
+# change only PANEL_SCHEMA (`manage.py migrate` creates it and makes it the first entry of the panel role's
+# search_path in that database); BarTender's `public` and `auth` are read and written as they are. The search_path
+# is also sent at connect time, except through a pooler in transaction mode (DATABASE_POOLED=1: PgBouncer refuses
+# the `options` start-up parameter), where the role's own setting applies.
+PANEL_SCHEMA = panel_schema(ENV)
+DATABASE_POOLED = env_bool(ENV, "DATABASE_POOLED", False)
+if not DATABASE_POOLED:
+    DATABASES["default"]["OPTIONS"]["options"] = f"-c search_path={PANEL_SCHEMA},public"
+# What needs a session of its own (LISTEN for the flag and token caches, session advisory locks): a direct
+# connection when the main one goes through a pooler in transaction mode.
+DATABASE_DIRECT_URL = ENV.get("DATABASE_DIRECT_URL", "")
+# The product's migration files (a checkout of BarTender's supabase/migrations/); the project's own renditions
+# serve the stand-in, the tests and the demo.
+BARTENDER_MIGRATIONS_DIR = Path(ENV.get("BARTENDER_MIGRATIONS_DIR") or BASE_DIR / "bartender" / "supabase" / "migrations")
+# Each Phase 2 step runs in one transaction under these timeouts (a step waiting on a busy table gives up instead of
+# queueing every client behind its lock).
+PHASE2_LOCK_TIMEOUT_MS = env_int(ENV, "PHASE2_LOCK_TIMEOUT_MS", 5_000)
+PHASE2_STATEMENT_TIMEOUT_MS = env_int(ENV, "PHASE2_STATEMENT_TIMEOUT_MS", 600_000)
 DATABASES["default"]["TEST"] = {"NAME": ENV.get("TEST_DATABASE_NAME") or f"test_bartender_{os.getpid()}"}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -156,7 +156,7 @@ def window_sql(source: _Source, bar_id, *, bounded: bool = False) -> str:
 def resolution_cte(source: _Source, bar_id, *, lock: bool) -> str:
     """`WITH … resolved(id, bar_id, server_name, reason, server_id)` for the rows of one key range."""
     pending = (
-        f"SELECT t.id, t.bar_id, {'t.server_name' if source.has_server_name else 't.sale_id'}, t.created_by_id "
+        f"SELECT t.id, t.bar_id, {'t.server_name' if source.has_server_name else 't.sale_id'}, t.created_by "
         f"FROM {source.table} t "
         f"WHERE t.id > %(after)s AND t.id <= %(upper)s AND t.server_id IS NULL{_bar_filter('t', bar_id)} "
         f"AND NOT EXISTS (SELECT 1 FROM migration_server_id_log l WHERE l.{source.log_column} = t.id)"
@@ -164,27 +164,27 @@ def resolution_cte(source: _Source, bar_id, *, lock: bool) -> str:
     )
     if source.has_server_name:
         direct = f"""
-batch(id, bar_id, server_name, created_by_id) AS ({pending}),
+batch(id, bar_id, server_name, created_by) AS ({pending}),
 names(raw, norm) AS (SELECT * FROM unnest(%(raw)s::text[], %(norm)s::text[])),
 direct AS (
-  SELECT b.id, b.bar_id, b.server_name, b.created_by_id,
+  SELECT b.id, b.bar_id, b.server_name, b.created_by,
          CASE WHEN n.norm IS NULL OR n.norm = '' THEN '{NO_SERVER_NAME}'
               WHEN m.id IS NULL THEN '{UNMAPPED_NAME}'
-              WHEN u.id IS NULL OR NOT u.is_active THEN '{MAPPING_USER_DELETED}'
+              WHEN u.id IS NULL OR u.banned_until > now() THEN '{MAPPING_USER_DELETED}'
               WHEN bm.id IS NULL THEN '{INACTIVE_MEMBER}' END AS reason,
          m.user_id AS direct_id
   FROM batch b
   LEFT JOIN names n ON n.raw = b.server_name
   LEFT JOIN server_name_mappings m ON m.bar_id = b.bar_id AND m.normalized_name = n.norm
-  LEFT JOIN users u ON u.id = m.user_id
+  LEFT JOIN auth.users u ON u.id = m.user_id
   LEFT JOIN bar_members bm ON bm.bar_id = b.bar_id AND bm.user_id = m.user_id AND bm.is_active
         AND bm.role IN ('{DIRECT_ROLES[0]}', '{DIRECT_ROLES[1]}')
 )"""
     else:
         direct = f"""
-batch(id, bar_id, sale_id, created_by_id) AS ({pending}),
+batch(id, bar_id, sale_id, created_by) AS ({pending}),
 direct AS (
-  SELECT b.id, b.bar_id, s.server_name, b.created_by_id,
+  SELECT b.id, b.bar_id, s.server_name, b.created_by,
          CASE WHEN s.id IS NULL THEN '{NO_SALE}' WHEN s.server_id IS NULL THEN '{SALE_UNRESOLVED}' END AS reason,
          s.server_id AS direct_id
   FROM batch b
@@ -195,9 +195,9 @@ resolved AS (
   SELECT d.id, d.bar_id, d.server_name, d.reason,
          CASE WHEN d.reason IS NULL THEN d.direct_id ELSE fu.id END AS server_id
   FROM direct d
-  LEFT JOIN bar_members fm ON d.reason IS NOT NULL AND fm.bar_id = d.bar_id AND fm.user_id = d.created_by_id
+  LEFT JOIN bar_members fm ON d.reason IS NOT NULL AND fm.bar_id = d.bar_id AND fm.user_id = d.created_by
         AND fm.is_active AND fm.role = '{FALLBACK_ROLE}'
-  LEFT JOIN users fu ON fu.id = fm.user_id AND fu.is_active
+  LEFT JOIN auth.users fu ON fu.id = fm.user_id AND (fu.banned_until IS NULL OR fu.banned_until <= now())
 )"""
 
 

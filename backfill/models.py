@@ -37,7 +37,9 @@ class BackfillRun(models.Model):
     ACTIVE_STATUSES = (Status.RUNNING, Status.PAUSED)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
-    bar = models.ForeignKey(Bar, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    bar = models.ForeignKey(
+        Bar, on_delete=models.SET_NULL, db_constraint=False, null=True, blank=True, related_name="+"
+    )
     dry_run = models.BooleanField(default=False)
     started_via = models.CharField(max_length=16, choices=Via.choices, default=Via.COMMAND)
     started_by = models.ForeignKey(
@@ -182,3 +184,34 @@ class ValidationCheck(models.Model):
 
     def __str__(self):
         return f"{self.key}: {'pass' if self.passed else 'fail'} ({self.value})"
+
+
+class MigrationStepRun(models.Model):
+    """One Phase 2 action on a runbook migration file (DESIGN §1): applied, rolled back or dry-run, by whom, when,
+    the file's sha256, how long it took and what the runbook's verification query returned."""
+
+    class Action(models.TextChoices):
+        APPLY = "apply", "Applied"
+        ROLLBACK = "rollback", "Rolled back"
+        DRY_RUN = "dry_run", "Dry run"
+        OUTSIDE = "outside", "Found applied outside the panel"
+
+    version = models.CharField(max_length=14)
+    step_number = models.PositiveSmallIntegerField()
+    action = models.CharField(max_length=16, choices=Action.choices)
+    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor_name = models.CharField(max_length=150, default="system")
+    sha256 = models.CharField(max_length=64, blank=True, default="")
+    started_at = models.DateTimeField(default=timezone.now)
+    duration_ms = models.PositiveIntegerField(default=0)
+    verification = models.JSONField(default=dict, blank=True, help_text="The verification query's columns and rows.")
+    passed = models.BooleanField(default=False)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "phase2_step_runs"
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["version", "started_at"], name="phase2_step_runs_version_idx")]
+
+    def __str__(self):
+        return f"step {self.step_number} {self.action} by {self.actor_name}"

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from adminpanel import runbook_sql
-from adminpanel.models import Bar, MigrationServerIdLog, User
+from adminpanel.models import AuthUser, Bar, MigrationServerIdLog
 from adminpanel.paging import estimated_row_counts
 from adminpanel.pickers import user_label
 from adminpanel.sql_probe import time_limited_cursor
@@ -28,7 +28,7 @@ def users_by_id(ids: Iterable) -> dict:
     wanted = {i for i in ids if i}
     if not wanted:
         return {}
-    return {user.pk: user_label(user) for user in User.objects.filter(pk__in=wanted).only("username", "display_name")}
+    return {user.pk: user_label(user) for user in AuthUser.objects.filter(pk__in=wanted)}
 
 
 def log_row_estimates() -> dict[str, int]:

@@ -15,8 +15,8 @@ class ServerNameMappingAdmin(admin.ModelAdmin):
     list_select_related = ("bar", "user")
     search_fields = ("server_name", "normalized_name")
     raw_id_fields = ("bar", "user")
-    fields = ("bar", "server_name", "user", "normalized_name", "created_by", "created_at", "updated_by", "updated_at")
-    readonly_fields = ("normalized_name", "created_by", "created_at", "updated_by", "updated_at")
+    fields = ("bar", "server_name", "user", "normalized_name", "created_at", "updated_at")
+    readonly_fields = ("normalized_name", "created_at", "updated_at")
     show_full_result_count = False
 
     def get_readonly_fields(self, request, obj=None):

@@ -4,7 +4,7 @@ import uuid
 
 from django import forms
 
-from adminpanel.models import User
+from adminpanel.models import AuthUser
 from mappings.models import ServerNameMapping
 from mappings.models.mapping import NOT_ELIGIBLE_MESSAGE, eligible_members
 from mappings.names import normalize_server_name, server_name_problem
@@ -29,7 +29,7 @@ class MappingForm(forms.Form):
 
     def clean_user(self):
         text = self.cleaned_data.get("user") or ""
-        eligible = User.objects.filter(pk__in=eligible_members(self.bar.pk).values("user_id"))
+        eligible = AuthUser.objects.filter(pk__in=eligible_members(self.bar.pk).values("user_id"))
         as_id = _as_uuid(text)
         if as_id is not None:
             user = eligible.filter(pk=as_id).first()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.db.models import OuterRef, Subquery
 
 from adminpanel.models import BarMember
+from adminpanel.models.bartender import active_user_q, full_name_of, login_of
 from mappings.models import ServerNameMapping
 from mappings.names import ELIGIBLE_ROLES, display_server_name, normalize_server_name, server_name_problem
 
@@ -117,8 +118,10 @@ def _raise_unknown(*, bar_id, name: str, key: str):
     namesakes = sorted(
         username
         for username, display_name in BarMember.objects.filter(
-            bar_id=bar_id, is_active=True, role__in=ELIGIBLE_ROLES, user__is_active=True
-        ).values_list("user__username", "user__display_name")
+            active_user_q("user__"), bar_id=bar_id, is_active=True, role__in=ELIGIBLE_ROLES
+        )
+        .annotate(login=login_of("user__"), full_name=full_name_of("user__"))
+        .values_list("login", "full_name")
         if normalize_server_name(display_name or username) == key
     )
     if len(namesakes) > 1:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from adminpanel.models import PanelEvent, Sale
+from adminpanel.models.bartender import full_name_of, login_of
 from mappings.access import viewable_bars
 from mappings.models import ServerNameMapping
 from mappings.models.mapping import eligible_members
@@ -62,8 +63,9 @@ def members_for(bar) -> list[Member]:
     """The members a name may be mapped to, as select options (one query)."""
     rows = (
         eligible_members(bar.pk)
-        .order_by("user__display_name", "user__username")
-        .values_list("user_id", "user__username", "user__display_name", "role")
+        .annotate(login=login_of("user__"), full_name=full_name_of("user__"))
+        .order_by("full_name", "login")
+        .values_list("user_id", "login", "full_name", "role")
     )
     return [
         Member(
@@ -82,8 +84,8 @@ def mappings_page(bar, *, query: str = "", page: int | str = 1):
     mappings = ServerNameMapping.objects.filter(bar=bar).select_related("user").order_by("normalized_name", "pk")
     key = normalize_server_name(query)
     if key:
-        mappings = mappings.filter(
-            Q(normalized_name__contains=key) | Q(user__username__icontains=key) | Q(user__display_name__icontains=key)
+        mappings = mappings.annotate(login=login_of("user__"), full_name=full_name_of("user__")).filter(
+            Q(normalized_name__contains=key) | Q(login__icontains=key) | Q(full_name__icontains=key)
         )
     return Paginator(mappings, settings.MAPPINGS_PAGE_SIZE).get_page(page)
 

@@ -16,7 +16,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from adminpanel.audit import record_event
-from adminpanel.models import AuditLog, PanelEvent, User
+from adminpanel.models import AuditLog, AuthUser, PanelEvent
+from adminpanel.models.bartender import login_of
 from adminpanel.pickers import fold, user_label
 from mappings.mapping_csv import CsvRow, RowError, decode_upload, read_rows
 from mappings.models import MappingImport, ServerNameMapping
@@ -62,13 +63,11 @@ def _save(mapping: ServerNameMapping) -> None:
         raise ValidationError("The mapping changed meanwhile; reload the page and try again.") from exc
 
 
-def create_mapping(*, bar, server_name: str, user: User | None, actor, reason: str = "") -> ServerNameMapping:
+def create_mapping(*, bar, server_name: str, user: AuthUser | None, actor, reason: str = "") -> ServerNameMapping:
     """Map `server_name` to `user` in `bar`; `ValidationError` (by field) when a rule refuses it."""
     with transaction.atomic():
         _lock_bar_mappings(bar.pk)
-        mapping = ServerNameMapping(
-            bar=bar, server_name=server_name or "", user=user, created_by=actor, updated_by=actor
-        )
+        mapping = ServerNameMapping(bar=bar, server_name=server_name or "", user=user)
         mapping.full_clean()
         _save(mapping)
         record_event(actor=actor, action=CREATED, target=mapping, after=snapshot(mapping), bar=bar, reason=reason)
@@ -76,7 +75,7 @@ def create_mapping(*, bar, server_name: str, user: User | None, actor, reason: s
 
 
 def update_mapping(
-    *, mapping: ServerNameMapping, server_name: str, user: User | None, actor, reason: str = ""
+    *, mapping: ServerNameMapping, server_name: str, user: AuthUser | None, actor, reason: str = ""
 ) -> ServerNameMapping:
     """Rename and/or remap a mapping; an edit that changes nothing writes nothing."""
     with transaction.atomic():
@@ -91,7 +90,6 @@ def update_mapping(
         after = snapshot(current)
         if after == before:
             return current
-        current.updated_by = actor
         current.updated_at = timezone.now()
         _save(current)
         record_event(
@@ -139,7 +137,7 @@ def record_resolution_refusal(*, bar, name, error: ServerNameResolutionError, so
 class PlannedRow:
     line: int
     server_name: str
-    user: User
+    user: AuthUser
     mapping: ServerNameMapping | None = None  # the existing mapping a change or an unchanged row concerns
     given: str = ""  # how the file named the member (a login or a display name)
 
@@ -159,16 +157,16 @@ class MemberFinder:
     another case, is refused with the candidates (the preview shows whom every row maps to)."""
 
     def __init__(self, users):
-        self.by_login: dict[str, User] = {}
-        self.by_folded_login: dict[str, list[User]] = {}
-        self.by_name: dict[str, list[User]] = {}
+        self.by_login: dict[str, AuthUser] = {}
+        self.by_folded_login: dict[str, list[AuthUser]] = {}
+        self.by_name: dict[str, list[AuthUser]] = {}
         for user in users:
             self.by_login[user.username] = user
             self.by_folded_login.setdefault(user.username.casefold(), []).append(user)
             if user.display_name:
                 self.by_name.setdefault(_name_key(user.display_name), []).append(user)
 
-    def find(self, text: str) -> tuple[User | None, str | None]:
+    def find(self, text: str) -> tuple[AuthUser | None, str | None]:
         """(the member, None), or (None, why not) when the cell is ambiguous, or (None, None) when unknown."""
         text = " ".join((text or "").split())
         if text in self.by_login:  # a login written exactly is unique: it wins
@@ -228,11 +226,13 @@ def plan_import(*, bar, rows: list[CsvRow], row_errors: list[RowError]) -> Impor
     existing = {m.normalized_name: m for m in ServerNameMapping.objects.filter(bar=bar).select_related("user")}
     found = {row.username: finder.find(row.username) for row in rows if row.username}
 
-    def member(username: str) -> User | None:
+    def member(username: str) -> AuthUser | None:
         return found[username][0]
 
     missing = {row.username for row in rows if row.username and member(row.username) is None}
-    known_elsewhere = set(User.objects.filter(username__in=missing).values_list("username", flat=True))
+    known_elsewhere = set(
+        AuthUser.objects.annotate(login=login_of()).filter(login__in=missing).values_list("login", flat=True)
+    )
     # Look-alikes: a new name that reads like a mapping of the bar, or like another line of the file.
     existing_looks: dict[str, ServerNameMapping] = {}
     for key, mapping in existing.items():
@@ -326,8 +326,6 @@ def apply_import(*, mapping_import: MappingImport, actor) -> ImportPlan:
                 server_name=row.server_name,
                 normalized_name=normalize_server_name(row.server_name),
                 user=row.user,
-                created_by=actor,
-                updated_by=actor,
                 created_at=now,
                 updated_at=now,
             )
@@ -338,13 +336,13 @@ def apply_import(*, mapping_import: MappingImport, actor) -> ImportPlan:
             mapping = row.mapping
             befores.append(snapshot(mapping))
             mapping.server_name, mapping.user = row.server_name, row.user
-            mapping.updated_by, mapping.updated_at = actor, now
+            mapping.updated_at = now
             changed.append(mapping)
         try:
             with transaction.atomic():
                 ServerNameMapping.objects.bulk_create(added, batch_size=1000)
                 ServerNameMapping.objects.bulk_update(
-                    changed, ["server_name", "user", "updated_by", "updated_at"], batch_size=500
+                    changed, ["server_name", "user", "updated_at"], batch_size=500
                 )
         except IntegrityError as exc:
             raise ImportRefused(

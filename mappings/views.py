@@ -28,6 +28,7 @@ from adminpanel.bad_input import text_param
 from adminpanel.htmx import HtmxHttpRequest
 from adminpanel.paging import IdKeyset, keyset_page
 from mappings import selectors, services
+from adminpanel.models.bartender import login_of
 from mappings.access import bar_access
 from mappings.forms import ImportForm, MappingForm
 from mappings.mapping_csv import CsvFileError, check_upload_size, export_lines, human_size
@@ -258,7 +259,8 @@ def export_csv(request, bar_id):
     pairs = (
         ServerNameMapping.objects.filter(bar=access.bar)
         .order_by("normalized_name")
-        .values_list("server_name", "user__username")
+        .annotate(login=login_of("user__"))
+        .values_list("server_name", "login")
         .iterator(chunk_size=2000)
     )
     response = StreamingHttpResponse(export_lines(pairs), content_type="text/csv; charset=utf-8")

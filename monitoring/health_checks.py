@@ -293,7 +293,7 @@ def check_orphaned_fks(*, now: datetime) -> CheckOutcome:
             continue
         (count,) = _fetchone(
             f"SELECT count(*) FROM {table} t WHERE t.server_id IS NOT NULL "  # noqa: S608 (fixed table names)
-            "AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = t.server_id)"
+            "AND NOT EXISTS (SELECT 1 FROM auth.users u WHERE u.id = t.server_id)"
         )
         per_table[table] = {"orphans": count, "guaranteed_by": None}
     total = sum(row["orphans"] for row in per_table.values())

@@ -32,7 +32,9 @@ class FeatureFlag(models.Model):
     # Runbook Option A: the kill switch turns the flag off for every bar but keeps the allow-list, so that
     # releasing it restores the rollout exactly as it was.
     kill_switch_engaged = models.BooleanField(default=False)
-    allowed_bars = models.ManyToManyField(Bar, blank=True, related_name="feature_flags", db_table="feature_flag_bars")
+    allowed_bars = models.ManyToManyField(
+        Bar, blank=True, related_name="feature_flags", db_table="feature_flag_bars", db_constraint=False
+    )
     version = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -43,6 +45,7 @@ class FeatureFlag(models.Model):
             ("flip_flag", "Can flip this feature flag"),
             ("trigger_rollback", "Can pull the kill switch (runbook rollback option A)"),
             ("override_gate", "Can override a closed rollout gate"),
+            ("apply_migration", "Can apply and roll back the runbook's migrations (Phase 2)"),
         ]
 
     def __str__(self):
@@ -159,7 +162,7 @@ class RolloutBarChange(models.Model):
     """
 
     step = models.ForeignKey(RolloutStep, on_delete=models.CASCADE, related_name="changes")
-    bar = models.ForeignKey(Bar, on_delete=models.CASCADE, related_name="+")
+    bar = models.ForeignKey(Bar, on_delete=models.CASCADE, db_constraint=False, related_name="+")
     flags_added = models.JSONField(default=list, help_text="Ids of the flags whose allow-list this step added to.")
     rolled_back_at = models.DateTimeField(null=True, blank=True)
 

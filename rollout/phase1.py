@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
-from adminpanel.models import Bar, BarMember, MemberRole, Sale, User
+from adminpanel.models import AuthUser, Bar, BarMember, MemberRole
+from adminpanel.panel_schema import product_has_server_id
 from rollout import permissions, services
 from rollout.models import DEFAULT_FLAGS, FeatureFlag, RolloutState, Stage
 from rollout.selectors import read_flags_for_bar
@@ -66,15 +67,17 @@ CHECKSUM_SQL = """
 SELECT count(*),
        coalesce(md5(string_agg(id::text || ':' || bar_id::text || ':' || amount::text || ':' || created_at::text
                                || ':' || coalesce(server_name, ''), ',' ORDER BY id)), ''),
-       coalesce(md5(string_agg(id::text || ':' || coalesce(server_id::text, '-'), ',' ORDER BY id)), '')
+       coalesce(md5(string_agg(id::text || ':' || coalesce({server_id}::text, '-'), ',' ORDER BY id)), '')
 FROM sales WHERE bar_id = %s
 """
 
 
 def checksums(bar_id) -> dict:
-    """The bar's sales (rows) and their server_ids, each as one md5 over the rows in id order."""
+    """The bar's sales (rows) and their server_ids, each as one md5 over the rows in id order (before Phase 2
+    there is no server_id yet: every row counts as without one)."""
+    server_id = "server_id" if product_has_server_id() else "NULL"
     with connection.cursor() as cursor:
-        cursor.execute(CHECKSUM_SQL, [bar_id])
+        cursor.execute(CHECKSUM_SQL.format(server_id=server_id), [bar_id])
         count, sales, server_ids = cursor.fetchone()
     return {"sales": count, "sales_md5": sales, "server_ids_md5": server_ids}
 
@@ -109,22 +112,23 @@ def _make_rehearsal_bar(tag: str) -> Bar:
         bar = Bar.objects.create(name=f"Rollback rehearsal bar {tag}", settings={"operatingMode": "simplified"})
         people = []
         for n, role in enumerate((MemberRole.MANAGER, MemberRole.SERVER, MemberRole.SERVER)):
-            user = User.objects.create(
-                username=f"rehearsal-{tag}-{n}", display_name=f"Rehearsal {role} {n}", password="!rehearsal"
+            user = AuthUser.objects.create(
+                email=f"rehearsal-{tag}-{n}@rehearsal.invalid",
+                raw_user_meta_data={"username": f"rehearsal-{tag}-{n}", "full_name": f"Rehearsal {role} {n}"},
             )
             BarMember.objects.create(bar=bar, user=user, role=role)
             people.append(user)
-        Sale.objects.bulk_create(
-            Sale(
-                bar=bar,
-                server=people[1 + n % 2],
-                created_by=people[0],
-                server_name=people[1 + n % 2].display_name,
-                amount=1000 + n * 100,
-                created_at=timezone.now(),
+        with connection.cursor() as cursor:
+            server_id = product_has_server_id()
+            cursor.executemany(
+                "INSERT INTO sales (bar_id, created_by, server_name, amount, created_at"
+                + (", server_id) VALUES (%s, %s, %s, %s, now(), %s)" if server_id else ") VALUES (%s, %s, %s, %s, now())"),
+                [
+                    (bar.pk, people[0].pk, people[1 + n % 2].display_name, 1000 + n * 100)
+                    + ((people[1 + n % 2].pk,) if server_id else ())
+                    for n in range(REHEARSAL_SALES)
+                ],
             )
-            for n in range(REHEARSAL_SALES)
-        )
         for flag in FeatureFlag.objects.all():
             flag.allowed_bars.add(bar)
     return bar
@@ -133,11 +137,12 @@ def _make_rehearsal_bar(tag: str) -> Bar:
 def _remove_rehearsal_bar(bar: Bar) -> None:
     with transaction.atomic():
         users = list(BarMember.objects.filter(bar=bar).values_list("user_id", flat=True))
-        Sale.objects.filter(bar=bar).delete()
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM sales WHERE bar_id = %s", [bar.pk])
         for flag in FeatureFlag.objects.all():
             flag.allowed_bars.remove(bar)
         BarMember.objects.filter(bar=bar).delete()
-        User.objects.filter(pk__in=users).delete()
+        AuthUser.objects.filter(pk__in=users).delete()
         bar.delete()
 
 

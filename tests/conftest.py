@@ -1,5 +1,39 @@
 import pytest
 
+# BarTender's own tables, emptied after a test that commits (Django's flush only knows the panel's tables).
+PRODUCT_TABLES = (
+    "auth.users", "public.bars", "public.bar_members", "public.sales", "public.consignments", "public.returns",
+    "public.audit_logs", "public.server_name_mappings", "public.migration_server_id_log",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database holds the Supabase-shaped stand-in of BarTender with the runbook's six migrations applied
+    by the panel's Phase 2 machinery (and its reviewed support SQL), beside the panel's own schema."""
+    from django.db import connection
+
+    from adminpanel.standin import create_standin
+    from backfill.phase2.runner import apply_all
+
+    with django_db_blocker.unblock():
+        create_standin(connection=connection)
+        apply_all(connection=connection)
+
+
+@pytest.fixture(autouse=True)
+def product_tables_emptied_after_committing_tests(request, django_db_blocker):
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    committing = {"transactional_db", "live_server"} & set(request.fixturenames) or (
+        marker is not None and marker.kwargs.get("transaction")
+    )
+    if committing:
+        from django.db import connection
+
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {', '.join(PRODUCT_TABLES)} RESTART IDENTITY CASCADE")
+
 from tests.factories import BarFactory, UserFactory, issue_api_token, make_manager, make_product, make_support
 
 

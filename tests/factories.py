@@ -12,6 +12,7 @@ from guardian.shortcuts import assign_perm
 from adminpanel.models import (
     ApiClient,
     AuditLog,
+    AuthUser,
     Bar,
     BarMember,
     Consignment,
@@ -47,9 +48,34 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.save()
 
 
-# A BarTender user (a server, a bar member, a sale's server or creator, a mapping's target), as opposed to a panel
-# login (UserFactory, make_manager, make_support, make_product).
-ServerFactory = UserFactory
+class ServerFactory(factory.django.DjangoModelFactory):
+    """A BarTender user (``auth.users``): a server, a bar member, a sale's server or creator, a mapping's target, as
+    opposed to a panel login (UserFactory, make_manager, make_support, make_product). ``username`` and
+    ``display_name`` go where Supabase keeps them (``raw_user_meta_data``)."""
+
+    class Meta:
+        model = AuthUser
+        django_get_or_create = ("email",)
+
+    class Params:
+        username = factory.Sequence(lambda n: f"server{n}")
+        display_name = factory.Faker("first_name")
+        is_active = True
+
+    email = factory.LazyAttribute(lambda o: f"{o.username}@bartender.test")
+    # Supabase has no "inactive" flag: a disabled account is a banned one.
+    banned_until = factory.LazyAttribute(lambda o: None if o.is_active else timezone.now() + timedelta(days=36500))
+    raw_user_meta_data = factory.LazyAttribute(lambda o: {"username": o.username, "full_name": o.display_name})
+
+
+def bartender_user_of(user) -> AuthUser:
+    """The BarTender user behind a panel account (created and linked on first use), or the BarTender user itself."""
+    if isinstance(user, AuthUser):
+        return user
+    if user.bartender_user_id is None:
+        user.bartender_user = ServerFactory(username=user.username, display_name=user.display_name)
+        user.save(update_fields=["bartender_user"])
+    return user.bartender_user
 
 
 class BarFactory(factory.django.DjangoModelFactory):
@@ -65,7 +91,7 @@ class BarMemberFactory(factory.django.DjangoModelFactory):
         model = BarMember
 
     bar = factory.SubFactory(BarFactory)
-    user = factory.SubFactory(UserFactory)
+    user = factory.SubFactory(ServerFactory)
     role = MemberRole.SERVER
 
 
@@ -109,13 +135,14 @@ class ServerNameMappingFactory(factory.django.DjangoModelFactory):
 
     bar = factory.SubFactory(BarFactory)
     server_name = factory.Sequence(lambda n: f"Server {n}")
-    user = factory.SubFactory(UserFactory)
+    user = factory.SubFactory(ServerFactory)
 
 
 def make_manager(bar: Bar, **kwargs) -> User:
-    """A bar manager: active `manager` member of the bar holding `mappings.manage_bar_mappings` on it."""
+    """A bar manager: a panel account holding `mappings.manage_bar_mappings` on the bar, linked to a BarTender user
+    who is an active `manager` member of it."""
     user = UserFactory(**kwargs)
-    BarMember.objects.create(bar=bar, user=user, role=MemberRole.MANAGER)
+    BarMember.objects.create(bar=bar, user=bartender_user_of(user), role=MemberRole.MANAGER)
     assign_perm(MANAGE_BAR_MAPPINGS, user, bar)
     return user
 
@@ -184,7 +211,7 @@ def seed_traffic(
     given `*_before`) in the same length of time just before it, with `switched_coverage` of the switched side's
     window sales carrying a server_id and `switched_errors` error logs on switched bars."""
     now = now or timezone.now()
-    server = UserFactory(username="traffic_server")
+    server = ServerFactory(username="traffic_server")
     window = min(hours, 24)
     after_at, before_at = now - timedelta(hours=window / 2), now - timedelta(hours=window * 1.5)
     sales = []
@@ -234,7 +261,7 @@ def audit_logs(count, *, minutes_ago=1, **fields):
 
 
 def member(bar, user, role=MemberRole.SERVER, is_active=True):
-    BarMember.objects.create(bar=bar, user=user, role=role, is_active=is_active)
+    BarMember.objects.create(bar=bar, user=bartender_user_of(user), role=role, is_active=is_active)
     return user
 
 

@@ -15,7 +15,7 @@ from adminpanel.permissions import MANAGE_BAR_MAPPINGS
 from mappings.models import MappingImport
 from monitoring.models import ContactTier
 from rollout.models import FeatureFlag
-from tests.factories import BarFactory, UserFactory
+from tests.factories import BarFactory, ServerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +48,7 @@ def test_changing_a_bars_operating_mode_in_the_admin_records_before_and_after(cl
 
 def test_adding_a_member_inline_is_audited(client, superuser):
     bar = BarFactory()
-    server = UserFactory()
+    server = ServerFactory()
     client.force_login(superuser)
     data = _bar_form(
         bar,
@@ -154,7 +154,7 @@ def _form_of(response) -> dict[str, list[str]]:
 
 def _walk_world():
     bar = BarFactory(name="Walk Bar")
-    server = UserFactory(username="walk_server")
+    server = ServerFactory(username="walk_server")
     BarMember.objects.create(bar=bar, user=server, role=MemberRole.SERVER)
     return {"bar": bar, "server": server}
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from adminpanel.models import ApiClient, AuditLog, MemberRole
 from mappings import services
-from tests.factories import BarFactory, BarMemberFactory, UserFactory
+from tests.factories import BarFactory, BarMemberFactory, ServerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ def flags(client, bar_id, token, **headers):
 @pytest.fixture
 def two_bars(manager, bar, other_bar):
     for each in (bar, other_bar):
-        server = UserFactory(username=f"aicha_{each.pk.hex[:6]}")
+        server = ServerFactory(username=f"aicha_{each.pk.hex[:6]}")
         BarMemberFactory(bar=each, user=server, role=MemberRole.SERVER)
         services.create_mapping(bar=each, server_name="Aïcha", user=server, actor=manager)
     return bar, other_bar

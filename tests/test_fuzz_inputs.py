@@ -33,6 +33,7 @@ from tests.factories import (
     BarFactory,
     BarMemberFactory,
     SaleFactory,
+    ServerFactory,
     ServerNameMappingFactory,
     UserFactory,
 )
@@ -98,7 +99,7 @@ def basics(db):
     """A superuser, a bar with a server and a mapping, audit rows, a pending import and a fleet-wide API token."""
     root = UserFactory(username="fuzz_root", is_superuser=True, is_staff=True)
     bar = BarFactory(name="Fuzz Bar")
-    server = UserFactory(username="fuzz_server")
+    server = ServerFactory(username="fuzz_server")
     BarMemberFactory(bar=bar, user=server)
     mapping = ServerNameMappingFactory(bar=bar, server_name="Aïcha", user=server)
     AuditLogFactory(bar=bar)

@@ -26,6 +26,6 @@ def test_the_navigation_folds_into_a_menu_with_log_out_inside(support_user, clie
 
 @pytest.fixture
 def server_for_layout(bar):
-    from tests.factories import UserFactory, member
+    from tests.factories import ServerFactory, member
 
-    return member(bar, UserFactory(username="awa_layout", display_name="Awa"))
+    return member(bar, ServerFactory(username="awa_layout", display_name="Awa"))

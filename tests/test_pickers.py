@@ -14,7 +14,7 @@ from adminpanel.pickers import (
     search_bars,
     search_users,
 )
-from tests.factories import BarFactory, UserFactory, member
+from tests.factories import BarFactory, ServerFactory, member
 
 pytestmark = pytest.mark.django_db
 
@@ -22,9 +22,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def staff(bar, other_bar):
     """Two members of the manager's bar, one of another bar."""
-    zoe = UserFactory(username="zoe", display_name="Zoé Kouassi")
-    awa = UserFactory(username="awa", display_name="Awa Diallo")
-    far = UserFactory(username="far", display_name="Fatou Far")
+    zoe = ServerFactory(username="zoe", display_name="Zoé Kouassi")
+    awa = ServerFactory(username="awa", display_name="Awa Diallo")
+    far = ServerFactory(username="far", display_name="Fatou Far")
     member(bar, zoe)
     member(bar, awa)
     member(other_bar, far)
@@ -137,7 +137,7 @@ def test_a_user_resolves_by_display_name_username_label_or_id(manager, bar, staf
 
 
 def test_a_shared_display_name_is_an_error_naming_both_logins(manager, bar, staff):
-    twin = UserFactory(username="awa2", display_name="Awa Diallo")
+    twin = ServerFactory(username="awa2", display_name="Awa Diallo")
     member(bar, twin)
     with pytest.raises(NameProblem) as problem:
         resolve_user(manager, "Awa Diallo", bar=bar)
@@ -153,9 +153,9 @@ def test_a_manager_cannot_resolve_a_member_of_another_bar(manager, bar, staff):
 
 
 def test_roles_and_active_only_narrow_the_members(manager, bar, staff):
-    owner = UserFactory(username="own", display_name="Owner Person")
+    owner = ServerFactory(username="own", display_name="Owner Person")
     member(bar, owner, role=MemberRole.OWNER)
-    gone = UserFactory(username="gone", display_name="Gone Person")
+    gone = ServerFactory(username="gone", display_name="Gone Person")
     member(bar, gone, is_active=False)
     with pytest.raises(NameProblem):
         resolve_user(manager, "Owner Person", bar=bar, roles=["server", "manager"])

@@ -15,7 +15,14 @@ from django.db import DatabaseError, connection, transaction
 
 from adminpanel import runbook_sql
 from adminpanel.models import MemberRole, Sale
-from tests.factories import BarFactory, BarMemberFactory, ConsignmentFactory, ReturnFactory, SaleFactory, UserFactory
+from tests.factories import (
+    BarFactory,
+    BarMemberFactory,
+    ConsignmentFactory,
+    ReturnFactory,
+    SaleFactory,
+    ServerFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +78,7 @@ def as_app_user(request, client_role):
 def world():
     bar = BarFactory(name="Simplified bar", settings={"operatingMode": "simplified"})
     full_bar = BarFactory(name="Full bar", settings={"operatingMode": "full"})
-    people = {name: UserFactory(username=name) for name in ("aicha", "moussa", "boss", "stranger")}
+    people = {name: ServerFactory(username=name) for name in ("aicha", "moussa", "boss", "stranger")}
     BarMemberFactory(bar=bar, user=people["aicha"], role=MemberRole.SERVER)
     BarMemberFactory(bar=bar, user=people["moussa"], role=MemberRole.SERVER)
     BarMemberFactory(bar=bar, user=people["boss"], role=MemberRole.MANAGER)
@@ -205,7 +212,7 @@ def test_returns_are_held_to_the_same_policy(world, as_app_user):
 
 
 def test_an_owner_sees_and_deletes_their_bars_sales_like_a_manager(world, as_app_user):
-    owner = UserFactory(username="owner")
+    owner = ServerFactory(username="owner")
     BarMemberFactory(bar=world["full_bar"], user=owner, role=MemberRole.OWNER)
     with as_app_user(owner) as cursor:
         cursor.execute("SELECT count(*) FROM sales")
@@ -234,7 +241,7 @@ def test_a_manager_cannot_move_a_sale_to_a_bar_they_do_not_run(world, as_app_use
 
 def test_a_manager_of_two_simplified_bars_records_a_server_only_in_the_servers_own_bar(world, as_app_user):
     second = BarFactory(name="Second simplified bar", settings={"operatingMode": "simplified"})
-    awa = UserFactory(username="awa")
+    awa = ServerFactory(username="awa")
     BarMemberFactory(bar=second, user=world["boss"], role=MemberRole.MANAGER)
     BarMemberFactory(bar=second, user=awa, role=MemberRole.SERVER)
     with pytest.raises(DatabaseError, match="row-level security"), as_app_user(world["boss"]) as cursor:

@@ -14,7 +14,7 @@ from django.db import connection
 
 from adminpanel.models import MemberRole
 from bench.rls import CLIENT_QUERIES
-from tests.factories import BarFactory, BarMemberFactory, SaleFactory, UserFactory
+from tests.factories import BarFactory, BarMemberFactory, SaleFactory, ServerFactory
 from tests.test_rls import RLS_0011, acting_as, make_client_role, restore_step3_policies
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +52,7 @@ def explain(db):
     """EXPLAIN (FORMAT JSON) of a client statement as a server or a manager of a simplified-mode bar with sales."""
     role = make_client_role()
     bar = BarFactory(settings={"operatingMode": "simplified"})
-    people = {"server": UserFactory(), "manager": UserFactory()}
+    people = {"server": ServerFactory(), "manager": ServerFactory()}
     BarMemberFactory(bar=bar, user=people["server"], role=MemberRole.SERVER)
     BarMemberFactory(bar=bar, user=people["manager"], role=MemberRole.MANAGER)
     SaleFactory.create_batch(3, bar=bar, server=people["server"], created_by=people["manager"])

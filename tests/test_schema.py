@@ -7,7 +7,7 @@ from django.db import DatabaseError, connection, transaction
 
 from adminpanel import runbook_sql
 from adminpanel.models import Bar, BarMember, MemberRole, Sale
-from tests.factories import BarFactory, SaleFactory, UserFactory
+from tests.factories import BarFactory, SaleFactory, ServerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +64,7 @@ def test_step6_backfill_log_queries_run_on_the_empty_log():
 
 
 def test_validation_queries_run_unchanged_thanks_to_the_auth_users_view():
-    SaleFactory(server=UserFactory())
+    SaleFactory(server=ServerFactory())
     SaleFactory()
     assert _rows(runbook_sql.VALIDATION_SERVER_ID_POPULATION) == [(2, 1, 1)]
     assert _rows(runbook_sql.VALIDATION_ORPHANED_FKS) == [(0,)]
@@ -72,7 +72,7 @@ def test_validation_queries_run_unchanged_thanks_to_the_auth_users_view():
 
 
 def test_deleting_a_user_in_sql_keeps_the_sale_and_empties_server_id():
-    server = UserFactory()
+    server = ServerFactory()
     sale = SaleFactory(server=server)
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM users WHERE id = %s", [server.pk])
@@ -84,7 +84,7 @@ def test_deleting_a_user_in_sql_keeps_the_sale_and_empties_server_id():
 
 def test_deleting_a_member_through_the_orm_keeps_their_sales():
     bar = BarFactory()
-    server = UserFactory()
+    server = ServerFactory()
     BarMember.objects.create(bar=bar, user=server, role=MemberRole.SERVER)
     sale = SaleFactory(bar=bar, server=server, created_by=server)
     server.delete()
@@ -122,7 +122,7 @@ def test_the_runbook_server_id_query_uses_an_index():
     SaleFactory.create_batch(3)
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("EXPLAIN (FORMAT JSON) " + runbook_sql.HEALTH_SERVER_ID_INDEX, [str(UserFactory().pk)])
+        cursor.execute("EXPLAIN (FORMAT JSON) " + runbook_sql.HEALTH_SERVER_ID_INDEX, [str(ServerFactory().pk)])
         plan = cursor.fetchone()[0]
     plan = json.loads(plan) if isinstance(plan, str) else plan
     assert any("server_id" in name for name in _index_names(plan))

@@ -1,9 +1,11 @@
 """Core models, one module per concept (STYLE.md: a package once past ~400 lines)."""
 
+from adminpanel.models.accounts import User
 from adminpanel.models.api import ApiClient
 from adminpanel.models.audit import PanelEvent
 from adminpanel.models.bartender import (
     AuditLog,
+    AuthUser,
     Bar,
     BarMember,
     Consignment,
@@ -12,13 +14,13 @@ from adminpanel.models.bartender import (
     OperatingMode,
     Return,
     Sale,
-    User,
 )
 from adminpanel.models.permissions import BarGroupObjectPermission, BarUserObjectPermission
 
 __all__ = [
     "ApiClient",
     "AuditLog",
+    "AuthUser",
     "Bar",
     "BarGroupObjectPermission",
     "BarMember",

@@ -3,13 +3,14 @@
 from django.db import models
 from django.utils import timezone
 
-from adminpanel.models.bartender import Bar, User
+from adminpanel.models.accounts import User
+from adminpanel.models.bartender import Bar
 
 
 class PanelEvent(models.Model):
     """The panel's own append-only audit trail: who changed what, when, before, after and why.
 
-    A database trigger refuses UPDATE and DELETE (see migration 0001).
+    A database trigger refuses UPDATE and DELETE (see migration 0001). ``bar`` is an indexed uuid, no constraint.
     """
 
     actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
@@ -17,7 +18,9 @@ class PanelEvent(models.Model):
     action = models.CharField(max_length=64)
     target_type = models.CharField(max_length=64)
     target_id = models.CharField(max_length=64)
-    bar = models.ForeignKey(Bar, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    bar = models.ForeignKey(
+        Bar, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
+    )
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     reason = models.TextField(blank=True, default="")

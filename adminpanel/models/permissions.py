@@ -7,8 +7,8 @@ from adminpanel.models.bartender import Bar
 
 
 class BarUserObjectPermission(UserObjectPermissionBase):
-    content_object = models.ForeignKey(Bar, on_delete=models.CASCADE)
+    content_object = models.ForeignKey(Bar, on_delete=models.CASCADE, db_constraint=False)
 
 
 class BarGroupObjectPermission(GroupObjectPermissionBase):
-    content_object = models.ForeignKey(Bar, on_delete=models.CASCADE)
+    content_object = models.ForeignKey(Bar, on_delete=models.CASCADE, db_constraint=False)

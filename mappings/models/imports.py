@@ -11,7 +11,7 @@ from adminpanel.models import Bar
 
 class MappingImport(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    bar = models.ForeignKey(Bar, on_delete=models.CASCADE, related_name="+")
+    bar = models.ForeignKey(Bar, on_delete=models.CASCADE, db_constraint=False, related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     filename = models.CharField(max_length=255, blank=True)
     content = models.TextField(help_text="The uploaded file, decoded from UTF-8.")

@@ -1,6 +1,5 @@
 """Server name mappings: the per-bar table that turns a name typed on the POS into a user."""
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -8,7 +7,8 @@ from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
-from adminpanel.models import Bar, BarMember
+from adminpanel.models import AuthUser, Bar, BarMember
+from adminpanel.models.bartender import active_user_q, login_of
 from mappings.names import (
     ELIGIBLE_ROLES,
     MAX_SERVER_NAME_LENGTH,
@@ -31,20 +31,19 @@ def look_alike_message(name: str, existing: str, username: str) -> str:
 
 
 class ServerNameMapping(models.Model):
-    bar = models.ForeignKey(Bar, on_delete=models.CASCADE, related_name="server_name_mappings")
+    """BarTender's table (runbook step 2), unmanaged. Who changed a mapping is the panel's own history
+    (``panel_events``), never a column of the product's table."""
+
+    id = models.BigAutoField(primary_key=True)
+    bar = models.ForeignKey(Bar, on_delete=models.DO_NOTHING, related_name="server_name_mappings")
     server_name = models.CharField(max_length=200)
     normalized_name = models.CharField(max_length=MAX_SERVER_NAME_LENGTH * 4, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="server_name_mappings")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    user = models.ForeignKey(AuthUser, on_delete=models.DO_NOTHING, related_name="server_name_mappings")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        managed = False
         db_table = "server_name_mappings"
         ordering = ["normalized_name"]
         constraints = [
@@ -100,7 +99,8 @@ def find_look_alike(*, bar_id, key: str, exclude_pk=None) -> tuple[str, str] | N
     names = ServerNameMapping.objects.filter(bar_id=bar_id).exclude(normalized_name=key)
     if exclude_pk is not None:
         names = names.exclude(pk=exclude_pk)
-    for server_name, normalized, username in names.values_list("server_name", "normalized_name", "user__username"):
+    rows = names.annotate(login=login_of("user__")).values_list("server_name", "normalized_name", "login")
+    for server_name, normalized, username in rows:
         if name_skeleton(normalized) == skeleton:
             return server_name, username
     return None
@@ -108,7 +108,7 @@ def find_look_alike(*, bar_id, key: str, exclude_pk=None) -> tuple[str, str] | N
 
 def eligible_members(bar_id):
     """Active memberships of a bar whose user a name may be mapped to (active account, server or manager)."""
-    return BarMember.objects.filter(bar_id=bar_id, is_active=True, role__in=ELIGIBLE_ROLES, user__is_active=True)
+    return BarMember.objects.filter(active_user_q("user__"), bar_id=bar_id, is_active=True, role__in=ELIGIBLE_ROLES)
 
 
 def is_eligible_member(*, bar_id, user_id) -> bool:

@@ -6,8 +6,8 @@ from tests.factories import (
     ConsignmentFactory,
     ReturnFactory,
     SaleFactory,
+    ServerFactory,
     ServerNameMappingFactory,
-    UserFactory,
     member,
 )
 
@@ -29,11 +29,11 @@ class Scenario:
     def __init__(self):
         self.bar = BarFactory(name="Maquis Scenario")
         bar = self.bar
-        self.manager = member(bar, UserFactory(username="sc_manager"), MemberRole.MANAGER)
-        self.aicha = member(bar, UserFactory(username="sc_aicha"))
-        self.moussa = member(bar, UserFactory(username="sc_moussa"))
-        self.gone = member(bar, UserFactory(username="sc_gone", is_active=False))
-        self.left = member(bar, UserFactory(username="sc_left"), is_active=False)
+        self.manager = member(bar, ServerFactory(username="sc_manager"), MemberRole.MANAGER)
+        self.aicha = member(bar, ServerFactory(username="sc_aicha"))
+        self.moussa = member(bar, ServerFactory(username="sc_moussa"))
+        self.gone = member(bar, ServerFactory(username="sc_gone", is_active=False))
+        self.left = member(bar, ServerFactory(username="sc_left"), is_active=False)
         ServerNameMappingFactory(bar=bar, server_name="Aïcha", user=self.aicha)
         ServerNameMappingFactory(bar=bar, server_name="Gone Person", user=self.gone)
         ServerNameMappingFactory(bar=bar, server_name="Left Person", user=self.left)

@@ -20,8 +20,8 @@ from tests.factories import (
     BarFactory,
     ReturnFactory,
     SaleFactory,
+    ServerFactory,
     ServerNameMappingFactory,
-    UserFactory,
     member,
     snapshot,
 )
@@ -88,7 +88,7 @@ def test_every_row_touched_gets_exactly_one_log_row(scenario):
 
 def test_the_resolution_uses_pythons_normalisation_for_lookalike_unicode(db):
     bar = BarFactory()
-    user = member(bar, UserFactory(username="fullwidth"))
+    user = member(bar, ServerFactory(username="fullwidth"))
     ServerNameMappingFactory(bar=bar, server_name="Ｊｏｓé\u00a0 Ｍａｒｉａ", user=user)
     sale = SaleFactory(bar=bar, server_name="josé maria")
     assert normalize_server_name("Ｊｏｓé\u00a0 Ｍａｒｉａ") == normalize_server_name("josé maria")
@@ -109,7 +109,7 @@ def test_a_second_run_changes_nothing_and_logs_nothing_more(scenario):
 @pytest.mark.parametrize("k", [0, 2, 5])
 def test_an_interrupted_run_ends_like_an_uninterrupted_one(db, monkeypatch, how, k):
     bar = BarFactory()
-    users = [member(bar, UserFactory(username=f"srv{i}")) for i in range(3)]
+    users = [member(bar, ServerFactory(username=f"srv{i}")) for i in range(3)]
     for i, user in enumerate(users):
         ServerNameMappingFactory(bar=bar, server_name=f"Server {i}", user=user)
     sales = [SaleFactory(bar=bar, server_name=f"server {i % 4}", created_by=users[i % 2]) for i in range(23)]
@@ -172,7 +172,7 @@ def test_a_dry_run_writes_nothing_but_counts_what_a_real_run_would_do(scenario):
 
 def test_one_bar_mode_touches_only_that_bar(scenario):
     other = BarFactory(name="Other bar")
-    server = member(other, UserFactory(username="other_server"))
+    server = member(other, ServerFactory(username="other_server"))
     ServerNameMappingFactory(bar=other, server_name="Aïcha", user=server)
     other_sale = SaleFactory(bar=other, server_name="Aïcha")
     run = run_backfill(bar=other)

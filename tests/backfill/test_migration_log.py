@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from adminpanel import runbook_sql
 from adminpanel.models import MigrationServerIdLog
-from tests.factories import BarFactory, UserFactory
+from tests.factories import BarFactory, ServerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -129,13 +129,13 @@ def test_keyset_pages_walk_the_whole_filtered_set_without_offset_or_count(suppor
 def test_the_list_costs_the_same_queries_for_10_or_300_rows(
     support_user, bar, client_for, django_assert_max_num_queries
 ):
-    user = UserFactory(username="resolved")
+    user = ServerFactory(username="resolved")
     make_logs(bar, 10, resolved_server_id=user.pk)
     client = client_for(support_user)
     url = reverse("backfill:migration_log")
     with CaptureQueriesContext(connection) as small:
         client.get(url)
-    others = [UserFactory(username=f"resolved{i}") for i in range(5)]
+    others = [ServerFactory(username=f"resolved{i}") for i in range(5)]
     for i, other in enumerate(others):
         make_logs(bar, 58, start=1000 + 100 * i, resolved_server_id=other.pk)
     with django_assert_max_num_queries(len(small)):

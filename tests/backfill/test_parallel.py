@@ -30,8 +30,8 @@ from tests.factories import (
     ConsignmentFactory,
     ReturnFactory,
     SaleFactory,
+    ServerFactory,
     ServerNameMappingFactory,
-    UserFactory,
     member,
     snapshot,
 )
@@ -44,7 +44,7 @@ def data(scenario):
     """The scenario (every reason once) plus two bars' worth of sales, consignments and returns in between."""
     for b in range(2):
         bar = BarFactory(name=f"Parallel {b}")
-        users = [member(bar, UserFactory(username=f"par{b}_{i}")) for i in range(3)]
+        users = [member(bar, ServerFactory(username=f"par{b}_{i}")) for i in range(3)]
         for i, user in enumerate(users):
             ServerNameMappingFactory(bar=bar, server_name=f"Server {i}", user=user)
         sales = [SaleFactory(bar=bar, server_name=f"server {i % 4}", created_by=users[i % 2]) for i in range(17)]

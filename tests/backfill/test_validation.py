@@ -8,7 +8,7 @@ from adminpanel import runbook_sql
 from adminpanel.models import MigrationServerIdLog, PanelEvent
 from backfill.models import ValidationRun
 from backfill.validation import CHECKS, fk_on_delete_sql, run_validation
-from tests.factories import SaleFactory, UserFactory
+from tests.factories import SaleFactory, ServerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,7 @@ def by_hand(sql: str) -> list[tuple]:
 
 @pytest.fixture
 def data(bar, other_bar):
-    server = UserFactory(username="validation_server")
+    server = ServerFactory(username="validation_server")
     for _ in range(19):
         SaleFactory(bar=bar, server=server)
     SaleFactory(bar=other_bar, server=None)
@@ -82,7 +82,7 @@ def test_the_index_check_reads_the_plan_as_json(data):
 
 
 def test_population_passes_above_95_percent(bar):
-    server = UserFactory(username="s96")
+    server = ServerFactory(username="s96")
     for _ in range(96):
         SaleFactory(bar=bar, server=server)
     for _ in range(4):

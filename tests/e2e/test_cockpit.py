@@ -23,7 +23,7 @@ from backfill.backfill import run_backfill
 from monitoring import services as monitoring_services
 from monitoring.models import CheckStatus, HealthRun, PhaseWindow
 from rollout.models import FeatureFlag, RolloutState
-from tests.factories import BarFactory, BarMemberFactory, SaleFactory, UserFactory, make_product
+from tests.factories import BarFactory, BarMemberFactory, SaleFactory, ServerFactory, make_product
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 ARTIFACTS = Path(django_settings.BASE_DIR) / "test-artifacts"
@@ -64,7 +64,7 @@ def runbook_world(settings, tmp_path, health_url):
             assign_perm(perm, owner, flag)
     bars = BarFactory.create_batch(2, is_internal=True) + BarFactory.create_batch(6)
     for bar in bars:
-        server = UserFactory()
+        server = ServerFactory()
         BarMemberFactory(bar=bar, user=server, role=MemberRole.SERVER)
         SaleFactory.create_batch(5, bar=bar, server=server, created_by=server)
         SaleFactory.create_batch(1, bar=bar, created_by=server)  # the backfill finds its server by the fallback

@@ -6,13 +6,13 @@ from playwright.sync_api import expect
 from adminpanel.models import MemberRole
 from mappings import services
 from mappings.models import ServerNameMapping
-from tests.factories import BarFactory, BarMemberFactory, SaleFactory, UserFactory, make_manager
+from tests.factories import BarFactory, BarMemberFactory, SaleFactory, ServerFactory, make_manager
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def member(bar, username, display_name):
-    user = UserFactory(username=username, display_name=display_name)
+    user = ServerFactory(username=username, display_name=display_name)
     BarMemberFactory(bar=bar, user=user, role=MemberRole.SERVER)
     return user
 

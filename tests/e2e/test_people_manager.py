@@ -12,7 +12,7 @@ from mappings import services
 from mappings.models import ServerNameMapping
 from mappings.templatetags.mappings_tags import MEMBER_PICKER_FROM
 from tests.e2e.people import PageReview
-from tests.factories import BarFactory, BarMemberFactory, SaleFactory, UserFactory, make_manager
+from tests.factories import BarFactory, BarMemberFactory, SaleFactory, ServerFactory, make_manager
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -20,7 +20,7 @@ ROLE = "manager"
 
 
 def server(bar, username, display_name):
-    user = UserFactory(username=username, display_name=display_name)
+    user = ServerFactory(username=username, display_name=display_name)
     BarMemberFactory(bar=bar, user=user, role=MemberRole.SERVER)
     return user
 

@@ -25,7 +25,7 @@ from tests.factories import (
     BarFactory,
     BarMemberFactory,
     SaleFactory,
-    UserFactory,
+    ServerFactory,
     make_manager,
     make_product,
     make_support,
@@ -42,9 +42,9 @@ def seed():
     BarFactory(name="Test Bar 1", settings={"city": "Abidjan"})
     BarFactory(name="Test Bar 1", settings={"city": "Bouaké"})
     manager = make_manager(baobab, username="mgr_baobab")
-    aicha = UserFactory(username="aicha", display_name="Aïcha")
+    aicha = ServerFactory(username="aicha", display_name="Aïcha")
     BarMemberFactory(bar=baobab, user=aicha, role=MemberRole.SERVER)
-    cashier = UserFactory(username="cashier", display_name="Awa Caisse")
+    cashier = ServerFactory(username="cashier", display_name="Awa Caisse")
     BarMemberFactory(bar=baobab, user=cashier, role=MemberRole.SERVER)
     services.create_mapping(bar=baobab, server_name="Aïcha", user=aicha, actor=manager)
     SaleFactory.create_batch(4, bar=baobab, server_name="Aïcha", created_by=cashier)

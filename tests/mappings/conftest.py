@@ -2,20 +2,20 @@ import pytest
 
 from adminpanel.models import MemberRole
 from mappings import services
-from tests.factories import BarMemberFactory, UserFactory, make_manager
+from tests.factories import BarMemberFactory, ServerFactory, make_manager
 
 
 @pytest.fixture
 def server(bar):
     """Aïcha, an active server of `bar`."""
-    user = UserFactory(username="aicha", display_name="Aïcha")
+    user = ServerFactory(username="aicha", display_name="Aïcha")
     BarMemberFactory(bar=bar, user=user, role=MemberRole.SERVER)
     return user
 
 
 @pytest.fixture
 def other_server(bar):
-    user = UserFactory(username="moussa", display_name="Moussa")
+    user = ServerFactory(username="moussa", display_name="Moussa")
     BarMemberFactory(bar=bar, user=user, role=MemberRole.SERVER)
     return user
 
@@ -32,7 +32,7 @@ def other_manager(other_bar):
 
 @pytest.fixture
 def other_bar_server(other_bar):
-    user = UserFactory(username="fatou", display_name="Fatou")
+    user = ServerFactory(username="fatou", display_name="Fatou")
     BarMemberFactory(bar=other_bar, user=user, role=MemberRole.SERVER)
     return user
 

@@ -60,10 +60,10 @@ def test_inactive_server_is_refused_with_its_code(client, bar, mapping, server, 
 
 def test_ambiguous_name_is_refused_with_its_code(client, bar, api_token):
     from adminpanel.models import MemberRole
-    from tests.factories import BarMemberFactory, UserFactory
+    from tests.factories import BarMemberFactory, ServerFactory
 
     for username in ("fatou1", "fatou2"):
-        BarMemberFactory(bar=bar, user=UserFactory(username=username, display_name="Fatou"), role=MemberRole.SERVER)
+        BarMemberFactory(bar=bar, user=ServerFactory(username=username, display_name="Fatou"), role=MemberRole.SERVER)
     response = resolve(client, bar.pk, {"name": "fatou"}, api_token)
     assert response.status_code == 422 and response.json()["error"] == "ambiguous_name"
 

@@ -13,7 +13,7 @@ from adminpanel.permissions import MANAGE_BAR_MAPPINGS
 from mappings import services
 from mappings.models import ServerNameMapping
 from mappings.templatetags.mappings_tags import MEMBER_PICKER_FROM
-from tests.factories import BarMemberFactory, UserFactory
+from tests.factories import BarMemberFactory, ServerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -48,7 +48,7 @@ def test_accents_and_spacing_of_a_display_name_do_not_matter(bar, server, manage
 
 
 def test_an_ambiguous_display_name_is_a_bad_row_naming_the_candidates(bar, server, manager):
-    twin = UserFactory(username="aicha2", display_name="Aïcha")
+    twin = ServerFactory(username="aicha2", display_name="Aïcha")
     BarMemberFactory(bar=bar, user=twin, role=MemberRole.SERVER)
     plan, pending = preview(bar, manager, "Aicha,Aïcha\n")
     assert pending is None
@@ -83,7 +83,7 @@ def test_a_bar_with_few_members_keeps_the_select(bar, server, manager, client_fo
 
 def test_a_bar_with_many_members_offers_the_picker_and_a_typed_name_is_accepted(bar, manager, client_for):
     for n in range(MEMBER_PICKER_FROM + 1):
-        BarMemberFactory(bar=bar, user=UserFactory(username=f"srv{n}", display_name=f"Server Nº{n}"))
+        BarMemberFactory(bar=bar, user=ServerFactory(username=f"srv{n}", display_name=f"Server Nº{n}"))
     client = client_for(manager)
     html = client.get(url("bar_detail", bar)).content.decode()
     assert 'list="add-user-options"' in html
@@ -175,7 +175,7 @@ def test_unmapped_names_offer_the_picker_on_a_big_bar_and_map_by_a_typed_name(ba
     from tests.factories import SaleFactory
 
     for n in range(MEMBER_PICKER_FROM + 1):
-        BarMemberFactory(bar=bar, user=UserFactory(username=f"srv{n}", display_name=f"Server {n}"))
+        BarMemberFactory(bar=bar, user=ServerFactory(username=f"srv{n}", display_name=f"Server {n}"))
     SaleFactory.create_batch(2, bar=bar, server_name="Patron")
     client = client_for(manager)
     html = client.get(url("unmapped", bar)).content.decode()

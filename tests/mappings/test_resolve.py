@@ -13,7 +13,7 @@ from mappings.resolve import (
     resolve_server_name,
     resolve_server_name_in_detail,
 )
-from tests.factories import BarMemberFactory, UserFactory
+from tests.factories import BarMemberFactory, ServerFactory
 
 
 @pytest.mark.parametrize(
@@ -141,7 +141,7 @@ def test_server_now_owner_is_no_longer_eligible(bar, mapping, server):
 
 def test_unmapped_name_two_members_answer_to_is_ambiguous(bar):
     for username in ("fatou1", "fatou2"):
-        BarMemberFactory(bar=bar, user=UserFactory(username=username, display_name="Fatou"), role=MemberRole.SERVER)
+        BarMemberFactory(bar=bar, user=ServerFactory(username=username, display_name="Fatou"), role=MemberRole.SERVER)
     with pytest.raises(AmbiguousName) as caught:
         resolve_server_name(bar=bar, name=" fatou ")
     assert caught.value.code == "ambiguous_name"
@@ -151,7 +151,7 @@ def test_unmapped_name_two_members_answer_to_is_ambiguous(bar):
 def test_a_mapping_settles_an_ambiguous_name(bar, manager):
     from mappings import services
 
-    users = [UserFactory(username=f"fatou{i}", display_name="Fatou") for i in (1, 2)]
+    users = [ServerFactory(username=f"fatou{i}", display_name="Fatou") for i in (1, 2)]
     for user in users:
         BarMemberFactory(bar=bar, user=user, role=MemberRole.SERVER)
     services.create_mapping(bar=bar, server_name="Fatou", user=users[1], actor=manager)

@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from mappings import selectors, services
-from tests.factories import SaleFactory
+from tests.factories import SaleFactory, ServerFactory
 
 
 def test_coverage_counts_recent_sales_with_a_typed_name(bar, mapping):
@@ -70,10 +70,10 @@ def test_suggestions_forgive_accents_and_typos_but_not_ambiguity(bar, server, ot
 
 def test_members_are_the_eligible_ones(bar, server, manager, other_bar_server):
     from adminpanel.models import MemberRole
-    from tests.factories import BarMemberFactory, UserFactory
+    from tests.factories import BarMemberFactory
 
-    BarMemberFactory(bar=bar, user=UserFactory(username="owner1"), role=MemberRole.OWNER)
-    BarMemberFactory(bar=bar, user=UserFactory(username="gone"), role=MemberRole.SERVER, is_active=False)
+    BarMemberFactory(bar=bar, user=ServerFactory(username="owner1"), role=MemberRole.OWNER)
+    BarMemberFactory(bar=bar, user=ServerFactory(username="gone"), role=MemberRole.SERVER, is_active=False)
     assert sorted(m.username for m in selectors.members_for(bar)) == ["aicha", "manager_a"]
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from adminpanel.celery import app as celery_app
 from adminpanel.models import Sale
-from tests.factories import BarFactory, UserFactory
+from tests.factories import BarFactory, ServerFactory
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def now():
 
 @pytest.fixture
 def server_user(db):
-    return UserFactory(username="server_one")
+    return ServerFactory(username="server_one")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring.selectors import error_chart, server_id_error_patterns
-from tests.factories import AuditLogFactory, BarFactory, UserFactory
+from tests.factories import AuditLogFactory, BarFactory, ServerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def test_an_ambiguous_bar_name_filters_nothing_and_lists_candidates(support_user
 
 
 def test_the_export_writes_payload_as_json_and_names_the_user(support_user, client_for):
-    user = UserFactory(username="awa", display_name="Awa Diallo")
+    user = ServerFactory(username="awa", display_name="Awa Diallo")
     AuditLogFactory(payload={"server_name": "Zoé", "attempts": [1, 2], "ok": None}, user=user)
     response = client_for(support_user).get(reverse("monitoring:audit_log_export"))
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))

@@ -7,7 +7,7 @@ from django.utils import timezone
 from adminpanel import runbook_sql
 from adminpanel.models import BarMember, MigrationServerIdLog, Sale
 from monitoring import health_checks
-from tests.factories import BarFactory, UserFactory, audit_logs
+from tests.factories import BarFactory, ServerFactory, audit_logs
 
 pytestmark = pytest.mark.django_db
 
@@ -239,7 +239,7 @@ def test_a_check_slower_than_the_statement_timeout_is_unknown(db, settings, monk
 def test_rls_client_latency_probes_the_client_queries_as_the_client_role(db, thresholds):
     """Issue 16: every run times BarTender's own client queries as the non-owner role, under the policies."""
     bar = BarFactory()
-    server, manager = UserFactory(username="probe_server"), UserFactory(username="probe_manager")
+    server, manager = ServerFactory(username="probe_server"), ServerFactory(username="probe_manager")
     BarMember.objects.create(bar=bar, user=server, role="server")
     BarMember.objects.create(bar=bar, user=manager, role="manager")
     Sale.objects.create(bar=bar, amount=1, server=server, created_by=server)

@@ -10,7 +10,7 @@ from django.db import connection
 from adminpanel import runbook_sql
 from adminpanel.models import MigrationServerIdLog, Sale
 from monitoring import health_checks
-from tests.factories import BarFactory, UserFactory, audit_logs, member
+from tests.factories import BarFactory, ServerFactory, audit_logs, member
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +56,7 @@ def sales_with_edges(db):
     window), just inside it, just outside the 5-minute window, at NOW() itself, and older than the rollup's
     horizon; some with a server_id, most without."""
     now = db_now()
-    server = UserFactory()
+    server = ServerFactory()
     simplified = BarFactory(settings={"operatingMode": "simplified"})
     full = BarFactory()
     member(simplified, server)

@@ -8,7 +8,7 @@ from django.utils import timezone
 from monitoring.models import CheckResult, CheckStatus, HealthRun
 from rollout import records, runbook, services
 from rollout.models import DatabaseBackup, DeploymentRecord, EventKind, RolloutEvent, RunbookRun, RunbookStep
-from tests.factories import AuditLogFactory, BarFactory, SaleFactory, UserFactory, advance, make_product
+from tests.factories import AuditLogFactory, BarFactory, SaleFactory, ServerFactory, advance, make_product
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def test_the_markdown_export_has_the_timeline_and_the_monitoring_figures(client_
     BarFactory(is_internal=True)
     advance(owner)
     bar = BarFactory()
-    server = UserFactory()
+    server = ServerFactory()
     in_window = timezone.now() - timedelta(minutes=30)
     SaleFactory.create_batch(195, bar=bar, server=server, created_at=in_window)
     SaleFactory.create_batch(5, bar=bar, server=None, created_at=in_window)

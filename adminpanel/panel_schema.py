@@ -1,0 +1,60 @@
+"""The panel's side of BarTender's database (DESIGN §1): its own schema, and the reviewed SQL it keeps on the
+product's tables for its checks and caches (``product_sql/panel_support.sql``)."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection as default_connection
+from django.db import transaction
+
+SQL_DIR = Path(__file__).resolve().parent / "product_sql"
+SUPPORT_REQUIRES = ("20251224130000", "20251224130600")  # server_id (step 1) and the backfill's log (step 6)
+
+
+def quoted_schema() -> str:
+    return '"' + settings.PANEL_SCHEMA + '"'
+
+
+def ensure_panel_schema(*, connection=default_connection) -> None:
+    """Create the panel's schema if missing and make it the first entry of the panel role's search_path in this
+    database (what a pooler's server connections start with), and of this connection's."""
+    schema = quoted_schema()
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        cursor.execute("SELECT current_database()")
+        database = cursor.fetchone()[0].replace('"', '""')
+        cursor.execute(f'ALTER ROLE CURRENT_USER IN DATABASE "{database}" SET search_path = {schema}, public')
+        cursor.execute(f"SET search_path = {schema}, public")
+
+
+def support_sql(name: str = "panel_support.sql") -> str:
+    return (SQL_DIR / name).read_text().replace("@panel@", quoted_schema())
+
+
+def support_installed(*, connection=default_connection) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [f"{quoted_schema()}.sales_minute_rollup"])
+        return cursor.fetchone()[0]
+
+
+def install_panel_support(*, connection=default_connection) -> None:
+    """Apply panel_support.sql in one transaction (idempotent: it replaces what an earlier copy left)."""
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.execute(support_sql())
+
+
+def remove_panel_support(*, connection=default_connection) -> None:
+    """Remove what panel_support.sql put on the product's tables (before a step it depends on is rolled back)."""
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.execute(support_sql("panel_support.down.sql"))
+
+
+def product_has_server_id(*, connection=default_connection) -> bool:
+    """Whether runbook step 1 is in place (``sales.server_id`` exists): before Phase 2 the panel reads and writes
+    BarTender's tables as they were, without it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'public' "
+            "AND table_name = 'sales' AND column_name = 'server_id')"
+        )
+        return cursor.fetchone()[0]

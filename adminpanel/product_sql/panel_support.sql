@@ -1,0 +1,229 @@
+-- What the panel needs on BarTender's tables for its own checks and caches: a reviewed file of its own, applied
+-- by the panel once Phase 2's schema is there (steps 1 and 6), removed before either is rolled back
+-- (`panel_support.down.sql`), never hidden in a Django migration. Every table, type and function lives in the
+-- panel's schema (@panel@); only the triggers and one index sit on the product's tables. Idempotent: it removes
+-- what a previous copy left, then creates.
+--
+-- * per-minute counts of recent sales, kept by the writes themselves, so windowed health checks stay flat in the
+--   table's size: a sale insert appends one row to sales_minute_rollup_log (a row trigger, only for sales created
+--   in the last 48 hours); updates and deletes apply "minus old, plus new" per minute to sales_minute_rollup by
+--   statement; the health run folds the log into the rollup. A writer takes a slot of the minute by a tried
+--   advisory transaction lock (never waited for), so no till ever waits for another transaction's row lock.
+--   The functions are SECURITY DEFINER: BarTender's client roles may insert sales without any right here.
+-- * totals of the backfill's log (migration_server_id_log) in four shards, kept by statement triggers.
+-- * NOTIFY on channel bartender_flags when a bar's operating mode changes, a bar is deleted or bars are added, so
+--   every serving process's flag cache drops what changed on commit.
+-- * sales (bar_id, server_name): the unmapped-names page reads names typed per bar without a scan.
+
+DROP TRIGGER IF EXISTS sales_minute_rollup_insert ON public.sales;
+DROP TRIGGER IF EXISTS sales_minute_rollup_update ON public.sales;
+DROP TRIGGER IF EXISTS sales_minute_rollup_delete ON public.sales;
+DROP TRIGGER IF EXISTS sales_minute_rollup_truncate ON public.sales;
+DROP TRIGGER IF EXISTS migration_log_counts_insert ON public.migration_server_id_log;
+DROP TRIGGER IF EXISTS migration_log_counts_update ON public.migration_server_id_log;
+DROP TRIGGER IF EXISTS migration_log_counts_delete ON public.migration_server_id_log;
+DROP TRIGGER IF EXISTS migration_log_counts_truncate ON public.migration_server_id_log;
+DROP TRIGGER IF EXISTS bars_operating_mode_changed ON public.bars;
+DROP TRIGGER IF EXISTS bars_deleted ON public.bars;
+DROP TRIGGER IF EXISTS bars_added ON public.bars;
+DROP VIEW IF EXISTS @panel@.sales_minute_counts;
+DROP TABLE IF EXISTS @panel@.sales_minute_rollup, @panel@.sales_minute_rollup_log, @panel@.migration_log_counts;
+DROP FUNCTION IF EXISTS @panel@.sales_minute_rollup_add(timestamptz, bigint, bigint, boolean);
+DROP TYPE IF EXISTS @panel@.sales_minute_delta CASCADE;
+
+CREATE TABLE @panel@.sales_minute_rollup (
+  minute timestamptz NOT NULL,
+  slot integer NOT NULL,
+  sales bigint NOT NULL,
+  with_server_id bigint NOT NULL,
+  PRIMARY KEY (minute, slot)
+) WITH (fillfactor = 70);
+
+CREATE TABLE @panel@.sales_minute_rollup_log (
+  minute timestamptz NOT NULL,
+  sales integer NOT NULL,
+  with_server_id integer NOT NULL
+) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 20000);
+
+CREATE VIEW @panel@.sales_minute_counts AS
+  SELECT minute, sales, with_server_id FROM @panel@.sales_minute_rollup
+  UNION ALL
+  SELECT minute, sales, with_server_id FROM @panel@.sales_minute_rollup_log;
+
+CREATE TYPE @panel@.sales_minute_delta AS (minute timestamptz, n bigint, s bigint);
+
+CREATE FUNCTION @panel@.sales_minute_rollup_add(p_minute timestamptz, p_sales bigint, p_with_server_id bigint,
+                                                p_own_slot boolean)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  v_slot integer := 0;
+  minute_no bigint := (extract(epoch FROM p_minute)::bigint / 60) % 33554431;
+BEGIN
+  IF p_own_slot THEN
+    v_slot := 64 + (txid_current() % 1000000000)::integer;
+  ELSE
+    WHILE v_slot < 64 AND NOT pg_try_advisory_xact_lock(1919251317, (minute_no * 64 + v_slot)::integer) LOOP
+      v_slot := v_slot + 1;
+    END LOOP;
+    IF v_slot = 64 THEN
+      v_slot := 64 + (txid_current() % 1000000000)::integer;
+    END IF;
+  END IF;
+  INSERT INTO @panel@.sales_minute_rollup AS r (minute, slot, sales, with_server_id)
+  VALUES (p_minute, v_slot, p_sales, p_with_server_id)
+  ON CONFLICT (minute, slot) DO UPDATE
+    SET sales = r.sales + excluded.sales, with_server_id = r.with_server_id + excluded.with_server_id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @panel@.sales_minute_rollup_apply() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = @panel@, public, pg_temp AS $$
+DECLARE
+  horizon timestamptz := now() - interval '48 hours';
+  deltas sales_minute_delta[];
+  d record;
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    SELECT array_agg(ROW(x.minute, x.n, x.s)::sales_minute_delta ORDER BY x.minute) INTO deltas
+    FROM (SELECT date_bin(interval '1 minute', created_at, timestamptz '2000-01-01 00:00:00+00') AS minute,
+                 -count(*) AS n, -count(server_id) AS s
+          FROM old_rows WHERE created_at >= horizon GROUP BY 1) AS x;
+  ELSE
+    SELECT array_agg(ROW(x.minute, x.n, x.s)::sales_minute_delta ORDER BY x.minute) INTO deltas
+    FROM (SELECT minute, sum(n) AS n, sum(s) AS s
+          FROM (SELECT date_bin(interval '1 minute', created_at, timestamptz '2000-01-01 00:00:00+00') AS minute,
+                       1 AS n, (server_id IS NOT NULL)::int AS s
+                FROM new_rows WHERE created_at >= horizon
+                UNION ALL
+                SELECT date_bin(interval '1 minute', created_at, timestamptz '2000-01-01 00:00:00+00'),
+                       -1, -(server_id IS NOT NULL)::int
+                FROM old_rows WHERE created_at >= horizon) AS delta
+          GROUP BY minute HAVING sum(n) <> 0 OR sum(s) <> 0) AS x;
+  END IF;
+  -- A statement touching many minutes (a bulk load, a backfill batch) writes rows of its own transaction's slot
+  -- instead of taking a lock per minute.
+  FOR d IN SELECT * FROM unnest(deltas) LOOP
+    PERFORM sales_minute_rollup_add(d.minute, d.n, d.s, coalesce(cardinality(deltas), 0) > 4);
+  END LOOP;
+  RETURN NULL;
+END
+$$;
+
+-- Schema-qualified names instead of a SET search_path clause: this runs for every sale the tills record.
+CREATE OR REPLACE FUNCTION @panel@.sales_minute_rollup_log_sale() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+BEGIN
+  INSERT INTO @panel@.sales_minute_rollup_log (minute, sales, with_server_id)
+  VALUES (pg_catalog.date_bin('1 minute'::pg_catalog.interval, NEW.created_at,
+                              '2000-01-01 00:00:00+00'::pg_catalog.timestamptz),
+          1, CASE WHEN NEW.server_id IS NULL THEN 0 ELSE 1 END);
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @panel@.sales_minute_rollup_truncate() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = @panel@, pg_temp AS $$
+BEGIN
+  DELETE FROM sales_minute_rollup;
+  DELETE FROM sales_minute_rollup_log;
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER sales_minute_rollup_insert AFTER INSERT ON public.sales FOR EACH ROW
+  WHEN (NEW.created_at >= now() - interval '48 hours')
+  EXECUTE FUNCTION @panel@.sales_minute_rollup_log_sale();
+CREATE TRIGGER sales_minute_rollup_update AFTER UPDATE ON public.sales
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION @panel@.sales_minute_rollup_apply();
+CREATE TRIGGER sales_minute_rollup_delete AFTER DELETE ON public.sales
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION @panel@.sales_minute_rollup_apply();
+CREATE TRIGGER sales_minute_rollup_truncate AFTER TRUNCATE ON public.sales
+  FOR EACH STATEMENT EXECUTE FUNCTION @panel@.sales_minute_rollup_truncate();
+
+-- The rows already there, under the triggers' lock (no write slips between the fill and the triggers).
+INSERT INTO @panel@.sales_minute_rollup (minute, slot, sales, with_server_id)
+SELECT date_bin(interval '1 minute', created_at, timestamptz '2000-01-01 00:00:00+00'), 0, count(*), count(server_id)
+FROM public.sales WHERE created_at >= now() - interval '48 hours'
+GROUP BY 1;
+
+CREATE TABLE @panel@.migration_log_counts (
+  shard smallint PRIMARY KEY,
+  logged bigint NOT NULL,
+  fallbacks bigint NOT NULL,
+  failed bigint NOT NULL
+);
+
+CREATE OR REPLACE FUNCTION @panel@.migration_log_counts_apply() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = @panel@, public, pg_temp AS $$
+DECLARE
+  n bigint := 0; f bigint := 0; x bigint := 0;
+  o_n bigint; o_f bigint; o_x bigint;
+BEGIN
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    SELECT count(*), count(*) FILTER (WHERE fallback_used),
+           count(*) FILTER (WHERE fallback_used AND fallback_reason LIKE '%failed%')
+      INTO n, f, x FROM new_rows;
+  END IF;
+  IF TG_OP IN ('DELETE', 'UPDATE') THEN
+    SELECT count(*), count(*) FILTER (WHERE fallback_used),
+           count(*) FILTER (WHERE fallback_used AND fallback_reason LIKE '%failed%')
+      INTO o_n, o_f, o_x FROM old_rows;
+    n := n - o_n; f := f - o_f; x := x - o_x;
+  END IF;
+  IF n <> 0 OR f <> 0 OR x <> 0 THEN
+    INSERT INTO migration_log_counts AS c (shard, logged, fallbacks, failed)
+    VALUES (pg_backend_pid() % 4, n, f, x)
+    ON CONFLICT (shard) DO UPDATE
+      SET logged = c.logged + excluded.logged, fallbacks = c.fallbacks + excluded.fallbacks,
+          failed = c.failed + excluded.failed;
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @panel@.migration_log_counts_truncate() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = @panel@, pg_temp AS $$
+BEGIN
+  DELETE FROM migration_log_counts;
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER migration_log_counts_insert AFTER INSERT ON public.migration_server_id_log
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION @panel@.migration_log_counts_apply();
+CREATE TRIGGER migration_log_counts_update AFTER UPDATE ON public.migration_server_id_log
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION @panel@.migration_log_counts_apply();
+CREATE TRIGGER migration_log_counts_delete AFTER DELETE ON public.migration_server_id_log
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION @panel@.migration_log_counts_apply();
+CREATE TRIGGER migration_log_counts_truncate AFTER TRUNCATE ON public.migration_server_id_log
+  FOR EACH STATEMENT EXECUTE FUNCTION @panel@.migration_log_counts_truncate();
+
+INSERT INTO @panel@.migration_log_counts (shard, logged, fallbacks, failed)
+SELECT 0, count(*), count(*) FILTER (WHERE fallback_used),
+       count(*) FILTER (WHERE fallback_used AND fallback_reason LIKE '%failed%')
+FROM public.migration_server_id_log;
+
+CREATE OR REPLACE FUNCTION @panel@.rollout_notify_bar_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('bartender_flags', COALESCE(NEW.id, OLD.id)::text);
+  RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION @panel@.rollout_notify_bar_added() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('bartender_flags', 'bar-added');
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER bars_operating_mode_changed AFTER UPDATE OF settings ON public.bars FOR EACH ROW
+  WHEN ((OLD.settings->>'operatingMode') IS DISTINCT FROM (NEW.settings->>'operatingMode'))
+  EXECUTE FUNCTION @panel@.rollout_notify_bar_changed();
+CREATE TRIGGER bars_deleted AFTER DELETE ON public.bars FOR EACH ROW
+  EXECUTE FUNCTION @panel@.rollout_notify_bar_changed();
+CREATE TRIGGER bars_added AFTER INSERT ON public.bars FOR EACH STATEMENT
+  EXECUTE FUNCTION @panel@.rollout_notify_bar_added();
+
+CREATE INDEX IF NOT EXISTS sales_bar_server_name_idx ON public.sales (bar_id, server_name) INCLUDE (created_at)
+  WHERE server_name IS NOT NULL;
