@@ -280,7 +280,7 @@ def check_orphaned_fks(*, now: datetime) -> CheckOutcome:
             """
             SELECT c.conrelid::regclass::text, c.conname FROM pg_constraint c
             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
-            WHERE c.contype = 'f' AND c.convalidated AND c.confrelid = 'users'::regclass
+            WHERE c.contype = 'f' AND c.convalidated AND c.confrelid = 'auth.users'::regclass
               AND a.attname = 'server_id' AND c.conrelid::regclass::text = ANY (%s)
             """,
             [list(RLS_TABLES)],

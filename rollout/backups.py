@@ -176,8 +176,10 @@ def take_backup(*, run: RunbookRun | None, progress) -> DatabaseBackup:
     old_umask = os.umask(0o077)
     try:
         process = subprocess.Popen(  # noqa: S603 (fixed argument list, no shell)
-            # A table held by an exclusive lock fails the backup after two minutes instead of hanging it.
-            [pg_dump, "--format=custom", "--verbose", "--no-password", "--lock-wait-timeout=120000", f"--file={path}"],
+            # A table held by an exclusive lock fails the backup after two minutes instead of hanging it. The backup
+            # covers BarTender's schemas, never the panel's own (DESIGN §1): a restore keeps the panel's history.
+            [pg_dump, "--format=custom", "--verbose", "--no-password", "--lock-wait-timeout=120000",
+             f"--exclude-schema={settings.PANEL_SCHEMA}", f"--file={path}"],  # fmt: skip
             env=env,
             stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL,

@@ -36,7 +36,8 @@ from rollout.models import (
     Stage,
     next_stage,
 )
-from rollout.records import PHASE1_STEPS, RUNBOOK_MIGRATIONS, applied_runbook_migrations
+from backfill.phase2 import services as phase2_services
+from rollout.records import PHASE1_STEPS
 from rollout.runbook import STEP_SPECS, is_stalled
 from rollout.selectors import remaining_in_stage
 
@@ -236,21 +237,36 @@ def _run_step(step: str, run: RunbookRun | None, *, may: bool, people: _People, 
 def _migrations_step() -> StepView:
     view = StepView(
         "migrations", "2.1", "The runbook's six migrations, in order",
-        "Steps 1-5 of the migration sequence, applied by `manage.py migrate` with the deployment.",
+        "Each file applied by the panel in one transaction, then checked with the runbook's verification query.",
+        command="manage.py apply_runbook_migration",
     )  # fmt: skip
-    applied = applied_runbook_migrations()
-    for runbook_file, app, name in RUNBOOK_MIGRATIONS:
-        at = applied.get((app, name))
-        view.lines.append(
-            f"{runbook_file}: applied {timezone.localtime(at):%Y-%m-%d %H:%M}" if at else f"{runbook_file}: NOT applied"
-        )
-    view.who_may = "Whoever deploys runs `manage.py migrate`."
-    view.command = "manage.py migrate"
-    if len(applied) == len(RUNBOOK_MIGRATIONS):
-        view.state, view.when = PASSED, max(applied.values())
-        view.summary = "All six applied, in the runbook's order."
+    view.evidence_url, view.evidence_label = reverse("rollout:phase2"), "Phase 2 migrations page"
+    states = phase2_services.step_states()
+    failed = None
+    for state in states:
+        step, run = state["step"], state["run"]
+        if state["state"] == "applied_outside":
+            line = f"Step {step.number} {step.filename}: applied outside the panel (found in schema_migrations)"
+        elif state["state"] == "applied":
+            verdict = "verified" if run.passed else "VERIFICATION FAILED"
+            line = (f"Step {step.number} {step.filename}: applied by {run.actor_name} "
+                    f"{timezone.localtime(run.started_at):%Y-%m-%d %H:%M} in {run.duration_ms} ms, {verdict}")  # fmt: skip
+            if not run.passed and failed is None:
+                failed = step
+        else:
+            line = f"Step {step.number} {step.filename}: not applied"
+        view.lines.append(line)
+    applied = [s for s in states if s["state"] != "not_applied"]
+    view.who_may = "Product owners holding rollout.apply_migration, on the Phase 2 migrations page."
+    if failed is not None:
+        view.state = FAILED
+        view.summary = f"Step {failed.number}'s verification failed: Phase 2 stops here (see the runbook's steps)."
+    elif len(applied) == len(states):
+        view.state = PASSED
+        view.when = max((s["run"].started_at for s in applied if s["run"]), default=None)
+        view.summary = "All six applied and verified, in the runbook's order."
     elif applied:
-        view.state, view.summary = FAILED, f"{len(applied)} of 6 applied: apply the rest with manage.py migrate."
+        view.state, view.summary = RUNNING, f"{len(applied)} of 6 applied: apply the next on the Phase 2 page."
     else:
         view.summary = "None applied yet."
     return view

@@ -4,12 +4,13 @@
 - advancing, pausing, resuming: a product owner holding `flip_flag` on every flag (an advance turns both on);
 - the kill switch and stage rollback: `rollout.trigger_rollback`, model-wide or on every flag;
 - overriding a gate: `rollout.override_gate`, model-wide or on every flag;
+- applying or rolling back the runbook's migrations (Phase 2): `rollout.apply_migration`;
 - reading (page, history, CSV, records): product owners, support, superusers; bar managers see nothing here.
 """
 
 from guardian.core import ObjectPermissionChecker
 
-from adminpanel.permissions import FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
+from adminpanel.permissions import APPLY_MIGRATION, FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
 from adminpanel.roles import can_operate, can_read_all, roles_of
 from rollout.models import FeatureFlag
 
@@ -30,6 +31,11 @@ def can_operate_stages(user) -> bool:
 
 def can_override_gates(user) -> bool:
     return user.is_active and (user.has_perm(OVERRIDE_GATE) or _on_every_flag(user, OVERRIDE_GATE))
+
+
+def can_apply_migrations(user) -> bool:
+    """Phase 2: applying or rolling back the runbook's migrations on BarTender's database (model-wide permission)."""
+    return user.is_active and user.has_perm(APPLY_MIGRATION)
 
 
 def can_trigger_rollback(user) -> bool:

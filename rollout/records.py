@@ -15,6 +15,7 @@ from django.db.models import Avg, Max
 from django.utils import timezone
 
 from backfill.models import BackfillRun
+from backfill.phase2 import services as phase2_services
 from monitoring.models import CheckResult, PhaseWindow
 from rollout.models import DatabaseBackup, DeploymentRecord, RunbookRun, RunbookStep
 
@@ -30,28 +31,11 @@ DECIDED = (RunbookRun.Status.PASSED, RunbookRun.Status.FAILED, RunbookRun.Status
 
 # The runbook's six migrations (section 2.1), in its order, as the Django migrations that carry them out
 # (tests/test_migrations.py checks the same list against the migration plan).
-RUNBOOK_MIGRATIONS = (
-    ("20251224130000_add_server_id_to_sales_consignments_returns", "adminpanel",
-     "0002_20251224130000_add_server_id_to_sales_consignments_returns"),
-    ("20251224130100_add_server_name_mappings_table", "mappings",
-     "0001_20251224130100_add_server_name_mappings_table"),
-    ("20251224130300_add_simplified_mode_sale_creation_policy", "adminpanel",
-     "0003_20251224130300_add_simplified_mode_sale_creation_policy"),
-    ("20251224130400_fix_server_id_foreign_keys_on_delete", "adminpanel",
-     "0004_20251224130400_fix_server_id_foreign_keys_on_delete"),
-    ("20251224130500_add_operating_mode_index", "adminpanel", "0005_20251224130500_add_operating_mode_index"),
-    ("20251224130600_robust_backfill_server_id", "adminpanel", "0006_20251224130600_robust_backfill_server_id"),
-)  # fmt: skip
-
-
-def applied_runbook_migrations() -> dict[tuple[str, str], datetime]:
-    """When each of the six runbook migrations was applied, from Django's migration table."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT app, name, applied FROM django_migrations WHERE app || '.' || name = ANY(%s)",
-            [[f"{app}.{name}" for _, app, name in RUNBOOK_MIGRATIONS]],
-        )
-        return {(app, name): applied for app, name, applied in cursor.fetchall()}
+def applied_runbook_migrations() -> dict[str, datetime | None]:
+    """The runbook migrations recorded as applied in BarTender's ``supabase_migrations.schema_migrations``: version
+    → when the panel applied it (None: applied outside the panel)."""
+    return {state["step"].version: state["run"].started_at if state["run"] else None
+            for state in phase2_services.step_states() if state["state"] != "not_applied"}  # fmt: skip
 
 
 def deployment_start(*, after: datetime | None = None) -> datetime | None:
@@ -145,7 +129,7 @@ def record_milestones(record: DeploymentRecord) -> dict:
         .values_list("created_at", flat=True)
         .first()
     )
-    applied = sorted(applied_runbook_migrations().values())
+    applied = sorted(at for at in applied_runbook_migrations().values() if at is not None)
     backfill = (
         BackfillRun.objects.filter(
             dry_run=False, bar__isnull=True, status=BackfillRun.Status.FINISHED, finished_at__isnull=False

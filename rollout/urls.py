@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rollout import api, views
+from rollout import api, phase2_views, views
 
 app_name = "rollout"
 urlpatterns = [
@@ -33,6 +33,9 @@ urlpatterns = [
     # The runbook cockpit (the home page's partial) and the steps the panel runs.
     path("cockpit/", views.cockpit_partial, name="cockpit"),
     path("cockpit/advance/", views.cockpit_advance, name="cockpit_advance"),
+    path("cockpit/phase2/", phase2_views.phase2_page, name="phase2"),
+    path("cockpit/phase2/apply/", phase2_views.phase2_apply, name="phase2_apply"),
+    path("cockpit/phase2/rollback/", phase2_views.phase2_rollback, name="phase2_rollback"),
     path("runbook/ci/", views.runbook_ci, name="runbook_ci"),
     path("runbook/steps/<str:step>/run/", views.runbook_run_step, name="runbook_run_step"),
     path("runbook/steps/<str:step>/waive/", views.runbook_waive, name="runbook_waive"),

@@ -14,7 +14,7 @@ from backfill.phase2.runner import Phase2Error
 __all__ = ["Phase2Error", "apply_migration", "rollback_migration", "step_states"]
 
 
-def _record(outcome: runner.StepOutcome, *, actor, action: str, started_at) -> MigrationStepRun:
+def _record(outcome: runner.StepOutcome, *, actor, action: str, started_at, reason: str = "") -> MigrationStepRun:
     run = MigrationStepRun.objects.create(
         version=outcome.step.version,
         step_number=outcome.step.number,
@@ -36,7 +36,7 @@ def _record(outcome: runner.StepOutcome, *, actor, action: str, started_at) -> M
             "step": outcome.step.number, "file": outcome.step.filename, "sha256": outcome.sha256,
             "verification_passed": outcome.passed, "duration_ms": outcome.duration_ms,
         },  # fmt: skip
-        reason=f"Runbook 2.1 step {outcome.step.number}",
+        reason=reason or f"Runbook 2.1 step {outcome.step.number}",
     )
     return run
 
@@ -53,12 +53,15 @@ def apply_migration(*, version: str, actor) -> MigrationStepRun:
         return _record(outcome, actor=actor, action=MigrationStepRun.Action.APPLY, started_at=started_at)
 
 
-def rollback_migration(*, version: str, actor) -> MigrationStepRun:
+def rollback_migration(*, version: str, actor, reason: str = "") -> MigrationStepRun:
     """Undo the last applied step (runbook 2.2 "Rollback migrations"), verified, recorded and audited."""
     started_at = timezone.now()
     outcome = runner.rollback_step(version)
     with transaction.atomic():
-        return _record(outcome, actor=actor, action=MigrationStepRun.Action.ROLLBACK, started_at=started_at)
+        return _record(
+            outcome, actor=actor, action=MigrationStepRun.Action.ROLLBACK, started_at=started_at,
+            reason=reason or f"Runbook 2.2: roll back step {outcome.step.number}",
+        )  # fmt: skip
 
 
 def step_states() -> list[dict]:

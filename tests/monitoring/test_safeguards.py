@@ -230,25 +230,3 @@ def test_the_alert_list_and_dashboard_show_the_failing_runs(client_for, support_
     client = client_for(support_user)
     assert "1 of 2 failing runs" in client.get("/monitoring/alerts/").content.decode()
     assert "1 of 2 failing runs" in client.get("/monitoring/status/").content.decode()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_upgrade_marks_alerts_acted_on_under_the_old_rule_as_tripped():
-    """Unresolved critical alerts were announced when they opened: after the migration they count as tripped, so
-    the next critical run does not announce them (and pull the kill switch) a second time."""
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
-    MigrationExecutor(connection).migrate([("monitoring", "0001_models_moved_from_adminpanel")])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO health_alerts (check_name, severity, state, opened_at, ack_comment) VALUES "
-            "('orphaned_sales', 'critical', 'open', now() - interval '1 hour', ''), "
-            "('fallback_mappings', 'warning', 'open', now(), ''), "
-            "('rls_violations', 'critical', 'resolved', now(), '')"
-        )
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
-    tripped = dict(Alert.objects.values_list("check_name", "safeguard_tripped_at"))
-    assert tripped["orphaned_sales"] is not None
-    assert tripped["fallback_mappings"] is None and tripped["rls_violations"] is None

@@ -11,15 +11,10 @@ from backfill.models import ValidationCheck, ValidationRun
 from rollout import cockpit, permissions, runbook
 from rollout.models import RunbookRun, RunbookStep
 from tests.factories import BarFactory, SaleFactory, grant_owner, make_product, state
-from tests.test_migrations import RUNBOOK_ORDER
 
 
 def steps_of(page: str) -> dict[str, str]:
     return dict(re.findall(r'<li class="step" id="step-([\w-]+)" data-state="(\w+)"', page))
-
-
-def test_the_cockpit_reads_the_same_six_migrations_the_migration_test_orders():
-    assert [(app, name) for _, app, name in cockpit.RUNBOOK_MIGRATIONS] == RUNBOOK_ORDER
 
 
 def test_product_owners_land_on_the_cockpit_with_every_phase_and_the_next_action(client_for, owner):
