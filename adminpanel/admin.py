@@ -165,9 +165,6 @@ class BarAdmin(NamedUserManageMixin, AuditedGuardedAdminMixin, GuardedModelAdmin
     def save_model(self, request, obj, form, change):
         """Every field of a bar is read-only here: its page exists for the object permissions, it writes nothing."""
 
-    def save_related(self, request, form, formsets, change):
-        """Memberships are shown read-only; nothing to save."""
-
 
 @admin.register(AuditLog)
 class AuditLogAdmin(ReadOnlyProductAdminMixin, AuditedAdminMixin, admin.ModelAdmin):

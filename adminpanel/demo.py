@@ -47,7 +47,7 @@ def ensure_demo_logins(*, password: str, managed_bar_count: int = 3) -> list[Dem
             assign_perm(FLIP_FLAG, product, flag)
         product.user_permissions.add(
             *Permission.objects.filter(
-                content_type__app_label="rollout", codename__in=["trigger_rollback", "override_gate"]
+                content_type__app_label="rollout", codename__in=["trigger_rollback", "override_gate", "apply_migration"]
             )
         )
         manager = _user("manager", "Max Manager", password)
@@ -68,7 +68,7 @@ def ensure_demo_logins(*, password: str, managed_bar_count: int = 3) -> list[Dem
     return [
         DemoLogin(admin.username, "superuser", "everything, including the Django admin"),
         DemoLogin(support.username, "support", "read every log, check and record"),
-        DemoLogin(product.username, "product owner", "flip both flags, advance stages, kill switch"),
+        DemoLogin(product.username, "product owner", "apply the runbook's migrations, flip both flags, advance stages, kill switch"),
         DemoLogin(manager.username, "bar manager", f"edit the server names of {bar_names}"),
     ]
 

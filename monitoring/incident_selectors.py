@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from adminpanel.models import PanelEvent, User
+from adminpanel.panel_schema import product_has_server_id
 from adminpanel.roles import PRODUCT, SUPPORT
 from adminpanel.sql_probe import time_limited_cursor
 from monitoring.health_checks import CHECKS
@@ -30,11 +31,12 @@ IMPACT_SQL = f"""
 SELECT (SELECT count(*) FROM ({SIMPLIFIED_BARS}) switched),
        (SELECT count(DISTINCT bar_id) FROM ({ERROR_BARS}) erroring),
        (SELECT count(*) FROM ({SIMPLIFIED_BARS} UNION {ERROR_BARS}) affected),
-       (SELECT count(*) FROM sales s JOIN bars b ON b.id = s.bar_id
-        WHERE s.created_at >= %(start)s AND s.created_at <= %(end)s AND s.server_id IS NULL
-          AND b.settings->>'operatingMode' = 'simplified'),
+       {{sales}},
        (SELECT count(*) FROM audit_logs WHERE level = 'error' AND created_at >= %(start)s AND created_at <= %(end)s)
 """  # noqa: S608 (constants only)
+SALES_WITHOUT_SERVER_ID = """(SELECT count(*) FROM sales s JOIN bars b ON b.id = s.bar_id
+        WHERE s.created_at >= %(start)s AND s.created_at <= %(end)s AND s.server_id IS NULL
+          AND b.settings->>'operatingMode' = 'simplified')"""
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,10 @@ class Impact:
 
 def measure_impact(*, start: datetime, end: datetime) -> Impact:
     """Count the bars and sales affected between `start` and `end` (one query under a statement timeout)."""
+    # Before Phase 2's step 1 BarTender has no server_id: no sale can be missing one.
+    sales = SALES_WITHOUT_SERVER_ID if product_has_server_id() else "0"
     with time_limited_cursor(settings.LOGS_SUMMARY_STATEMENT_TIMEOUT_MS) as cursor:
-        cursor.execute(IMPACT_SQL, {"start": start, "end": end})
+        cursor.execute(IMPACT_SQL.format(sales=sales), {"start": start, "end": end})
         switched, erroring, affected, sales, errors = cursor.fetchone()
     return Impact(start, end, switched, erroring, affected, sales, errors)
 

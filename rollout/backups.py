@@ -27,7 +27,9 @@ from django.utils import timezone
 from rollout.models import DatabaseBackup, RunbookRun
 
 # The runbook's tables a usable backup must hold data entries for.
-REQUIRED_TABLES = ("bars", "bar_members", "sales", "consignments", "returns", "server_name_mappings", "users")
+# BarTender's tables as Phase 1 finds them (before the runbook's migrations add server_name_mappings); "users" is
+# Supabase's auth.users.
+REQUIRED_TABLES = ("bars", "bar_members", "sales", "consignments", "returns", "users")
 LIBPQ_ENV = {
     "dbname": "PGDATABASE",
     "host": "PGHOST",

@@ -63,7 +63,7 @@ def test_step6_backfill_log_queries_run_on_the_empty_log():
     assert _rows(runbook_sql.STEP6_RECENT_FALLBACKS) == []
 
 
-def test_validation_queries_run_unchanged_thanks_to_the_auth_users_view():
+def test_validation_queries_run_unchanged_against_auth_users():
     SaleFactory(server=ServerFactory())
     SaleFactory()
     assert _rows(runbook_sql.VALIDATION_SERVER_ID_POPULATION) == [(2, 1, 1)]
@@ -75,7 +75,7 @@ def test_deleting_a_user_in_sql_keeps_the_sale_and_empties_server_id():
     server = ServerFactory()
     sale = SaleFactory(server=server)
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM users WHERE id = %s", [server.pk])
+        cursor.execute("DELETE FROM auth.users WHERE id = %s", [server.pk])
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # surface any deferred FK violation now
     sale.refresh_from_db()
     assert sale.server_id is None

@@ -5,8 +5,17 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count
 
-from adminpanel.models import AuditLog, Bar, BarMember, Consignment, Return, Sale, User
-from adminpanel.permissions import MANAGE_BAR_MAPPINGS
+from adminpanel.models import (
+    AuditLog,
+    AuthUser,
+    Bar,
+    BarMember,
+    BarUserObjectPermission,
+    Consignment,
+    Return,
+    Sale,
+    User,
+)
 from adminpanel.seeding import seed_demo
 from mappings.models import ServerNameMapping
 from mappings.names import normalize_server_name
@@ -17,7 +26,7 @@ pytestmark = pytest.mark.django_db
 def _counts():
     return {
         model.__name__: model.objects.count()
-        for model in (Bar, User, BarMember, ServerNameMapping, Sale, Consignment, Return, AuditLog)
+        for model in (Bar, AuthUser, BarMember, ServerNameMapping, Sale, Consignment, Return, AuditLog)
     }
 
 
@@ -75,13 +84,14 @@ def test_seed_spreads_sales_over_the_window_and_leaves_old_ones_for_the_backfill
     assert Bar.objects.filter(last_sale_at__isnull=False).count() == 10
 
 
-def test_each_seeded_manager_may_manage_their_own_bar_only():
+def test_the_seed_writes_only_bartender_rows_never_panel_accounts_or_permissions():
+    """Seeded owners, managers and servers are BarTender users (auth.users); panel logins come from demo_logins."""
+    accounts = User.objects.count()
     seed_demo(bars=3, sales=30, seed=1)
-    member = BarMember.objects.filter(role="manager").select_related("user", "bar").first()
-    other = Bar.objects.exclude(pk=member.bar_id).first()
-    assert member.user.has_perm(MANAGE_BAR_MAPPINGS, member.bar)
-    assert not member.user.has_perm(MANAGE_BAR_MAPPINGS, other)
-    assert not member.user.has_usable_password()
+    assert AuthUser.objects.count() == BarMember.objects.count() > 0
+    assert User.objects.count() == accounts
+    assert not BarUserObjectPermission.objects.exists()
+    assert BarMember.objects.filter(role="manager").count() == 3
 
 
 def test_the_command_reports_and_refuses_bad_sizes():
