@@ -68,7 +68,9 @@ def ensure_demo_logins(*, password: str, managed_bar_count: int = 3) -> list[Dem
     return [
         DemoLogin(admin.username, "superuser", "everything, including the Django admin"),
         DemoLogin(support.username, "support", "read every log, check and record"),
-        DemoLogin(product.username, "product owner", "apply the runbook's migrations, flip both flags, advance stages, kill switch"),
+        DemoLogin(
+            product.username, "product owner", "apply the runbook's migrations, flip flags, advance stages, kill switch"
+        ),
         DemoLogin(manager.username, "bar manager", f"edit the server names of {bar_names}"),
     ]
 

@@ -122,7 +122,9 @@ if not DATABASE_POOLED:
 DATABASE_DIRECT_URL = ENV.get("DATABASE_DIRECT_URL", "")
 # The product's migration files (a checkout of BarTender's supabase/migrations/); the project's own renditions
 # serve the stand-in, the tests and the demo.
-BARTENDER_MIGRATIONS_DIR = Path(ENV.get("BARTENDER_MIGRATIONS_DIR") or BASE_DIR / "bartender" / "supabase" / "migrations")
+BARTENDER_MIGRATIONS_DIR = Path(
+    ENV.get("BARTENDER_MIGRATIONS_DIR") or BASE_DIR / "bartender" / "supabase" / "migrations"
+)
 # Each Phase 2 step runs in one transaction under these timeouts (a step waiting on a busy table gives up instead of
 # queueing every client behind its lock).
 PHASE2_LOCK_TIMEOUT_MS = env_int(ENV, "PHASE2_LOCK_TIMEOUT_MS", 5_000)

@@ -26,9 +26,9 @@ from django_htmx.http import trigger_client_event
 
 from adminpanel.bad_input import text_param
 from adminpanel.htmx import HtmxHttpRequest
+from adminpanel.models.bartender import login_of
 from adminpanel.paging import IdKeyset, keyset_page
 from mappings import selectors, services
-from adminpanel.models.bartender import login_of
 from mappings.access import bar_access
 from mappings.forms import ImportForm, MappingForm
 from mappings.mapping_csv import CsvFileError, check_upload_size, export_lines, human_size

@@ -20,6 +20,7 @@ from django.utils import timezone
 from adminpanel.models import User
 from adminpanel.roles import PRODUCT, can_operate
 from backfill.models import BackfillRun, ValidationRun
+from backfill.phase2 import services as phase2_services
 from monitoring.models import Alert, CheckStatus, HealthRun, PhaseWindow
 from rollout import permissions
 from rollout.cohort_compare import stored_comparison
@@ -36,7 +37,6 @@ from rollout.models import (
     Stage,
     next_stage,
 )
-from backfill.phase2 import services as phase2_services
 from rollout.records import PHASE1_STEPS
 from rollout.runbook import STEP_SPECS, is_stalled
 from rollout.selectors import remaining_in_stage
@@ -249,8 +249,11 @@ def _migrations_step() -> StepView:
             line = f"Step {step.number} {step.filename}: applied outside the panel (found in schema_migrations)"
         elif state["state"] == "applied":
             verdict = "verified" if run.passed else "VERIFICATION FAILED"
-            line = (f"Step {step.number} {step.filename}: applied by {run.actor_name} "
-                    f"{timezone.localtime(run.started_at):%Y-%m-%d %H:%M} in {run.duration_ms} ms, {verdict}")  # fmt: skip
+            when = f"{timezone.localtime(run.started_at):%Y-%m-%d %H:%M}"
+            line = (
+                f"Step {step.number} {step.filename}: applied by {run.actor_name} {when} "
+                f"in {run.duration_ms} ms, {verdict}"
+            )
             if not run.passed and failed is None:
                 failed = step
         else:

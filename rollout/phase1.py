@@ -120,9 +120,15 @@ def _make_rehearsal_bar(tag: str) -> Bar:
             people.append(user)
         with connection.cursor() as cursor:
             server_id = product_has_server_id()
+            insert = (
+                "INSERT INTO sales (bar_id, created_by, server_name, amount, created_at, server_id) "
+                "VALUES (%s, %s, %s, %s, now(), %s)"
+                if server_id
+                else "INSERT INTO sales (bar_id, created_by, server_name, amount, created_at) "
+                "VALUES (%s, %s, %s, %s, now())"
+            )
             cursor.executemany(
-                "INSERT INTO sales (bar_id, created_by, server_name, amount, created_at"
-                + (", server_id) VALUES (%s, %s, %s, %s, now(), %s)" if server_id else ") VALUES (%s, %s, %s, %s, now())"),
+                insert,
                 [
                     (bar.pk, people[0].pk, people[1 + n % 2].display_name, 1000 + n * 100)
                     + ((people[1 + n % 2].pk,) if server_id else ())

@@ -95,7 +95,7 @@ def phase2_rollback(request: HttpRequest):
         messages.error(request, str(exc))
         return redirect(reverse("rollout:phase2"))
     if run.passed:
-        messages.success(request, f"Step {run.step_number} rolled back; its verification no longer passes, as expected.")
+        messages.success(request, f"Step {run.step_number} rolled back; its verification no longer passes, as meant.")
     else:
         messages.error(request, f"Step {run.step_number} rolled back, but {run.error}.")
     return redirect(f"{reverse('rollout:phase2')}#step-{run.step_number}")

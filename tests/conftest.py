@@ -1,5 +1,7 @@
 import pytest
 
+from tests.factories import BarFactory, UserFactory, issue_api_token, make_manager, make_product, make_support
+
 # BarTender's own tables, emptied after a test that commits (Django's flush only knows the panel's tables).
 PRODUCT_TABLES = (
     "auth.users", "public.bars", "public.bar_members", "public.sales", "public.consignments", "public.returns",
@@ -34,7 +36,6 @@ def product_tables_emptied_after_committing_tests(request, django_db_blocker):
         with django_db_blocker.unblock(), connection.cursor() as cursor:
             cursor.execute(f"TRUNCATE {', '.join(PRODUCT_TABLES)} RESTART IDENTITY CASCADE")
 
-from tests.factories import BarFactory, UserFactory, issue_api_token, make_manager, make_product, make_support
 
 
 @pytest.fixture(autouse=True)

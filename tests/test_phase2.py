@@ -252,7 +252,7 @@ def test_migrate_on_a_database_holding_the_product_leaves_every_product_object_a
             before = (_catalogue(name), _checksums(conn))
         db = settings.DATABASES["default"]
         url = f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{name}"
-        env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "x" * 50, "DJANGO_SETTINGS_MODULE": "adminpanel.settings"}
+        env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "x" * 50}
         migrate = subprocess.run(  # noqa: S603
             [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"],
             env=env, capture_output=True, text=True, cwd=ROOT,

@@ -35,7 +35,11 @@ class ApiClient(models.Model):
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     is_active = models.BooleanField(default=True, help_text="Untick to revoke the token at once, in every process.")
     bars = models.ManyToManyField(
-        Bar, blank=True, related_name="+", db_constraint=False, help_text="The bars this token may resolve names and read flags of."
+        Bar,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        help_text="The bars this token may resolve names and read flags of.",
     )
     all_bars = models.BooleanField(
         default=False, help_text="Every bar, present and future (a fleet-wide client); otherwise only the bars above."

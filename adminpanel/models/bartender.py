@@ -12,7 +12,6 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
-
 BANNED_FOR_GOOD = datetime(9999, 12, 31, tzinfo=UTC)
 
 

@@ -8,8 +8,8 @@ from django.utils import timezone
 from adminpanel.audit import record_event
 from backfill.models import MigrationStepRun
 from backfill.phase2 import runner
-from backfill.phase2.steps import BY_VERSION, STEPS, MigrationFileMissing
 from backfill.phase2.runner import Phase2Error
+from backfill.phase2.steps import BY_VERSION, STEPS, MigrationFileMissing
 
 __all__ = ["Phase2Error", "apply_migration", "rollback_migration", "step_states"]
 

@@ -50,7 +50,8 @@ class MigrationFileMissing(Exception):
 
 STEPS = (
     Step(
-        1, "20251224130000", "add_server_id_to_sales_consignments_returns", "Add server_id to sales, consignments, returns",
+        1, "20251224130000", "add_server_id_to_sales_consignments_returns",
+        "Add server_id to sales, consignments, returns",
         "SELECT column_name FROM information_schema.columns WHERE table_name='sales' AND column_name='server_id'",
         "1 row returned with 'server_id'", _one_row_named("server_id"),
     ),

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from backfill.models import ValidationCheck, ValidationRun
-from rollout import cockpit, permissions, runbook
+from rollout import permissions, runbook
 from rollout.models import RunbookRun, RunbookStep
 from tests.factories import BarFactory, SaleFactory, grant_owner, make_product, state
 

@@ -14,7 +14,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--as", dest="username", required=True, help="the panel account (rollout.apply_migration)")
-        parser.add_argument("--all", action="store_true", help="apply every step not applied yet, stopping at a failure")
+        parser.add_argument("--all", action="store_true", help="apply every pending step, stopping at a failure")
         parser.add_argument("--rollback", action="store_true", help="roll back the last applied step")
         parser.add_argument("--reason", default="", help="why (required with --rollback)")
 
