@@ -23,6 +23,9 @@ SECRET_KEY = secret_key(ENV, debug=DEBUG, var_dir=VAR_DIR)
 # in every process anyway (LISTEN/NOTIFY, adminpanel/api_auth.py). New tokens expire after API_TOKEN_LIFETIME_DAYS.
 API_TOKEN_CACHE_SECONDS = int(ENV.get("API_TOKEN_CACHE_SECONDS", "30"))
 API_TOKEN_LIFETIME_DAYS = int(ENV.get("API_TOKEN_LIFETIME_DAYS", "365"))
+# A confirmation token (risky rollout actions, the all-bars backfill) is bound to its user, action and state, used
+# once, and expires after this many seconds (adminpanel/confirmations.py).
+CONFIRMATION_MAX_AGE_SECONDS = int(ENV.get("CONFIRMATION_MAX_AGE_SECONDS", str(15 * 60)))
 ALLOWED_HOSTS = env_list(ENV, "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list(ENV, "CSRF_TRUSTED_ORIGINS", [])
 
@@ -409,6 +412,9 @@ CELERY_BEAT_SCHEDULE = {
 ROLLOUT_AUTO_ROLLBACK = env_bool(ENV, "ROLLOUT_AUTO_ROLLBACK", True)
 # Flag API answers kept per process, dropped by LISTEN/NOTIFY on every committed change (rollout/flag_cache.py).
 ROLLOUT_FLAG_CACHE = env_bool(ENV, "ROLLOUT_FLAG_CACHE", True)
+# With PostgreSQL unreachable the flag API answers the last flags this process read, marked stale with their age, for
+# at most this many seconds (0: never; then 503 with Retry-After), and never "on" once a kill switch was seen.
+FLAG_API_STALE_MAX_SECONDS = float(ENV.get("FLAG_API_STALE_MAX_SECONDS", "300"))
 # Caches fed by LISTEN/NOTIFY (flags, API tokens) stop serving when PostgreSQL has not been heard from this long
 # on the listener's connection (a heartbeat every second keeps it fresh): the bound on a stale answer when a
 # notification is lost to a silently dead connection (adminpanel/pg_notify.py).

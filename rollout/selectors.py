@@ -293,6 +293,21 @@ class KillSwitchStatus:
     alert_id: int | None = None
 
 
+def kill_switch_identity() -> str:
+    """Which kill switch is engaged: the timeline event that pulled it and the engaged flags' versions (a switch
+    released and pulled again is another one), or "" when none is. A release confirmation is bound to it."""
+    engaged = list(FeatureFlag.objects.filter(kill_switch_engaged=True).order_by("pk").values_list("key", "version"))
+    if not engaged:
+        return ""
+    event = (
+        RolloutEvent.objects.filter(kind__in=[EventKind.KILL_SWITCH, EventKind.AUTO_ROLLBACK])
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    return f"event {event}; " + ", ".join(f"{key} v{version}" for key, version in engaged)
+
+
 def kill_switch_status() -> KillSwitchStatus:
     if not FeatureFlag.objects.filter(kill_switch_engaged=True).exists():
         return KillSwitchStatus(engaged=False)

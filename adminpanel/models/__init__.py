@@ -14,6 +14,7 @@ from adminpanel.models.bartender import (
     Sale,
     User,
 )
+from adminpanel.models.confirmations import UsedConfirmation
 from adminpanel.models.permissions import BarGroupObjectPermission, BarUserObjectPermission
 
 __all__ = [
@@ -30,5 +31,6 @@ __all__ = [
     "PanelEvent",
     "Return",
     "Sale",
+    "UsedConfirmation",
     "User",
 ]
