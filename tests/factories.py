@@ -294,3 +294,13 @@ def token_from(client, url: str = "") -> str:
     match = re.search(r'name="confirm_token" value="([^"]+)"', page)
     assert match, f"{url or 'home'} carries no confirmation token"
     return match.group(1)
+
+
+def confirmed_full_backfill(client, data: dict, **kwargs):
+    """Start an all-bars backfill as the page does: the first POST answers the row-count confirmation, the second
+    posts back its hidden fields (the counts shown and the token bound to them and to the user)."""
+    url = reverse("backfill:backfill_start")
+    first = client.post(url, data).content.decode()
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', first))
+    assert hidden.get("confirm_token"), "the confirmation page carries no token"
+    return client.post(url, {**data, **hidden}, **kwargs)
