@@ -40,6 +40,16 @@ def change_listener_closed_after_each_test():
 
 
 @pytest.fixture(autouse=True)
+def no_stale_flags_kept():
+    """The flag API's last known answers (rollout/stale_flags.py) are per process: none leaks between tests."""
+    from rollout.stale_flags import stale_flags
+
+    stale_flags.clear()
+    yield
+    stale_flags.clear()
+
+
+@pytest.fixture(autouse=True)
 def no_flag_cache(settings):
     """Ordinary tests never commit, so no change notification would ever reach the flag cache: read the database.
     tests/rollout/test_flag_cache.py turns it on in committing tests."""
