@@ -21,6 +21,7 @@ from openfeature.flag_evaluation import Reason
 from rollout import services
 from rollout.models import ENABLE_SWITCHING_MODE, SHOW_SWITCHING_MODE_UI
 from tests.factories import BarFactory, issue_api_token
+from tests.openapi_contract import check_requests_response
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,6 +91,7 @@ def _panel_connections() -> int:
 
 def client_for(panel_url: str, token: str, domain: str):
     provider = OFREPProvider(panel_url, headers_factory=lambda: {"Authorization": f"Bearer {token}"}, timeout=10)
+    provider.session.hooks["response"].append(check_requests_response)  # each answer against the OpenAPI contract
     openfeature.set_provider(provider, domain)
     return openfeature.get_client(domain)
 
