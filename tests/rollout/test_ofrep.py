@@ -1,6 +1,7 @@
 """OFREP (rollout/ofrep.py): the OpenFeature protocol over the flag API's readings, with its reasons and errors."""
 
 import json
+import time
 import uuid
 
 import pytest
@@ -128,3 +129,35 @@ def test_ofrep_is_answered_on_the_fast_path(client, token, bar):
         answer = post(client, path, context(bar), token)
         assert answer.status_code == 200 and answer["X-Served-By"]
         assert answer["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ofrep_reads_the_flag_apis_cache_and_sees_the_kill_switch(client, settings, monkeypatch):
+    from rollout import selectors
+    from rollout.flag_cache import flag_cache
+    from tests.factories import UserFactory
+
+    settings.ROLLOUT_FLAG_CACHE = True
+    assert flag_cache.wait_until_listening(5)
+    reads = []
+    original = selectors.read_flags_for_bar
+    monkeypatch.setattr(selectors, "read_flags_for_bar", lambda bar_id: reads.append(bar_id) or original(bar_id))
+    try:
+        token, bar = issue_api_token("pos-cached"), BarFactory()
+        deadline = time.monotonic() + 5
+        while flag_cache.get(str(bar.pk)) is None:  # kept once the new bar's own notification has been seen
+            selectors.flags_for_bar(bar.pk)
+            assert time.monotonic() < deadline, "the bar's reading was never kept"
+            time.sleep(0.01)
+        reads.clear()
+        flag_api = client.get("/api/v1/flags", {"bar": str(bar.pk)}, headers={"Authorization": f"Bearer {token}"})
+        for _ in range(3):
+            assert post(client, BULK, context(bar), token)["ETag"] == flag_api["ETag"]
+        assert reads == []  # both APIs answer from the same kept reading
+        services.pull_kill_switch(actor=UserFactory(is_superuser=True), reason="error rate above 5 %")
+        deadline = time.monotonic() + 5
+        while {f["reason"] for f in post(client, BULK, context(bar), token).json()["flags"]} != {"DISABLED"}:
+            assert time.monotonic() < deadline, "the kill switch did not reach OFREP"
+            time.sleep(0.01)
+    finally:
+        flag_cache.stop()
