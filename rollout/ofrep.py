@@ -37,7 +37,7 @@ class OfrepError(Exception):
         self.code, self.details, self.status = code, details, status
 
 
-def _no_store(response: HttpResponse) -> HttpResponse:
+def _no_cache(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "private, no-cache"
     return response
 
@@ -46,7 +46,7 @@ def _failure(error: OfrepError, key: str | None = None) -> JsonResponse:
     body = {"errorCode": error.code, "errorDetails": error.details}
     if key is not None:
         body = {"key": key, **body}
-    return _no_store(JsonResponse(body, status=error.status))
+    return _no_cache(JsonResponse(body, status=error.status))
 
 
 def _bar_id(request: HttpRequest) -> uuid.UUID:
@@ -130,7 +130,7 @@ def evaluate_flag(request: HttpRequest, key: str):
         return _failure(error, key)
     if key not in reading.flags:
         return _failure(OfrepError("FLAG_NOT_FOUND", f"No flag is called {key!r}.", status=404), key)
-    return _no_store(JsonResponse(_evaluation(reading, key)))
+    return _no_cache(JsonResponse(_evaluation(reading, key)))
 
 
 @csrf_exempt
