@@ -57,8 +57,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # The polled client APIs (/api/v1/flags, /api/v1/flags/snapshot) answer here: token-authenticated, read-only,
-    # they need none of the session, CSRF, login, messages, htmx or axes layers below (rollout/api.py).
+    # The polled client APIs (/api/v1/flags, /api/v1/flags/snapshot, OFREP's /ofrep/v1/…) answer here:
+    # token-authenticated, read-only, they need none of the session, CSRF, login, messages, htmx or axes layers
+    # below (rollout/api.py).
     "rollout.api.ClientApiFastPath",
     # Static files straight after the security headers, before sessions and logins (whitenoise's advice).
     "whitenoise.middleware.WhiteNoiseMiddleware",

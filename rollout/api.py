@@ -1,4 +1,5 @@
-"""The flag read API for BarTender clients: `GET /api/v1/flags`, `/api/v1/flags/snapshot` and `/api/v1/flags/explain`.
+"""The flag read API for BarTender clients: `GET /api/v1/flags`, `/api/v1/flags/snapshot` and `/api/v1/flags/explain`
+(and OFREP, the OpenFeature protocol over the same readings: rollout/ofrep.py, on the same fast path).
 
 Every device polls the first (and relays and POS fleets the second), so both are served on a short path:
 `ClientApiFastPath`, second in ``MIDDLEWARE`` right after Django's SecurityMiddleware (HTTPS redirect, HSTS,
@@ -25,7 +26,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from adminpanel.api_auth import api_client_or_refusal, api_error, bar_scope_refusal
-from rollout import explain, selectors
+from rollout import explain, ofrep, selectors
 from rollout.stale_flags import RETRY_AFTER_SECONDS, UNREACHABLE, stale_flags
 
 # Headers of every answer of the polled API. A JSON answer loads nothing and may be framed by no page.
@@ -177,7 +178,10 @@ class ClientApiFastPath:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest):
-        view = FAST_VIEWS.get(request.path_info)
+        path = request.path_info
+        view = FAST_VIEWS.get(path)
+        if view is None and path.startswith("/ofrep/"):
+            view = ofrep.fast_view(path)
         if view is None:
             return self.get_response(request)
         request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it (DisallowedHost: 400)

@@ -129,3 +129,23 @@ def eager_celery(settings):
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = before
+
+
+@pytest.fixture(autouse=True, scope="session")
+def client_api_contract():
+    """Every client-API answer a test gets through Django's test client is checked against the OpenAPI document
+    (tests/openapi_contract.py): the contract cannot drift without the suite failing."""
+    from django.test.client import Client
+
+    from tests.openapi_contract import check_django_response
+
+    original = Client.request
+
+    def request(self, **request):
+        response = original(self, **request)
+        check_django_response(response)
+        return response
+
+    Client.request = request
+    yield
+    Client.request = original
