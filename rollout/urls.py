@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rollout import api, views
+from rollout import api, metrics, views
 
 app_name = "rollout"
 urlpatterns = [
@@ -9,6 +9,8 @@ urlpatterns = [
     path("api/v1/flags", api.flags_api, name="flags_api"),
     path("api/v1/flags/snapshot", api.snapshot_api, name="flags_snapshot_api"),
     path("api/v1/flags/explain", api.explain_api, name="explain_api"),
+    # Prometheus scrape target (issue 23), behind METRICS_TOKEN.
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("rollout/", views.rollout_page, name="page"),
     path("rollout/flags/<str:key>/flip/", views.flip_flag, name="flip"),
     path("rollout/flags/<str:key>/allow-list/", views.allow_list, name="allow_list"),
