@@ -160,7 +160,7 @@ def _create_scratch(conn: psycopg.Connection, tag: str) -> _Scratch:
     with conn.transaction():
         conn.execute(
             "INSERT INTO bars (id, name, settings, is_internal, created_at) "
-            'VALUES (%s, %s, \'{"operatingMode": "simplified"}\'::jsonb, false, now())',
+            "VALUES (%s, %s, '{\"operatingMode\": \"simplified\"}'::jsonb, false, now())",
             [bar, f"Load test scratch bar {tag}"],
         )
         for user_id, role, name in [(manager, "manager", "Load test manager")] + [
