@@ -408,6 +408,13 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 
+# --- Prometheus and Alertmanager (issue 23) -------------------------------------------------------------------
+# The scrape token of /metrics (Authorization: Bearer …). Empty: /metrics answers 404 (metrics are off).
+METRICS_TOKEN = ENV.get("METRICS_TOKEN", "")
+# Calls each Alertmanager trigger (/hooks/alertmanager/<secret>) may make per minute; more are refused (429).
+ALERT_HOOK_CALLS_PER_MINUTE = int(ENV.get("ALERT_HOOK_CALLS_PER_MINUTE", "30"))
+
+
 # --- Rollout (issue 6) -----------------------------------------------------------------------------
 # When a critical alert opens while a stage above `off` is live, the kill switch fires by itself.
 ROLLOUT_AUTO_ROLLBACK = env_bool(ENV, "ROLLOUT_AUTO_ROLLBACK", True)

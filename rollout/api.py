@@ -17,6 +17,7 @@ switch reaches each one).
 """
 
 import os
+import time
 import uuid
 from urllib.parse import parse_qsl
 
@@ -26,7 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from adminpanel.api_auth import api_client_or_refusal, api_error, bar_scope_refusal
-from rollout import explain, ofrep, selectors
+from rollout import explain, metrics, ofrep, selectors
 from rollout.stale_flags import RETRY_AFTER_SECONDS, UNREACHABLE, stale_flags
 
 # Headers of every answer of the polled API. A JSON answer loads nothing and may be framed by no page.
@@ -154,6 +155,7 @@ def snapshot_api(request: HttpRequest):
 
 @login_not_required
 @require_GET
+@metrics.timed("explain")
 def explain_api(request: HttpRequest):
     """`GET /api/v1/flags/explain?bar=<uuid>`: why each flag is on or off for the bar (same token rules as
     `/api/v1/flags`); never cached, since it is for people debugging a bar, not for polling."""
@@ -169,6 +171,8 @@ def explain_api(request: HttpRequest):
 
 
 FAST_VIEWS = {"/api/v1/flags": flags_api, "/api/v1/flags/snapshot": snapshot_api}
+# The `endpoint` label of each in /metrics (rollout/metrics.py: request count and latency per process).
+FAST_ENDPOINTS = {flags_api: "flags", snapshot_api: "snapshot"}
 
 
 class ClientApiFastPath:
@@ -185,10 +189,13 @@ class ClientApiFastPath:
         if view is None:
             return self.get_response(request)
         request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it (DisallowedHost: 400)
+        started = time.perf_counter()
         try:
             response = view(request)
         except UNREACHABLE:  # never the HTML error page (nor its CSRF cookie) to a client
             response = database_unavailable()
+        if view in FAST_ENDPOINTS:
+            metrics.observe(FAST_ENDPOINTS[view], response.status_code, time.perf_counter() - started)
         for name, value in API_HEADERS.items():
             response.headers.setdefault(name, value)
         response["X-Served-By"] = str(os.getpid())

@@ -81,6 +81,14 @@ class _NamedActor:
     username: str
     pk: None = None
 
+    def __str__(self):
+        return self.username
+
+
+def named_actor(name: str) -> _NamedActor:
+    """An actor that is no user (an Alertmanager trigger): its name is what the timeline and panel_events show."""
+    return _NamedActor(name)
+
 
 AUTOPILOT = _NamedActor("autopilot")
 
@@ -455,11 +463,13 @@ def expected_adoption_pct() -> float:
 def pull_kill_switch(*, actor, reason: str, alert=None) -> bool:
     """Both flags off for every bar, allow-lists and data kept, rollout paused; one transaction.
 
-    `actor=None` with an `alert` is the automatic rollback. Returns False when the switch was already engaged.
+    `actor=None` with an `alert` is the automatic rollback; a :func:`named_actor` is an Alertmanager trigger an
+    admin allowed to pull it (rollout/alert_hooks.py: its secret is its permission). Returns False when the switch
+    was already engaged.
     """
     reason = _require_reason(reason)
     with transaction.atomic():
-        if actor is not None and not permissions.can_trigger_rollback(actor):
+        if actor is not None and not isinstance(actor, _NamedActor) and not permissions.can_trigger_rollback(actor):
             raise NotAllowed("The kill switch needs the permission rollout.trigger_rollback.")
         state = locked_state()
         flags = list(FeatureFlag.objects.select_for_update().order_by("pk"))
