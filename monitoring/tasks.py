@@ -14,6 +14,7 @@ logger = logging.getLogger(__name__)
 
 RUN_HEALTH_CHECKS = "monitoring.run_health_checks"
 INCIDENT_CLOCK = "monitoring.incident_clock"
+HEARTBEAT = "monitoring.heartbeat"
 
 
 @shared_task(
@@ -79,3 +80,9 @@ def incident_clock():
         "escalations": len(tick.escalations),
         "delivered": tick.delivered,
     }
+
+
+@shared_task(name=HEARTBEAT, bind=True, ignore_result=True, time_limit=30)
+def heartbeat(self):
+    """Beat's proof that the pipeline does work: a worker stamps its row (every page reads the newest)."""
+    services.record_heartbeat(self.request.hostname or "worker")
