@@ -65,7 +65,9 @@ def fault(*, ping_timeout: float = 2.0, now: datetime | None = None) -> Pipeline
     last = last_scheduled_run_at()
     error = broker_error()
     if error is not None:
-        return PipelineFault(EXIT_BROKER_DOWN, f"critical: the Celery broker at {broker_where()} is unreachable ({error})")
+        return PipelineFault(
+            EXIT_BROKER_DOWN, f"critical: the Celery broker at {broker_where()} is unreachable ({error})"
+        )
     if not answering_workers(ping_timeout):
         return PipelineFault(EXIT_NO_WORKER, f"critical: no Celery worker answered a ping within {ping_timeout:g} s")
     now = now or timezone.now()
@@ -73,7 +75,8 @@ def fault(*, ping_timeout: float = 2.0, now: datetime | None = None) -> Pipeline
     every = timedelta(seconds=settings.HEALTH_RUN_INTERVAL_SECONDS)
     if last is None:
         return PipelineFault(
-            EXIT_CHECKS_STALE, f"critical: checks are stale: no scheduled health run has finished (beat runs one every {_minutes(every)})"
+            EXIT_CHECKS_STALE,
+            f"critical: checks are stale: no scheduled health run has finished (beat runs one every {_minutes(every)})",
         )
     if last < now - stale_after:
         return PipelineFault(

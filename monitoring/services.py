@@ -301,7 +301,10 @@ class PipelineState:
 def pipeline_state(*, now: datetime | None = None) -> PipelineState:
     now = now or timezone.now()
     last_run_at = (
-        HealthRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").values_list("finished_at", flat=True).first()
+        HealthRun.objects.filter(finished_at__isnull=False)
+        .order_by("-finished_at")
+        .values_list("finished_at", flat=True)
+        .first()
     )
     seen_at = WorkerHeartbeat.objects.order_by("-finished_at").values_list("finished_at", flat=True).first()
     return PipelineState(

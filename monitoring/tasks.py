@@ -82,7 +82,7 @@ def incident_clock():
     }
 
 
-@shared_task(name=HEARTBEAT, bind=True, ignore_result=True, time_limit=30)
+@shared_task(name=HEARTBEAT, bind=True, ignore_result=True, time_limit=30, soft_time_limit=20)
 def heartbeat(self):
     """Beat's proof that the pipeline does work: a worker stamps its row (every page reads the newest)."""
     services.record_heartbeat(self.request.hostname or "worker")

@@ -4,22 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitoring', '0003_check_sample_and_consecutive_failures'),
+        ("monitoring", "0003_check_sample_and_consecutive_failures"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WorkerHeartbeat',
+            name="WorkerHeartbeat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hostname', models.CharField(max_length=255, unique=True)),
-                ('finished_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("hostname", models.CharField(max_length=255, unique=True)),
+                ("finished_at", models.DateTimeField()),
             ],
             options={
-                'db_table': 'worker_heartbeats',
-                'indexes': [models.Index(fields=['-finished_at'], name='worker_heartbeats_finished_idx')],
+                "db_table": "worker_heartbeats",
+                "indexes": [models.Index(fields=["-finished_at"], name="worker_heartbeats_finished_idx")],
             },
         ),
     ]

@@ -56,7 +56,9 @@ def test_last_scheduled_run_older_than_two_intervals_exits_7(settings, capsys, w
     scheduled_run(11)
     code, out, err = run_command(capsys)
     assert code == pipeline.EXIT_CHECKS_STALE == 7
-    assert len(err) == 1 and err[0].startswith("critical: checks are stale: the last scheduled health run finished 11 min ago")
+    assert len(err) == 1 and err[0].startswith(
+        "critical: checks are stale: the last scheduled health run finished 11 min ago"
+    )
 
 
 def test_runs_of_the_command_itself_do_not_hide_a_dead_beat(capsys, worker_answers):
