@@ -82,3 +82,15 @@ def test_the_heartbeat_task_stamps_the_worker_row(settings):
     tasks.heartbeat.apply(task_id="t1")
     assert WorkerHeartbeat.objects.count() == 1
     assert not services.pipeline_state().no_worker
+
+
+def test_the_banner_never_breaks_a_page_when_its_read_fails(client, monkeypatch):
+    from django.db import OperationalError
+
+    def fail(**kwargs):
+        raise OperationalError("the database went away")
+
+    client.force_login(make_product())
+    monkeypatch.setattr(services, "pipeline_state", fail)
+    shown, _ = banner(client, "/")
+    assert not shown
