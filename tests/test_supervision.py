@@ -183,3 +183,46 @@ def test_the_shipped_process_files_run_exactly_one_beat():
         unit = (deploy / "systemd" / f"bartender-{name}.service").read_text()
         assert "Restart=always" in unit
         assert "TimeoutStopSec=8" in unit  # stopped within 10 s
+
+
+def test_sigterm_during_bring_up_stops_the_running_manage_step(up_env, tmp_path):
+    """The step's database never answers (a socket that accepts and stays silent): migrate hangs in connect for up
+    to connect_timeout (5 s), and SIGTERM to bin/dev up must stop it, not wait for it."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        env = {**up_env, "DATABASE_URL": f"postgresql://bartender@127.0.0.1:{silent.getsockname()[1]}/x"}
+        dev = subprocess.Popen(  # noqa: S603
+            [DEV, "up"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+
+            def migrate_pid():
+                children = subprocess.run(  # noqa: S603
+                    ["pgrep", "-P", str(dev.pid), "-f", "manage.py migrate"],  # noqa: S607
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                ).stdout.split()
+                return int(children[0]) if children else None
+
+            step = wait_for(lambda: migrate_pid() or dev.poll() is not None, "the migrate step", timeout=60)
+            assert dev.poll() is None, dev.communicate()
+            started = time.monotonic()
+            dev.send_signal(signal.SIGTERM)
+            out, err = dev.communicate(timeout=15)
+            took = time.monotonic() - started
+        finally:
+            if dev.poll() is None:
+                os.killpg(dev.pid, signal.SIGKILL)
+    assert dev.returncode == 130, err
+    assert took < 3
+    assert "stopped" in err
+    with pytest.raises(ProcessLookupError):
+        os.kill(step, 0)
