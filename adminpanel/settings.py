@@ -91,6 +91,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "adminpanel.roles.navigation",
+                # The "checks are stale / no worker" banner on every page (read lazily, only by base.html).
+                "monitoring.context_processors.pipeline",
                 # csp_nonce for the Django admin's few nonce-carrying <style>/<script> tags (the panel has none).
                 "django.template.context_processors.csp",
             ],
@@ -379,8 +381,14 @@ HEALTH_CHECK_STATEMENT_TIMEOUT_MS = int(ENV.get("HEALTH_CHECK_STATEMENT_TIMEOUT_
 # is cut after RLS_PROBE_TIMEOUT_MS (a cut probe counts as that long).
 RLS_PROBE_ROLE = ENV.get("RLS_PROBE_ROLE", "bartender_client")
 RLS_PROBE_TIMEOUT_MS = int(ENV.get("RLS_PROBE_TIMEOUT_MS", "1000"))
-HEALTH_STALE_AFTER_MINUTES = int(ENV.get("HEALTH_STALE_AFTER_MINUTES", "10"))
 HEALTH_RUN_INTERVAL_SECONDS = int(ENV.get("HEALTH_RUN_INTERVAL_SECONDS", "300"))
+# Checks are "stale" (banner on every page, `manage.py healthcheck` exits 7) when the last run is older than this:
+# two intervals by default (one missed run is allowed for, two are not).
+HEALTH_STALE_AFTER_MINUTES = _env_float("HEALTH_STALE_AFTER_MINUTES", 2 * HEALTH_RUN_INTERVAL_SECONDS / 60)
+# Beat has a worker run `monitoring.heartbeat` every WORKER_HEARTBEAT_SECONDS; when none finished within
+# WORKER_STALE_AFTER_SECONDS, every page says "no worker" (a dead worker or a dead beat: nothing runs).
+WORKER_HEARTBEAT_SECONDS = int(ENV.get("WORKER_HEARTBEAT_SECONDS", "30"))
+WORKER_STALE_AFTER_SECONDS = int(ENV.get("WORKER_STALE_AFTER_SECONDS", str(3 * WORKER_HEARTBEAT_SECONDS)))
 # The run's hard time limit; the PostgreSQL advisory lock dies with the killed worker's session, so a crashed
 # run never blocks the next one for longer than that.
 HEALTH_TASK_TIME_LIMIT = int(ENV.get("HEALTH_TASK_TIME_LIMIT", "120"))
@@ -397,6 +405,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(BACKFILL_STALLED_AFTER_SECONDS),
         "kwargs": {"trigger": "schedule"},
         "options": {"expires": BACKFILL_STALLED_AFTER_SECONDS * 0.8},
+    },
+    "worker-heartbeat": {
+        "task": "monitoring.heartbeat",
+        "schedule": float(WORKER_HEARTBEAT_SECONDS),
+        "options": {"expires": WORKER_HEARTBEAT_SECONDS * 0.8},
     },
     "health-checks-every-5-minutes": {
         "task": "monitoring.run_health_checks",
