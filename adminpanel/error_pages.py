@@ -2,6 +2,11 @@
 and a way back, whatever DEBUG says for 403 and CSRF (Django's debug CSRF page and bare default pages speak to
 developers). An htmx request gets the message alone (the page around it is already there)."""
 
+import sys
+
+from django.contrib.auth.models import AnonymousUser
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.template import loader
 from django.views.decorators.csrf import requires_csrf_token
@@ -31,9 +36,36 @@ def page_not_found(request, exception=None):
     return render(request, template, context, status=404)
 
 
+def _database_unreachable():
+    """True when the request failed because PostgreSQL cannot be reached (not a bug: the panel is fine, its
+    database is restarting or gone)."""
+    error = sys.exc_info()[1]
+    while error is not None:
+        if isinstance(error, (OperationalError, InterfaceError)):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def database_unreachable(request):
+    """503 "database unreachable" in the layout (without the navigation, which reads the user's roles from the
+    database), with Retry-After; a bare page if even the layout cannot render."""
+    request.user = AnonymousUser()  # the lazy user would query the database again
+    request.__dict__.pop("_messages", None)  # nor the session's messages (none are shown or stored then)
+    try:
+        response = render(request, "503_database.html", {"status": 503}, status=503)
+    except Exception:  # noqa: BLE001 (the error page must not fail in turn)
+        response = HttpResponse(loader.get_template("503_database_bare.html").render(), status=503)
+    response["Retry-After"] = "10"
+    return response
+
+
 @requires_csrf_token
 def server_error(request):
-    """``handler500``: in the layout when the layout itself can still render, else a bare page."""
+    """``handler500``: in the layout when the layout itself can still render, else a bare page. A request that
+    failed because the database is unreachable gets the "database unreachable" page (503) instead."""
+    if _database_unreachable():
+        return database_unreachable(request)
     try:
         return render(request, "500.html", {"status": 500}, status=500)
     except Exception:  # noqa: BLE001 (the error page must not fail in turn)

@@ -23,6 +23,9 @@ SECRET_KEY = secret_key(ENV, debug=DEBUG, var_dir=VAR_DIR)
 # in every process anyway (LISTEN/NOTIFY, adminpanel/api_auth.py). New tokens expire after API_TOKEN_LIFETIME_DAYS.
 API_TOKEN_CACHE_SECONDS = int(ENV.get("API_TOKEN_CACHE_SECONDS", "30"))
 API_TOKEN_LIFETIME_DAYS = int(ENV.get("API_TOKEN_LIFETIME_DAYS", "365"))
+# A confirmation token (risky rollout actions, the all-bars backfill) is bound to its user, action and state, used
+# once, and expires after this many seconds (adminpanel/confirmations.py).
+CONFIRMATION_MAX_AGE_SECONDS = int(ENV.get("CONFIRMATION_MAX_AGE_SECONDS", str(15 * 60)))
 ALLOWED_HOSTS = env_list(ENV, "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list(ENV, "CSRF_TRUSTED_ORIGINS", [])
 
@@ -54,8 +57,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # The polled client APIs (/api/v1/flags, /api/v1/flags/snapshot) answer here: token-authenticated, read-only,
-    # they need none of the session, CSRF, login, messages, htmx or axes layers below (rollout/api.py).
+    # The polled client APIs (/api/v1/flags, /api/v1/flags/snapshot, OFREP's /ofrep/v1/…) answer here:
+    # token-authenticated, read-only, they need none of the session, CSRF, login, messages, htmx or axes layers
+    # below (rollout/api.py).
     "rollout.api.ClientApiFastPath",
     # Static files straight after the security headers, before sessions and logins (whitenoise's advice).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -87,6 +91,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "adminpanel.roles.navigation",
+                # The "checks are stale / no worker" banner on every page (read lazily, only by base.html).
+                "monitoring.context_processors.pipeline",
                 # csp_nonce for the Django admin's few nonce-carrying <style>/<script> tags (the panel has none).
                 "django.template.context_processors.csp",
             ],
@@ -396,8 +402,14 @@ HEALTH_CHECK_STATEMENT_TIMEOUT_MS = int(ENV.get("HEALTH_CHECK_STATEMENT_TIMEOUT_
 # is cut after RLS_PROBE_TIMEOUT_MS (a cut probe counts as that long).
 RLS_PROBE_ROLE = ENV.get("RLS_PROBE_ROLE", "bartender_client")
 RLS_PROBE_TIMEOUT_MS = int(ENV.get("RLS_PROBE_TIMEOUT_MS", "1000"))
-HEALTH_STALE_AFTER_MINUTES = int(ENV.get("HEALTH_STALE_AFTER_MINUTES", "10"))
 HEALTH_RUN_INTERVAL_SECONDS = int(ENV.get("HEALTH_RUN_INTERVAL_SECONDS", "300"))
+# Checks are "stale" (banner on every page, `manage.py healthcheck` exits 7) when the last run is older than this:
+# two intervals by default (one missed run is allowed for, two are not).
+HEALTH_STALE_AFTER_MINUTES = _env_float("HEALTH_STALE_AFTER_MINUTES", 2 * HEALTH_RUN_INTERVAL_SECONDS / 60)
+# Beat has a worker run `monitoring.heartbeat` every WORKER_HEARTBEAT_SECONDS; when none finished within
+# WORKER_STALE_AFTER_SECONDS, every page says "no worker" (a dead worker or a dead beat: nothing runs).
+WORKER_HEARTBEAT_SECONDS = int(ENV.get("WORKER_HEARTBEAT_SECONDS", "30"))
+WORKER_STALE_AFTER_SECONDS = int(ENV.get("WORKER_STALE_AFTER_SECONDS", str(3 * WORKER_HEARTBEAT_SECONDS)))
 # The run's hard time limit; the PostgreSQL advisory lock dies with the killed worker's session, so a crashed
 # run never blocks the next one for longer than that.
 HEALTH_TASK_TIME_LIMIT = int(ENV.get("HEALTH_TASK_TIME_LIMIT", "120"))
@@ -415,6 +427,11 @@ CELERY_BEAT_SCHEDULE = {
         "kwargs": {"trigger": "schedule"},
         "options": {"expires": BACKFILL_STALLED_AFTER_SECONDS * 0.8},
     },
+    "worker-heartbeat": {
+        "task": "monitoring.heartbeat",
+        "schedule": float(WORKER_HEARTBEAT_SECONDS),
+        "options": {"expires": WORKER_HEARTBEAT_SECONDS * 0.8},
+    },
     "health-checks-every-5-minutes": {
         "task": "monitoring.run_health_checks",
         "schedule": float(HEALTH_RUN_INTERVAL_SECONDS),
@@ -425,11 +442,21 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 
+# --- Prometheus and Alertmanager (issue 23) -------------------------------------------------------------------
+# The scrape token of /metrics (Authorization: Bearer …). Empty: /metrics answers 404 (metrics are off).
+METRICS_TOKEN = ENV.get("METRICS_TOKEN", "")
+# Calls each Alertmanager trigger (/hooks/alertmanager/<secret>) may make per minute; more are refused (429).
+ALERT_HOOK_CALLS_PER_MINUTE = int(ENV.get("ALERT_HOOK_CALLS_PER_MINUTE", "30"))
+
+
 # --- Rollout (issue 6) -----------------------------------------------------------------------------
 # When a critical alert opens while a stage above `off` is live, the kill switch fires by itself.
 ROLLOUT_AUTO_ROLLBACK = env_bool(ENV, "ROLLOUT_AUTO_ROLLBACK", True)
 # Flag API answers kept per process, dropped by LISTEN/NOTIFY on every committed change (rollout/flag_cache.py).
 ROLLOUT_FLAG_CACHE = env_bool(ENV, "ROLLOUT_FLAG_CACHE", True)
+# With PostgreSQL unreachable the flag API answers the last flags this process read, marked stale with their age, for
+# at most this many seconds (0: never; then 503 with Retry-After), and never "on" once a kill switch was seen.
+FLAG_API_STALE_MAX_SECONDS = float(ENV.get("FLAG_API_STALE_MAX_SECONDS", "300"))
 # Caches fed by LISTEN/NOTIFY (flags, API tokens) stop serving when PostgreSQL has not been heard from this long
 # on the listener's connection (a heartbeat every second keeps it fresh): the bound on a stale answer when a
 # notification is lost to a silently dead connection (adminpanel/pg_notify.py).

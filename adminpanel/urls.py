@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from adminpanel import pickers
+from adminpanel import openapi, pickers
 from rollout import views as rollout_views
 
 urlpatterns = [
@@ -15,6 +15,9 @@ urlpatterns = [
     # Search-as-you-type pickers (issue 14): options for a bar or user text field, scoped to what the requester sees.
     path("pick/bars/", pickers.pick_bars, name="pick_bars"),
     path("pick/users/", pickers.pick_users, name="pick_users"),
+    # The client APIs' OpenAPI 3.1 contract (issue 23): token-free JSON, and a page for people.
+    path("api/openapi.json", openapi.openapi_json, name="openapi_json"),
+    path("api/docs/", openapi.api_docs, name="api_docs"),
     # Each runbook concern owns its URL module (and its API routes under /api/v1/); paths are unchanged from
     # the earlier layout, so bookmarks keep working.
     path("", include("monitoring.urls")),

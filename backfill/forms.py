@@ -25,6 +25,9 @@ class BackfillStartForm(forms.Form):
     )
     dry_run = forms.BooleanField(required=False, label="Dry run (resolve and count, write nothing)")
     confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    # The row counts the confirmation page showed and its token, bound to them and to the user (used once).
+    shown = forms.CharField(required=False, max_length=500, widget=forms.HiddenInput)
+    confirm_token = forms.CharField(required=False, max_length=1000, widget=forms.HiddenInput)
 
     def __init__(self, *args, requester=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -35,6 +38,7 @@ class BackfillStartForm(forms.Form):
 
     @property
     def needs_confirmation(self) -> bool:
-        """A real run over every bar: the widest write of the runbook, confirmed once with its row count."""
+        """A real run over every bar: the widest write of the runbook, confirmed once with its row count (the
+        view checks the confirmation's token: adminpanel.confirmations)."""
         data = self.cleaned_data
-        return data.get("bar") is None and not data.get("dry_run") and not data.get("confirmed")
+        return data.get("bar") is None and not data.get("dry_run")

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from adminpanel import confirmations
 from adminpanel.csv_export import csv_response, stream_csv
 from adminpanel.htmx import HtmxHttpRequest
 from adminpanel.log_filters import valid_or_bad_input
@@ -114,6 +115,27 @@ def _enqueue(request, run: BackfillRun) -> bool:
     return False
 
 
+FULL_BACKFILL = "backfill.all_bars"
+
+
+def _confirm_full(request: HttpRequest, *, batch_size: int, error: str = ""):
+    """The all-bars run's one confirmation: how many rows it fills per table (counted now), how it is stopped and
+    undone, and a token bound to this user, the batch size and exactly these counts."""
+    pending = pending_by_table()
+    shown = ";".join(f"{table}={count}" for table, count in sorted(pending.items()))
+    fields = {"batch_size": batch_size, "shown": shown}
+    context = {
+        "pending": pending,
+        "total": sum(pending.values()),
+        "batch_size": batch_size,
+        "active": active_run(),
+        "shown": shown,
+        "token": confirmations.sign(user=request.user, action=FULL_BACKFILL, fields=fields),
+        "error": error,
+    }
+    return render(request, "backfill/confirm_full.html", context, status=400 if error else 200)
+
+
 @require_POST
 @operator_required
 def backfill_start(request: HtmxHttpRequest):
@@ -127,14 +149,14 @@ def backfill_start(request: HtmxHttpRequest):
                 messages.error(request, error)
         return redirect("backfill:backfill")
     if form.needs_confirmation:
-        pending = pending_by_table()
-        context = {
-            "pending": pending,
-            "total": sum(pending.values()),
-            "batch_size": form.cleaned_data["batch_size"],
-            "active": active_run(),
-        }
-        return render(request, "backfill/confirm_full.html", context)
+        data = form.cleaned_data
+        if not data["confirmed"]:
+            return _confirm_full(request, batch_size=data["batch_size"])
+        fields = {"batch_size": data["batch_size"], "shown": data["shown"]}
+        try:
+            confirmations.check(data["confirm_token"], user=request.user, action=FULL_BACKFILL, fields=fields)
+        except confirmations.ConfirmationMissing as exc:
+            return _confirm_full(request, batch_size=data["batch_size"], error=str(exc))
     try:
         run = start_backfill(
             started_by=request.user,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from django.urls import reverse
 
-# Runbook sections the panel serves (monitoring/runbook.py renders the runbook with these anchors).
+# Runbook sections the panel serves (monitoring/runbook_markdown.py renders the runbook with these anchors).
 CRITICAL_ALERTS = "critical-alerts-requires-immediate-action"
 WARNING_ALERTS = "warning-alerts-monitor-closely"
 HEALTH_QUERIES = "health-check-queries"

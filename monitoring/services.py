@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from adminpanel.audit import record_event
 from monitoring import health_checks, notifications
-from monitoring.models import Alert, AlertEvent, CheckResult, CheckStatus, HealthRun, PhaseWindow
+from monitoring.models import Alert, AlertEvent, CheckResult, CheckStatus, HealthRun, PhaseWindow, WorkerHeartbeat
 from monitoring.signals import critical_alert_opened
 
 logger = logging.getLogger(__name__)
@@ -278,6 +278,41 @@ def freshness() -> Freshness:
     """The last finished run and whether it is older than ``HEALTH_STALE_AFTER_MINUTES`` (worker or beat down)."""
     last = HealthRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first()
     return Freshness(last_run=last, stale_after=timedelta(minutes=settings.HEALTH_STALE_AFTER_MINUTES))
+
+
+def record_heartbeat(hostname: str, *, now: datetime | None = None) -> None:
+    WorkerHeartbeat.objects.update_or_create(hostname=hostname[:255], defaults={"finished_at": now or timezone.now()})
+
+
+@dataclass(frozen=True)
+class PipelineState:
+    """What every page's banner says: are the checks stale, has a worker done work lately (two indexed reads)."""
+
+    last_run_at: datetime | None
+    worker_seen_at: datetime | None
+    checks_stale: bool
+    no_worker: bool
+
+    @property
+    def is_down(self) -> bool:
+        return self.checks_stale or self.no_worker
+
+
+def pipeline_state(*, now: datetime | None = None) -> PipelineState:
+    now = now or timezone.now()
+    last_run_at = (
+        HealthRun.objects.filter(finished_at__isnull=False)
+        .order_by("-finished_at")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    seen_at = WorkerHeartbeat.objects.order_by("-finished_at").values_list("finished_at", flat=True).first()
+    return PipelineState(
+        last_run_at=last_run_at,
+        worker_seen_at=seen_at,
+        checks_stale=last_run_at is None or last_run_at < now - timedelta(minutes=settings.HEALTH_STALE_AFTER_MINUTES),
+        no_worker=seen_at is None or seen_at < now - timedelta(seconds=settings.WORKER_STALE_AFTER_SECONDS),
+    )
 
 
 # --- Phase windows -------------------------------------------------------------------------------------------

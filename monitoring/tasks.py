@@ -5,6 +5,7 @@ import logging
 import uuid
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 from kombu.exceptions import OperationalError
 
@@ -14,6 +15,7 @@ logger = logging.getLogger(__name__)
 
 RUN_HEALTH_CHECKS = "monitoring.run_health_checks"
 INCIDENT_CLOCK = "monitoring.incident_clock"
+HEARTBEAT = "monitoring.heartbeat"
 
 
 @shared_task(
@@ -79,3 +81,18 @@ def incident_clock():
         "escalations": len(tick.escalations),
         "delivered": tick.delivered,
     }
+
+
+@shared_task(name=HEARTBEAT, bind=True, ignore_result=True, time_limit=30, soft_time_limit=20)
+def heartbeat(self):
+    """Beat's proof that the pipeline does work: a worker stamps its row (every page reads the newest)."""
+    services.record_heartbeat(self.request.hostname or "worker")
+
+
+@worker_ready.connect(dispatch_uid="monitoring.heartbeat_on_worker_ready")
+def heartbeat_when_a_worker_starts(sender=None, **kwargs) -> None:
+    """A (re)started worker says so through the queue at once (the banner clears without waiting for beat's tick)."""
+    try:
+        heartbeat.apply_async(retry=False, expires=settings.WORKER_HEARTBEAT_SECONDS)
+    except (OperationalError, OSError) as exc:  # the broker went away again: beat's tick will do it
+        logger.warning("heartbeat not queued at worker start: %s", exc)

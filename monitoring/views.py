@@ -24,7 +24,7 @@ from adminpanel.paging import CreatedKeyset, IdKeyset, estimated_row_counts, key
 from adminpanel.pickers import user_label
 from adminpanel.presentation import as_json_text
 from adminpanel.roles import can_operate, operator_required, read_all_required
-from monitoring import incident_selectors, runbook_page, selectors, services, tasks
+from monitoring import incident_selectors, runbook_markdown, selectors, services, tasks
 from monitoring.filters import AuditLogFilter
 from monitoring.models import HealthRun
 
@@ -86,7 +86,7 @@ def dashboard(request: HtmxHttpRequest):
 @require_GET
 def runbook(request: HttpRequest):
     """The runbook itself, section by section with anchors: what every check, alert and mail links to."""
-    return render(request, "monitoring/runbook.html", {"blocks": runbook_page.runbook_blocks()})
+    return render(request, "monitoring/runbook.html", {"runbook_html": runbook_markdown.runbook_html()})
 
 
 @require_GET

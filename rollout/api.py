@@ -1,4 +1,5 @@
-"""The flag read API for BarTender clients: `GET /api/v1/flags`, `/api/v1/flags/snapshot` and `/api/v1/flags/explain`.
+"""The flag read API for BarTender clients: `GET /api/v1/flags`, `/api/v1/flags/snapshot` and `/api/v1/flags/explain`
+(and OFREP, the OpenFeature protocol over the same readings: rollout/ofrep.py, on the same fast path).
 
 Every device polls the first (and relays and POS fleets the second), so both are served on a short path:
 `ClientApiFastPath`, second in ``MIDDLEWARE`` right after Django's SecurityMiddleware (HTTPS redirect, HSTS,
@@ -16,6 +17,7 @@ switch reaches each one).
 """
 
 import os
+import time
 import uuid
 from urllib.parse import parse_qsl
 
@@ -25,7 +27,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from adminpanel.api_auth import api_client_or_refusal, api_error, bar_scope_refusal
-from rollout import explain, selectors
+from rollout import explain, metrics, ofrep, selectors
+from rollout.stale_flags import RETRY_AFTER_SECONDS, UNREACHABLE, stale_flags
 
 # Headers of every answer of the polled API. A JSON answer loads nothing and may be framed by no page.
 API_HEADERS = {
@@ -79,18 +82,53 @@ def _api_bar_id(request: HttpRequest) -> tuple[uuid.UUID | None, JsonResponse | 
     return bar_id, bar_scope_refusal(client, bar_id)
 
 
+def database_unavailable(what: str = "flags") -> JsonResponse:
+    """503 in JSON with Retry-After: the database is unreachable and no recent answer may stand in for it."""
+    return api_error(
+        503,
+        "database_unavailable",
+        f"The {what} cannot be read right now (the database is unreachable): retry after {RETRY_AFTER_SECONDS} s.",
+        **{"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def _bar_key(request: HttpRequest) -> str:
+    try:
+        return str(uuid.UUID(_query_value(request, "bar")))
+    except ValueError:
+        return ""
+
+
+def _stale_or_503(request: HttpRequest, what) -> HttpResponse:
+    """The remembered answer for this token and request, marked stale with its age, or 503 (rollout/stale_flags)."""
+    remembered, age = stale_flags.recall(request, what)
+    if remembered is None:
+        return database_unavailable("flag snapshot" if what[0] == "snapshot" else "flags")
+    response = _answer(request, remembered.etag, remembered.body)
+    response["X-Flags-Stale"] = "database unreachable; last known flags"
+    response["Age"] = str(int(age))
+    return response
+
+
 @csrf_exempt  # token-authenticated, never cookie-authenticated: a write is answered 405 in JSON, not a CSRF page
 @login_not_required
 def flags_api(request: HttpRequest):
-    """`GET /api/v1/flags?bar=<uuid>` for BarTender clients: both flags and the operating mode, with an ETag."""
+    """`GET /api/v1/flags?bar=<uuid>` for BarTender clients: both flags and the operating mode, with an ETag.
+    With the database unreachable: the last known answer, marked stale, or 503 (rollout/stale_flags.py)."""
     if request.method not in ("GET", "HEAD"):
         return _read_only("flag API")
-    bar_id, refusal = _api_bar_id(request)
-    if refusal is not None:
-        return refusal
-    reading = selectors.flags_for_bar(bar_id)
+    try:
+        bar_id, refusal = _api_bar_id(request)
+        if refusal is not None:
+            return refusal
+        reading = selectors.flags_for_bar(bar_id)
+    except UNREACHABLE:
+        return _stale_or_503(request, ("bar", _bar_key(request)))
     if reading is None:
         return api_error(404, "bar_not_found", "No bar has this id.")
+    stale_flags.remember(
+        request, ("bar", str(bar_id)), etag=reading.etag, body=reading.body, any_on=lambda: any(reading.flags.values())
+    )
     return _answer(request, reading.etag, reading.body)
 
 
@@ -101,16 +139,23 @@ def snapshot_api(request: HttpRequest):
     fleet-wide token, its own bars for a scoped one), in one body with one ETag (304 on `If-None-Match`)."""
     if request.method not in ("GET", "HEAD"):
         return _read_only("flag snapshot API")
-    client, refusal = api_client_or_refusal(request)
-    if refusal is not None:
-        return refusal
-    scope = None if client.all_bars else frozenset(getattr(client, "scope_bar_ids", frozenset()))
-    snapshot = selectors.flag_snapshot(scope)
+    try:
+        client, refusal = api_client_or_refusal(request)
+        if refusal is not None:
+            return refusal
+        scope = None if client.all_bars else frozenset(getattr(client, "scope_bar_ids", frozenset()))
+        snapshot = selectors.flag_snapshot(scope)
+    except UNREACHABLE:
+        return _stale_or_503(request, ("snapshot",))
+    stale_flags.remember(
+        request, ("snapshot",), etag=snapshot.etag, body=snapshot.body, any_on=lambda: b": true" in snapshot.body
+    )
     return _answer(request, snapshot.etag, snapshot.body)
 
 
 @login_not_required
 @require_GET
+@metrics.timed("explain")
 def explain_api(request: HttpRequest):
     """`GET /api/v1/flags/explain?bar=<uuid>`: why each flag is on or off for the bar (same token rules as
     `/api/v1/flags`); never cached, since it is for people debugging a bar, not for polling."""
@@ -126,6 +171,8 @@ def explain_api(request: HttpRequest):
 
 
 FAST_VIEWS = {"/api/v1/flags": flags_api, "/api/v1/flags/snapshot": snapshot_api}
+# The `endpoint` label of each in /metrics (rollout/metrics.py: request count and latency per process).
+FAST_ENDPOINTS = {flags_api: "flags", snapshot_api: "snapshot"}
 
 
 class ClientApiFastPath:
@@ -135,11 +182,20 @@ class ClientApiFastPath:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest):
-        view = FAST_VIEWS.get(request.path_info)
+        path = request.path_info
+        view = FAST_VIEWS.get(path)
+        if view is None and path.startswith("/ofrep/"):
+            view = ofrep.fast_view(path)
         if view is None:
             return self.get_response(request)
         request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware checks it (DisallowedHost: 400)
-        response = view(request)
+        started = time.perf_counter()
+        try:
+            response = view(request)
+        except UNREACHABLE:  # never the HTML error page (nor its CSRF cookie) to a client
+            response = database_unavailable()
+        if view in FAST_ENDPOINTS:
+            metrics.observe(FAST_ENDPOINTS[view], response.status_code, time.perf_counter() - started)
         for name, value in API_HEADERS.items():
             response.headers.setdefault(name, value)
         response["X-Served-By"] = str(os.getpid())

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
+from adminpanel import confirmations
 from adminpanel.models import User
 from adminpanel.roles import PRODUCT, can_operate
 from backfill.models import BackfillRun, ValidationRun
@@ -390,7 +391,7 @@ def _window_step(key, number, title, what, window: PhaseWindow | None, *, may, p
 
 
 # --- Phase 4 ---------------------------------------------------------------------------------------------------
-def _stage_steps(state: RolloutState, *, caps: dict, people: _People, now) -> list[StepView]:
+def _stage_steps(state: RolloutState, *, user, caps: dict, people: _People, now) -> list[StepView]:
     live = {}
     for step in RolloutStep.objects.filter(rolled_back_at__isnull=True).select_related("actor").order_by("created_at"):
         entry = live.setdefault(step.stage, {"first": step, "bars": 0})
@@ -457,7 +458,10 @@ def _stage_steps(state: RolloutState, *, caps: dict, people: _People, now) -> li
                 f"{'it' if bars == 1 else 'them'} on both flags. Undo: roll the stage back on the rollout page.",
                 confirm=f"Yes: switch these {bars:,} bars now.",
                 extra={"version": state.version, "closed": len(closed), "can_override": caps["override"],
-                       "bars": bars, "paused": state.paused, "killed": killed},
+                       "bars": bars, "paused": state.paused, "killed": killed,
+                       # bound to this user and this version of the rollout, used once (adminpanel.confirmations)
+                       "token": confirmations.sign(user=user, action="advance", fields={
+                           "version": state.version, "batch_size": None, "override_reason": ""})},
             )  # fmt: skip
         views.append(view)
     return views
@@ -507,7 +511,7 @@ def build(*, user, now: datetime | None = None) -> Cockpit:
         ),
     ]  # fmt: skip
     state, _ = RolloutState.objects.get_or_create(pk=RolloutState.SINGLETON_ID)
-    phase4 = _stage_steps(state, caps=caps, people=people, now=now)
+    phase4 = _stage_steps(state, user=user, caps=caps, people=people, now=now)
     complete = phase4[-1].state == PASSED
     day1 = _window_step(
         "day1", "Day 1", "Day 1 window",

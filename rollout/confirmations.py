@@ -5,19 +5,14 @@ action to the exact inputs and versions it was computed for; a POST without a va
 
 from dataclasses import dataclass, field
 
-from django.core import signing
 from django.db import connection
 
+from adminpanel import confirmations
 from adminpanel.models import Bar
 from rollout.models import FeatureFlag, FlagState, RolloutState, Stage, next_stage
-from rollout.selectors import remaining_in_stage
+from rollout.selectors import kill_switch_identity, remaining_in_stage
 
-SALT = "rollout.confirmations"
-MAX_AGE_SECONDS = 15 * 60
-
-
-class ConfirmationMissing(Exception):
-    """The action was not confirmed (no token, an old one, or one for other inputs)."""
+ConfirmationMissing = confirmations.ConfirmationMissing
 
 
 @dataclass
@@ -32,27 +27,16 @@ class Confirmation:
     token: str = ""
     danger: bool = False
 
-    def sign(self) -> "Confirmation":
-        self.token = signing.dumps({"action": self.action, **_normalised(self.fields)}, salt=SALT)
+    def sign(self, user) -> "Confirmation":
+        """Bind the token to the user who is shown this page, the action and the state it shows (versions)."""
+        self.token = confirmations.sign(user=user, action=self.action, fields=self.fields)
         return self
 
 
-def _normalised(fields: dict) -> dict:
-    return {key: "" if value is None else str(value) for key, value in sorted(fields.items())}
-
-
-def check(token: str, *, action: str, fields: dict) -> None:
-    """Raise ConfirmationMissing unless `token` confirms exactly this action with these inputs, recently."""
-    if not token:
-        raise ConfirmationMissing("Confirm first: the confirmation shows how many bars this changes.")
-    try:
-        data = signing.loads(token, salt=SALT, max_age=MAX_AGE_SECONDS)
-    except signing.SignatureExpired as exc:
-        raise ConfirmationMissing("The confirmation is older than 15 minutes: confirm again.") from exc
-    except signing.BadSignature as exc:
-        raise ConfirmationMissing("The confirmation is not valid: confirm again.") from exc
-    if data != {"action": action, **_normalised(fields)}:
-        raise ConfirmationMissing("What you confirmed has changed since: confirm again with the new figures.")
+def check(token: str, *, user, action: str, fields: dict) -> None:
+    """Raise ConfirmationMissing unless `token` confirms exactly this action with these inputs, by this user,
+    recently, for the first time (adminpanel.confirmations)."""
+    confirmations.check(token, user=user, action=action, fields=fields)
 
 
 def _count(sql: str, params=None) -> int:
@@ -80,7 +64,7 @@ def _bars(n: int) -> str:
     return f"{n:,} bar{'s' if n != 1 else ''}"
 
 
-def advance(*, version: int, batch_size: int | None, override_reason: str) -> Confirmation:
+def advance(*, user, version: int, batch_size: int | None, override_reason: str) -> Confirmation:
     state, _ = RolloutState.objects.get_or_create(pk=RolloutState.SINGLETON_ID)
     remaining = remaining_in_stage(state.stage)
     target = state.stage if remaining else next_stage(state.stage)
@@ -104,10 +88,10 @@ def advance(*, version: int, batch_size: int | None, override_reason: str) -> Co
         f"Undo: “Roll back stage {label}” returns exactly these bars to no operating mode; the kill switch turns "
         "both flags off at once.",
         f"Yes, switch {_bars(bars)}", bars, fields,
-    ).sign()  # fmt: skip
+    ).sign(user)  # fmt: skip
 
 
-def flip(*, flag: FeatureFlag, state: str, reason: str) -> Confirmation:
+def flip(*, user, flag: FeatureFlag, state: str, reason: str) -> Confirmation:
     total = Bar.objects.count()
     listed = flag.allowed_bars.count()
     fields = {"flag": flag.key, "version": flag.version, "state": state, "reason": reason}
@@ -132,10 +116,12 @@ def flip(*, flag: FeatureFlag, state: str, reason: str) -> Confirmation:
         blast = f"Turns {flag.key} off for every bar: {_bars(bars)} lose it. The allow-list is kept."
         undo = "Undo: release it with “Release kill switch” on the rollout page."
         title, button = f"Turn {flag.key} off", f"Yes, turn it off for {_bars(bars)}"
-    return Confirmation("flip", title, blast, undo, button, bars, fields, danger=state != FlagState.GLOBAL).sign()
+    return Confirmation("flip", title, blast, undo, button, bars, fields, danger=state != FlagState.GLOBAL).sign(user)
 
 
-def kill_switch() -> Confirmation:
+def kill_switch(*, user) -> Confirmation:
+    """Bound to the user only: a kill switch pulled from a page shown a while ago still does the right thing (and
+    a switch pulled meanwhile by someone else turns the POST into "already engaged")."""
     bars = bars_with_a_flag_on()
     return Confirmation(
         "kill",
@@ -148,11 +134,16 @@ def kill_switch() -> Confirmation:
         f"Engage the kill switch for {_bars(bars)}",
         bars,
         danger=True,
-    )
+    ).sign(user)
 
 
-def release() -> Confirmation:
-    bars = allow_listed_bars()
+def release_fields() -> dict:
+    return {"kill_switch": kill_switch_identity(), "bars": allow_listed_bars()}
+
+
+def release(*, user) -> Confirmation:
+    fields = release_fields()
+    bars = int(fields["bars"])
     return Confirmation(
         "release",
         "Release the kill switch",
@@ -161,4 +152,5 @@ def release() -> Confirmation:
         "Undo: engage the kill switch again.",
         f"Release: flags back on for {_bars(bars)}",
         bars,
-    )
+        fields,
+    ).sign(user)

@@ -81,6 +81,7 @@ class KillSwitchForm(forms.Form):
         label="Yes: turn both flags off for every bar now (allow-lists and data are kept).",
         error_messages={"required": "Tick the confirmation to engage the kill switch."},
     )
+    confirm_token = CONFIRM_TOKEN
 
 
 class ReleaseKillSwitchForm(forms.Form):
@@ -89,6 +90,7 @@ class ReleaseKillSwitchForm(forms.Form):
         label="Yes: turn both flags back on for their allow-listed bars now.",
         error_messages={"required": "Tick the confirmation to release the kill switch."},
     )
+    confirm_token = CONFIRM_TOKEN
 
 
 class RunStepForm(forms.Form):
@@ -114,6 +116,7 @@ class CockpitAdvanceForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
     confirm = forms.BooleanField(error_messages={"required": "Tick the confirmation to start the stage."})
     override_reason = forms.CharField(required=False, max_length=2000, strip=True)
+    confirm_token = CONFIRM_TOKEN
 
 
 class TimelineFilter(django_filters.FilterSet):

@@ -70,6 +70,12 @@ class FlagReading:
     etag: str
     # The JSON answer, serialised once when the reading is made: a cached reading is served as these bytes.
     body: bytes = field(default=b"", compare=False, repr=False)
+    # Why each flag has its value, as OpenFeature names it (rollout/ofrep.py serves it): DISABLED (kill switch),
+    # STATIC (on for every bar), TARGETING_MATCH (on: the bar is on the allow-list), DEFAULT (off otherwise).
+    reasons: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # Other serialisations of the same reading, made once per reading (the OFREP bulk body): kept with it in the
+    # flag cache and dropped with it.
+    derived: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
         if not self.body:  # what json.dumps(self.as_json()) gives, from parts a snapshot of 10k bars shares
@@ -85,7 +91,8 @@ class FlagReading:
 
 FLAGS_FOR_BAR_SQL = """
 SELECT b.settings->>'operatingMode', f.key, f.version,
-       (NOT f.kill_switch_engaged AND (f.enabled_globally OR fb.id IS NOT NULL))
+       (NOT f.kill_switch_engaged AND (f.enabled_globally OR fb.id IS NOT NULL)),
+       f.kill_switch_engaged, f.enabled_globally
 FROM bars b
 LEFT JOIN feature_flags f ON true
 LEFT JOIN feature_flag_bars fb ON fb.featureflag_id = f.id AND fb.bar_id = b.id
@@ -144,17 +151,36 @@ def read_flags_for_bar(bar_id: str) -> FlagReading | None:
     return _reading(bar_id, rows)
 
 
+REASON_DISABLED, REASON_STATIC, REASON_TARGETING_MATCH, REASON_DEFAULT = (
+    "DISABLED",
+    "STATIC",
+    "TARGETING_MATCH",
+    "DEFAULT",
+)
+
+
+def _reason(on, killed, globally) -> str:
+    if killed:
+        return REASON_DISABLED
+    if globally:
+        return REASON_STATIC
+    return REASON_TARGETING_MATCH if on else REASON_DEFAULT
+
+
 def _reading(bar_id: str, rows: list[tuple]) -> FlagReading:
-    """One bar's reading from its rows (operating mode, flag key, flag version, flag on), ordered by flag key."""
+    """One bar's reading from its rows (operating mode, flag key, flag version, flag on, kill switch, on for every
+    bar), ordered by flag key."""
     mode = rows[0][0]
-    flags = {key: bool(on) for _, key, _, on in rows if key is not None}
+    flags = {row[1]: bool(row[3]) for row in rows if row[1] is not None}
+    reasons = {row[1]: _reason(*row[3:6]) for row in rows if row[1] is not None}
     for key in DEFAULT_FLAGS:
         flags.setdefault(key, False)
+        reasons.setdefault(key, REASON_DEFAULT)
     # The bar's own id is part of it: two bars in the same state must not share an ETag (a client that polls
     # several bars, or a token moved between bars, would get another bar's 304).
-    fingerprint = f"{bar_id}|{mode}|" + "|".join(f"{key}:{version}:{int(bool(on))}" for _, key, version, on in rows)
+    fingerprint = f"{bar_id}|{mode}|" + "|".join(f"{row[1]}:{row[2]}:{int(bool(row[3]))}" for row in rows)
     etag = hashlib.md5(fingerprint.encode(), usedforsecurity=False).hexdigest()[:20]
-    return FlagReading(bar_id, mode, flags, etag)
+    return FlagReading(bar_id, mode, flags, etag, reasons=reasons)
 
 
 # --- The bulk snapshot (GET /api/v1/flags/snapshot) ------------------------------------------------------
@@ -162,7 +188,8 @@ ALL_BARS = "all"
 
 SNAPSHOT_SQL = """
 SELECT b.id::text, b.settings->>'operatingMode', f.key, f.version,
-       (NOT f.kill_switch_engaged AND (f.enabled_globally OR fb.id IS NOT NULL))
+       (NOT f.kill_switch_engaged AND (f.enabled_globally OR fb.id IS NOT NULL)),
+       f.kill_switch_engaged, f.enabled_globally
 FROM bars b
 LEFT JOIN feature_flags f ON true
 LEFT JOIN feature_flag_bars fb ON fb.featureflag_id = f.id AND fb.bar_id = b.id
@@ -291,6 +318,21 @@ class KillSwitchStatus:
     reason: str = ""
     automatic: bool = False
     alert_id: int | None = None
+
+
+def kill_switch_identity() -> str:
+    """Which kill switch is engaged: the timeline event that pulled it and the engaged flags' versions (a switch
+    released and pulled again is another one), or "" when none is. A release confirmation is bound to it."""
+    engaged = list(FeatureFlag.objects.filter(kill_switch_engaged=True).order_by("pk").values_list("key", "version"))
+    if not engaged:
+        return ""
+    event = (
+        RolloutEvent.objects.filter(kind__in=[EventKind.KILL_SWITCH, EventKind.AUTO_ROLLBACK])
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    return f"event {event}; " + ", ".join(f"{key} v{version}" for key, version in engaged)
 
 
 def kill_switch_status() -> KillSwitchStatus:

@@ -32,7 +32,7 @@ from rollout.models import (
     next_stage,
     previous_stage,
 )
-from rollout.selectors import incident_trigger_key, record_snapshot, remaining_in_stage
+from rollout.selectors import incident_trigger_key, kill_switch_identity, record_snapshot, remaining_in_stage
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +80,14 @@ class _NamedActor:
 
     username: str
     pk: None = None
+
+    def __str__(self):
+        return self.username
+
+
+def named_actor(name: str) -> _NamedActor:
+    """An actor that is no user (an Alertmanager trigger): its name is what the timeline and panel_events show."""
+    return _NamedActor(name)
 
 
 AUTOPILOT = _NamedActor("autopilot")
@@ -455,11 +463,13 @@ def expected_adoption_pct() -> float:
 def pull_kill_switch(*, actor, reason: str, alert=None) -> bool:
     """Both flags off for every bar, allow-lists and data kept, rollout paused; one transaction.
 
-    `actor=None` with an `alert` is the automatic rollback. Returns False when the switch was already engaged.
+    `actor=None` with an `alert` is the automatic rollback; a :func:`named_actor` is an Alertmanager trigger an
+    admin allowed to pull it (rollout/alert_hooks.py: its secret is its permission). Returns False when the switch
+    was already engaged.
     """
     reason = _require_reason(reason)
     with transaction.atomic():
-        if actor is not None and not permissions.can_trigger_rollback(actor):
+        if actor is not None and not isinstance(actor, _NamedActor) and not permissions.can_trigger_rollback(actor):
             raise NotAllowed("The kill switch needs the permission rollout.trigger_rollback.")
         state = locked_state()
         flags = list(FeatureFlag.objects.select_for_update().order_by("pk"))
@@ -483,12 +493,24 @@ def pull_kill_switch(*, actor, reason: str, alert=None) -> bool:
         return True
 
 
-def release_kill_switch(*, actor, reason: str) -> bool:
+def release_kill_switch(*, actor, reason: str, expected: str | None = None) -> bool:
     """Undo the kill switch: both flags back on for their allow-listed bars (never on for every bar), audited with
-    the reason; the rollout stays paused until someone resumes it. Returns False when it was not engaged."""
+    the reason; the rollout stays paused until someone resumes it. Returns False when it was not engaged.
+
+    `expected` (selectors.kill_switch_identity of the confirmed page) refuses to release another kill switch than
+    the one the person confirmed (released and pulled again meanwhile)."""
     reason = _require_reason(reason)
     with transaction.atomic():
         flags = list(FeatureFlag.objects.select_for_update().order_by("pk"))
+        if (
+            expected is not None
+            and any(flag.kill_switch_engaged for flag in flags)
+            and (kill_switch_identity() != expected)
+        ):
+            raise RolloutError(
+                "This kill switch is not the one you confirmed releasing (it was released and pulled again "
+                "since): nothing changed. Open the release page again to see the current one."
+            )
         if actor is not None and not (
             permissions.can_trigger_rollback(actor) and all(permissions.can_flip(actor, flag) for flag in flags)
         ):

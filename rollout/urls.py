@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rollout import api, phase2_views, views
+from rollout import alert_hooks, api, metrics, ofrep, phase2_views, views
 
 app_name = "rollout"
 urlpatterns = [
@@ -9,6 +9,12 @@ urlpatterns = [
     path("api/v1/flags", api.flags_api, name="flags_api"),
     path("api/v1/flags/snapshot", api.snapshot_api, name="flags_snapshot_api"),
     path("api/v1/flags/explain", api.explain_api, name="explain_api"),
+    path("ofrep/v1/evaluate/flags", ofrep.evaluate_flags, name="ofrep_evaluate_flags"),
+    path("ofrep/v1/evaluate/flags/<str:key>", ofrep.evaluate_flag, name="ofrep_evaluate_flag"),
+    # Prometheus scrape target (issue 23), behind METRICS_TOKEN.
+    path("metrics", metrics.metrics_view, name="metrics"),
+    # Alertmanager webhook receiver (issue 23): opens an incident, may pull the kill switch (rollout/alert_hooks.py).
+    path("hooks/alertmanager/<str:secret>", alert_hooks.alertmanager_hook, name="alertmanager_hook"),
     path("rollout/", views.rollout_page, name="page"),
     path("rollout/flags/<str:key>/flip/", views.flip_flag, name="flip"),
     path("rollout/flags/<str:key>/allow-list/", views.allow_list, name="allow_list"),

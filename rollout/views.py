@@ -49,6 +49,7 @@ from rollout.models import DatabaseBackup, DeploymentRecord, FeatureFlag, FlagSt
 from rollout.phase1 import StepRefused
 
 TIMELINE_PAGE = 100
+ALREADY_ENGAGED = "The kill switch already was engaged (by another click or another person): nothing changed."
 
 
 def _require(allowed: bool) -> None:
@@ -207,6 +208,19 @@ def cockpit_advance(request: HttpRequest):
         messages.error(request, _form_errors(form))
         return redirect(f"{reverse('home')}#phase-4")
     data = form.cleaned_data
+    if data["override_reason"] and not permissions.can_override_gates(request.user):
+        raise PermissionDenied("Overriding a gate needs the permission rollout.override_gate.")
+    fields = {"version": data["version"], "batch_size": None, "override_reason": data["override_reason"]}
+    try:
+        confirmations.check(data["confirm_token"], user=request.user, action="advance", fields=fields)
+    except confirmations.ConfirmationMissing as exc:
+        # An override typed on the cockpit (or a stale or foreign token): the confirmation page with its figures.
+        if FeatureFlag.objects.filter(kill_switch_engaged=True).exists():
+            messages.error(request, services.KILL_SWITCH_HOLDS)
+            return redirect(f"{reverse('home')}#phase-4")
+        confirmation = confirmations.advance(user=request.user, **fields)
+        error = str(exc) if data["confirm_token"] else ""
+        return _confirm(request, confirmation, action_url=reverse("rollout:advance"), error=error)
     try:
         result = services.advance_stage(
             actor=request.user, expected_version=data["version"], override_reason=data["override_reason"]
@@ -293,9 +307,9 @@ def flip_flag(request: HttpRequest, key: str):
     if flag.state == data["state"]:
         messages.warning(request, f"{flag.key} already is {flag.state_label.lower()}: nothing changed.")
         return redirect("rollout:page")
-    confirmation = confirmations.flip(flag=flag, state=data["state"], reason=data["reason"])
+    confirmation = confirmations.flip(user=request.user, flag=flag, state=data["state"], reason=data["reason"])
     try:
-        confirmations.check(data["confirm_token"], action="flip", fields=confirmation.fields)
+        confirmations.check(data["confirm_token"], user=request.user, action="flip", fields=confirmation.fields)
     except confirmations.ConfirmationMissing as exc:
         error = str(exc) if data["confirm_token"] else ""
         return _confirm(request, confirmation, action_url=reverse("rollout:flip", args=[key]), error=error)
@@ -338,10 +352,13 @@ def advance(request: HttpRequest):
         messages.error(request, services.KILL_SWITCH_HOLDS)
         return redirect("rollout:page")
     confirmation = confirmations.advance(
-        version=data["version"], batch_size=data["batch_size"], override_reason=data["override_reason"]
+        user=request.user,
+        version=data["version"],
+        batch_size=data["batch_size"],
+        override_reason=data["override_reason"],
     )
     try:
-        confirmations.check(data["confirm_token"], action="advance", fields=confirmation.fields)
+        confirmations.check(data["confirm_token"], user=request.user, action="advance", fields=confirmation.fields)
     except confirmations.ConfirmationMissing as exc:
         error = str(exc) if data["confirm_token"] else ""
         return _confirm(request, confirmation, action_url=reverse("rollout:advance"), error=error)
@@ -398,22 +415,50 @@ def kill_switch(request: HttpRequest):
     _require(permissions.can_trigger_rollback(request.user))
     kill = selectors.kill_switch_status()
     form = KillSwitchForm(request.POST or None)
-    if request.method == "POST" and not kill.engaged and form.is_valid():
-        try:
-            pulled = services.pull_kill_switch(actor=request.user, reason=form.cleaned_data["reason"])
-        except services.NotAllowed as exc:
-            raise PermissionDenied(str(exc)) from exc
-        if pulled:
-            messages.success(
-                request, "Kill switch engaged: both flags are off for every bar. Undo: Release kill switch."
-            )
-        return redirect("rollout:page")
+    error = ""
     if request.method == "POST" and kill.engaged:
-        messages.warning(request, "The kill switch already is engaged: nothing changed.")
+        messages.warning(request, ALREADY_ENGAGED)
         return redirect("rollout:page")
+    if request.method == "POST" and form.is_valid():
+        try:
+            confirmations.check(form.cleaned_data["confirm_token"], user=request.user, action="kill", fields={})
+        except confirmations.ConfirmationMissing as exc:
+            error = str(exc)
+        else:
+            try:
+                pulled = services.pull_kill_switch(actor=request.user, reason=form.cleaned_data["reason"])
+            except services.NotAllowed as exc:
+                raise PermissionDenied(str(exc)) from exc
+            if pulled:
+                messages.success(
+                    request, "Kill switch engaged: both flags are off for every bar. Undo: Release kill switch."
+                )
+            else:  # another click won the race (it holds the lock first): say so, not an error
+                messages.warning(request, ALREADY_ENGAGED)
+            return redirect("rollout:page")
     status = 400 if request.method == "POST" else 200
-    context = {"form": form, "kill": kill, "confirmation": None if kill.engaged else confirmations.kill_switch()}
+    confirmation = None if kill.engaged else confirmations.kill_switch(user=request.user)
+    context = {"form": form, "kill": kill, "confirmation": confirmation, "error": error}
     return render(request, "rollout/kill_switch.html", context, status=status)
+
+
+def _release(request: HttpRequest, reason: str, *, expected: str):
+    try:
+        released = services.release_kill_switch(actor=request.user, reason=reason, expected=expected)
+    except services.NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except services.RolloutError as exc:
+        messages.error(request, str(exc))
+        return redirect("rollout:page")
+    if released:
+        messages.success(
+            request,
+            "Kill switch released: both flags are on again for their allow-listed bars. The rollout stays "
+            "paused: resume it when you are ready.",
+        )
+    else:
+        messages.warning(request, "The kill switch was not engaged: nothing changed.")
+    return redirect("rollout:page")
 
 
 @require_http_methods(["GET", "POST"])
@@ -422,25 +467,23 @@ def release_kill_switch(request: HttpRequest):
     _require(permissions.can_trigger_rollback(request.user))
     kill = selectors.kill_switch_status()
     form = ReleaseKillSwitchForm(request.POST or None)
+    error = ""
     if request.method == "POST" and form.is_valid():
-        try:
-            released = services.release_kill_switch(actor=request.user, reason=form.cleaned_data["reason"])
-        except services.NotAllowed as exc:
-            raise PermissionDenied(str(exc)) from exc
-        if released:
-            messages.success(
-                request,
-                "Kill switch released: both flags are on again for their allow-listed bars. The rollout stays "
-                "paused: resume it when you are ready.",
-            )
-        else:
+        if not kill.engaged:
             messages.warning(request, "The kill switch was not engaged: nothing changed.")
-        return redirect("rollout:page")
+            return redirect("rollout:page")
+        shown = confirmations.release_fields()
+        try:
+            confirmations.check(form.cleaned_data["confirm_token"], user=request.user, action="release", fields=shown)
+        except confirmations.ConfirmationMissing as exc:
+            error = str(exc)  # the page again, for the kill switch engaged now, with a new token
+        else:
+            return _release(request, form.cleaned_data["reason"], expected=shown["kill_switch"])
     if request.method == "GET" and not kill.engaged:
         messages.info(request, "The kill switch is not engaged: there is nothing to release.")
         return redirect("rollout:page")
     status = 400 if request.method == "POST" else 200
-    context = {"form": form, "kill": kill, "confirmation": confirmations.release()}
+    context = {"form": form, "kill": kill, "confirmation": confirmations.release(user=request.user), "error": error}
     return render(request, "rollout/release_kill_switch.html", context, status=status)
 
 

@@ -75,6 +75,16 @@ def change_listener_closed_after_each_test():
 
 
 @pytest.fixture(autouse=True)
+def no_stale_flags_kept():
+    """The flag API's last known answers (rollout/stale_flags.py) are per process: none leaks between tests."""
+    from rollout.stale_flags import stale_flags
+
+    stale_flags.clear()
+    yield
+    stale_flags.clear()
+
+
+@pytest.fixture(autouse=True)
 def no_flag_cache(settings):
     """Ordinary tests never commit, so no change notification would ever reach the flag cache: read the database.
     tests/rollout/test_flag_cache.py turns it on in committing tests."""
@@ -154,3 +164,23 @@ def eager_celery(settings):
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = before
+
+
+@pytest.fixture(autouse=True, scope="session")
+def client_api_contract():
+    """Every client-API answer a test gets through Django's test client is checked against the OpenAPI document
+    (tests/openapi_contract.py): the contract cannot drift without the suite failing."""
+    from django.test.client import Client
+
+    from tests.openapi_contract import check_django_response
+
+    original = Client.request
+
+    def request(self, **request):
+        response = original(self, **request)
+        check_django_response(response)
+        return response
+
+    Client.request = request
+    yield
+    Client.request = original

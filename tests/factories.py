@@ -6,6 +6,7 @@ from datetime import timedelta
 import factory
 from django.contrib.auth.models import Group
 from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
@@ -311,3 +312,22 @@ def confirmed_post(client, url: str, data: dict, **kwargs):
     match = re.search(r'name="confirm_token" value="([^"]+)"', first.content.decode())
     assert match, "the confirmation page carries no token"
     return client.post(url, {**data, "confirm_token": match.group(1)}, **kwargs)
+
+
+def token_from(client, url: str = "") -> str:
+    """The confirmation token of the page at `url` (the home page's cockpit by default), as a browser would post it:
+    bound to the client's user, the action and the state the page showed (adminpanel.confirmations)."""
+    page = client.get(url or reverse("home")).content.decode()
+    match = re.search(r'name="confirm_token" value="([^"]+)"', page)
+    assert match, f"{url or 'home'} carries no confirmation token"
+    return match.group(1)
+
+
+def confirmed_full_backfill(client, data: dict, **kwargs):
+    """Start an all-bars backfill as the page does: the first POST answers the row-count confirmation, the second
+    posts back its hidden fields (the counts shown and the token bound to them and to the user)."""
+    url = reverse("backfill:backfill_start")
+    first = client.post(url, data).content.decode()
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', first))
+    assert hidden.get("confirm_token"), "the confirmation page carries no token"
+    return client.post(url, {**data, **hidden}, **kwargs)

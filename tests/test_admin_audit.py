@@ -154,6 +154,7 @@ def _walk_world():
 # admin without an entry here fails the walk: whoever registers one must show that it is audited.
 ADD = {
     "auth.group": lambda w: {"name": ["Walkers"]},
+    "rollout.alerttrigger": lambda w: {"name": ["walk-alertmanager"]},
     "adminpanel.user": lambda w: {
         "username": ["walker"],
         "password1": ["Walk-pass-12345"],
@@ -182,6 +183,7 @@ CHANGE = {
     "mappings.servernamemapping": {"server_name": ["Walker Two"]},
     "monitoring.contacttier": {"responsibility": ["walks further"]},
     "monitoring.contact": {"name": ["Walker Contact Two"]},
+    "rollout.alerttrigger": {"name": ["walk-alertmanager-2"], "may_pull_kill_switch": ["on"]},
 }
 # Models whose admin permits no add (reference data, append-only trails, previews made on the bar's page, and
 # BarTender's own rows, which the panel never writes through its admin).

@@ -15,6 +15,7 @@ from adminpanel.models.bartender import (
     Return,
     Sale,
 )
+from adminpanel.models.confirmations import UsedConfirmation
 from adminpanel.models.permissions import BarGroupObjectPermission, BarUserObjectPermission
 
 __all__ = [
@@ -32,5 +33,6 @@ __all__ = [
     "PanelEvent",
     "Return",
     "Sale",
+    "UsedConfirmation",
     "User",
 ]

@@ -1,7 +1,15 @@
 """Monitoring models, one module per concept (STYLE.md: a package once past ~400 lines): health runs, results,
 alerts and phase windows in ``health``; the contact chain and incidents in ``incidents``."""
 
-from monitoring.models.health import Alert, AlertEvent, CheckResult, CheckStatus, HealthRun, PhaseWindow
+from monitoring.models.health import (
+    Alert,
+    AlertEvent,
+    CheckResult,
+    CheckStatus,
+    HealthRun,
+    PhaseWindow,
+    WorkerHeartbeat,
+)
 from monitoring.models.incidents import (
     Contact,
     ContactTier,
@@ -26,4 +34,5 @@ __all__ = [
     "IncidentUpdate",
     "PhaseWindow",
     "Severity",
+    "WorkerHeartbeat",
 ]

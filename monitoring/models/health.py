@@ -63,6 +63,22 @@ class HealthRun(models.Model):
         return f"health run {self.pk} ({self.status}) at {self.started_at:%Y-%m-%d %H:%M}"
 
 
+class WorkerHeartbeat(models.Model):
+    """When a Celery worker last finished the heartbeat task that beat schedules every WORKER_HEARTBEAT_SECONDS
+    (DESIGN.md section 5: worker health is judged by work done, not by a PID). One row per worker host; a page
+    reads the newest one, so no page view ever asks the broker."""
+
+    hostname = models.CharField(max_length=255, unique=True)
+    finished_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "worker_heartbeats"
+        indexes = [models.Index(fields=["-finished_at"], name="worker_heartbeats_finished_idx")]
+
+    def __str__(self):
+        return f"{self.hostname} at {self.finished_at:%Y-%m-%d %H:%M:%S}"
+
+
 class CheckResult(models.Model):
     run = models.ForeignKey(HealthRun, on_delete=models.CASCADE, related_name="results")
     check_name = models.CharField(max_length=64)

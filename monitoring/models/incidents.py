@@ -90,6 +90,7 @@ class Incident(models.Model):
         MANUAL = "manual", "Opened by hand"
         KILL_SWITCH = "kill_switch", "Kill switch pulled"
         AUTO_ROLLBACK = "auto_rollback", "Automatic rollback after a critical alert"
+        ALERTMANAGER = "alertmanager", "Alertmanager alert (webhook trigger)"
 
     severity = models.CharField(max_length=16, choices=Severity.choices)
     status = models.CharField(max_length=16, choices=IncidentStatus.choices, default=IncidentStatus.INVESTIGATING)

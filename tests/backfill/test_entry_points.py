@@ -10,7 +10,7 @@ from adminpanel.models import MigrationServerIdLog, PanelEvent
 from backfill import tasks
 from backfill.backfill import pause_backfill, start_backfill
 from backfill.models import BackfillRun
-from tests.factories import snapshot
+from tests.factories import confirmed_full_backfill, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -87,7 +87,7 @@ def test_a_second_driver_of_the_same_run_does_nothing(scenario):
 
 def test_a_product_owner_starts_a_run_from_the_panel_and_it_completes(scenario, product_user, client_for, eager_celery):
     client = client_for(product_user)
-    response = client.post(reverse("backfill:backfill_start"), {"batch_size": "3", "confirmed": "on"})
+    response = confirmed_full_backfill(client, {"batch_size": "3"})
     assert response.status_code == 302
     run = BackfillRun.objects.get()
     assert run.status == BackfillRun.Status.FINISHED and run.started_by == product_user

@@ -11,7 +11,7 @@ from backfill.backfill import run_batches, start_backfill
 from backfill.models import BackfillRun, ValidationRun
 from backfill.selectors import log_totals, run_outcomes
 from backfill.validation import run_validation
-from tests.factories import BarFactory, snapshot
+from tests.factories import BarFactory, confirmed_full_backfill, make_product, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -104,10 +104,45 @@ def test_a_full_backfill_is_refused_without_confirmation_and_shows_the_rows_it_f
 
 
 def test_the_confirmed_full_backfill_starts_and_is_audited(scenario, product_user, client_for, eager_celery):
-    client_for(product_user).post(reverse("backfill:backfill_start"), {"batch_size": "3", "confirmed": "on"})
+    confirmed_full_backfill(client_for(product_user), {"batch_size": "3"})
     run = BackfillRun.objects.get()
     assert run.bar is None and run.status == BackfillRun.Status.FINISHED
     assert PanelEvent.objects.filter(action="backfill.start", actor=product_user).exists()
+
+
+def test_confirmed_on_without_the_pages_token_starts_nothing(scenario, product_user, client_for, eager_celery):
+    before = snapshot()
+    client = client_for(product_user)
+    response = client.post(reverse("backfill:backfill_start"), {"batch_size": "3", "confirmed": "on"})
+    # The row-count page is shown instead, saying why, and nothing ran.
+    html = response.content.decode()
+    assert response.status_code == 400 and "Confirm first" in html and "This fills server_id on up to 9 rows" in html
+    forged = client.post(
+        reverse("backfill:backfill_start"),
+        {"batch_size": "3", "confirmed": "on", "shown": "sales=0", "confirm_token": "forged"},
+    )
+    assert forged.status_code == 400 and "not valid" in forged.content.decode()
+    assert BackfillRun.objects.count() == 0 and snapshot() == before
+
+
+def test_the_full_backfill_token_is_bound_to_its_user_its_counts_and_used_once(
+    scenario, product_user, client_for, eager_celery
+):
+    url = reverse("backfill:backfill_start")
+    first = client_for(product_user).post(url, {"batch_size": "3"}).content.decode()
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', first))
+    assert hidden["shown"] == "consignments=1;returns=3;sales=5"
+    other = client_for(make_product(username="product_b")).post(url, {"batch_size": "3", **hidden})
+    assert other.status_code == 400 and "another account" in other.content.decode()
+    tampered = client_for(product_user).post(url, {"batch_size": "3", **hidden, "shown": "sales=1"})
+    assert tampered.status_code == 400 and "has changed since" in tampered.content.decode()
+    assert BackfillRun.objects.count() == 0
+    client = client_for(product_user)
+    assert client.post(url, {"batch_size": "3", **hidden}).status_code == 302
+    assert BackfillRun.objects.count() == 1
+    replay = client.post(url, {"batch_size": "3", **hidden})
+    assert replay.status_code == 400 and "already used" in replay.content.decode()
+    assert BackfillRun.objects.count() == 1
 
 
 def test_a_dry_run_or_one_bar_needs_no_confirmation(scenario, product_user, client_for, eager_celery):

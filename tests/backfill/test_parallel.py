@@ -32,6 +32,7 @@ from tests.factories import (
     SaleFactory,
     ServerFactory,
     ServerNameMappingFactory,
+    confirmed_full_backfill,
     member,
     snapshot,
 )
@@ -156,7 +157,7 @@ def test_the_panel_start_fans_out_one_task_per_range(data, eager_celery, product
 
     tasks.run_batches = counting
     try:
-        client_for(product_user).post(reverse("backfill:backfill_start"), {"batch_size": 3, "confirmed": "on"})
+        confirmed_full_backfill(client_for(product_user), {"batch_size": 3})
     finally:
         tasks.run_batches = real
     run = BackfillRun.objects.get()

@@ -17,7 +17,7 @@ from adminpanel.models import PanelEvent
 from backfill import recovery, tasks
 from backfill.backfill import LOCK_KEY, run_backfill, run_batches, start_backfill
 from backfill.models import BackfillRun
-from tests.factories import snapshot
+from tests.factories import confirmed_full_backfill, snapshot
 
 CLOSED_PORT_BROKER = "redis://127.0.0.1:1/0"
 
@@ -125,9 +125,7 @@ def test_a_run_started_while_redis_is_down_fails_at_once_says_why_and_blocks_no_
 ):
     settings.CELERY_BROKER_URL = CLOSED_PORT_BROKER
     client = client_for(product_user)
-    page = client.post(
-        reverse("backfill:backfill_start"), {"batch_size": 2, "confirmed": "on"}, follow=True
-    ).content.decode()
+    page = confirmed_full_backfill(client, {"batch_size": 2}, follow=True).content.decode()
     run = BackfillRun.objects.get()
     assert run.status == BackfillRun.Status.FAILED
     assert run.error == recovery.UNQUEUED_MESSAGE

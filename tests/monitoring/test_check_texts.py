@@ -7,7 +7,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring import check_texts, runbook_page, services
+from monitoring import check_texts, runbook_markdown, services
 from monitoring.health_checks import CHECKS
 from monitoring.models import Alert, CheckResult, HealthRun
 
@@ -19,7 +19,7 @@ def result(name, **fields):
 
 
 def test_every_check_has_a_name_in_words_a_meaning_what_to_do_and_a_runbook_section_that_exists():
-    anchors = {block.anchor for block in runbook_page.runbook_blocks() if block.kind == "heading"}
+    anchors = runbook_markdown.runbook_anchors()
     for check in CHECKS:
         text = check_texts.TEXTS[check.name]
         assert text.title and "_" not in text.title.replace("server_id", ""), check.name

@@ -10,7 +10,7 @@ from django.urls import reverse
 from backfill.models import ValidationCheck, ValidationRun
 from rollout import permissions, runbook
 from rollout.models import RunbookRun, RunbookStep
-from tests.factories import BarFactory, SaleFactory, grant_owner, make_product, state
+from tests.factories import BarFactory, SaleFactory, grant_owner, make_product, state, token_from
 
 
 def steps_of(page: str) -> dict[str, str]:
@@ -85,7 +85,8 @@ def test_stage_4a_shows_its_gates_and_blast_radius_and_starts_from_the_cockpit(c
     assert "Switches 2 bars to simplified mode" in page and "Yes: switch these 2 bars now." in page
     refused = client.post(reverse("rollout:cockpit_advance"), {"version": state().version}, follow=True)
     assert "Tick the confirmation" in refused.content.decode() and state().stage == "off"
-    done = client.post(reverse("rollout:cockpit_advance"), {"version": state().version, "confirm": "1"}, follow=True)
+    data = {"version": state().version, "confirm": "1", "confirm_token": token_from(client)}
+    done = client.post(reverse("rollout:cockpit_advance"), data, follow=True)
     assert "Stage 4a: 2 bars switched" in done.content.decode() and state().stage == "4a"
     assert steps_of(done.content.decode())["stage_4a"] == "running"
 

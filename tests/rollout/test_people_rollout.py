@@ -12,7 +12,7 @@ from django.urls import reverse
 from adminpanel.models import PanelEvent
 from rollout import selectors, services
 from rollout.models import EventKind, FeatureFlag, RolloutEvent
-from tests.factories import BarFactory, advance, confirmed_post, make_support, state
+from tests.factories import BarFactory, advance, confirmed_post, make_support, state, token_from
 
 
 def visible(response) -> str:
@@ -79,7 +79,8 @@ def test_the_kill_switch_is_a_state_with_one_release_and_controls_that_fit_it(
     client = client_for(owner)
     confirm = visible(client.get(reverse("rollout:kill_switch")))
     assert "Turns simplified mode off for 2 bars" in confirm and "Undo: “Release kill switch”" in confirm
-    client.post(reverse("rollout:kill_switch"), {"reason": "errors spike", "confirm": "on"})
+    token = token_from(client, reverse("rollout:kill_switch"))
+    client.post(reverse("rollout:kill_switch"), {"reason": "errors spike", "confirm": "on", "confirm_token": token})
     page = visible(client.get(reverse("rollout:page")))
     assert "Kill switch engaged" in page and "by owner" in page and "errors spike" in page
     assert page.count("Off — kill switch engaged") == 2
@@ -106,7 +107,10 @@ def test_the_kill_switch_is_a_state_with_one_release_and_controls_that_fit_it(
     assert "Turns both flags back on for the 2 bars on their allow-lists" in release
     missing = client.post(reverse("rollout:release_kill_switch"), {"reason": "", "confirm": "on"})
     assert missing.status_code == 400 and FeatureFlag.objects.filter(kill_switch_engaged=True).count() == 2
-    client.post(reverse("rollout:release_kill_switch"), {"reason": "fixed in 1.2.3", "confirm": "on"})
+    token = token_from(client, reverse("rollout:release_kill_switch"))
+    client.post(
+        reverse("rollout:release_kill_switch"), {"reason": "fixed in 1.2.3", "confirm": "on", "confirm_token": token}
+    )
     assert not FeatureFlag.objects.filter(kill_switch_engaged=True).exists()
     assert not FeatureFlag.objects.filter(enabled_globally=True).exists()
     event = RolloutEvent.objects.get(kind=EventKind.KILL_SWITCH_RELEASE)

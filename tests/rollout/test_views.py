@@ -4,7 +4,7 @@ from guardian.shortcuts import assign_perm
 
 from adminpanel.permissions import FLIP_FLAG
 from rollout.models import EventKind, FeatureFlag, RolloutEvent
-from tests.factories import BarFactory, advance, confirmed_post, make_product, mode, state
+from tests.factories import BarFactory, advance, confirmed_post, make_product, mode, state, token_from
 
 WRITES = [
     ("rollout:flip", {"key": "ENABLE_SWITCHING_MODE"}, {"state": "global", "reason": "x"}),
@@ -146,7 +146,9 @@ def test_the_kill_switch_needs_its_confirmation(client_for, owner):
     unconfirmed = client.post(reverse("rollout:kill_switch"), {"reason": "errors"})
     assert unconfirmed.status_code == 400 and "Tick the confirmation" in unconfirmed.content.decode()
     assert not FeatureFlag.objects.filter(kill_switch_engaged=True).exists()
-    confirmed = client.post(reverse("rollout:kill_switch"), {"reason": "errors", "confirm": "on"})
+    token = token_from(client, reverse("rollout:kill_switch"))
+    data = {"reason": "errors", "confirm": "on", "confirm_token": token}
+    confirmed = client.post(reverse("rollout:kill_switch"), data)
     assert confirmed.status_code == 302
     assert FeatureFlag.objects.filter(kill_switch_engaged=True).count() == 2
 
