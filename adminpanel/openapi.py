@@ -59,6 +59,14 @@ TOKEN_ERRORS = {
     "401": _error("No valid, unexpired API token (`WWW-Authenticate` says why)."),
     "403": _error("The token is not scoped to this bar (`bar_not_allowed`)."),
 }
+UNAVAILABLE = {
+    "503": _json(
+        "The database is unreachable and this process has no recent answer to stand in for it "
+        "(`database_unavailable`); a recent one is served instead as a 200 marked `X-Flags-Stale` with its `Age`.",
+        _ref("Error"),
+        **{"Retry-After": {"description": "Seconds to wait before asking again.", "schema": STRING}},
+    )
+}
 NOT_MODIFIED = {"304": {"description": "Not modified: the client's ETag is current (no body).", "headers": ETAG}}
 
 FLAG_READING = _obj(
@@ -254,6 +262,7 @@ def build() -> dict:
                         **TOKEN_ERRORS,
                         "404": _error("No bar has this id (`bar_not_found`)."),
                         **READ_ONLY,
+                        **UNAVAILABLE,
                     },
                     op_id="getFlags",
                     tag="flags",
@@ -274,6 +283,7 @@ def build() -> dict:
                         **NOT_MODIFIED,
                         "401": TOKEN_ERRORS["401"],
                         **READ_ONLY,
+                        **UNAVAILABLE,
                     },
                     op_id="getFlagSnapshot",
                     tag="flags",
@@ -370,8 +380,10 @@ def build() -> dict:
                     {
                         "200": _json("The alerts were taken.", {"type": "object"}),
                         "400": _error("The body is not an Alertmanager payload."),
+                        "403": _error("The trigger was revoked."),
                         "404": {"description": "No active trigger has this secret."},
                         "405": {"description": "Another method than POST."},
+                        "413": {"description": "The body is too large."},
                         "429": {"description": "Rate-limited: too many calls for this trigger."},
                     },
                     op_id="alertmanagerHook",

@@ -34,9 +34,14 @@ def _markdown() -> MarkdownIt:
     return md
 
 
+TASK_BOX = '<input class="task-list-item-checkbox"'
+# A checklist box is a control: it carries a name a screen reader can say (the panel tracks the steps, not the page).
+NAMED_TASK_BOX = TASK_BOX + ' aria-label="Runbook checklist item (the cockpit tracks it, not this page)"'
+
+
 def render(text: str) -> str:
     """Markdown → HTML, raw HTML escaped."""
-    return _markdown().render(text)
+    return _markdown().render(text).replace(TASK_BOX, NAMED_TASK_BOX)
 
 
 def heading_anchors(text: str) -> list[str]:
