@@ -10,7 +10,8 @@ RLS_TABLES = ("sales", "consignments", "returns")
 POLICY_COMMANDS = ("SELECT", "INSERT", "UPDATE", "DELETE")
 OPERATING_MODE_INDEX = "idx_bars_operating_mode"
 # BarTender's client queries under Row Level Security (runbook: "RLS latency < 50 ms"), as (role, name, SQL) with
-# %(user)s = the app user put in app.user_id and %(bar)s = that user's bar. The health check probes them every run
+# %(user)s = the signed-in BarTender user (the `sub` of the JWT claims) and %(bar)s = that user's bar. The health
+# check probes them every run
 # as the client role; bench/rls.py measures them (and the unfiltered ORDER BY … LIMIT shapes, which no policy can
 # serve under 50 ms at 5M sales: clients send the filtered form).
 RLS_CLIENT_QUERIES = (

@@ -317,7 +317,8 @@ WHERE b.id = s.bar_id;
 
 
 # After Phase 2's step 2, as the bars' managers would: each server's exact name mapped, except in one bar in a
-# hundred (coverage work for its manager). Idempotent: a bar with mappings already is left alone.
+# hundred, the seed's bar i with i mod 100 = 7 ("… #00007"), whose servers record their own sales (coverage work for
+# its manager; the backfill's fallback still finds them). Idempotent: a bar with mappings already is left alone.
 SQL_MAPPINGS_AFTER_STEP_2 = """
 INSERT INTO server_name_mappings (bar_id, server_name, normalized_name, user_id, created_at, updated_at)
 SELECT m.bar_id, n.raw, n.norm, m.user_id, now(), now()
@@ -325,7 +326,7 @@ FROM bar_members m
 JOIN auth.users u ON u.id = m.user_id
 JOIN unnest(%(names)s::text[], %(normalized)s::text[]) AS n(raw, norm) ON n.raw = u.raw_user_meta_data->>'full_name'
 WHERE m.role = 'server'
-  AND abs(hashtext(m.bar_id::text)) %% 100 <> 7
+  AND NOT EXISTS (SELECT 1 FROM bars b WHERE b.id = m.bar_id AND b.name ~ '#[0-9]{3}07$')
   AND NOT EXISTS (SELECT 1 FROM server_name_mappings x WHERE x.bar_id = m.bar_id)
 ON CONFLICT DO NOTHING;
 """

@@ -397,10 +397,10 @@ HEALTH_CONSECUTIVE_FAILURES = {
 HEALTH_ADOPTION_EXPECTED_PCT = _env_float("HEALTH_ADOPTION_EXPECTED_PCT", None)
 HEALTH_RLS_WINDOW_MINUTES = int(ENV.get("HEALTH_RLS_WINDOW_MINUTES", "60"))
 HEALTH_CHECK_STATEMENT_TIMEOUT_MS = int(ENV.get("HEALTH_CHECK_STATEMENT_TIMEOUT_MS", "5000"))
-# The non-owner database role the "RLS client query latency" check runs BarTender's client queries as (Supabase:
-# "authenticated"); adminpanel 0013 creates `bartender_client` when the panel's user may create roles. Each probe
-# is cut after RLS_PROBE_TIMEOUT_MS (a cut probe counts as that long).
-RLS_PROBE_ROLE = ENV.get("RLS_PROBE_ROLE", "bartender_client")
+# The database role the "RLS client query latency" check, the Phase 1 load test and bench/rls.py run BarTender's
+# client queries as, with `request.jwt.claims` set as PostgREST sets them: Supabase's `authenticated` (the panel's
+# role must be a member of it). Each probe is cut after RLS_PROBE_TIMEOUT_MS (a cut probe counts as that long).
+RLS_PROBE_ROLE = ENV.get("RLS_PROBE_ROLE", "authenticated")
 RLS_PROBE_TIMEOUT_MS = int(ENV.get("RLS_PROBE_TIMEOUT_MS", "1000"))
 HEALTH_RUN_INTERVAL_SECONDS = int(ENV.get("HEALTH_RUN_INTERVAL_SECONDS", "300"))
 # Checks are "stale" (banner on every page, `manage.py healthcheck` exits 7) when the last run is older than this:

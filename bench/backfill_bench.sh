@@ -24,12 +24,14 @@ url() { echo "postgresql://bartender@127.0.0.1:$PORT/$1"; }
 if [ -z "$("${PSQL[@]}" -Atc "SELECT 1 FROM pg_database WHERE datname = '$SEED'")" ]; then
   "${PSQL[@]}" -c "CREATE DATABASE ${SEED}_partial"
   DATABASE_URL=$(url "${SEED}_partial") "$ROOT/.venv/bin/python" "$ROOT/manage.py" migrate --noinput -v 0
+  DATABASE_URL=$(url "${SEED}_partial") "$ROOT/.venv/bin/python" "$ROOT/manage.py" standin --phase2 -v 0
   DATABASE_URL=$(url "${SEED}_partial") "$ROOT/.venv/bin/python" "$ROOT/manage.py" seed_demo \
     --bars "$BARS" --sales "$SALES" >/dev/null
   "${PSQL[@]}" -c "ALTER DATABASE ${SEED}_partial RENAME TO $SEED"  # only a complete seed is reused
 else
   # A seed made before newer migrations: bring it up to date (the copies inherit it).
   DATABASE_URL=$(url "$SEED") "$ROOT/.venv/bin/python" "$ROOT/manage.py" migrate --noinput -v 0
+  DATABASE_URL=$(url "$SEED") "$ROOT/.venv/bin/python" "$ROOT/manage.py" standin --phase2 -v 0
 fi
 "${PSQL[@]}" -c "DROP DATABASE IF EXISTS $A" -c "DROP DATABASE IF EXISTS $B" \
   -c "CREATE DATABASE $A TEMPLATE $SEED" -c "CREATE DATABASE $B TEMPLATE $SEED"

@@ -35,6 +35,7 @@ def use_bench_database() -> None:
     # Pages name their static files through the manifest, as in production: build it (a fresh clone has none).
     call_command("collectstatic", interactive=False, verbosity=0)
     call_command("migrate", verbosity=0, interactive=False)
+    call_command("standin", "--phase2", verbosity=0)  # the stand-in BarTender, after Phase 2
 
 
 def seed(bars: int, sales: int) -> None:

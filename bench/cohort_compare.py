@@ -34,6 +34,8 @@ def use_database(*, bars: int, sales: int) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
+
+    call_command("standin", "--phase2", verbosity=0)  # the stand-in BarTender, after Phase 2
     from adminpanel.models import Bar
     from adminpanel.seeding import seed_demo
 

@@ -54,13 +54,15 @@ def use_database(name: str) -> None:
 
     call_command("migrate", verbosity=0, interactive=False)
 
+    call_command("standin", "--phase2", verbosity=0)  # the stand-in BarTender, after Phase 2
+
 
 # Extra mappings up to MAPPINGS: a nickname per server ("<name> 2", "<name> 3", ...) in its own bar.
 SQL_EXTRA_MAPPINGS = """
-INSERT INTO server_name_mappings (bar_id, server_name, normalized_name, user_id, created_by_id, updated_by_id,
+INSERT INTO server_name_mappings (bar_id, server_name, normalized_name, user_id,
                                   created_at, updated_at)
-SELECT m.bar_id, m.server_name || ' ' || n, m.normalized_name || ' ' || n, m.user_id, m.created_by_id,
-       m.updated_by_id, m.created_at, m.updated_at
+SELECT m.bar_id, m.server_name || ' ' || n, m.normalized_name || ' ' || n, m.user_id,
+       m.created_at, m.updated_at
 FROM (SELECT * FROM server_name_mappings ORDER BY id LIMIT %(base)s) AS m, generate_series(2, 4) AS n
 ORDER BY n, m.id
 LIMIT %(missing)s
@@ -71,7 +73,7 @@ ON CONFLICT DO NOTHING
 SQL_LOG_ROWS = """
 INSERT INTO migration_server_id_log (sale_id, server_name, resolved_server_id, fallback_used, fallback_reason,
                                      created_at, bar_id)
-SELECT s.id, s.server_name, s.created_by_id, s.id %% 100 < 12,
+SELECT s.id, s.server_name, s.created_by, s.id %% 100 < 12,
        CASE WHEN s.id %% 100 < 11 THEN 'created_by fallback'
             WHEN s.id %% 100 = 11 THEN 'resolution failed: unknown name' END,
        now() - interval '2 days', s.bar_id
@@ -83,8 +85,8 @@ LIMIT %(missing)s
 
 
 SQL_TOP_UP = """
-INSERT INTO sales (bar_id, server_id, created_by_id, server_name, amount, created_at)
-SELECT bar_id, server_id, created_by_id, server_name, amount, created_at + %(gap)s
+INSERT INTO sales (bar_id, server_id, created_by, server_name, amount, created_at)
+SELECT bar_id, server_id, created_by, server_name, amount, created_at + %(gap)s
 FROM sales WHERE created_at > (SELECT max(created_at) FROM sales) - %(gap)s
 """
 

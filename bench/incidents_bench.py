@@ -57,7 +57,7 @@ def load(args) -> None:
         cursor.execute(
             """
             WITH pool AS (SELECT array_agg(id ORDER BY id) AS ids, count(*) AS n FROM bars),
-                 server AS (SELECT id FROM users LIMIT 1)
+                 server AS (SELECT id FROM auth.users LIMIT 1)
             INSERT INTO sales (bar_id, server_id, amount, created_at)
             SELECT pool.ids[1 + (g * 7919) %% pool.n], CASE WHEN g %% 20 = 0 THEN NULL ELSE server.id END, 1000,
                    now() - (g %% 3600) * interval '1 second'
@@ -126,6 +126,7 @@ def main() -> None:
 
     setup_test_environment()  # the test client's host name is allowed
     call_command("migrate", verbosity=0, interactive=False)
+    call_command("standin", "--phase2", verbosity=0)  # the stand-in BarTender, after Phase 2
     if not kept:
         load(args)
     admin, _ = User.objects.get_or_create(username="bench-incidents", defaults={"is_superuser": True})

@@ -14,6 +14,7 @@ DB=bartender_bench_mappings
 psql -X -q -h 127.0.0.1 -p "$PORT" -U bartender -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 export DATABASE_URL="postgresql://bartender@127.0.0.1:$PORT/$DB"
 "$ROOT/.venv/bin/python" "$ROOT/manage.py" migrate --noinput -v 0
+"$ROOT/.venv/bin/python" "$ROOT/manage.py" standin --phase2 -v 0
 "$ROOT/.venv/bin/python" "$ROOT/manage.py" seed_demo --bars "$BARS" --sales "$SALES"
 cd "$ROOT"
 "$ROOT/.venv/bin/python" "$ROOT/bench/mappings_bench.py"

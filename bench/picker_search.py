@@ -25,6 +25,8 @@ from django.core.management import call_command  # noqa: E402
 
 call_command("migrate", verbosity=0, interactive=False)
 
+call_command("standin", "--phase2", verbosity=0)  # the stand-in BarTender, after Phase 2
+
 from django.contrib.auth.models import Group  # noqa: E402
 from django.db import connection  # noqa: E402
 from guardian.shortcuts import assign_perm  # noqa: E402
@@ -39,17 +41,17 @@ SELECT gen_random_uuid(), (ARRAY['Maquis','Chez','Café','Bar','Le Relais'])[1 +
        || (ARRAY['Baobab','Étoile','Fatou','Lagune','Plateau','Cocody','Yopougon'])[1 + (g / 5) % 7] || ' ' || g,
        '{}', false, now()
 FROM generate_series(1, 10000) g;
-INSERT INTO users (id, password, is_superuser, username, first_name, last_name, email, is_staff, is_active,
-                   date_joined, display_name)
-SELECT gen_random_uuid(), '!', false, 'user' || g, '', '', '', false, true, now(),
-       (ARRAY['Aïcha','Awa','Zoé','Moussa','Koffi','Mariam','Éric','Fatou'])[1 + g % 8] || ' '
-       || (ARRAY['Koné','Traoré','Diallo','Kouassi','Yao','Bamba'])[1 + (g / 8) % 6] || ' ' || g
+INSERT INTO auth.users (id, email, raw_user_meta_data, created_at)
+SELECT gen_random_uuid(), 'user' || g || '@bench.invalid',
+       jsonb_build_object('username', 'user' || g, 'full_name',
+         (ARRAY['Aïcha','Awa','Zoé','Moussa','Koffi','Mariam','Éric','Fatou'])[1 + g % 8] || ' '
+         || (ARRAY['Koné','Traoré','Diallo','Kouassi','Yao','Bamba'])[1 + (g / 8) % 6] || ' ' || g), now()
 FROM generate_series(1, 60000) g;
 INSERT INTO bar_members (bar_id, user_id, role, is_active, created_at)
 SELECT b.id, u.id, 'server', true, now()
-FROM (SELECT id, row_number() OVER (ORDER BY username) AS n FROM users) u
+FROM (SELECT id, row_number() OVER (ORDER BY email) AS n FROM auth.users) u
 JOIN (SELECT id, row_number() OVER (ORDER BY name) AS n FROM bars) b ON b.n = 1 + (u.n % 10000);
-ANALYZE bars; ANALYZE users; ANALYZE bar_members;
+ANALYZE bars; ANALYZE auth.users; ANALYZE bar_members;
 """
 
 

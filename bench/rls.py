@@ -1,19 +1,21 @@
-"""Bench: Row Level Security as BarTender's clients meet it, step 3's policies against 0011's in the same run.
+"""Bench: Row Level Security as BarTender's clients meet it, under runbook step 3's policies.
 
     bin/dev setup && .venv/bin/python bench/rls.py              # fresh database, 10k bars / 5M sales
     .venv/bin/python bench/rls.py --reuse                        # the database an earlier run left
 
 DESIGN.md §8 wants every client query of each role p95 < 50 ms at 5M sales, inserts at 100/s included (the
 runbook's "RLS latency < 50 ms"). The bench creates its own database `bartender_rlsbench` on bin/dev's cluster
-(port BARTENDER_PG_PORT, 25432 by default), migrates it, seeds it with set-based SQL, and then, for step 3's
-policies and for 0011's (switched with the migration's own SQL from `manage.py sqlmigrate`, backwards then
-forwards), runs every client query as a non-owner role with `app.user_id` set to a random server or manager, while
+(port BARTENDER_PG_PORT, 25432 by default), migrates the panel's schema, creates the Supabase-shaped stand-in,
+applies the runbook's six migrations with the panel's Phase 2 machinery, seeds it with set-based SQL, and then runs
+every client query as Supabase's clients do — role `authenticated` with `request.jwt.claims` naming a random server
+or manager — while
 sales are recorded at 100/s in full mode and 100/s in simplified mode. It prints p50/p95/p99 per query; a sample
 cut by the statement timeout counts as the timeout and is shown with ">=". Figures and their reading:
 bench/rls_README.md.
 """
 
 import argparse
+import json
 import math
 import os
 import random
@@ -34,8 +36,7 @@ from adminpanel.config import local_secret_key  # noqa: E402
 PORT = os.environ.get("BARTENDER_PG_PORT", "25432")
 BENCH_DB = "bartender_rlsbench"
 # Like BarTender's client role: table grants only, no access to bar_members (the policies' functions read it).
-CLIENT_ROLE = "bartender_rlsbench_client"
-MIGRATION = ("adminpanel", "0011_rls_policies_computed_once")
+CLIENT_ROLE = "authenticated"
 INSERTS_PER_SECOND = 100
 P95_TARGET_MS = 50
 
@@ -44,7 +45,8 @@ P95_TARGET_MS = 50
 class ClientQuery:
     """A statement a BarTender client sends as `role` ("server" or "manager") of a bar in `mode` (any if None).
 
-    Parameters: %(user)s is the app user (also `app.user_id`), %(bar)s their bar, %(server)s a server of that bar.
+    Parameters: %(user)s is the signed-in user (the JWT claims' sub), %(bar)s their bar, %(server)s a server of
+    that bar.
     """
 
     name: str
@@ -89,14 +91,14 @@ INSERTS = (
     ClientQuery(
         "server: records own sale (full mode)",
         "server",
-        "INSERT INTO sales (bar_id, server_id, created_by_id, amount, created_at) "
+        "INSERT INTO sales (bar_id, server_id, created_by, amount, created_at) "
         "VALUES (%(bar)s, %(user)s, %(user)s, 1500, now())",
         mode="full",
     ),
     ClientQuery(
         "manager: records a server's sale (simplified)",
         "manager",
-        "INSERT INTO sales (bar_id, server_id, created_by_id, amount, created_at) "
+        "INSERT INTO sales (bar_id, server_id, created_by, amount, created_at) "
         "VALUES (%(bar)s, %(server)s, %(user)s, 1500, now())",
         mode="simplified",
     ),
@@ -124,9 +126,9 @@ SELECT bar_id, 'Bench bar ' || i,
 FROM bench_people WHERE k = 0
 """
 SEED_USERS = """
-INSERT INTO users (id, password, is_superuser, username, first_name, last_name, email, is_staff, is_active,
-                   date_joined, display_name)
-SELECT user_id, '!', false, 'rlsbench-' || i || '-' || k, '', '', '', false, true, now(), 'Bench ' || role || ' ' || k
+INSERT INTO auth.users (id, email, raw_user_meta_data, created_at)
+SELECT user_id, 'rlsbench-' || i || '-' || k || '@bench.invalid',
+       jsonb_build_object('username', 'rlsbench-' || i || '-' || k, 'full_name', 'Bench ' || role || ' ' || k), now()
 FROM bench_people
 """
 SEED_MEMBERS = """
@@ -134,7 +136,7 @@ INSERT INTO bar_members (bar_id, user_id, role, is_active, created_at)
 SELECT bar_id, user_id, role, true, now() - interval '1 year' FROM bench_people
 """
 SEED_SALES = """
-INSERT INTO sales (bar_id, server_id, created_by_id, server_name, amount, created_at)
+INSERT INTO sales (bar_id, server_id, created_by, server_name, amount, created_at)
 SELECT s.bar_id, CASE WHEN r.h %% 20 <> 0 THEN s.user_id END,
        CASE WHEN s.simplified THEN s.manager_id ELSE s.user_id END, 'Bench server ' || s.k, 100 + r.h %% 5000, r.at
 FROM (SELECT g, h, now() - make_interval(secs => (h >> 8) %% (30 * 86400)) AS at
@@ -195,7 +197,8 @@ def create_database(*, bars: int, sales: int) -> None:
         conn.execute(f"CREATE DATABASE {BENCH_DB}")
     started = time.perf_counter()
     manage("migrate", "--noinput")
-    print(f"migrated in {time.perf_counter() - started:.0f} s")
+    manage("standin", "--phase2")
+    print(f"migrated, stand-in created and the six runbook migrations applied in {time.perf_counter() - started:.0f} s")
     started = time.perf_counter()
     params = {"bars": bars, "sales": sales}
     # As the cluster's superuser, only to skip the foreign-key triggers (session_replication_role): every seeded
@@ -214,31 +217,19 @@ def create_database(*, bars: int, sales: int) -> None:
         for _, definition in indexes:
             conn.execute(definition)
     with psycopg.connect(url("bartender", BENCH_DB), autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE bars, users, bar_members, sales")
+        conn.execute("VACUUM ANALYZE bars, auth.users, bar_members, sales")
     print(f"seeded {bars} bars, {bars * 6} members, {sales} sales in {time.perf_counter() - started:.0f} s")
-
-
-def grant_client_role() -> None:
-    with psycopg.connect(url("bartender", BENCH_DB), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [CLIENT_ROLE]).fetchone():
-            conn.execute(f"CREATE ROLE {CLIENT_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS")
-        conn.execute(f"GRANT {CLIENT_ROLE} TO CURRENT_USER")
-        conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON sales, consignments, returns TO {CLIENT_ROLE}")
-        conn.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {CLIENT_ROLE}")
-
-
-def use_policies(*, step3: bool) -> None:
-    """Step 3's policies (0011 backwards: its indexes and functions go too) or 0011's (forwards)."""
-    started = time.perf_counter()
-    psql(manage("sqlmigrate", *MIGRATION, *(["--backwards"] if step3 else [])))
-    print(f"{'step 3' if step3 else '0011'} policies in place in {time.perf_counter() - started:.0f} s")
 
 
 def client_connection() -> psycopg.Connection:
     # No server-side prepared statements: every execution is planned with its own values, as psql plans them.
     conn = psycopg.connect(url("bartender", BENCH_DB), autocommit=True, prepare_threshold=None)
-    conn.execute(f"SET ROLE {CLIENT_ROLE}")
+    conn.execute("SELECT set_config('role', %s, false)", [CLIENT_ROLE])
     return conn
+
+
+def claims_of(user: str) -> str:
+    return json.dumps({"sub": user, "role": CLIENT_ROLE, "aud": "authenticated"})
 
 
 def load_people() -> list[Person]:
@@ -252,7 +243,7 @@ def pool(people: list[Person], query: ClientQuery) -> list[Person]:
 
 def timed(cursor: psycopg.Cursor, query: ClientQuery, person: Person, timeout_ms: int) -> float:
     """Milliseconds of one execution as `person`; a statement cut by the timeout counts as the timeout."""
-    cursor.execute("SELECT set_config('app.user_id', %s, false)", [person.user])
+    cursor.execute("SELECT set_config('request.jwt.claims', %s, false)", [claims_of(person.user)])
     started = time.perf_counter()
     try:
         cursor.execute(query.sql, person.params)
@@ -322,8 +313,8 @@ def report(results: dict[str, dict[str, list[float]]], timeout_ms: int) -> None:
             samples = by_query[query.name]
             figures = " ".join(f"{cell(percentile(samples, p)):>9}" for p in (50, 95, 99))
             print(f"{query.name:48} {label:8} {len(samples):5} {figures}")
-    missed = [q.name for q in (*CLIENT_QUERIES, *INSERTS) if percentile(results["0011"][q.name], 95) >= P95_TARGET_MS]
-    print(f"\n0011: p95 < {P95_TARGET_MS} ms for every query" + (f" except: {'; '.join(missed)}" if missed else ""))
+    missed = [q.name for q in (*CLIENT_QUERIES, *INSERTS) if percentile(results["step 3"][q.name], 95) >= P95_TARGET_MS]
+    print(f"\nstep 3: p95 < {P95_TARGET_MS} ms for every query" + (f" except: {'; '.join(missed)}" if missed else ""))
 
 
 def main() -> None:
@@ -338,12 +329,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.reuse:
         create_database(bars=args.bars, sales=args.sales)
-    grant_client_role()
     people = load_people()
-    results = {}
-    for label, step3 in (("step 3", True), ("0011", False)):
-        use_policies(step3=step3)
-        results[label] = measure(people, args)
+    results = {"step 3": measure(people, args)}
     report(results, args.timeout)
 
 

@@ -14,6 +14,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
   export DATABASE_URL="postgresql://bartender@127.0.0.1:$PORT/bartender_bench"
 fi
 "$ROOT/.venv/bin/python" "$ROOT/manage.py" migrate --noinput -v 0
+"$ROOT/.venv/bin/python" "$ROOT/manage.py" standin --phase2 -v 0
 echo "seed_demo --bars $BARS --sales $SALES (fresh database):"
 /usr/bin/time -f "wall %es, max RSS %MkB" "$ROOT/.venv/bin/python" "$ROOT/manage.py" seed_demo --bars "$BARS" --sales "$SALES"
 echo "same command again (idempotent, adds nothing):"

@@ -14,6 +14,7 @@ window's rows only.
 ``tests/monitoring/test_checks_match_runbook.py`` holds every check against the runbook's SQL run raw.
 """
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -596,19 +597,25 @@ RLS_PROBE_PEOPLE = {
 
 
 class _UndoProbe(Exception):
-    """Rolls a probe's savepoint back, so its role and app.user_id end with it."""
+    """Rolls a probe's savepoint back, so its role and JWT claims end with it."""
+
+
+def jwt_claims(user_id, role: str = "authenticated") -> str:
+    """The claims PostgREST puts in ``request.jwt.claims`` for a signed-in Supabase user (auth.uid() reads sub)."""
+    return json.dumps({"sub": str(user_id), "role": role, "aud": "authenticated"})
 
 
 def _probe(cursor, *, role: str, user_id, bar_id, sql: str, timeout_ms: int) -> float:
-    """One client query as `role` with app.user_id set, in a savepoint that is always rolled back; its ms (a
-    statement cut by the timeout counts as the timeout)."""
+    """One client query as Supabase's clients run it — `role` (``authenticated``) with ``request.jwt.claims`` set,
+    everything transaction-local (pooler-safe) — in a savepoint that is always rolled back; its ms (a statement cut
+    by the timeout counts as the timeout)."""
     elapsed = float(timeout_ms)
     try:
         with transaction.atomic():
             cursor.execute(
-                "SELECT set_config('role', %s, true), set_config('app.user_id', %s, true), "
+                "SELECT set_config('role', %s, true), set_config('request.jwt.claims', %s, true), "
                 "set_config('statement_timeout', %s, true)",
-                [role, str(user_id), f"{timeout_ms}ms"],
+                [role, jwt_claims(user_id, role), f"{timeout_ms}ms"],
             )
             started = time.perf_counter()
             cursor.execute(sql, {"user": user_id, "bar": bar_id})
@@ -624,8 +631,8 @@ def _probe(cursor, *, role: str, user_id, bar_id, sql: str, timeout_ms: int) -> 
 
 
 def check_rls_client_latency(*, now: datetime) -> CheckOutcome:
-    """BarTender's client queries (runbook_sql.RLS_CLIENT_QUERIES) run now as the non-owner role, under the RLS
-    policies, each once for a real server and a real manager: the slowest against the runbook's 50 ms."""
+    """BarTender's client queries (runbook_sql.RLS_CLIENT_QUERIES) run now as Supabase's ``authenticated`` role with
+    a real server's and a real manager's JWT claims, under the RLS policies: the slowest against the runbook's 50 ms."""
     warning, critical = threshold("query_latency_warning_ms"), threshold("query_latency_critical_ms")
     limits = f"critical > {critical:g} ms, warning > {warning:g} ms"
     role = settings.RLS_PROBE_ROLE
@@ -640,7 +647,7 @@ def check_rls_client_latency(*, now: datetime) -> CheckOutcome:
             status=UNKNOWN,
             threshold=limits,
             error=f"the database role {role!r} (RLS_PROBE_ROLE) does not exist or is not granted to the panel's "
-            "user: create it NOLOGIN with SELECT on sales, consignments and returns",
+            f"user: GRANT {role} TO the panel's role (Supabase's clients run as it)",
         )
     people = {kind: _fetchone(sql) for kind, sql in RLS_PROBE_PEOPLE.items()}
     timings, skipped = {}, []

@@ -1,11 +1,15 @@
 """Runbook 1.1's load test: "simulate 100+ sales/second to verify RLS index performance", as the clients do it.
 
-Sales are inserted at a set rate for a set time by a non-owner database role with `app.user_id` set, so every
-statement goes through the Row Level Security policies the BarTender clients meet (the panel's own role owns the
-tables, which RLS does not restrict). The writes go into a scratch bar in simplified mode, created for the test
-(a manager recording sales on behalf of its servers: the policy that costs most) and removed afterwards with every
-row it got, so the test leaves nothing behind. Insert and select latencies are measured one statement at a time
-and reported as p50/p95/p99 against the RLS target (DESIGN.md section 8: p95 under 50 ms, inserts at 100/s).
+Sales are inserted at a set rate for a set time as Supabase's clients send them through PostgREST: each statement in
+its own transaction, as the role `authenticated` (RLS_PROBE_ROLE, or LOAD_TEST_DB_ROLE) with `request.jwt.claims`
+set for the signed-in BarTender user, both transaction-local (so it also runs through a pooler in transaction mode).
+Every statement goes through the Row Level Security policies the BarTender clients meet (the panel's own role owns
+the tables, which RLS does not restrict). The writes go into a scratch bar in simplified mode, created for the test
+with BarTender users of its own (auth.users) and removed afterwards with every row it got, so the test leaves nothing
+behind. Once Phase 2 has added server_id, a manager records sales on behalf of its servers (the policy that costs
+most); before it (Phase 1, where the runbook puts the load test) the manager records them as BarTender does today,
+and the client reads that name a server_id are left out. Insert and select latencies are measured one statement at a
+time and reported as p50/p95/p99 against the RLS target (DESIGN.md section 8: p95 under 50 ms, inserts at 100/s).
 
 It refuses to run while a rollout stage is live: it would add load and sales while real bars are switching.
 
@@ -13,6 +17,7 @@ The client statements are all in LOAD_TEST_QUERIES (one list), so they can be ke
 set the RLS work (issue 16) measures.
 """
 
+import json
 import logging
 import math
 import threading
@@ -24,6 +29,7 @@ from dataclasses import dataclass
 import psycopg
 from django.conf import settings
 from django.db import connection
+from psycopg.types.json import Jsonb
 
 from adminpanel import runbook_sql
 from rollout.models import RolloutState, Stage
@@ -35,7 +41,7 @@ logger = logging.getLogger(__name__)
 class LoadQuery:
     name: str
     kind: str  # "insert" or "select": which latency family it counts in
-    as_user: str  # "manager" or "server": whose app.user_id it runs under
+    as_user: str  # "manager" or "server": whose JWT claims it runs under
     sql: str
 
 
@@ -45,9 +51,17 @@ LOAD_TEST_QUERIES = (
         "manager records a sale for a server (simplified mode)",
         "insert",
         "manager",
-        "INSERT INTO sales (bar_id, server_id, created_by_id, server_name, amount, created_at) "
+        "INSERT INTO sales (bar_id, server_id, created_by, server_name, amount, created_at) "
         "VALUES (%(bar)s, %(server)s, %(manager)s, %(name)s, %(amount)s, now()) RETURNING id",
     ),
+)
+# Before Phase 2 (no server_id yet): the manager records the sale, the typed name kept as today.
+BEFORE_PHASE2_INSERT = LoadQuery(
+    "manager records a sale (before Mode Switching)",
+    "insert",
+    "manager",
+    "INSERT INTO sales (bar_id, created_by, server_name, amount, created_at) "
+    "VALUES (%(bar)s, %(manager)s, %(name)s, %(amount)s, now()) RETURNING id",
 )
 # The selects are BarTender's client queries, the same set the health check probes every run (issue 16).
 LOAD_TEST_QUERIES += tuple(
@@ -55,7 +69,8 @@ LOAD_TEST_QUERIES += tuple(
     for role, name, sql in runbook_sql.RLS_CLIENT_QUERIES
 )
 SERVERS = 4
-SET_USER = "SELECT set_config('app.user_id', %s, false)"
+# What PostgREST does at the start of each request's transaction.
+AS_CLIENT = "SELECT set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
 # The server-side select reads the sales of the first scratch server, whose session it runs in.
 
 
@@ -149,7 +164,7 @@ class _Scratch:
     servers: list[str]
     names: list[str]
     role: str
-    created_role: bool
+    claims: dict
 
 
 def _create_scratch(conn: psycopg.Connection, tag: str) -> _Scratch:
@@ -167,42 +182,32 @@ def _create_scratch(conn: psycopg.Connection, tag: str) -> _Scratch:
             (server, "server", label) for server, label in zip(servers, names, strict=True)
         ]:
             conn.execute(
-                "INSERT INTO users (id, password, is_superuser, username, first_name, last_name, email, is_staff, "
-                "is_active, date_joined, display_name) VALUES (%s, '!load-test', false, %s, '', '', '', false, "
-                "true, now(), %s)",
-                [user_id, f"loadtest-{tag}-{user_id[:8]}", name],
-            )
+                "INSERT INTO auth.users (id, email, raw_user_meta_data, created_at) VALUES (%s, %s, %s, now())",
+                [user_id, f"loadtest-{tag}-{user_id[:8]}@load-test.invalid",
+                 Jsonb({"username": f"loadtest-{tag}-{user_id[:8]}", "full_name": name})],
+            )  # fmt: skip
             conn.execute(
                 "INSERT INTO bar_members (bar_id, user_id, role, is_active, created_at) "
                 "VALUES (%s, %s, %s, true, now())",
                 [bar, user_id, role],
             )
-    role, created = settings.LOAD_TEST_DB_ROLE, False
-    if not role:
-        role, created = f"bt_load_test_{tag}", True
-        with conn.transaction():
-            conn.execute(f'CREATE ROLE "{role}" NOLOGIN NOSUPERUSER NOBYPASSRLS')
-            conn.execute(f'GRANT "{role}" TO CURRENT_USER')
-            conn.execute(f'GRANT SELECT, INSERT ON sales TO "{role}"')
-            conn.execute(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
-    return _Scratch(bar, manager, servers, names, role, created)
+    role = settings.LOAD_TEST_DB_ROLE or settings.RLS_PROBE_ROLE
+    claims = {
+        who: json.dumps({"sub": user_id, "role": role, "aud": "authenticated"})
+        for who, user_id in (("manager", manager), ("server", servers[0]))
+    }
+    return _Scratch(bar, manager, servers, names, role, claims)
 
 
 def _remove_scratch(conn: psycopg.Connection, scratch: _Scratch) -> None:
-    """Delete everything the test created, as the owner: its sales, members, users, bar, and its role."""
-    conn.execute("RESET ROLE")
+    """Delete everything the test created, as the owner: its sales, members, users and bar."""
     with conn.transaction():
         users = [scratch.manager, *scratch.servers]
         conn.execute("DELETE FROM sales WHERE bar_id = %s", [scratch.bar])
         conn.execute("DELETE FROM bar_members WHERE bar_id = %s", [scratch.bar])
         conn.execute("DELETE FROM feature_flag_bars WHERE bar_id = %s", [scratch.bar])
-        conn.execute("DELETE FROM users WHERE id = ANY(%s::uuid[])", [users])
+        conn.execute("DELETE FROM auth.users WHERE id = ANY(%s::uuid[])", [users])
         conn.execute("DELETE FROM bars WHERE id = %s", [scratch.bar])
-    if scratch.created_role:
-        with conn.transaction():
-            conn.execute(f'REVOKE ALL ON sales FROM "{scratch.role}"')
-            conn.execute(f'REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM "{scratch.role}"')
-            conn.execute(f'DROP ROLE "{scratch.role}"')
 
 
 def run_load_test(
@@ -218,30 +223,29 @@ def run_load_test(
     check_may_run(rate=rate, seconds=seconds)
     total = rate * seconds
     tag = uuid.uuid4().hex[:10]
-    insert_query = next(q for q in LOAD_TEST_QUERIES if q.kind == "insert")
-    select_queries = [q for q in LOAD_TEST_QUERIES if q.kind == "select"]
     owner = _connect()
-    clients: dict[str, psycopg.Connection] = {}
+    has_server_id = _has_server_id(owner)
+    insert_query = next(q for q in LOAD_TEST_QUERIES if q.kind == "insert") if has_server_id else BEFORE_PHASE2_INSERT
+    select_queries = [
+        q for q in LOAD_TEST_QUERIES if q.kind == "select" and (has_server_id or "server_id" not in q.sql)
+    ]
+    clients: dict[str, _Client] = {}
     scratch = None
     writes, reads = _Tally(), _Tally()
     try:
         scratch = _create_scratch(owner, tag)
         # Client sessions as devices hold them: the manager's till (writes), the manager's and a server's screens
         # (reads, on their own thread so that reading never slows the write rate down).
-        for who, user_id in (
-            ("manager", scratch.manager), ("manager_reads", scratch.manager), ("server", scratch.servers[0])
-        ):  # fmt: skip
-            clients[who] = _connect()
-            clients[who].execute(f'SET ROLE "{scratch.role}"')
-            clients[who].execute(SET_USER, [user_id])
+        for who in ("manager", "manager_reads", "server"):
+            clients[who] = _Client(_connect(), scratch.role, scratch.claims["server" if who == "server" else "manager"])
         rls = _rls_self_check(owner, clients["manager"], scratch)
         values = {"bar": scratch.bar, "manager": scratch.manager, "server": scratch.servers[0]}
         # Each session sends its statements once before the clock starts, as a client's warm connection has.
         warm = {**values, "name": scratch.names[0], "amount": 100}
-        for query in LOAD_TEST_QUERIES:
+        for query in [insert_query, *select_queries]:
             for who in ("manager", "manager_reads") if query.as_user == "manager" else ("server",):
                 if query.kind == "select" or who == "manager":
-                    clients[who].execute(query.sql, warm).fetchall()
+                    clients[who].run(query.sql, warm)
         progress(2, f"scratch bar and role {scratch.role} ready; inserting {total:,} sales at {rate}/s")
         started = clock()
         reader = threading.Thread(
@@ -272,8 +276,8 @@ def run_load_test(
         reader.join()
     finally:
         try:
-            for conn in clients.values():
-                conn.close()
+            for client in clients.values():
+                client.conn.close()
             if scratch is not None:
                 _remove_scratch(owner, scratch)
         finally:
@@ -303,15 +307,43 @@ class _Tally:
         self.errors = 0
         self.first_error = ""
 
-    def time(self, conn: psycopg.Connection, sql: str, values: dict) -> None:
-        started = time.perf_counter()
+    def time(self, client: "_Client", sql: str, values: dict) -> None:
         try:
-            conn.execute(sql, values).fetchall()
+            elapsed = client.run(sql, values)
         except psycopg.Error as exc:
             self.errors += 1
             self.first_error = self.first_error or f"{type(exc).__name__}: {exc}".strip()
             return
-        self.samples.append((time.perf_counter() - started) * 1000)
+        self.samples.append(elapsed)
+
+
+@dataclass
+class _Client:
+    """A device's session: every statement in its own transaction, as `role` with the user's JWT claims."""
+
+    conn: psycopg.Connection
+    role: str
+    claims: str
+
+    def run(self, sql: str, values: dict | list | None = None) -> float:
+        """The statement's own milliseconds (the transaction-local client settings before it are not counted)."""
+        with self.conn.transaction():
+            self.conn.execute(AS_CLIENT, [self.role, self.claims])
+            started = time.perf_counter()
+            self.conn.execute(sql, values).fetchall()
+            return (time.perf_counter() - started) * 1000
+
+    def one(self, sql: str, values: dict | list | None = None):
+        with self.conn.transaction():
+            self.conn.execute(AS_CLIENT, [self.role, self.claims])
+            return self.conn.execute(sql, values).fetchone()
+
+
+def _has_server_id(conn: psycopg.Connection) -> bool:
+    return conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'public' "
+        "AND table_name = 'sales' AND column_name = 'server_id')"
+    ).fetchone()[0]
 
 
 def _pace(due: float, clock, sleep) -> None:
@@ -328,20 +360,18 @@ def _read_loop(*, clients, queries, values, rate, total, started, clock, sleep, 
         tally.time(clients["manager_reads" if query.as_user == "manager" else "server"], query.sql, values)
 
 
-def _rls_self_check(owner: psycopg.Connection, conn: psycopg.Connection, scratch: _Scratch) -> dict:
+def _rls_self_check(owner: psycopg.Connection, conn: "_Client", scratch: _Scratch) -> dict:
     """Prove the statements run under RLS: the role is neither the tables' owner, nor superuser, nor BYPASSRLS, and
     the scratch manager sees none of another bar's sales (one bar's rows, read by its index: bounded at any size)."""
     other = owner.execute("SELECT bar_id FROM sales WHERE bar_id <> %s LIMIT 1", [scratch.bar]).fetchone()
-    role, bypass, superuser, table_owner = conn.execute(
+    role, bypass, superuser, table_owner = conn.one(
         "SELECT current_user, r.rolbypassrls, r.rolsuper, "
         "(SELECT tableowner FROM pg_tables WHERE schemaname = 'public' AND tablename = 'sales') "
         "FROM pg_roles r WHERE r.rolname = current_user"
-    ).fetchone()
+    )
     visible = 0
     if other:
-        visible = conn.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM sales WHERE bar_id = %s LIMIT 100) seen", [other[0]]
-        ).fetchone()[0]
+        visible = conn.one("SELECT count(*) FROM (SELECT 1 FROM sales WHERE bar_id = %s LIMIT 100) seen", [other[0]])[0]
     enforced = not bypass and not superuser and role != table_owner and visible == 0
     if not enforced:
         raise LoadTestRefused(

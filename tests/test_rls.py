@@ -1,16 +1,11 @@
-"""Row Level Security on sales / consignments / returns, seen from a non-owner client role.
+"""Row Level Security on sales / consignments / returns, seen as BarTender's clients meet it: Supabase's
+`authenticated` role with the user's JWT claims (`request.jwt.claims`, read by `auth.uid()`), transaction-local as
+PostgREST sets them. The policies are the stand-in's and runbook step 3's (bartender/supabase/migrations/)."""
 
-Every test that acts as a client runs twice: under the policies of 0011 (computed once per statement) and under
-step 3's, which 0011 rewrote, restored inside the test's transaction; both must give the same answers.
-"""
-
-import importlib
-import uuid
+import json
 from contextlib import contextmanager
-from functools import partial
 
 import pytest
-from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
 from adminpanel import runbook_sql
@@ -26,52 +21,25 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-STEP3 = importlib.import_module("adminpanel.migrations.0003_20251224130300_add_simplified_mode_sale_creation_policy")
-RLS_0011 = importlib.import_module("adminpanel.migrations.0011_rls_policies_computed_once")
-
-
-def make_client_role() -> str:
-    """A NOLOGIN role like BarTender's client role: table grants, but neither owner nor superuser."""
-    role = f"bt_client_{uuid.uuid4().hex[:10]}"
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE ROLE {role} NOLOGIN NOSUPERUSER NOBYPASSRLS")
-        cursor.execute(f"GRANT {role} TO CURRENT_USER")
-        cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON sales, consignments, returns TO {role}")
-        cursor.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}")
-        # Clients may read memberships (the runbook's day-1 RLS check joins them).
-        cursor.execute(f"GRANT SELECT ON bar_members TO {role}")
-    return role
+TABLES = ("sales", "consignments", "returns")
 
 
 @contextmanager
-def acting_as(role, user):
-    """A cursor as `role` with `app.user_id` set to `user` (None: no app user), inside a savepoint."""
+def acting_as(user, role: str = "authenticated"):
+    """A cursor as `role` with the JWT claims of `user` (None: signed out), inside a savepoint; both settings are
+    transaction-local and undone when the block ends."""
+    claims = json.dumps({"sub": str(user.pk), "role": role}) if user else ""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SET ROLE {role}")
-        cursor.execute("SELECT set_config('app.user_id', %s, false)", [str(user.pk) if user else ""])
+        cursor.execute(
+            "SELECT set_config('role', %s, true), set_config('request.jwt.claims', %s, true)", [role, claims]
+        )
         yield cursor
-        # On an error the savepoint's rollback undoes both settings; on success, undo them here.
-        cursor.execute("RESET ROLE")
-        cursor.execute("SELECT set_config('app.user_id', '', false)")
-
-
-def restore_step3_policies():
-    """Step 3's policy expressions in place of 0011's, until the surrounding transaction ends."""
-    with connection.cursor() as cursor:
-        for statement in RLS_0011.for_each_table(RLS_0011.STEP3_POLICIES):
-            cursor.execute(statement)
+        cursor.execute("SELECT set_config('role', 'none', true), set_config('request.jwt.claims', '', true)")
 
 
 @pytest.fixture
-def client_role(db):
-    return make_client_role()
-
-
-@pytest.fixture(params=["0011 policies", "step 3 policies"])
-def as_app_user(request, client_role):
-    if request.param == "step 3 policies":
-        restore_step3_policies()
-    return partial(acting_as, client_role)
+def as_app_user(db):
+    return acting_as
 
 
 @pytest.fixture
@@ -93,7 +61,7 @@ def world():
 
 def _insert_sale(cursor, *, bar, server, created_by):
     cursor.execute(
-        "INSERT INTO sales (bar_id, server_id, created_by_id, amount, created_at) VALUES (%s, %s, %s, 1000, now())",
+        "INSERT INTO sales (bar_id, server_id, created_by, amount, created_at) VALUES (%s, %s, %s, 1000, now())",
         [bar.pk, server.pk if server else None, created_by.pk],
     )
 
@@ -267,44 +235,28 @@ def test_without_an_app_user_nothing_can_be_recorded(world, as_app_user):
     assert Sale.objects.count() == 4
 
 
-def _policy_expressions(table: str) -> list[tuple]:
+def test_the_unfiltered_latest_20_shows_a_server_only_their_own_sales_in_bars_they_belong_to(world, as_app_user):
+    """The client shape no filter narrows (`ORDER BY created_at DESC LIMIT 20`): a server gets their own sales of
+    their bars; once they left the bar (membership inactive) they see none of its sales, their own included."""
+    other = BarFactory(name="Another bar")
+    BarMemberFactory(bar=other, user=world["aicha"], role=MemberRole.SERVER)
+    SaleFactory(bar=other, server=world["moussa"], created_by=world["moussa"])
+    SaleFactory(bar=other, server=world["aicha"], created_by=world["aicha"])
+    latest = "SELECT bar_id, server_id FROM sales ORDER BY created_at DESC LIMIT 20"
+    with as_app_user(world["aicha"]) as cursor:
+        cursor.execute(latest)
+        rows = cursor.fetchall()
+    assert len(rows) == 3 and {server for _, server in rows} == {world["aicha"].pk}
+    world["bar"].members.filter(user=world["aicha"]).update(is_active=False)
+    with as_app_user(world["aicha"]) as cursor:
+        cursor.execute(latest)
+        assert cursor.fetchall() == [(other.pk, world["aicha"].pk)]
+
+
+def test_a_manager_who_left_sees_nothing_of_the_bar_and_the_claims_end_with_the_block(world, as_app_user):
+    with as_app_user(world["boss"]) as cursor:
+        cursor.execute("SELECT count(*) FROM sales WHERE bar_id = %s", [world["bar"].pk])
+        assert cursor.fetchone()[0] == 3
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT substr(policyname, length(tablename) + 2), cmd, permissive, roles, qual, with_check "
-            "FROM pg_policies WHERE tablename = %s ORDER BY policyname",
-            [table],
-        )
-        return cursor.fetchall()
-
-
-def _rls_0011_objects() -> list[bool]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT to_regprocedure('app_user_bar_ids(uuid, text[])') IS NOT NULL, "
-            "to_regprocedure('app_simplified_mode_members(uuid, text[], text[])') IS NOT NULL, "
-            "to_regclass('sales_server_id_created_idx') IS NOT NULL, "
-            "to_regclass('consignments_server_id_created_idx') IS NOT NULL, "
-            "to_regclass('returns_server_id_created_idx') IS NOT NULL"
-        )
-        return list(cursor.fetchone())
-
-
-@pytest.mark.django_db(transaction=True)
-def test_reversing_0011_restores_step_3s_policies_word_for_word_and_drops_its_functions_and_indexes():
-    assert _rls_0011_objects() == [True] * 5
-    try:
-        call_command("migrate", "adminpanel", "0010_move_health_and_validation_models_out", verbosity=0)
-        assert _rls_0011_objects() == [False] * 5
-        with connection.cursor() as cursor:
-            # Step 3's own SQL, on an empty copy of each table, as the reference.
-            for table in RLS_0011.TABLES:
-                cursor.execute(f"CREATE TEMP TABLE {table}_step3 (LIKE {table})")
-                cursor.execute(STEP3.POLICIES.format(t=f"{table}_step3"))
-        for table in RLS_0011.TABLES:
-            assert _policy_expressions(table) == _policy_expressions(f"{table}_step3")
-            assert len(_policy_expressions(table)) == 5
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE IF EXISTS sales_step3, consignments_step3, returns_step3")
-        call_command("migrate", verbosity=0)
-    assert _rls_0011_objects() == [True] * 5
+        cursor.execute("SELECT current_user = session_user, current_setting('request.jwt.claims', true)")
+        assert cursor.fetchone() in {(True, None), (True, "")}

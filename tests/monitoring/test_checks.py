@@ -247,8 +247,8 @@ def test_rls_client_latency_probes_the_client_queries_as_the_client_role(db, thr
     assert outcome.status == "ok", outcome.error
     assert set(outcome.detail["queries_ms"]) == {name for _, name, _ in runbook_sql.RLS_CLIENT_QUERIES}
     assert outcome.value == max(outcome.detail["queries_ms"].values()) > 0
-    with connection.cursor() as cursor:  # the probe's role and app user ended with it
-        cursor.execute("SELECT current_user = session_user, current_setting('app.user_id', true)")
+    with connection.cursor() as cursor:  # the probe's role and JWT claims ended with it
+        cursor.execute("SELECT current_user = session_user, current_setting('request.jwt.claims', true)")
         assert cursor.fetchone() in {(True, None), (True, "")}
     thresholds(query_latency_warning_ms=-1)
     assert run("rls_client_latency").status == "warning"

@@ -178,18 +178,14 @@ def test_the_rollup_follows_a_server_deleted_and_a_truncate(sales_with_edges):
 
 
 def test_a_client_role_without_rights_on_the_rollup_still_counts(sales_with_edges):
-    """BarTender's clients insert sales as a non-owner role under RLS, with no right on the rollup: the SECURITY
-    DEFINER trigger counts their sale all the same."""
+    """BarTender's clients insert sales as Supabase's `authenticated` role under RLS, with no right on the panel's
+    rollup: the SECURITY DEFINER trigger counts their sale all the same."""
     bar, server = sales_with_edges["simplified"], sales_with_edges["server"]
     with connection.cursor() as cursor:
-        cursor.execute("CREATE ROLE health_rollup_client NOLOGIN NOSUPERUSER NOBYPASSRLS")
-        cursor.execute("GRANT health_rollup_client TO CURRENT_USER")
-        cursor.execute("GRANT SELECT, INSERT ON sales TO health_rollup_client")
-        cursor.execute("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO health_rollup_client")
-        cursor.execute("SELECT set_config('app.user_id', %s, true)", [str(server.pk)])
-        cursor.execute("SET LOCAL ROLE health_rollup_client")
+        cursor.execute("SELECT set_config('request.jwt.claims', %s, true)", [health_checks.jwt_claims(server.pk)])
+        cursor.execute("SET LOCAL ROLE authenticated")
         cursor.execute(
-            "INSERT INTO sales (bar_id, server_id, created_by_id, server_name, amount, created_at) "
+            "INSERT INTO sales (bar_id, server_id, created_by, server_name, amount, created_at) "
             "VALUES (%s, %s, %s, 'x', 5, now() - interval '10 minutes')",
             [bar.pk, server.pk, server.pk],
         )
