@@ -61,6 +61,15 @@ class NamedUserManageMixin:
 admin.site.unregister(Group)
 
 
+def _superusers_only(request) -> bool:
+    """Only superusers reach the Django admin (a staff flag alone gave an empty index): the panel's own pages
+    carry every other role."""
+    return request.user.is_active and request.user.is_superuser
+
+
+admin.site.has_permission = _superusers_only
+
+
 @admin.register(Group)
 class PanelGroupAdmin(AuditedAdminMixin, GroupAdmin):
     pass

@@ -15,10 +15,12 @@ learns which ids exist outside its scope.
 import threading
 import time
 from dataclasses import dataclass
+from functools import wraps
 
 from django.conf import settings
 from django.http import JsonResponse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 
 from adminpanel.models import ApiClient
 from adminpanel.models.api import NOTIFY_CHANNEL, hash_token
@@ -116,6 +118,23 @@ def may_use_bar(client: ApiClient, bar_id) -> bool:
 def api_error(status: int, code: str, message: str, **headers) -> JsonResponse:
     """A client API refusal: ``{"error": code, "message": …}`` (the same shape in every API)."""
     return JsonResponse({"error": code, "message": message}, status=status, headers=headers or None)
+
+
+def api_methods(*methods: str):
+    """A token-authenticated client API's method rule: another method gets a JSON 405 naming the allowed ones, and
+    the view is CSRF-exempt (no cookie authenticates it, so a cross-site POST carries nothing to abuse)."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if request.method not in methods:
+                allowed = ", ".join(methods)
+                return api_error(405, "method_not_allowed", f"Only {allowed} is accepted here.", Allow=allowed)
+            return view(request, *args, **kwargs)
+
+        return csrf_exempt(wrapped)
+
+    return decorate
 
 
 def api_client_or_refusal(request) -> tuple[ApiClient | None, JsonResponse | None]:

@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Idle timeout and absolute lifetime of a session; Cache-Control: no-store on every page behind a login.
+    "adminpanel.sessions.PrivatePages",
     # Every page needs a login unless its view is marked @login_not_required (the client APIs).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -158,6 +160,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Sessions (issue 25): a panel session ends after SESSION_IDLE_TIMEOUT_SECONDS without a request (default 8 hours)
+# and, whatever the activity, SESSION_ABSOLUTE_LIFETIME_SECONDS after the login (default 24 hours; Django's own
+# cookie lifetime is the same, so the browser forgets it too).
+SESSION_IDLE_TIMEOUT_SECONDS = env_int(ENV, "SESSION_IDLE_TIMEOUT_SECONDS", 8 * 3600)
+SESSION_ABSOLUTE_LIFETIME_SECONDS = env_int(ENV, "SESSION_ABSOLUTE_LIFETIME_SECONDS", 24 * 3600)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_LIFETIME_SECONDS
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

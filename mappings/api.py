@@ -52,6 +52,10 @@ def resolve_server(request, bar_id: str):
     if not isinstance(name, str):
         return _error(400, "invalid_request", 'The body must be a JSON object with a string "name".')
     try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800") decodes from JSON but is no text
+        return _error(400, "invalid_request", 'The "name" is not valid text (it holds a lone UTF-16 surrogate).')
+    try:
         resolution = resolve_server_name_in_detail(bar=bar, name=name)
     except ServerNameResolutionError as error:
         record_resolution_refusal(bar=bar, name=name, error=error, source="api", client=client)

@@ -68,9 +68,15 @@ def _bars(count: int) -> str:
     return _plural(count, "bar")
 
 
+def one_line(text) -> str:
+    """Text people typed, as one line: every line break (\\n, \\r, U+2028…) and run of spaces becomes one space, so
+    a reason can never forge a line of its own ("Status: Resolved") in the message the contact chain receives."""
+    return " ".join(str(text or "").split())
+
+
 def _action_line(action: ActionTaken) -> str:
-    line = f"{utc(action.at)[11:]} {action.what} ({action.actor})"
-    return f"{line}: {action.why}" if action.why else line
+    line = f"{utc(action.at)[11:]} {one_line(action.what)} ({one_line(action.actor)})"
+    return f"{line}: {one_line(action.why)}" if action.why else line
 
 
 def escalation_contact(tier: ContactTier | None) -> str:
@@ -81,7 +87,7 @@ def escalation_contact(tier: ContactTier | None) -> str:
         return f"{tier.name}: no contact yet (add one in the Django admin)" if tier else "No contact chain yet"
     person = contacts[0]
     reach = ", ".join(part for part in (person.phone, person.email) if part)
-    return f"{person.name} ({tier.name}){', ' + reach if reach else ''}"
+    return one_line(f"{person.name} ({tier.name}){', ' + reach if reach else ''}")
 
 
 def communication_for(incident: Incident, *, now: datetime | None = None, measure: bool = True) -> Communication:
@@ -100,7 +106,7 @@ def communication_for(incident: Incident, *, now: datetime | None = None, measur
         time=utc(incident.started_at),
         severity=incident.get_severity_display(),
         status=incident.get_status_display(),
-        issue=" ".join((incident.issue or "").split()),
+        issue=one_line(incident.issue),
         impact=impact,
         impact_text=impact_text(impact),
         action_kinds="/".join(kinds) if kinds else "None yet",
@@ -115,12 +121,13 @@ def render_text(communication: Communication) -> str:
     return render_to_string("monitoring/incident_communication.txt", {"c": communication}).strip() + "\n"
 
 
-MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~#])")
 
 
 def markdown_escape(text: str) -> str:
-    """Text shown as itself in Markdown: its punctuation cannot start emphasis, links, HTML or headings."""
-    return MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    """Text shown as itself in Markdown, on one line: its punctuation cannot start emphasis, links, HTML or
+    headings, and it cannot break into a line of its own."""
+    return MARKDOWN_SPECIAL.sub(r"\\\1", one_line(text))
 
 
 def render_markdown(communication: Communication) -> str:

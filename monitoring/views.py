@@ -84,8 +84,10 @@ def dashboard(request: HtmxHttpRequest):
 
 
 @require_GET
+@read_all_required
 def runbook(request: HttpRequest):
-    """The runbook itself, section by section with anchors: what every check, alert and mail links to."""
+    """The runbook itself, section by section with anchors: what every check, alert and mail links to. Internal
+    (psql and pg_dump commands, rollback procedures, the contact chain): support, product owners and admins only."""
     return render(request, "monitoring/runbook.html", {"runbook_html": runbook_markdown.runbook_html()})
 
 

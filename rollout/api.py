@@ -24,9 +24,8 @@ from urllib.parse import parse_qsl
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
 
-from adminpanel.api_auth import api_client_or_refusal, api_error, bar_scope_refusal
+from adminpanel.api_auth import api_client_or_refusal, api_error, api_methods, bar_scope_refusal
 from rollout import explain, metrics, ofrep, selectors
 from rollout.stale_flags import RETRY_AFTER_SECONDS, UNREACHABLE, stale_flags
 
@@ -154,7 +153,7 @@ def snapshot_api(request: HttpRequest):
 
 
 @login_not_required
-@require_GET
+@api_methods("GET")
 @metrics.timed("explain")
 def explain_api(request: HttpRequest):
     """`GET /api/v1/flags/explain?bar=<uuid>`: why each flag is on or off for the bar (same token rules as

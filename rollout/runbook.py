@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from adminpanel.roles import can_operate
-from rollout import backups, load_test, phase1, phase3
+from rollout import backups, load_test, permissions, phase1, phase3
 from rollout.models import EventKind, RunbookRun, RunbookStep
 from rollout.phase1 import Outcome, StepRefused
 from rollout.services import InvalidRequest, NotAllowed, _record
@@ -356,6 +356,9 @@ def waive_step(*, actor, step: str, reason: str) -> RunbookRun:
     if step not in STEP_SPECS:
         raise InvalidRequest(f"Unknown runbook step {step!r}.")
     _check_actor(actor, "panel")
+    if step == RunbookStep.ROLLBACK_REHEARSAL and not permissions.can_trigger_rollback(actor):
+        # Running it needs the kill-switch permission; waiving it must not be the way around that.
+        raise NotAllowed("Waiving the rollback rehearsal needs rollout.trigger_rollback, as running it does.")
     reason = _clean_reason(reason)
     spec = STEP_SPECS[step]
     now = timezone.now()

@@ -626,7 +626,9 @@ def record_detail(request: HttpRequest, pk: int):
 def record_markdown(request: HttpRequest, pk: int):
     _require(permissions.can_view(request.user))
     record = get_object_or_404(DeploymentRecord.objects.select_related("deployer", "reviewer"), pk=pk)
-    response = render(request, "rollout/record.md", _record_context(request, record), content_type="text/markdown")
+    response = render(
+        request, "rollout/record.md", _record_context(request, record), content_type="text/markdown; charset=utf-8"
+    )
     response["Content-Disposition"] = f'attachment; filename="deployment-record-{record.pk}.md"'
     return response
 

@@ -2,6 +2,7 @@
 
 from django import template
 
+from monitoring.communication import markdown_escape
 from rollout.backups import human_size
 
 register = template.Library()
@@ -34,3 +35,19 @@ TABLE_WORDS = {
 @register.filter
 def table_words(table: str) -> str:
     return TABLE_WORDS.get(table, table)
+
+
+@register.filter
+def md(text) -> str:
+    """Text people typed, in the record's Markdown: one line, its punctuation escaped (no forged line, heading,
+    table cell, link or HTML)."""
+    if text is None:
+        return ""
+    return markdown_escape(str(text))
+
+
+@register.filter
+def md_quote(text) -> str:
+    """Several lines people typed, as a Markdown quote: every line escaped and quoted (no heading or HTML)."""
+    lines = [markdown_escape(line) for line in str(text or "").splitlines() if line.strip()]
+    return "\n".join(f"> {line}" for line in lines)
