@@ -1,8 +1,10 @@
 """Small template filters of the rollout pages."""
 
+import re
+
 from django import template
 
-from monitoring.communication import markdown_escape
+from monitoring.communication import one_line
 from rollout.backups import human_size
 
 register = template.Library()
@@ -37,10 +39,19 @@ def table_words(table: str) -> str:
     return TABLE_WORDS.get(table, table)
 
 
+# What lets typed text change the record's structure: HTML, a table cell, a link, code, a heading. Emphasis (_ *)
+# is left alone: file names and check keys stay as they were typed.
+STRUCTURAL = re.compile(r"([\\`\[\]<>|#])")
+
+
+def markdown_escape(text: str) -> str:
+    return STRUCTURAL.sub(r"\\\1", one_line(text))
+
+
 @register.filter
 def md(text) -> str:
-    """Text people typed, in the record's Markdown: one line, its punctuation escaped (no forged line, heading,
-    table cell, link or HTML)."""
+    """Text people typed, in the record's Markdown: one line, its structural punctuation escaped (no forged line,
+    heading, table cell, link, code or HTML)."""
     if text is None:
         return ""
     return markdown_escape(str(text))
