@@ -559,6 +559,12 @@ BACKUP_DIR = Path(ENV.get("BACKUP_DIR") or VAR_DIR / "backups")
 # Directory of pg_dump / pg_restore; empty = the binaries matching the server's major version
 # (/usr/lib/postgresql/<major>/bin), else the ones on PATH.
 PG_BINDIR = ENV.get("PG_BINDIR", "")
+# BarTender's schemas: what a backup's checksums cover and what the real restore (rollback Option C) replaces. The
+# dry run of Phase 2 and the restore rehearsal restore the archive into SCRATCH_DATABASE (default: the panel's
+# database name + "_scratch", created and dropped each time on the same server; the role needs CREATEDB).
+BARTENDER_SCHEMAS = env_list(ENV, "BARTENDER_SCHEMAS", ["public", "auth", "supabase_migrations"])
+SCRATCH_DATABASE = ENV.get("SCRATCH_DATABASE", "")
+RESTORE_TIMEOUT_SECONDS = env_int(ENV, "RESTORE_TIMEOUT_SECONDS", 3 * 3600)
 # Phase 3: the BarTender API health URL, polled for 200 and the build hash the deployer enters.
 BARTENDER_HEALTH_URL = ENV.get("BARTENDER_HEALTH_URL", "")
 PHASE3_POLL_SECONDS = _env_float("PHASE3_POLL_SECONDS", 5.0)
