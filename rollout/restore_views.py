@@ -75,7 +75,11 @@ def restore_detail(request: HttpRequest, pk: int):
 
 def _queued(request: HttpRequest, restore: DatabaseRestore, what: str):
     if tasks.enqueue_restore(restore):
-        messages.success(request, f"{what} #{restore.pk} is queued; this page follows it.")
+        restore.refresh_from_db()
+        if restore.status in restore.ACTIVE:
+            messages.success(request, f"{what} #{restore.pk} is queued; this page follows it.")
+        else:
+            messages.info(request, f"{what} #{restore.pk}: {restore.get_status_display().lower()}.")
     else:
         messages.error(request, f"{what} #{restore.pk} could not be queued: the task broker (Redis) is unreachable.")
     return redirect(reverse("rollout:restore", args=[restore.pk]))

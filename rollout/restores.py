@@ -32,7 +32,7 @@ from adminpanel.audit import record_event
 from adminpanel.panel_schema import support_triggers
 from backfill.phase2 import runner
 from backfill.phase2 import services as phase2
-from backfill.phase2.steps import STEPS, MigrationFileMissing
+from backfill.phase2.steps import BY_VERSION, STEPS, MigrationFileMissing
 from monitoring import incidents
 from monitoring.models import Incident
 from rollout import backups, permissions
@@ -352,9 +352,13 @@ def _note(restore: DatabaseRestore, note: str) -> None:
     DatabaseRestore.objects.filter(pk=restore.pk).update(progress_note=restore.progress_note)
 
 
+ACTION_WORDS = {"dry_run": "applied to the scratch copy", "apply": "applied", "rollback": "rolled back"}
+
+
 def _step_row(run) -> dict:
     return {"step": run.step_number, "version": run.version, "action": run.action, "passed": run.passed,
-            "duration_ms": run.duration_ms, "error": run.error, "sha256": run.sha256}  # fmt: skip
+            "duration_ms": run.duration_ms, "error": run.error, "sha256": run.sha256,
+            "title": BY_VERSION[run.version].title, "what": ACTION_WORDS.get(run.action, run.action)}  # fmt: skip
 
 
 def _scratch(restore: DatabaseRestore) -> None:
