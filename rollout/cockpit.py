@@ -238,8 +238,9 @@ def _run_step(step: str, run: RunbookRun | None, *, may: bool, people: _People, 
 def _migrations_step() -> StepView:
     view = StepView(
         "migrations", "2.1", "The runbook's six migrations, in order",
-        "Each file applied by the panel in one transaction, then checked with the runbook's verification query.",
-        command="manage.py apply_runbook_migration",
+        "A dry run on a scratch copy of the Phase 1 backup first; then each file applied by the panel in one "
+        "transaction and checked with the runbook's verification query.",
+        command="manage.py apply_runbook_migration --dry-run, then manage.py apply_runbook_migration",
     )  # fmt: skip
     view.evidence_url, view.evidence_label = reverse("rollout:phase2"), "Phase 2 migrations page"
     states = phase2_services.step_states()
@@ -271,8 +272,10 @@ def _migrations_step() -> StepView:
         view.summary = "All six applied and verified, in the runbook's order."
     elif applied:
         view.state, view.summary = RUNNING, f"{len(applied)} of 6 applied: apply the next on the Phase 2 page."
+    elif not any(phase2_services.latest_dry_run(s["step"].version) for s in states):
+        view.summary = "None applied yet: run the dry run on the Phase 2 page first."
     else:
-        view.summary = "None applied yet."
+        view.summary = "None applied yet: the dry run is done; apply step 1 on the Phase 2 page."
     return view
 
 

@@ -82,7 +82,9 @@ def test_the_rehearsal_gives_every_row_back_and_a_difference_fails_it(backup_dir
     restore = restores.execute_restore(restore_id=restore.pk)
     assert restore.status == DatabaseRestore.Status.PASSED, restore.error
     by_table = {row["table"]: row for row in restore.tables}
-    assert by_table["public.sales"] == {"table": "public.sales", "expected_rows": sales, "found_rows": sales, "match": True}
+    assert by_table["public.sales"] == {
+        "table": "public.sales", "expected_rows": sales, "found_rows": sales, "match": True,
+    }  # fmt: skip
     assert set(by_table) == set(backup.checksums) and not restore.mismatches
     assert restore.database == restores.scratch_name() and not _scratch_exists()
     assert restores.execute_restore(restore_id=restore.pk) is None  # a redelivered task does nothing
