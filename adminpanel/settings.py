@@ -403,6 +403,16 @@ HEALTH_CONSECUTIVE_FAILURES = {
     }.items()
 }
 # Expected share (%) of bars in simplified mode; empty = asked from the rollout stage when it says, else 0.
+# The database roles BarTender's clients run as (Supabase: `authenticated`, `anon`); the query-latency check reads
+# only their statements, so the panel's own maintenance never weighs on it.
+QUERY_LATENCY_CLIENT_ROLES = env_list(ENV, "QUERY_LATENCY_CLIENT_ROLES", ["authenticated", "anon"])
+# Automatic rollback (the kill switch) only where the flags are the cure (DESIGN §4d): resolution errors, new sales
+# without server_id, serverId errors, RLS violations, the error rate. Any other critical check (latency, schema,
+# connections, coverage) opens an incident for the tier that owns it and never flips a flag.
+ROLLOUT_AUTO_ROLLBACK_CHECKS = env_list(
+    ENV, "ROLLOUT_AUTO_ROLLBACK_CHECKS",
+    ["resolution_error_rate", "orphaned_sales", "serverid_errors", "rls_violations", "error_logs", "api_error_rate"],
+)  # fmt: skip
 HEALTH_ADOPTION_EXPECTED_PCT = _env_float("HEALTH_ADOPTION_EXPECTED_PCT", None)
 HEALTH_RLS_WINDOW_MINUTES = int(ENV.get("HEALTH_RLS_WINDOW_MINUTES", "60"))
 HEALTH_CHECK_STATEMENT_TIMEOUT_MS = int(ENV.get("HEALTH_CHECK_STATEMENT_TIMEOUT_MS", "5000"))

@@ -149,9 +149,11 @@ TEXTS: dict[str, CheckText] = {
         "Slowest query under row-level security (mean)",
         "ms",
         "",
-        "The mean time of the slowest statement the RLS policies weigh on, from pg_stat_statements. The runbook "
-        "wants under 50 ms; over 1 s the app feels broken.",
-        "Tell the database team; the statement is on the run page (for engineers).",
+        "The mean time of the slowest statement the RLS policies weigh on that BarTender's clients ran since the "
+        "previous check, from pg_stat_statements (the panel's own maintenance never counts). The runbook wants "
+        "under 50 ms; over 1 s the app feels broken.",
+        "Tell the database team; the statement is on the run page (for engineers). Latency never pulls the kill "
+        "switch: the flags are not its cure.",
         CRITICAL_ALERTS,
     ),
     "rls_client_latency": CheckText(

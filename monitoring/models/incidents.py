@@ -91,6 +91,7 @@ class Incident(models.Model):
         KILL_SWITCH = "kill_switch", "Kill switch pulled"
         AUTO_ROLLBACK = "auto_rollback", "Automatic rollback after a critical alert"
         ALERTMANAGER = "alertmanager", "Alertmanager alert (webhook trigger)"
+        CRITICAL_ALERT = "critical_alert", "Critical alert the flags do not cure (no rollback)"
 
     severity = models.CharField(max_length=16, choices=Severity.choices)
     status = models.CharField(max_length=16, choices=IncidentStatus.choices, default=IncidentStatus.INVESTIGATING)
