@@ -242,11 +242,12 @@ def check_rls_violations(*, now: datetime) -> CheckOutcome:
         [now - timedelta(minutes=minutes), now],
     )
     limit = threshold("rls_violations_critical")
+    # The runbook's "10+ RLS policy violations": ten is already critical.
     return CheckOutcome(
         name="rls_violations",
-        status=_above(count, critical=limit),
+        status=CRITICAL if count >= limit else OK,
         value=count,
-        threshold=f"critical > {limit:g}",
+        threshold=f"critical ≥ {limit:g}",
         detail={"window_minutes": minutes},
     )
 

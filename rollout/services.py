@@ -460,8 +460,11 @@ def expected_adoption_pct() -> float:
 
 
 # --- Kill switch (runbook rollback Option A) ------------------------------------------------------
-def pull_kill_switch(*, actor, reason: str, alert=None) -> bool:
+def pull_kill_switch(*, actor, reason: str, alert=None, rehearsal: bool = False) -> bool:
     """Both flags off for every bar, allow-lists and data kept, rollout paused; one transaction.
+
+    `rehearsal=True` (Phase 1's rollback rehearsal, DESIGN §4d) opens no incident and pages no one: it is recorded on
+    the timeline like any pull, with the rehearsal's reason.
 
     `actor=None` with an `alert` is the automatic rollback; a :func:`named_actor` is an Alertmanager trigger an
     admin allowed to pull it (rollout/alert_hooks.py: its secret is its permission). Returns False when the switch
@@ -489,7 +492,8 @@ def pull_kill_switch(*, actor, reason: str, alert=None) -> bool:
             stage_before=state.stage, stage_after=state.stage, before={"flags": before, "paused": paused_before},
             after={"flags": after, "paused": True}, reason=reason, alert=alert,
         )  # fmt: skip
-        _open_incident(event=event, actor=actor, alert=alert)
+        if not rehearsal:
+            _open_incident(event=event, actor=actor, alert=alert)
         return True
 
 

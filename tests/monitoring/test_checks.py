@@ -54,8 +54,8 @@ def test_resolution_errors_older_than_5_minutes_do_not_count(make_sales):
     assert run("resolution_error_rate").status == "ok"
 
 
-@pytest.mark.parametrize(("violations", "status"), [(0, "ok"), (10, "ok"), (11, "critical")])
-def test_rls_violations_are_critical_above_10(db, violations, status):
+@pytest.mark.parametrize(("violations", "status"), [(0, "ok"), (9, "ok"), (10, "critical"), (11, "critical")])
+def test_rls_violations_are_critical_from_10_the_runbooks_10_plus(db, violations, status):
     audit_logs(violations, error_type="rls_violation", level="error")
     outcome = run("rls_violations")
     assert (outcome.status, outcome.value) == (status, violations)

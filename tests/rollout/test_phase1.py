@@ -3,6 +3,7 @@
 import pytest
 
 from adminpanel.models import Bar, Sale, User
+from monitoring.models import Incident, IncidentNotification
 from rollout import phase1, runbook, services
 from rollout.models import EventKind, FeatureFlag, RolloutEvent, RolloutState, RunbookRun, RunbookStep
 from tests.factories import BarFactory, advance, grant_owner, make_product, state
@@ -54,6 +55,8 @@ def test_the_rehearsal_pulls_and_releases_the_kill_switch_and_proves_nothing_cha
     assert not state().paused and state().version > version_before
     kinds = list(RolloutEvent.objects.order_by("id").values_list("kind", flat=True))
     assert EventKind.KILL_SWITCH in kinds and kinds.count(EventKind.KILL_SWITCH_RELEASE) == 1
+    # A rehearsal is a rehearsal (DESIGN §4d): no incident opened, nobody paged.
+    assert not Incident.objects.exists() and not IncidentNotification.objects.exists()
 
 
 def test_the_rehearsal_fails_when_data_changes_while_the_switch_is_pulled(owner):
