@@ -175,7 +175,7 @@ STATUS_WORDS = {
     "insufficient": "Not enough data",
 }
 # Detail keys already said elsewhere (the sample line) or only for engineers (shown behind <details>).
-_SAID_ELSEWHERE = {"sample", "min_sample", "sample_text", "needed_text"}
+_SAID_ELSEWHERE = {"sample", "min_sample", "sample_text", "needed_text", "snapshot"}
 _FOR_ENGINEERS = {"plans", "slowest", "queries_ms", "policies"}
 DETAIL_LABELS = {
     "failures": "Refused resolutions",

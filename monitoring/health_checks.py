@@ -626,7 +626,8 @@ def check_query_latency(*, now: datetime) -> CheckOutcome:
         return CheckOutcome(name="query_latency", status=UNKNOWN, threshold=limits, error=NOT_INSTALLED)
     window, snapshot = client_latency_window(_previous_latency_figures())
     roles = ", ".join(settings.QUERY_LATENCY_CLIENT_ROLES)
-    detail = {"snapshot": snapshot, "roles": roles, "slowest": (window or [])[:5]}
+    detail = {"snapshot": snapshot, "roles": roles, "slowest": (window or [])[:5],
+              "needed_text": f"{LATENCY_MIN_CALLS} calls of one client statement since the previous run"}  # fmt: skip
     if not window:
         detail["sample_text"] = (
             "first run: the next one measures from here" if window is None

@@ -133,6 +133,11 @@ class CheckResult(models.Model):
         return f"{min(self.streak, needed)} of {needed} failing run{'s' if needed != 1 else ''}"
 
     @property
+    def rolls_back(self) -> bool:
+        """Whether this check's safeguard may pull the kill switch (a fault the flags cure, DESIGN §4d)."""
+        return self.check_name in settings.ROLLOUT_AUTO_ROLLBACK_CHECKS
+
+    @property
     def counts_toward_action(self) -> bool:
         return self.status == CheckStatus.CRITICAL and self.critical_streak >= self.runs_needed
 
