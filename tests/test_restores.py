@@ -14,11 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from adminpanel.models import PanelEvent
-from adminpanel.seeding import seed_demo
 from backfill.models import MigrationStepRun
 from backfill.phase2 import runner
 from backfill.phase2 import services as phase2
 from backfill.phase2.steps import STEPS
+from demo.seeding import seed_demo
 from monitoring.models import Incident
 from rollout import backups, phase2_gate, restores
 from rollout.models import DatabaseRestore, EventKind, RolloutEvent

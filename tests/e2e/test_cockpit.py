@@ -16,10 +16,10 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 from playwright.sync_api import expect
 
-from adminpanel.celery import app as celery_app
 from adminpanel.models import MemberRole
 from adminpanel.permissions import FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
 from backfill.backfill import run_backfill
+from config.celery import app as celery_app
 from monitoring import services as monitoring_services
 from monitoring.models import CheckStatus, HealthRun, PhaseWindow
 from rollout.models import FeatureFlag, RolloutState

@@ -8,11 +8,11 @@ import pytest
 from django.conf import settings as django_settings
 from playwright.sync_api import expect
 
-from adminpanel.celery import app as celery_app
-from adminpanel.seeding import seed_demo
 from backfill.models import MigrationStepRun
 from backfill.phase2 import runner
 from backfill.phase2.steps import STEPS
+from config.celery import app as celery_app
+from demo.seeding import seed_demo
 from rollout import runbook
 from rollout.models import RunbookStep
 from tests.factories import make_product

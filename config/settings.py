@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "backfill",
     "monitoring",
     "rollout",
+    # The demo and development data: above every app, imported by nothing of the product (DESIGN §2).
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -79,8 +81,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "adminpanel.urls"
-WSGI_APPLICATION = "adminpanel.wsgi.application"
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
     {

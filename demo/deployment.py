@@ -90,12 +90,12 @@ def ensure_demo_deployment(*, username: str = "product", load_test_seconds: int 
     managers mapping their servers' names after step 2, the backfill over every bar finished, the validation passed
     after it), Phase 3 waiting for the deployer's build hash. Idempotent: a step already passed (or waived, or
     applied) is not done again. Returns one line per step, in words."""
-    from adminpanel.seeding import seed_mappings
     from backfill.backfill import active_run, run_backfill
     from backfill.models import ValidationRun
     from backfill.phase2 import runner as phase2_runner
     from backfill.phase2.steps import STEPS
     from backfill.validation import run_validation
+    from demo.seeding import seed_mappings
     from rollout import runbook
     from rollout.gates import latest_full_backfill
     from rollout.models import DatabaseRestore, RunbookRun, RunbookStep
