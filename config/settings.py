@@ -473,6 +473,9 @@ ALERT_HOOK_CALLS_PER_MINUTE = int(ENV.get("ALERT_HOOK_CALLS_PER_MINUTE", "30"))
 # --- Rollout (issue 6) -----------------------------------------------------------------------------
 # When a critical alert opens while a stage above `off` is live, the kill switch fires by itself.
 ROLLOUT_AUTO_ROLLBACK = env_bool(ENV, "ROLLOUT_AUTO_ROLLBACK", True)
+# Stage 4b goes in batches of this many bars when no batch size is given (the runbook's "LIMIT 10 -- Still
+# gradual"); 0 = the whole stage at once. The page offers larger batches.
+ROLLOUT_4B_BATCH_SIZE = env_int(ENV, "ROLLOUT_4B_BATCH_SIZE", 10)
 # Flag API answers kept per process, dropped by LISTEN/NOTIFY on every committed change (rollout/flag_cache.py).
 ROLLOUT_FLAG_CACHE = env_bool(ENV, "ROLLOUT_FLAG_CACHE", True)
 # With PostgreSQL unreachable the flag API answers the last flags this process read, marked stale with their age, for

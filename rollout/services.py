@@ -312,6 +312,8 @@ def advance_stage(
                 stage_after=target, before={"gates": [gate.as_dict() for gate in closed]},
                 after={"overridden": [gate.name for gate in closed]}, reason=override_reason, is_override=True,
             )  # fmt: skip
+        if batch_size is None and target == Stage.HALF:
+            batch_size = settings.ROLLOUT_4B_BATCH_SIZE or None  # the runbook's "LIMIT 10 -- Still gradual"
         return apply_advance(
             state=state, target=target, actor=actor, batch_size=batch_size, gates=gates, now=now,
             reason=override_reason, is_override=bool(closed),
