@@ -18,7 +18,7 @@ from django.utils import timezone
 from adminpanel.audit import record_event
 from monitoring import health_checks, notifications
 from monitoring.models import Alert, AlertEvent, CheckResult, CheckStatus, HealthRun, PhaseWindow, WorkerHeartbeat
-from monitoring.signals import critical_alert_opened
+from monitoring.signals import critical_alert_handler
 
 logger = logging.getLogger(__name__)
 
@@ -145,16 +145,21 @@ def _run_locked(*, trigger, triggered_by, task_id) -> HealthRun:
         )
         tripped = update_alerts(results=results)
     for alert in tripped:
-        _on_critical(alert)
+        announce_critical(alert)
     return run
 
 
-def _on_critical(alert: Alert) -> None:
-    """Announce a critical alert whose safeguard tripped (the rollout's automatic protection listens); a
-    receiver's failure is logged and never undoes the stored alert."""
-    for receiver, result in critical_alert_opened.send_robust(sender=Alert, alert=alert):
-        if isinstance(result, Exception):
-            logger.error("critical_alert_opened receiver %r failed for alert %s", receiver, alert.pk, exc_info=result)
+def announce_critical(alert: Alert) -> None:
+    """Hand a critical alert whose safeguard tripped to the handler the rollout registered (its automatic
+    protection: ``rollout.services.handle_critical_alert``); a failure there is logged and never undoes the stored
+    alert."""
+    handler = critical_alert_handler()
+    if handler is None:
+        return
+    try:
+        handler(alert=alert)
+    except Exception:
+        logger.exception("The critical-alert handler %r failed for alert %s", handler, alert.pk)
 
 
 # --- Alerts --------------------------------------------------------------------------------------------------

@@ -569,8 +569,9 @@ def _open_incident(*, event: RolloutEvent, actor, alert) -> None:
         logger.exception("No incident could be opened for rollout event %s", event.pk)
 
 
-def on_critical_alert_signal(sender, *, alert, **kwargs) -> None:
-    """Receiver of ``monitoring.signals.critical_alert_opened`` (connected in ``RolloutConfig.ready``)."""
+def handle_critical_alert(*, alert) -> None:
+    """The handler monitoring calls for each critical alert whose safeguard tripped
+    (``monitoring.services.announce_critical``; registered in ``RolloutConfig.ready``)."""
     on_critical_alert_opened(alert=alert)
 
 
