@@ -20,9 +20,10 @@ from django.utils import timezone
 from adminpanel import confirmations
 from adminpanel.models import User
 from adminpanel.roles import PRODUCT, can_operate
-from backfill.models import BackfillRun, ValidationRun
+from backfill import selectors as backfill_selectors
 from backfill.phase2 import services as phase2_services
-from monitoring.models import Alert, CheckStatus, HealthRun, PhaseWindow
+from monitoring import selectors as monitoring_selectors
+from monitoring.enums import CheckStatus, PhaseKind, PhaseVerdict
 from rollout import permissions
 from rollout.cohort_compare import stored_comparison
 from rollout.gates import evaluate_gates, latest_full_backfill
@@ -134,7 +135,7 @@ class Cockpit:
     next_step: StepView | None
     record: DeploymentRecord | None
     can_manage_records: bool
-    latest_run: HealthRun | None
+    latest_run: object | None  # monitoring's latest finished health run
     critical_alerts: list
     stage: RolloutState
     poll_seconds: int
@@ -298,9 +299,9 @@ def _backfill_step(*, may: bool, people: _People) -> StepView:
         f"{run.rows_done:,} of {run.rows_total:,} rows: {run.resolved_directly:,} by mapping, "
         f"{run.resolved_by_fallback:,} by fallback, {run.unresolved:,} unresolved"
     )
-    if run.status == BackfillRun.Status.FINISHED:
+    if run.status == run.Status.FINISHED:
         view.state, view.summary = PASSED, f"Run #{run.pk} finished. {counts}."
-    elif run.status == BackfillRun.Status.FAILED:
+    elif run.status == run.Status.FAILED:
         view.state, view.summary = FAILED, f"Run #{run.pk} failed: {run.error or 'see the Backfill page'}. {counts}."
         view.action = Action("link", "Open the Backfill page to resume it", reverse("backfill:backfill"))
     else:
@@ -318,7 +319,7 @@ def _validation_step(*, may: bool, people: _People, backfill_finished_at) -> Ste
     )  # fmt: skip
     view.may_act, view.who_may = may, people.text()
     action = Action("validation", "Run the validation", reverse("backfill:validation_run"))
-    run = ValidationRun.objects.order_by("-started_at", "-id").first()
+    run = backfill_selectors.latest_validation()
     if run is None:
         view.summary = "Never run: run it once the backfill has finished."
         view.action = action
@@ -344,22 +345,19 @@ def _validation_step(*, may: bool, people: _People, backfill_finished_at) -> Ste
 
 
 # --- Phase 3 window, Day 1, Week 1 ---------------------------------------------------------------------------
-def latest_windows() -> dict[str, PhaseWindow]:
-    """The latest window of each kind. Picked first and joined to their starters after: a join inside the DISTINCT ON
-    once made the planner hash every user (60,000 rows, 40 ms) for a table of three windows."""
-    latest = PhaseWindow.objects.order_by("kind", "-started_at", "-id").distinct("kind").values_list("pk", flat=True)
-    windows = PhaseWindow.objects.select_related("started_by").filter(pk__in=list(latest))
-    return {window.kind: window for window in windows}
+def latest_windows() -> dict:
+    """The latest window of each kind (monitoring's selector)."""
+    return monitoring_selectors.latest_windows()
 
 
 WINDOW_KINDS = {
-    "phase3_window": PhaseWindow.Kind.PHASE3,
-    "day1": PhaseWindow.Kind.DAY1,
-    "week1": PhaseWindow.Kind.WEEK1,
+    "phase3_window": PhaseKind.PHASE3,
+    "day1": PhaseKind.DAY1,
+    "week1": PhaseKind.WEEK1,
 }
 
 
-def _window_step(key, number, title, what, window: PhaseWindow | None, *, may, people, startable) -> StepView:
+def _window_step(key, number, title, what, window, *, may, people, startable) -> StepView:
     view = StepView(key, number, title, what)
     view.may_act, view.who_may = may, people.text()
     kind = WINDOW_KINDS[key]
@@ -377,11 +375,11 @@ def _window_step(key, number, title, what, window: PhaseWindow | None, *, may, p
     view.evidence_url, view.evidence_label = reverse("monitoring:dashboard") + "#phase-windows", "Monitoring windows"
     worst = (window.summary or {}).get("worst") or {}
     bad = [f"{name}: {status}" for name, status in worst.items() if status and status != CheckStatus.OK]
-    if window.verdict == PhaseWindow.Verdict.PENDING:
+    if window.verdict == PhaseVerdict.PENDING:
         view.state = RUNNING
         view.summary = f"Watching until {timezone.localtime(window.ends_at):%H:%M}; the verdict comes with the " \
                        "first health run after that."  # fmt: skip
-    elif window.verdict == PhaseWindow.Verdict.PASSED:
+    elif window.verdict == PhaseVerdict.PASSED:
         view.state = PASSED
         view.summary = f"Passed: {(window.summary or {}).get('runs', 0)} health runs, no check at its failing level."
     else:
@@ -494,7 +492,7 @@ def build(*, user, now: datetime | None = None) -> Cockpit:
     ]  # fmt: skip
     backfill = _backfill_step(may=caps["operate"], people=people)
     finished = latest_full_backfill()
-    finished_at = finished.finished_at if finished and finished.status == BackfillRun.Status.FINISHED else None
+    finished_at = finished.finished_at if finished and finished.status == finished.Status.FINISHED else None
     phase2 = [
         _migrations_step(),
         backfill,
@@ -509,7 +507,7 @@ def build(*, user, now: datetime | None = None) -> Cockpit:
             "phase3_window", "3.3", "Phase 3 monitoring window",
             "15 minutes of health runs after the deployment: error rate, RLS violations, resolution errors, "
             "connections, latency. Its verdict opens stage 4a.",
-            windows.get(PhaseWindow.Kind.PHASE3), may=caps["operate"], people=people,
+            windows.get(PhaseKind.PHASE3), may=caps["operate"], people=people,
             startable=deploy.state == PASSED,
         ),
     ]  # fmt: skip
@@ -519,12 +517,12 @@ def build(*, user, now: datetime | None = None) -> Cockpit:
     day1 = _window_step(
         "day1", "Day 1", "Day 1 window",
         "A day after the full rollout: coverage at least 98 %, no orphans, RLS enforced, adoption on track.",
-        windows.get(PhaseWindow.Kind.DAY1), may=caps["operate"], people=people, startable=complete,
+        windows.get(PhaseKind.DAY1), may=caps["operate"], people=people, startable=complete,
     )  # fmt: skip
     week1 = _window_step(
         "week1", "Week 1", "Week 1 window",
         "The first week: no critical errors, coverage at least 98 % daily, no RLS incident, RLS latency < 50 ms.",
-        windows.get(PhaseWindow.Kind.WEEK1), may=caps["operate"], people=people, startable=day1.state == PASSED,
+        windows.get(PhaseKind.WEEK1), may=caps["operate"], people=people, startable=day1.state == PASSED,
     )  # fmt: skip
     phases = [
         PhaseView("phase-1", "Phase 1: Pre-deployment verification", "Ready to migrate: tested, backed up, flags off.",
@@ -542,10 +540,8 @@ def build(*, user, now: datetime | None = None) -> Cockpit:
         next_step=next_step,
         record=_latest_record(),
         can_manage_records=caps["records"],
-        latest_run=HealthRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first(),
-        critical_alerts=list(
-            Alert.objects.filter(severity=CheckStatus.CRITICAL).exclude(state=Alert.State.RESOLVED)[:10]
-        ),
+        latest_run=monitoring_selectors.latest_finished_run(),
+        critical_alerts=monitoring_selectors.open_critical_alerts(limit=10),
         stage=state,
         poll_seconds=settings.COCKPIT_POLL_SECONDS,
         now=now,

@@ -7,7 +7,6 @@ from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from adminpanel.models import Bar
-from monitoring.models import Alert
 
 ENABLE_SWITCHING_MODE = "ENABLE_SWITCHING_MODE"
 SHOW_SWITCHING_MODE_UI = "SHOW_SWITCHING_MODE_UI"
@@ -216,7 +215,7 @@ class RolloutEvent(models.Model):
     reason = models.TextField(blank=True, default="")
     is_override = models.BooleanField(default=False)
     alert = models.ForeignKey(
-        Alert, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
+        "monitoring.Alert", on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
     )
     step = models.ForeignKey(
         RolloutStep, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"

@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.utils.timezone import localtime
 
+from monitoring import selectors as monitoring_selectors
 from monitoring import services as monitoring_services
-from monitoring.models import PhaseWindow
+from monitoring.enums import PhaseKind
 from rollout.phase1 import Outcome, StepRefused
 
 HASH_PATTERN = re.compile(r"^[0-9A-Za-z._-]{4,100}$")
@@ -155,10 +156,10 @@ def verify_deployment(
         sleep(min(interval, left))
     progress(95, f"{url} serves build {seen.build}; starting the 15-minute monitoring window")
     try:
-        window = monitoring_services.start_phase_window(kind=PhaseWindow.Kind.PHASE3, user=actor)
+        window = monitoring_services.start_phase_window(kind=PhaseKind.PHASE3, user=actor)
         note = f"15-minute monitoring window started, verdict at {localtime(window.ends_at):%H:%M %Z}."
     except monitoring_services.PhaseWindowAlreadyRunning:
-        window = PhaseWindow.objects.get(kind=PhaseWindow.Kind.PHASE3, verdict=PhaseWindow.Verdict.PENDING)
+        window = monitoring_selectors.pending_window(PhaseKind.PHASE3)
         note = f"The Phase 3 window already running carries on (verdict at {localtime(window.ends_at):%H:%M %Z})."
     return Outcome(
         True,

@@ -33,8 +33,7 @@ from adminpanel.panel_schema import support_triggers
 from backfill.phase2 import runner
 from backfill.phase2 import services as phase2
 from backfill.phase2.steps import BY_VERSION, STEPS, MigrationFileMissing
-from monitoring import incidents
-from monitoring.models import Incident
+from monitoring import incident_selectors, incidents
 from rollout import backups, permissions
 from rollout.models import DatabaseBackup, DatabaseRestore, EventKind, FeatureFlag, RolloutState
 from rollout.services import InvalidRequest, NotAllowed, RolloutError, _record, locked_state
@@ -439,7 +438,7 @@ def _real(restore: DatabaseRestore) -> None:
 
 def _tell_the_incident(restore: DatabaseRestore) -> None:
     """The open incident (the kill switch's) gets an update saying what the restore did."""
-    incident = Incident.objects.filter(resolved_at__isnull=True).order_by("-opened_at").first()
+    incident = incident_selectors.latest_open_incident()
     if incident is None or restore.requested_by is None:
         return
     verdict = "restored and verified" if restore.status == DatabaseRestore.Status.PASSED else "FAILED"

@@ -15,7 +15,9 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from guardian.shortcuts import get_users_with_perms
 
-from monitoring.models import Alert, CheckResult, CheckStatus, HealthRun, Incident
+from monitoring import incident_selectors
+from monitoring import selectors as monitoring_selectors
+from monitoring.enums import CheckStatus
 from monitoring.signals import ActionTaken
 from rollout import permissions, records
 from rollout.cohort_compare import CohortComparison, current_comparison
@@ -421,10 +423,7 @@ def stage_rows(state: RolloutState, figures: dict | None = None) -> list[StageRo
         if index <= current_index and stage in starts:
             following = next_stage(stage)
             end = starts.get(following) if following and index < current_index else None
-            window = HealthRun.objects.filter(finished_at__gte=starts[stage])
-            if end:
-                window = window.filter(finished_at__lt=end)
-            statuses = list(window.values_list("status", flat=True)[:500])
+            statuses = monitoring_selectors.run_statuses_between(starts[stage], end)
             health, runs = _worst(statuses), len(statuses)
         rows.append(
             StageRow(
@@ -450,7 +449,7 @@ class RolloutOverview:
     entering_next_stage: bool
     next_target: str | None
     remaining_in_stage: int
-    latest_run: HealthRun | None
+    latest_run: object | None  # monitoring's latest finished health run
     critical_alerts: list
     kill_switch_engaged: bool
     figures: dict
@@ -475,10 +474,8 @@ def rollout_overview(*, now=None) -> RolloutOverview:
         entering_next_stage=entering,
         next_target=target,
         remaining_in_stage=remaining,
-        latest_run=HealthRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first(),
-        critical_alerts=list(
-            Alert.objects.filter(severity=CheckStatus.CRITICAL).exclude(state=Alert.State.RESOLVED)[:20]
-        ),
+        latest_run=monitoring_selectors.latest_finished_run(),
+        critical_alerts=monitoring_selectors.open_critical_alerts(limit=20),
         kill_switch_engaged=FeatureFlag.objects.filter(kill_switch_engaged=True).exists(),
         figures=figures,
         comparison=comparison,
@@ -560,11 +557,7 @@ def root_cause_links(events) -> dict[int, str]:
     """For each rollback event of `events`, its root-cause page: its incident's when it opened one, else the hour
     before the event. One query, whatever the number of events."""
     rollbacks = [event for event in events if event.kind in ROLLBACK_KINDS]
-    by_key = dict(
-        Incident.objects.filter(trigger_key__in=[incident_trigger_key(e.pk) for e in rollbacks]).values_list(
-            "trigger_key", "pk"
-        )
-    )
+    by_key = incident_selectors.incidents_for_triggers(incident_trigger_key(e.pk) for e in rollbacks)
     links = {}
     for event in rollbacks:
         incident_id = by_key.get(incident_trigger_key(event.pk))
@@ -646,16 +639,10 @@ def record_monitoring(record: DeploymentRecord) -> dict:
     with the code deployment (records.monitoring_window), and per check what the health runs in it saw."""
     start, end = records.monitoring_window(record)
     now = timezone.now()
-    runs = HealthRun.objects.filter(finished_at__gte=start, finished_at__lt=end)
-    run_count = runs.count()
+    run_count = monitoring_selectors.runs_finished_between(start, end)
     names = settings.ROLLOUT_RECORD_CHECKS
     per_check: dict[str, dict] = {}
-    results = (
-        CheckResult.objects.filter(run__in=runs)
-        .order_by("check_name", "run__finished_at")
-        .values_list("check_name", "status", "value")
-    )
-    for name, status, value in results.iterator(chunk_size=2000):
+    for name, status, value in monitoring_selectors.results_between(start, end):
         _accumulate(per_check, name, status, value)
     figures = records.window_figures(start=start, end=min(end, now), latency_check=names["latency_ms"])
     return {
@@ -663,7 +650,7 @@ def record_monitoring(record: DeploymentRecord) -> dict:
         "window_end": timezone.localtime(end).isoformat(timespec="minutes"),
         "complete": now >= end,
         "runs": run_count,
-        "worst_run_status": _worst(runs.values_list("status", flat=True).distinct()),
+        "worst_run_status": _worst(monitoring_selectors.run_statuses_between(start, end, limit=None)),
         **figures,
         "checks": sorted(per_check.values(), key=lambda entry: entry["check"]),
     }

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from adminpanel.audit import record_event
 from monitoring import incident_selectors, incidents
-from monitoring.models import Incident
+from monitoring.enums import IncidentSource
 from rollout import permissions, records
 from rollout.cohorts import bucket_sql, cohort_sql
 from rollout.gates import GateResult, evaluate_gates
@@ -559,7 +559,7 @@ def _open_incident(*, event: RolloutEvent, actor, alert) -> None:
         with transaction.atomic():
             incidents.open_incident_for_event(
                 trigger_key=incident_trigger_key(event.pk),
-                source=Incident.Source.AUTO_ROLLBACK if automatic else Incident.Source.KILL_SWITCH,
+                source=IncidentSource.AUTO_ROLLBACK if automatic else IncidentSource.KILL_SWITCH,
                 issue=issue.strip(),
                 started_at=min(alert.opened_at, event.created_at) if alert is not None else event.created_at,
                 alert=alert,
@@ -613,7 +613,7 @@ def _open_incident_without_rollback(*, alert, state: RolloutState, runs: str) ->
         "automatic rollback: the team that owns it investigates (DESIGN 4d)."
     )
     incidents.open_incident_for_event(
-        trigger_key=f"alert:{alert.pk}", source=Incident.Source.CRITICAL_ALERT, issue=issue,
+        trigger_key=f"alert:{alert.pk}", source=IncidentSource.CRITICAL_ALERT, issue=issue,
         started_at=alert.opened_at, alert=alert,
     )  # fmt: skip
     logger.warning("Critical alert #%s on %s: incident opened, no automatic rollback", alert.pk, alert.check_name)
