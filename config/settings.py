@@ -127,6 +127,12 @@ PANEL_SCHEMA = panel_schema(ENV)
 DATABASE_POOLED = env_bool(ENV, "DATABASE_POOLED", False)
 if not DATABASE_POOLED:
     DATABASES["default"]["OPTIONS"]["options"] = f"-c search_path={PANEL_SCHEMA},public"
+else:
+    # PgBouncer in transaction mode: each transaction may land on another server connection, so no prepared
+    # statements (psycopg prepares none with prepare_threshold None) and no server-side cursors (they live past a
+    # transaction in a `.iterator()`).
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 # What needs a session of its own (LISTEN for the flag and token caches, session advisory locks): a direct
 # connection when the main one goes through a pooler in transaction mode.
 DATABASE_DIRECT_URL = ENV.get("DATABASE_DIRECT_URL", "")

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from adminpanel import db_sessions
 from monitoring import notifications
 from monitoring import selectors as monitoring_selectors
 from rollout import cohort_compare, permissions, services
@@ -118,9 +119,7 @@ def _switch_off(state: RolloutState, *, actor, reason: str, now: datetime | None
 
 
 def _try_tick_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [TICK_LOCK_KEY])
-        return cursor.fetchone()[0]
+    return db_sessions.try_xact_lock(TICK_LOCK_KEY)
 
 
 def tripped_safeguards() -> list:

@@ -109,17 +109,19 @@ def _polled_query(sql: str, params: list) -> list[tuple]:
     Clients poll the flag API constantly, and with Django's defaults a poll costs a health-check round trip plus a
     query planned afresh each time (planning costs more than running it). Here the query is a server-side prepared
     statement (planned once per persistent connection) and the health check is replaced by its purpose: a
-    connection that a restarted server broke is closed, reopened and the query retried once.
+    connection that a restarted server broke is closed, reopened and the query retried once. Through a pooler in
+    transaction mode (DATABASE_POOLED) nothing is prepared: the next transaction may land on another server.
     """
+    prepare = not settings.DATABASE_POOLED
     for attempt in (1, 2):
         try:
             connection.ensure_connection()
             raw = connection.connection
-            if raw.prepare_threshold is None:
+            if prepare and raw.prepare_threshold is None:
                 # Django turns psycopg's preparation off; only server-binding cursors like this one prepare.
                 raw.prepare_threshold = 0
             with psycopg.Cursor(raw) as cursor:
-                cursor.execute(sql, params, prepare=True)
+                cursor.execute(sql, params, prepare=prepare)
                 return cursor.fetchall()
         except psycopg.OperationalError:
             connection.close()
