@@ -588,6 +588,12 @@ SCRATCH_DATABASE = ENV.get("SCRATCH_DATABASE", "")
 RESTORE_TIMEOUT_SECONDS = env_int(ENV, "RESTORE_TIMEOUT_SECONDS", 3 * 3600)
 # Phase 3: the BarTender API health URL, polled for 200 and the build hash the deployer enters.
 BARTENDER_HEALTH_URL = ENV.get("BARTENDER_HEALTH_URL", "")
+# Rollback Option B: a CI/CD webhook the panel POSTs {"build", "reason", "requested_by"} to (with the token as a
+# bearer header when set) to deploy an earlier build; then the health URL is polled until it serves that build.
+# Unset: the rollout page shows the runbook's manual procedure.
+BARTENDER_DEPLOY_HOOK_URL = ENV.get("BARTENDER_DEPLOY_HOOK_URL", "")
+BARTENDER_DEPLOY_HOOK_TOKEN = ENV.get("BARTENDER_DEPLOY_HOOK_TOKEN", "")
+BARTENDER_DEPLOY_HOOK_TIMEOUT_SECONDS = _env_float("BARTENDER_DEPLOY_HOOK_TIMEOUT_SECONDS", 15.0)
 PHASE3_POLL_SECONDS = _env_float("PHASE3_POLL_SECONDS", 5.0)
 PHASE3_POLL_TIMEOUT_SECONDS = _env_float("PHASE3_POLL_TIMEOUT_SECONDS", 300.0)
 PHASE3_HTTP_TIMEOUT_SECONDS = _env_float("PHASE3_HTTP_TIMEOUT_SECONDS", 5.0)

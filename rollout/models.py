@@ -190,6 +190,7 @@ class EventKind(models.TextChoices):
     AUTOPILOT_OFF = "autopilot_off", "Autopilot turned off"
     RUNBOOK = "runbook", "Runbook step"
     DATABASE_RESTORE = "database_restore", "Database restored (Option C)"
+    CODE_ROLLBACK = "code_rollback", "Code rolled back (Option B)"
 
 
 class RolloutEvent(models.Model):
@@ -490,6 +491,43 @@ class DatabaseRestore(models.Model):
     @property
     def mismatches(self) -> list[dict]:
         return [row for row in self.tables if not row.get("match")]
+
+
+class CodeRollback(models.Model):
+    """Rollback Option B run by the panel: the CI/CD hook (BARTENDER_DEPLOY_HOOK_URL) asked to deploy an earlier
+    build, then the health URL polled until it serves that build, as Phase 3 does."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Calling the hook, then waiting for the build"
+        DONE = "done", "The health URL serves the build"
+        HOOK_FAILED = "hook_failed", "The deploy hook refused or did not answer"
+        TIMED_OUT = "timed_out", "The build never showed on the health URL"
+        UNVERIFIED = "unverified", "Hook called; no health URL to verify it"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    build = models.CharField(max_length=100)
+    reason = models.TextField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    requested_by_name = models.CharField(max_length=150, default="system")
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    hook_status = models.PositiveSmallIntegerField(null=True, blank=True, help_text="The hook's HTTP status.")
+    tries = models.PositiveIntegerField(default=0, help_text="Polls of the health URL.")
+    attempts = models.JSONField(default=list, blank=True)
+    summary = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "code_rollbacks"
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self):
+        return f"code rollback #{self.pk} to {self.build}"
 
 
 def ensure_default_flags(apps=None, **kwargs):

@@ -122,6 +122,45 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
+@dataclass
+class Wait:
+    """What polling the health URL for a build found: whether it came, every try (the last 20 kept), the last."""
+
+    matched: bool
+    attempts: list[dict]
+    last: Probe
+    timeout: float
+    tries: int
+
+    def failure(self, url: str, expected: str) -> str:
+        return (f"After {self.tries} tries over {self.timeout:g} s, {url} never answered 200 with build "
+                f"{expected} (last: {self.last.in_words()}).")  # fmt: skip
+
+
+def wait_for_build(
+    url: str, expected: str, *, progress: Callable[[int, str], None], sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Wait:  # fmt: skip
+    """Poll `url` until it answers 200 with `expected` or PHASE3_POLL_TIMEOUT_SECONDS pass (a deployment, or a
+    rollback, takes a moment to roll out), every PHASE3_POLL_SECONDS; the clock and the sleep are the caller's."""
+    timeout, interval = settings.PHASE3_POLL_TIMEOUT_SECONDS, settings.PHASE3_POLL_SECONDS
+    deadline = clock() + timeout
+    attempts: list[dict] = []
+    while True:
+        seen = probe(url, expected)
+        attempts.append(seen.as_dict())
+        if seen.matched:
+            return Wait(True, attempts[-20:], seen, timeout, len(attempts))
+        left = deadline - clock()
+        if left <= 0:
+            return Wait(False, attempts[-20:], seen, timeout, len(attempts))
+        progress(
+            min(90, 5 + int(85 * (1 - left / timeout))),
+            f"try {len(attempts)}: {seen.in_words()}; trying again in {interval:g} s",
+        )
+        sleep(min(interval, left))
+
+
 def verify_deployment(
     *,
     build_hash: str,
@@ -133,27 +172,13 @@ def verify_deployment(
     """Poll the health URL until it serves the expected build (or time runs out), then start the Phase 3 window."""
     url = health_url()
     expected = clean_build_hash(build_hash)
-    timeout, interval = settings.PHASE3_POLL_TIMEOUT_SECONDS, settings.PHASE3_POLL_SECONDS
-    deadline = clock() + timeout
-    attempts: list[dict] = []
-    while True:
-        seen = probe(url, expected)
-        attempts.append(seen.as_dict())
-        if seen.matched:
-            break
-        left = deadline - clock()
-        if left <= 0:
-            return Outcome(
-                False,
-                f"After {len(attempts)} tries over {timeout:g} s, {url} never answered 200 with build {expected} "
-                f"(last: {seen.in_words()}).",
-                {"url": url, "expected": expected, "attempts": attempts[-20:], "tries": len(attempts)},
-            )
-        progress(
-            min(90, 5 + int(85 * (1 - left / timeout))),
-            f"try {len(attempts)}: {seen.in_words()}; trying again in {interval:g} s",
-        )
-        sleep(min(interval, left))
+    wait = wait_for_build(url, expected, progress=progress, sleep=sleep, clock=clock)
+    attempts, seen, tries = wait.attempts, wait.last, wait.tries
+    if not wait.matched:
+        return Outcome(
+            False, wait.failure(url, expected),
+            {"url": url, "expected": expected, "attempts": attempts, "tries": tries},
+        )  # fmt: skip
     progress(95, f"{url} serves build {seen.build}; starting the 15-minute monitoring window")
     try:
         window = monitoring_services.start_phase_window(kind=PhaseKind.PHASE3, user=actor)
@@ -163,7 +188,6 @@ def verify_deployment(
         note = f"The Phase 3 window already running carries on (verdict at {localtime(window.ends_at):%H:%M %Z})."
     return Outcome(
         True,
-        f"{url} answered 200 with build {seen.build} after {len(attempts)} tr{'y' if len(attempts) == 1 else 'ies'}. "
-        + note,
-        {"url": url, "expected": expected, "attempts": attempts[-20:], "tries": len(attempts), "window": window.pk},
+        f"{url} answered 200 with build {seen.build} after {tries} tr{'y' if tries == 1 else 'ies'}. " + note,
+        {"url": url, "expected": expected, "attempts": attempts, "tries": tries, "window": window.pk},
     )

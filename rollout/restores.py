@@ -33,10 +33,10 @@ from adminpanel.panel_schema import support_triggers
 from backfill.phase2 import runner
 from backfill.phase2 import services as phase2
 from backfill.phase2.steps import BY_VERSION, STEPS, MigrationFileMissing
-from monitoring import incident_selectors, incidents
+from monitoring import incident_selectors
 from rollout import backups, permissions
 from rollout.models import DatabaseBackup, DatabaseRestore, EventKind, FeatureFlag, RolloutState
-from rollout.services import InvalidRequest, NotAllowed, RolloutError, _record, locked_state
+from rollout.services import InvalidRequest, NotAllowed, RolloutError, _record, locked_state, note_on_incident
 
 logger = logging.getLogger(__name__)
 REAPPLIED_STEPS = STEPS[:5]  # Option C: "Re-apply only safe migrations (1-5)"; step 6 is the backfill.
@@ -448,15 +448,7 @@ def _tell_the_incident(restore: DatabaseRestore) -> None:
         f"migrations 1-5 applied again: {sum(1 for s in restore.steps if s['action'] == 'apply' and s['passed'])}. "
         f"{restore.error}"
     ).strip()
-    next_update_at = incident.next_update_at
-    if next_update_at is not None and next_update_at <= timezone.now():
-        next_update_at = None
-    try:
-        with transaction.atomic():
-            incidents.post_update(actor=restore.requested_by, incident_id=incident.pk, status=incident.status,
-                                  message=message, next_update_at=next_update_at)  # fmt: skip
-    except Exception:
-        logger.exception("The restore #%s could not be told to incident #%s", restore.pk, incident.pk)
+    note_on_incident(incident, actor=restore.requested_by, message=message)
 
 
 def execute_restore(*, restore_id: int) -> DatabaseRestore | None:

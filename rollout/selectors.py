@@ -606,6 +606,13 @@ def event_summary(event: RolloutEvent) -> str:
         return "autopilot off: every step is taken by a person again"
     if event.kind == EventKind.STAGE_ADVANCE and event.stage_before == event.stage_after:
         return f"next batch of stage {event.stage_after}, {after.get('bars_changed', 0)} bars switched"
+    if event.kind == EventKind.CODE_ROLLBACK:
+        return f"code rolled back to build {after.get('build')} (Option B): {after.get('status', '')}"
+    if event.kind == EventKind.DATABASE_RESTORE:
+        return (f"database restored from the Phase 1 backup (Option C): {after.get('status', '')}, "
+                f"{after.get('differing', 0)} of {after.get('tables', 0)} tables differ")  # fmt: skip
+    if event.kind == EventKind.GATE_OVERRIDE and "phase2_step" in after:
+        return f"Phase 1's gate overridden to apply Phase 2 step {after['phase2_step']}"
     if event.kind == EventKind.RUNBOOK:
         step = RunbookStep(after["step"]).label if after.get("step") in RunbookStep.values else after.get("step")
         return f"{step}: {after.get('summary') or after.get('status', '')}"

@@ -569,6 +569,20 @@ def _open_incident(*, event: RolloutEvent, actor, alert) -> None:
         logger.exception("No incident could be opened for rollout event %s", event.pk)
 
 
+def note_on_incident(incident, *, actor, message: str) -> None:
+    """An update on an open incident saying what a rollback did (its status kept); a failure is logged, never raised
+    into the rollback that already happened."""
+    next_update_at = incident.next_update_at
+    if next_update_at is not None and next_update_at <= timezone.now():
+        next_update_at = None
+    try:
+        with transaction.atomic():
+            incidents.post_update(actor=actor, incident_id=incident.pk, status=incident.status, message=message,
+                                  next_update_at=next_update_at)  # fmt: skip
+    except Exception:
+        logger.exception("Incident #%s could not be told: %s", incident.pk, message)
+
+
 def handle_critical_alert(*, alert) -> None:
     """The handler monitoring calls for each critical alert whose safeguard tripped
     (``monitoring.services.announce_critical``; registered in ``RolloutConfig.ready``)."""

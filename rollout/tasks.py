@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from rollout import autopilot, cohort_compare, restores, runbook
+from rollout import autopilot, code_rollback, cohort_compare, restores, runbook
 
 logger = logging.getLogger(__name__)
 
@@ -96,3 +96,28 @@ def enqueue_restore(restore) -> bool:
     """Hand a queued restore to the workers; an unreachable broker fails it at once, in words."""
     return _send(run_restore, (restore.pk,), what=f"restore {restore.pk}",
                  on_unreachable=lambda error: restores.mark_unqueued(restore_id=restore.pk, error=error)) is not None  # noqa: E501  # fmt: skip
+
+
+CODE_ROLLBACK_TIME_LIMIT = int(
+    settings.PHASE3_POLL_TIMEOUT_SECONDS + settings.BARTENDER_DEPLOY_HOOK_TIMEOUT_SECONDS + 120
+)
+
+
+@shared_task(name="rollout.run_code_rollback", acks_late=False, ignore_result=True, time_limit=CODE_ROLLBACK_TIME_LIMIT,
+             soft_time_limit=CODE_ROLLBACK_TIME_LIMIT - 30)
+def run_code_rollback(rollback_id: int):
+    """Call the deploy hook of one queued code rollback (Option B) and wait for its build; returns its status."""
+    rollback = code_rollback.execute_code_rollback(rollback_id=rollback_id)
+    return rollback.status if rollback else None
+
+
+def enqueue_code_rollback(rollback) -> bool:
+    """Hand a queued code rollback to the workers; an unreachable broker fails it at once, in words."""
+
+    def unreachable(error: str) -> None:
+        type(rollback).objects.filter(pk=rollback.pk, status="queued").update(
+            status="hook_failed", summary=f"Nothing was called: {error}", finished_at=timezone.now()
+        )
+
+    task_id = _send(run_code_rollback, (rollback.pk,), what=f"code rollback {rollback.pk}", on_unreachable=unreachable)
+    return task_id is not None

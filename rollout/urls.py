@@ -22,6 +22,7 @@ urlpatterns = [
     path("rollout/pause/", views.pause, name="pause"),
     path("rollout/resume/", views.resume, name="resume"),
     path("rollout/stage-rollback/", views.stage_rollback, name="stage_rollback"),
+    path("rollout/code-rollback/", views.code_rollback_view, name="code_rollback"),
     path("rollout/kill-switch/", views.kill_switch, name="kill_switch"),
     path("rollout/kill-switch/release/", views.release_kill_switch, name="release_kill_switch"),
     path("rollout/autopilot/on/", views.autopilot_on, name="autopilot_on"),
