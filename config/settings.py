@@ -374,6 +374,10 @@ HEALTH_THRESHOLDS = {
         "error_logs_warning": 0,  # error-level audit logs, last 5 minutes (above: warning)
         "query_latency_warning_ms": 50.0,  # pg_stat_statements mean time of RLS-bound statements (Week 1)
         "query_latency_critical_ms": 1000.0,  # (runbook: P95 > 1 s)
+        "api_error_rate_critical_pct": 1.0,  # the API's 5xx share (runbook Phase 3: "> 1% → Immediate rollback")
+        "api_error_rate_warning_pct": 0.1,  # (runbook Phase 3: should remain < 0.1 %)
+        "api_p95_critical_ms": 1000.0,  # the API's P95 (runbook critical alert: > 1 second)
+        "api_p95_warning_ms": 500.0,  # (runbook Phase 3: should remain < 500 ms)
         "seqscan_min_rows": 10_000,  # a planned sequential scan on a table this big is a warning
     }.items()
 }
@@ -403,6 +407,7 @@ HEALTH_CONSECUTIVE_FAILURES = {
         "rls_violations": 1,
         "orphaned_sales": 1,
         "query_latency": 1,
+        "api_error_rate": 1,
         "error_logs": 1,
         "db_connections": HEALTH_CONSECUTIVE_FAILURES_DEFAULT,
         "orphaned_fks": HEALTH_CONSECUTIVE_FAILURES_DEFAULT,
@@ -588,6 +593,18 @@ SCRATCH_DATABASE = ENV.get("SCRATCH_DATABASE", "")
 RESTORE_TIMEOUT_SECONDS = env_int(ENV, "RESTORE_TIMEOUT_SECONDS", 3 * 3600)
 # Phase 3: the BarTender API health URL, polled for 200 and the build hash the deployer enters.
 BARTENDER_HEALTH_URL = ENV.get("BARTENDER_HEALTH_URL", "")
+# The API's own figures (DESIGN §4d): a Prometheus HTTP API and one PromQL query per figure (a single number:
+# aggregate in the query). Unset: the api_error_rate and api_p95_latency checks say "not configured" (inconclusive).
+PROMETHEUS_URL = ENV.get("PROMETHEUS_URL", "")
+PROMETHEUS_TIMEOUT_SECONDS = _env_float("PROMETHEUS_TIMEOUT_SECONDS", 5.0)
+PROMETHEUS_API_ERROR_RATE_QUERY = ENV.get(
+    "PROMETHEUS_API_ERROR_RATE_QUERY",
+    '100 * sum(rate(http_requests_total{status=~"5.."}[5m])) / sum(rate(http_requests_total[5m]))',
+)
+PROMETHEUS_API_P95_QUERY = ENV.get(
+    "PROMETHEUS_API_P95_QUERY",
+    "1000 * histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
+)
 # Rollback Option B: a CI/CD webhook the panel POSTs {"build", "reason", "requested_by"} to (with the token as a
 # bearer header when set) to deploy an earlier build; then the health URL is polled until it serves that build.
 # Unset: the rollout page shows the runbook's manual procedure.

@@ -156,6 +156,25 @@ TEXTS: dict[str, CheckText] = {
         "switch: the flags are not its cure.",
         CRITICAL_ALERTS,
     ),
+    "api_error_rate": CheckText(
+        "API error rate (5xx share, from Prometheus)",
+        "%",
+        "",
+        "The share of BarTender API requests answered with a 5xx error, read from Prometheus (PROMETHEUS_URL). The "
+        "runbook's Phase 3: it should stay under 0.1 %; over 1 % means an immediate rollback.",
+        "Over 1 %: the kill switch fires by itself while a stage is live (the flags cure it). Look at the API's logs "
+        "for what fails.",
+        CRITICAL_ALERTS,
+    ),
+    "api_p95_latency": CheckText(
+        "API P95 latency (from Prometheus)",
+        "ms",
+        "",
+        "The 95th percentile of BarTender API response times, read from Prometheus. The runbook's Phase 3: it should "
+        "stay under 500 ms; over 1 s is a critical alert (RLS performance).",
+        "Tell the database team (RLS plans, indexes). Latency never pulls the kill switch: the flags are not its cure.",
+        CRITICAL_ALERTS,
+    ),
     "rls_client_latency": CheckText(
         "BarTender's own queries under row-level security (slowest)",
         "ms",

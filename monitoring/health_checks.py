@@ -27,6 +27,7 @@ from django.utils import timezone
 from adminpanel import runbook_sql
 from adminpanel.runbook_sql import POLICY_COMMANDS, RLS_TABLES
 from adminpanel.sql_probe import explain_json, plan_nodes, time_limited_cursor
+from monitoring import api_metrics
 from monitoring.models import CheckStatus
 from monitoring.signals import expected_adoption_from_provider
 
@@ -75,6 +76,14 @@ def worst(statuses) -> str:
     """The most severe of the given statuses (ok when there are none); "not enough data" counts as ok, since it
     says nothing is known to be wrong."""
     return CheckStatus.worst(OK if s == INSUFFICIENT else s for s in statuses)
+
+
+NOT_CONFIGURED = "not configured"
+
+
+def not_configured(outcome) -> bool:
+    """An outcome of a check this installation has not set up (e.g. no PROMETHEUS_URL): unknown, and says so."""
+    return outcome.status == UNKNOWN and (outcome.error or "").startswith(NOT_CONFIGURED)
 
 
 def min_sample(name: str) -> int:
@@ -742,6 +751,8 @@ CHECKS: tuple[Check, ...] = (
     Check("adoption_rate", "Simplified-mode adoption", check_adoption_rate),
     Check("query_latency", "RLS query latency (pg_stat_statements)", check_query_latency),
     Check("rls_client_latency", "RLS latency of BarTender's client queries (probed)", check_rls_client_latency),
+    Check("api_error_rate", "API error rate (Prometheus)", api_metrics.check_api_error_rate),
+    Check("api_p95_latency", "API P95 latency (Prometheus)", api_metrics.check_api_p95_latency),
 )
 CHECKS_BY_NAME = {check.name: check for check in CHECKS}
 

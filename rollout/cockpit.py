@@ -373,8 +373,12 @@ def _window_step(key, number, title, what, window, *, may, people, startable) ->
     view.who = window.started_by.username if window.started_by else "system"
     view.when = window.verdict_at or window.started_at
     view.evidence_url, view.evidence_label = reverse("monitoring:dashboard") + "#phase-windows", "Monitoring windows"
-    worst = (window.summary or {}).get("worst") or {}
-    bad = [f"{name}: {status}" for name, status in worst.items() if status and status != CheckStatus.OK]
+    summary = window.summary or {}
+    worst = summary.get("worst") or {}
+    failed, missing = summary.get("failed") or {}, summary.get("missing") or {}
+    bad = [f"{name}: {why}" for name, why in failed.items()] or [
+        f"{name}: {status}" for name, status in worst.items() if status and status != CheckStatus.OK
+    ]
     if window.verdict == PhaseVerdict.PENDING:
         view.state = RUNNING
         view.summary = f"Watching until {timezone.localtime(window.ends_at):%H:%M}; the verdict comes with the " \
@@ -382,6 +386,17 @@ def _window_step(key, number, title, what, window, *, may, people, startable) ->
     elif window.verdict == PhaseVerdict.PASSED:
         view.state = PASSED
         view.summary = f"Passed: {(window.summary or {}).get('runs', 0)} health runs, no check at its failing level."
+    elif window.verdict == PhaseVerdict.INCONCLUSIVE and not failed:
+        # Inconclusive holds (DESIGN §4d): it is not a pass; say what is missing. A person may override the gate
+        # that waits on it, with a reason.
+        view.state = FAILED
+        if not summary.get("runs"):
+            view.summary = "Inconclusive: no health run finished inside the window (worker or beat down?)."
+        else:
+            view.summary = "Inconclusive, so not passed — missing: " + "; ".join(
+                f"{name}: {why}" for name, why in missing.items()
+            )
+        view.action = start
     else:
         view.state = FAILED
         view.summary = f"{window.get_verdict_display()}: " + (

@@ -21,7 +21,7 @@ from adminpanel.permissions import FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
 from backfill.backfill import run_backfill
 from config.celery import app as celery_app
 from monitoring import services as monitoring_services
-from monitoring.models import CheckStatus, HealthRun, PhaseWindow
+from monitoring.models import CheckResult, CheckStatus, HealthRun, PhaseWindow
 from rollout.models import FeatureFlag, RolloutState
 from tests.factories import BarFactory, BarMemberFactory, SaleFactory, ServerFactory, make_product
 
@@ -147,7 +147,13 @@ def test_a_product_owner_walks_phase_1_to_the_start_of_4a_on_the_cockpit(login, 
     start = timezone.now() - timedelta(minutes=16)
     PhaseWindow.objects.filter(pk=window.pk).update(started_at=start, ends_at=start + timedelta(minutes=15))
     inside = start + timedelta(minutes=5)
-    HealthRun.objects.create(started_at=inside, finished_at=inside, status=CheckStatus.OK)
+    run = HealthRun.objects.create(started_at=inside, finished_at=inside, status=CheckStatus.OK)
+    # What that run read: the runbook's "should remain" numbers, the API's from its Prometheus.
+    for name, value in {"api_error_rate": 0.02, "api_p95_latency": 180.0, "rls_violations": 0,
+                        "db_connections": 12.0}.items():  # fmt: skip
+        CheckResult.objects.create(run=run, check_name=name, status=CheckStatus.OK, value=value)
+    CheckResult.objects.create(run=run, check_name="resolution_error_rate", status=CheckStatus.OK, value=0.0,
+                               detail={"failures": 0, "resolved_sales": 40})  # fmt: skip
     monitoring_services.close_due_phase_windows()
     HealthRun.objects.create(started_at=timezone.now(), finished_at=timezone.now(), status=CheckStatus.OK)
     expect(page.locator("#step-phase3_window")).to_have_attribute("data-state", "passed", timeout=15_000)
