@@ -11,15 +11,14 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from demo.api_stand import ApiFigures, serve
+
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
-BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0)
 
 
 def free_port() -> int:
@@ -28,43 +27,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class ApiFigures:
-    """What each scrape adds: requests, how many of them failed (5xx), and how long they all took."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.per_scrape = (0, 0, 0.1)  # (requests, errors, seconds each)
-        self.total = self.errors = 0
-        self.buckets = dict.fromkeys(BUCKETS, 0)
-        self.sum = 0.0
-
-    def set(self, *, requests: int, errors: int = 0, seconds: float = 0.1) -> None:
-        with self.lock:
-            self.per_scrape = (requests, errors, seconds)
-
-    def scrape(self) -> str:
-        with self.lock:
-            requests, errors, seconds = self.per_scrape
-            self.total += requests
-            self.errors += errors
-            self.sum += requests * seconds
-            for bound in BUCKETS:
-                if seconds <= bound:
-                    self.buckets[bound] += requests
-            lines = [
-                "# TYPE http_requests_total counter",
-                f'http_requests_total{{status="200"}} {self.total - self.errors}',
-                f'http_requests_total{{status="500"}} {self.errors}',
-                "# TYPE http_request_duration_seconds histogram",
-                *[f'http_request_duration_seconds_bucket{{le="{b}"}} {n}' for b, n in self.buckets.items()],
-                f'http_request_duration_seconds_bucket{{le="+Inf"}} {self.total}',
-                f"http_request_duration_seconds_sum {self.sum}",
-                f"http_request_duration_seconds_count {self.total}",
-            ]
-        return "\n".join(lines) + "\n"
-
-
 class PrometheusStand:
+    """Debian's prometheus on a free port, scraping demo.api_stand's exporter every second."""
+
     def __init__(self):
         self.figures = ApiFigures()
         self.exporter = None
@@ -73,21 +38,7 @@ class PrometheusStand:
         self.url = ""
 
     def start(self) -> "PrometheusStand":
-        figures = self.figures
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                body = figures.scrape().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.exporter = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.exporter.serve_forever, daemon=True).start()
+        self.exporter = serve(self.figures, build="test-build")
         self.directory = Path(tempfile.mkdtemp(prefix="prometheus-"))
         port = free_port()
         (self.directory / "prometheus.yml").write_text(
