@@ -487,6 +487,15 @@ ROLLOUT_AUTO_ROLLBACK = env_bool(ENV, "ROLLOUT_AUTO_ROLLBACK", True)
 # Stage 4b goes in batches of this many bars when no batch size is given (the runbook's "LIMIT 10 -- Still
 # gradual"); 0 = the whole stage at once. The page offers larger batches.
 ROLLOUT_4B_BATCH_SIZE = env_int(ENV, "ROLLOUT_4B_BATCH_SIZE", 10)
+# Escalation by the fault's kind (runbook contact chain): the tier paged at once, by its position in the chain, for a
+# database fault (a critical schema or capacity check) and for customer impact (an automatic rollback while bars are
+# switched). Time-based escalation carries on from there.
+INCIDENT_DATABASE_TIER_POSITION = env_int(ENV, "INCIDENT_DATABASE_TIER_POSITION", 2)
+INCIDENT_CUSTOMER_TIER_POSITION = env_int(ENV, "INCIDENT_CUSTOMER_TIER_POSITION", 3)
+DATABASE_FAULT_CHECKS = env_list(
+    ENV, "DATABASE_FAULT_CHECKS",
+    ["rls_policies", "orphaned_fks", "indexes_usable", "db_connections", "query_latency", "rls_client_latency"],
+)  # fmt: skip
 # Flag API answers kept per process, dropped by LISTEN/NOTIFY on every committed change (rollout/flag_cache.py).
 ROLLOUT_FLAG_CACHE = env_bool(ENV, "ROLLOUT_FLAG_CACHE", True)
 # With PostgreSQL unreachable the flag API answers the last flags this process read, marked stale with their age, for

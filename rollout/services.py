@@ -564,6 +564,8 @@ def _open_incident(*, event: RolloutEvent, actor, alert) -> None:
                 started_at=min(alert.opened_at, event.created_at) if alert is not None else event.created_at,
                 alert=alert,
                 opened_by=actor,
+                # An automatic rollback while bars are switched: their customers saw the fault.
+                fault_kind="customer" if automatic and event.stage_before != Stage.OFF else "",
             )
     except Exception:
         logger.exception("No incident could be opened for rollout event %s", event.pk)
@@ -629,6 +631,7 @@ def _open_incident_without_rollback(*, alert, state: RolloutState, runs: str) ->
     incidents.open_incident_for_event(
         trigger_key=f"alert:{alert.pk}", source=IncidentSource.CRITICAL_ALERT, issue=issue,
         started_at=alert.opened_at, alert=alert,
+        fault_kind="database" if alert.check_name in settings.DATABASE_FAULT_CHECKS else "",
     )  # fmt: skip
     logger.warning("Critical alert #%s on %s: incident opened, no automatic rollback", alert.pk, alert.check_name)
 

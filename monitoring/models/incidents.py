@@ -166,6 +166,7 @@ class IncidentNotification(models.Model):
         ESCALATION = "escalation", "Escalated: not acknowledged in time"
         REMINDER = "reminder", "Reminder: update overdue"
         COMMUNICATION = "communication", "Communication template sent"
+        PAGED = "paged", "Paged at once: the fault's kind names its team"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=16, choices=Kind.choices)

@@ -93,3 +93,31 @@ def test_a_critical_latency_alert_opens_an_incident_and_leaves_the_flags_alone(o
     # A fault the flags cure still rolls back.
     services.on_critical_alert_opened(alert=Alert.objects.create(check_name="orphaned_sales", severity="critical"))
     assert not FeatureFlag.objects.filter(kill_switch_engaged=False).exists()
+
+
+def test_a_schema_fault_with_a_stage_live_pages_devops_at_once_and_leaves_the_flags(owner, fresh_run):
+    """Issue 21: escalation by the fault's kind: a database fault goes to DevOps/Database at once."""
+    BarFactory(is_internal=True)
+    advance(owner)
+    alert = Alert.objects.create(check_name="rls_policies", severity=CheckStatus.CRITICAL)
+    services.on_critical_alert_opened(alert=alert)
+    incident = Incident.objects.get(trigger_key=f"alert:{alert.pk}")
+    told = list(incident.notifications.order_by("id").values_list("kind", "tier__name"))
+    assert told == [("opened", "Development team"), ("paged", "DevOps/Database team")]
+    assert incident.tier.name == "DevOps/Database team"  # time-based escalation carries on from there
+    assert not FeatureFlag.objects.filter(kill_switch_engaged=True).exists()
+
+
+def test_an_automatic_rollback_while_bars_are_switched_pages_product_at_once(owner, fresh_run):
+    BarFactory(is_internal=True)
+    advance(owner)
+    services.on_critical_alert_opened(alert=Alert.objects.create(check_name="orphaned_sales", severity="critical"))
+    incident = Incident.objects.get(source=Incident.Source.AUTO_ROLLBACK)
+    told = list(incident.notifications.order_by("id").values_list("kind", "tier__name"))
+    assert told == [("opened", "Development team"), ("paged", "Product/Business team")]
+
+
+def test_a_kill_switch_with_no_bar_switched_follows_the_chain_in_order(owner):
+    services.pull_kill_switch(actor=owner, reason="drill")
+    incident = Incident.objects.get()
+    assert list(incident.notifications.values_list("kind", flat=True)) == ["opened"]
