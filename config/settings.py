@@ -490,6 +490,9 @@ ROLLOUT_4B_BATCH_SIZE = env_int(ENV, "ROLLOUT_4B_BATCH_SIZE", 10)
 # Escalation by the fault's kind (runbook contact chain): the tier paged at once, by its position in the chain, for a
 # database fault (a critical schema or capacity check) and for customer impact (an automatic rollback while bars are
 # switched). Time-based escalation carries on from there.
+# "Update status page": a webhook the panel posts status-page updates to (the incident's outbox retries it); unset,
+# the incident page says to update it by hand.
+STATUS_PAGE_WEBHOOK_URL = ENV.get("STATUS_PAGE_WEBHOOK_URL", "")
 INCIDENT_DATABASE_TIER_POSITION = env_int(ENV, "INCIDENT_DATABASE_TIER_POSITION", 2)
 INCIDENT_CUSTOMER_TIER_POSITION = env_int(ENV, "INCIDENT_CUSTOMER_TIER_POSITION", 3)
 DATABASE_FAULT_CHECKS = env_list(

@@ -167,6 +167,8 @@ class IncidentNotification(models.Model):
         REMINDER = "reminder", "Reminder: update overdue"
         COMMUNICATION = "communication", "Communication template sent"
         PAGED = "paged", "Paged at once: the fault's kind names its team"
+        CUSTOMER_NOTICE = "customer_notice", "Customer notice recorded"
+        STATUS_PAGE = "status_page", "Status page updated"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=16, choices=Kind.choices)
