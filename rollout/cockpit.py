@@ -280,7 +280,8 @@ def _migrations_step() -> StepView:
     return view
 
 
-def _backfill_step(*, may: bool, people: _People) -> StepView:
+def _backfill_step(*, may: bool, people: _People, run) -> StepView:
+    """Step 2.1's backfill, from the latest full backfill run (`run`, read once for the whole cockpit)."""
     view = StepView(
         "backfill", "2.1 step 6", "server_id backfill",
         "Every sale, consignment and return without server_id resolved in keyset batches, with one log row each.",
@@ -288,7 +289,6 @@ def _backfill_step(*, may: bool, people: _People) -> StepView:
     )  # fmt: skip
     view.evidence_url, view.evidence_label = reverse("backfill:backfill"), "Backfill page"
     view.may_act, view.who_may = may, people.text()
-    run = latest_full_backfill()
     if run is None:
         view.summary = "No backfill over every bar has run yet."
         view.action = Action("link", "Open the Backfill page to start it", reverse("backfill:backfill"))
@@ -505,8 +505,8 @@ def build(*, user, now: datetime | None = None) -> Cockpit:
         )
         for step in PHASE1_ORDER
     ]  # fmt: skip
-    backfill = _backfill_step(may=caps["operate"], people=people)
     finished = latest_full_backfill()
+    backfill = _backfill_step(may=caps["operate"], people=people, run=finished)
     finished_at = finished.finished_at if finished and finished.status == finished.Status.FINISHED else None
     phase2 = [
         _migrations_step(),

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 
@@ -13,7 +14,7 @@ from backfill import selectors as backfill_selectors
 from monitoring import selectors as monitoring_selectors
 from monitoring.enums import PhaseKind, PhaseVerdict
 from rollout import cohort_compare
-from rollout.models import RolloutState, Stage
+from rollout.models import DatabaseBackup, RolloutState, RunbookRun, RunbookStep, Stage
 
 HEALTH_FRESH = "health_fresh"
 NO_CRITICAL_ALERT = "no_critical_alert"
@@ -31,11 +32,13 @@ GATE_LABELS = {
 BACKFILL_FINISHED = "backfill_finished"
 VALIDATION_PASSED = "validation_passed"
 PHASE3_WINDOW_PASSED = "phase3_window_passed"
+PHASE1_DONE = "phase1_done"
 GATE_LABELS.update(
     {
         BACKFILL_FINISHED: "Backfill finished (runbook 2.1 step 6)",
         VALIDATION_PASSED: "Post-migration validation passed (runbook 2.2)",
         PHASE3_WINDOW_PASSED: "Phase 3 monitoring window passed (runbook 3.3)",
+        PHASE1_DONE: "Phase 1 done (runbook 1.1-1.3)",
     }
 )
 
@@ -204,9 +207,38 @@ def phase3_window_gate() -> GateResult:
                       f"The Phase 3 window passed {_when(window.verdict_at)}.", evidence_url=url)  # fmt: skip
 
 
+# Phase 1's steps that must have passed (a waiver is not a pass: overriding the gate, with a reason, is).
+PHASE1_STEPS = (RunbookStep.BACKUP, RunbookStep.FLAGS_OFF, RunbookStep.LOAD_TEST, RunbookStep.ROLLBACK_REHEARSAL)
+
+
+def phase1_missing(steps=PHASE1_STEPS) -> list[str]:
+    """Which of Phase 1's `steps` have not passed (their latest run), in words; the backup must also be readable."""
+    readable = Exists(DatabaseBackup.objects.filter(run=OuterRef("pk"), verified=True))
+    latest = RunbookRun.objects.filter(step__in=steps).order_by("step", "-created_at", "-id").distinct("step")
+    runs = {run.step: run for run in latest.annotate(readable=readable)}  # one query
+    missing = []
+    for step in steps:
+        run = runs.get(step)
+        label = RunbookStep(step).label
+        if run is None or run.status != RunbookRun.Status.PASSED:
+            missing.append(f"{label} ({run.get_status_display().lower() if run else 'never run'})")
+        elif step == RunbookStep.BACKUP and not run.readable:
+            missing.append(f"{label} (its archive could not be read back)")
+    return missing
+
+
+def phase1_gate() -> GateResult:
+    missing = phase1_missing()
+    url = reverse("home") + "#phase-1"
+    if missing:
+        return GateResult(PHASE1_DONE, False, "Phase 1 is not done: " + "; ".join(missing) + ".", evidence_url=url)
+    return GateResult(PHASE1_DONE, True, "Phase 1 done: backup read back, flags off, load test and rehearsal passed.",
+                      evidence_url=url)  # fmt: skip
+
+
 def prerequisite_gates() -> list[GateResult]:
-    """What the runbook wants done before the first stage: Phase 2 complete and Phase 3 watched."""
-    return [backfill_gate(), validation_gate(), phase3_window_gate()]
+    """What the runbook wants done before the first stage: Phase 1 done, Phase 2 complete and Phase 3 watched."""
+    return [phase1_gate(), backfill_gate(), validation_gate(), phase3_window_gate()]
 
 
 def evaluate_gates(

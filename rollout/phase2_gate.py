@@ -14,8 +14,8 @@ from django.db import transaction
 from backfill.phase2 import runner
 from backfill.phase2 import services as phase2
 from backfill.phase2.steps import BY_VERSION, STEPS, MigrationFileMissing
-from rollout.cockpit import latest_runs
-from rollout.models import DatabaseBackup, EventKind, RolloutState, RunbookRun, RunbookStep
+from rollout.gates import phase1_missing
+from rollout.models import EventKind, RolloutState, RunbookStep
 from rollout.services import _record, locked_state
 
 
@@ -46,16 +46,8 @@ def dry_run_blocker(version: str) -> Blocker | None:
 
 def phase1_blockers() -> list[Blocker]:
     """Phase 1's backup verified and the flags read off, by their latest runs (a waiver is not a verification)."""
-    runs = latest_runs()
-    blockers = []
-    backup_run = runs.get(RunbookStep.BACKUP)
-    backup = DatabaseBackup.objects.filter(run=backup_run).first() if backup_run else None
-    if backup_run is None or backup_run.status != RunbookRun.Status.PASSED or backup is None or not backup.verified:
-        blockers.append(Blocker("Phase 1's backup is not verified (runbook 1.2).", True))
-    flags_run = runs.get(RunbookStep.FLAGS_OFF)
-    if flags_run is None or flags_run.status != RunbookRun.Status.PASSED:
-        blockers.append(Blocker("The flags were not read off (runbook 1.3).", True))
-    return blockers
+    missing = phase1_missing((RunbookStep.BACKUP, RunbookStep.FLAGS_OFF))
+    return [Blocker(f"Phase 1 is not done: {what}.", True) for what in missing]
 
 
 def blockers(version: str) -> list[Blocker]:

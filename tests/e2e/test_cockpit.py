@@ -56,6 +56,7 @@ def health_url(settings):
 def runbook_world(settings, tmp_path, health_url):
     settings.BACKUP_DIR = tmp_path / "backups"
     settings.COCKPIT_POLL_SECONDS = 1
+    settings.LOAD_TEST_TARGET_MS = 5_000.0  # a busy machine must not fail Phase 1, which stage 4a now needs passed
     before = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
     owner = make_product(username="po")
@@ -100,7 +101,7 @@ def test_a_product_owner_walks_phase_1_to_the_start_of_4a_on_the_cockpit(login, 
     page.check("#confirm-load_test")
     page.click("#action-load_test")
     expect(page.locator(".messages")).to_contain_text("Load test under Row Level Security")
-    assert state_of(page, "load_test") in ("passed", "failed")  # latency on a shared machine decides which
+    assert state_of(page, "load_test") == "passed"
     expect(page.locator("#step-load_test")).to_contain_text("p50/p95/p99")
 
     page.check("#confirm-rollback_rehearsal")

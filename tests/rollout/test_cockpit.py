@@ -10,7 +10,9 @@ from django.urls import reverse
 from backfill.models import ValidationCheck, ValidationRun
 from rollout import permissions, runbook
 from rollout.models import RunbookRun, RunbookStep
-from tests.factories import BarFactory, SaleFactory, grant_owner, make_product, state, token_from
+from tests.factories import BarFactory, SaleFactory, grant_owner, make_product, meet_phase1, state, token_from
+
+pytestmark = pytest.mark.runs_phase1
 
 
 def steps_of(page: str) -> dict[str, str]:
@@ -78,6 +80,7 @@ def test_a_failed_validation_shows_each_failed_check_in_words(client_for, owner)
 
 
 def test_stage_4a_shows_its_gates_and_blast_radius_and_starts_from_the_cockpit(client_for, owner, fresh_run):
+    meet_phase1()  # stage 4a needs Phase 1 done
     BarFactory.create_batch(2, is_internal=True)
     client = client_for(owner)
     page = client.get(reverse("home")).content.decode()

@@ -6,7 +6,9 @@ from adminpanel.models import Bar, Sale, User
 from monitoring.models import Incident, IncidentNotification
 from rollout import phase1, runbook, services
 from rollout.models import EventKind, FeatureFlag, RolloutEvent, RolloutState, RunbookRun, RunbookStep
-from tests.factories import BarFactory, advance, grant_owner, make_product, state
+from tests.factories import BarFactory, advance, grant_owner, make_product, meet_phase1, state
+
+pytestmark = pytest.mark.runs_phase1
 
 
 def run_step(actor, step, **kwargs):
@@ -81,11 +83,13 @@ def test_the_rehearsal_releases_the_switch_even_when_it_breaks_midway(owner):
 
 
 def test_the_rehearsal_is_refused_while_a_stage_is_live(owner, fresh_run):
+    meet_phase1()  # stage 4a needs Phase 1 done
     BarFactory(is_internal=True)
     advance(owner)
+    runs = RunbookRun.objects.count()
     with pytest.raises(phase1.StepRefused, match="real rollback"):
         runbook.request_run(actor=owner, step=RunbookStep.ROLLBACK_REHEARSAL, confirm=True)
-    assert not RunbookRun.objects.exists() and not FeatureFlag.objects.filter(kill_switch_engaged=True).exists()
+    assert RunbookRun.objects.count() == runs and not FeatureFlag.objects.filter(kill_switch_engaged=True).exists()
 
 
 def test_the_rehearsal_needs_the_kill_switch_permission(db):

@@ -10,6 +10,8 @@ from monitoring.models import PhaseWindow
 from rollout import phase3, runbook
 from rollout.models import RunbookRun, RunbookStep
 
+pytestmark = pytest.mark.runs_phase1
+
 
 class FakeBarTender:
     """The BarTender API's health URL on 127.0.0.1: answers with whatever status and build it is told."""
