@@ -611,7 +611,8 @@ PROMETHEUS_URL = ENV.get("PROMETHEUS_URL", "")
 PROMETHEUS_TIMEOUT_SECONDS = _env_float("PROMETHEUS_TIMEOUT_SECONDS", 5.0)
 PROMETHEUS_API_ERROR_RATE_QUERY = ENV.get(
     "PROMETHEUS_API_ERROR_RATE_QUERY",
-    '100 * sum(rate(http_requests_total{status=~"5.."}[5m])) / sum(rate(http_requests_total[5m]))',
+    # `or vector(0)`: an API that has never answered a 5xx has no such series, and its error rate is 0, not unknown.
+    '100 * (sum(rate(http_requests_total{status=~"5.."}[5m])) or vector(0)) / sum(rate(http_requests_total[5m]))',
 )
 PROMETHEUS_API_P95_QUERY = ENV.get(
     "PROMETHEUS_API_P95_QUERY",

@@ -137,3 +137,17 @@ def test_one_resolution_error_fails_and_none_passes_even_on_a_small_sample(windo
     CheckResult.objects.filter(check_name="resolution_error_rate").update(detail={"failures": 1, "resolved_sales": 3})
     verdict, summary = services.phase_verdict(window=window)
     assert verdict == "failed" and summary["failed"]["resolution_error_rate"] == "1 refused resolutions (target 0)"
+
+
+def test_the_default_queries_are_valid_promql_and_an_api_without_any_5xx_is_at_0(db, prometheus, settings):
+    settings.PROMETHEUS_URL = prometheus.url
+    prometheus.figures.set(requests=1000, errors=0, seconds=0.05)
+    prometheus.wait_for("sum(rate(http_requests_total[5m]))", lambda v: v > 0)
+    for name in ("api_error_rate", "api_p95_latency"):  # the settings' own queries: Prometheus accepts them
+        outcome = run_check(name)
+        assert outcome.status != "unknown" and outcome.value is not None, outcome.error
+    # An API that never answered a 5xx has no such series at all: its error rate is 0, not "not enough data".
+    settings.PROMETHEUS_API_ERROR_RATE_QUERY = settings.PROMETHEUS_API_ERROR_RATE_QUERY.replace(
+        'status=~"5.."', 'status=~"5..",status!="500"'
+    )
+    assert (run_check("api_error_rate").status, run_check("api_error_rate").value) == ("ok", 0.0)
