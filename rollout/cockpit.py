@@ -11,7 +11,7 @@ rows by index, never a COUNT over sales (the page stays under 300 ms at 5M sales
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.urls import reverse
@@ -112,6 +112,39 @@ class PhaseView:
     title: str
     goal: str
     steps: list[StepView]
+    # The runbook's time box ("Phase 1 (2 hours)"), in words and as a length; measured against the steps' times.
+    box_words: str = ""
+    box: timedelta | None = None
+    now: datetime | None = None
+
+    @property
+    def started_at(self) -> datetime | None:
+        return min((step.when for step in self.steps if step.when), default=None)
+
+    @property
+    def elapsed(self) -> timedelta | None:
+        """From its first step's time to its last (when done) or to now (while it runs)."""
+        start = self.started_at
+        if start is None or self.state == NOT_STARTED:
+            return None
+        end = max(step.when for step in self.steps if step.when) if self.state in DONE else (self.now or start)
+        return max(end - start, timedelta(0))
+
+    @property
+    def overran(self) -> bool:
+        return bool(self.box and self.elapsed and self.elapsed > self.box)
+
+    @property
+    def timebox_text(self) -> str:
+        """ "Time box 2 hours (runbook): took 1 h 12 min" — an overrun is said, never blocked."""
+        if not self.box_words:
+            return ""
+        text = f"Time box {self.box_words} (runbook)"
+        if self.elapsed is None:
+            return text + "."
+        verb = "took" if self.state in DONE else "running for"
+        text += f": {verb} {_duration(self.elapsed)}"
+        return text + (f", over by {_duration(self.elapsed - self.box)}." if self.overran else ".")
 
     @property
     def state(self) -> str:
@@ -127,6 +160,23 @@ class PhaseView:
     @property
     def state_label(self) -> str:
         return STATE_LABELS[self.state]
+
+
+def _duration(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days} d"] * bool(days) + [f"{hours} h"] * bool(hours) + [f"{minutes} min"] * (not days)
+    return " ".join(parts) or "0 min"
+
+
+# The runbook's headings: "Phase 1 (2 hours)", "Phase 2 (30 minutes)", "Phase 3 (15 minutes)", "Phase 4 (1-3 days)".
+TIME_BOXES = {
+    "phase-1": ("2 hours", timedelta(hours=2)),
+    "phase-2": ("30 minutes", timedelta(minutes=30)),
+    "phase-3": ("15 minutes", timedelta(minutes=15)),
+    "phase-4": ("1-3 days", timedelta(days=3)),
+}
 
 
 @dataclass
@@ -549,6 +599,10 @@ def build(*, user, now: datetime | None = None) -> Cockpit:
         PhaseView("day-1", "Day 1 after full rollout", "Post-deployment verification.", [day1]),
         PhaseView("week-1", "Week 1 after full rollout", "Post-deployment verification.", [week1]),
     ]  # fmt: skip
+    for phase in phases:
+        if phase.key in TIME_BOXES:
+            phase.box_words, phase.box = TIME_BOXES[phase.key]
+            phase.now = now
     next_step = next((step for phase in phases for step in phase.steps if not step.is_done), None)
     return Cockpit(
         phases=phases,
