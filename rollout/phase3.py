@@ -21,7 +21,7 @@ from django.utils.timezone import localtime
 from monitoring import selectors as monitoring_selectors
 from monitoring import services as monitoring_services
 from monitoring.enums import PhaseKind
-from rollout.phase1 import Outcome, StepRefused
+from rollout.phase1 import Outcome, StepRefused, verify_flags_off
 
 HASH_PATTERN = re.compile(r"^[0-9A-Za-z._-]{4,100}$")
 # Keys under which health endpoints usually report their build; any string value matching counts too.
@@ -179,6 +179,13 @@ def verify_deployment(
             False, wait.failure(url, expected),
             {"url": url, "expected": expected, "attempts": attempts, "tries": tries},
         )  # fmt: skip
+    # Runbook 3.1 "Feature flags still OFF": read again now, before Phase 3's window may start.
+    flags = verify_flags_off()
+    if not flags.passed:
+        return Outcome(
+            False, f"{url} serves build {seen.build}, but the flags must still be off before Phase 3: {flags.summary}",
+            {"url": url, "expected": expected, "attempts": attempts, "tries": tries, "flags": flags.result},
+        )  # fmt: skip
     progress(95, f"{url} serves build {seen.build}; starting the 15-minute monitoring window")
     try:
         window = monitoring_services.start_phase_window(kind=PhaseKind.PHASE3, user=actor)
@@ -188,6 +195,8 @@ def verify_deployment(
         note = f"The Phase 3 window already running carries on (verdict at {localtime(window.ends_at):%H:%M %Z})."
     return Outcome(
         True,
-        f"{url} answered 200 with build {seen.build} after {tries} tr{'y' if tries == 1 else 'ies'}. " + note,
-        {"url": url, "expected": expected, "attempts": attempts, "tries": tries, "window": window.pk},
+        f"{url} answered 200 with build {seen.build} after {tries} tr{'y' if tries == 1 else 'ies'}; flags still "
+        "off. " + note,
+        {"url": url, "expected": expected, "attempts": attempts, "tries": tries, "window": window.pk,
+         "flags": flags.result},  # fmt: skip
     )
