@@ -217,20 +217,21 @@ def incident_send(request: HtmxHttpRequest, pk: int):
     )
 
 
-@require_POST
-@read_all_required
-def incident_customer_notice(request: HtmxHttpRequest, pk: int):
-    text = text_param(request.POST, "text", label="Customer notice")
-    return _run(request, pk, lambda: incident_outreach.record_customer_notice(actor=request.user, incident_id=pk,
-                text=text), "The customer notice is recorded on the incident.")  # fmt: skip
+OUTREACH = {
+    "customer_notice": ("Customer notice", incident_outreach.record_customer_notice,
+                        "The customer notice is recorded on the incident."),
+    "status_page": ("Status page update", incident_outreach.update_status_page,
+                    "The status page update is queued; it goes out within a minute."),
+}  # fmt: skip
 
 
 @require_POST
 @read_all_required
-def incident_status_page(request: HtmxHttpRequest, pk: int):
-    text = text_param(request.POST, "text", label="Status page update")
-    return _run(request, pk, lambda: incident_outreach.update_status_page(actor=request.user, incident_id=pk,
-                text=text), "The status page update is queued; it goes out within a minute.")  # fmt: skip
+def incident_outreach_view(request: HtmxHttpRequest, pk: int, kind: str):
+    """A customer notice recorded, or a status-page update sent (monitoring.incident_outreach)."""
+    label, call, success = OUTREACH[kind]
+    text = text_param(request.POST, "text", label=label)
+    return _run(request, pk, lambda: call(actor=request.user, incident_id=pk, text=text), success)
 
 
 @require_GET

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from adminpanel import db_sessions
 from rollout.models import DatabaseBackup, RunbookRun
 
 # The runbook's tables a usable backup must hold data entries for.
@@ -99,8 +100,9 @@ def _version_key(path: str) -> int:
 
 
 def libpq_environment() -> dict[str, str]:
-    """The panel's database connection as libpq environment variables, for pg_dump / pg_restore."""
-    params = connection.get_connection_params()
+    """The panel's database connection as libpq environment variables, for pg_dump / pg_restore: the direct one
+    (DATABASE_DIRECT_URL) when the main connection goes through a pooler, since both tools need a session."""
+    params = db_sessions.direct_connection_params()
     env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
     for param, variable in LIBPQ_ENV.items():
         value = params.get(param)
@@ -111,8 +113,9 @@ def libpq_environment() -> dict[str, str]:
 
 def conninfo(dbname: str | None = None) -> str:
     """The panel's database connection as a libpq connection string (another database on the same server when
-    `dbname` is given), for connections of its own: the backup's snapshot, creating a scratch database."""
-    params = connection.get_connection_params()
+    `dbname` is given), for connections of its own: the backup's snapshot, creating a scratch database. Direct
+    (DATABASE_DIRECT_URL) when that is set: an exported snapshot and CREATE DATABASE want a session of their own."""
+    params = db_sessions.direct_connection_params()
     keys = {param: str(params[param]) for param in LIBPQ_ENV if params.get(param) not in (None, "")}
     if dbname:
         keys["dbname"] = dbname

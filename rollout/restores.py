@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from adminpanel import db_sessions
 from adminpanel.audit import record_event
 from adminpanel.panel_schema import support_triggers
 from backfill.phase2 import runner
@@ -419,7 +420,7 @@ def _real(restore: DatabaseRestore) -> None:
         if not run.passed:
             restore.error = f"Rolling back step {step.number} failed: {run.error}. Nothing was restored."
             return
-    restore.database = connection.settings_dict["NAME"]
+    restore.database = db_sessions.direct_connection_params()["dbname"]  # BarTender's database itself
     _note(restore, f"pg_restore --clean of {', '.join(settings.BARTENDER_SCHEMAS)} from {restore.backup.file_name}")
     restore.restore_ms = pg_restore(restore.backup, database=restore.database, clean=True)
     _note(restore, "comparing every table's rows and checksum with the backup's")

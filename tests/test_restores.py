@@ -245,8 +245,15 @@ def test_option_c_is_asked_approved_and_started_only_by_holders_of_trigger_rollb
     client.force_login(plain)
     assert client.post(reverse("rollout:restore_approve", args=[restore.pk])).status_code == 403
     assert client.post(reverse("rollout:restore_start", args=[restore.pk])).status_code == 403
+    assert client.post(reverse("rollout:restore_cancel", args=[restore.pk]), {"reason": "x"}).status_code == 403
     client.force_login(support)
     detail = client.get(reverse("rollout:restore", args=[restore.pk])).content.decode()
     assert "a second person must approve it" in detail
     restore.refresh_from_db()
     assert restore.status == "requested" and restore.approved_by is None
+    client.force_login(owner)  # the one who asked may cancel it, with a reason
+    no_reason = client.post(reverse("rollout:restore_cancel", args=[restore.pk]), {"reason": " "}, follow=True)
+    assert "a reason is required" in no_reason.content.decode()
+    client.post(reverse("rollout:restore_cancel", args=[restore.pk]), {"reason": "the corruption was a report bug"})
+    restore.refresh_from_db()
+    assert restore.status == "cancelled" and PanelEvent.objects.filter(action="restore.real.cancel").exists()

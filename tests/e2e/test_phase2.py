@@ -65,6 +65,11 @@ def test_the_six_steps_applied_from_the_page_step_5_rolled_back_and_applied_agai
     expect(page.locator("#restore-steps")).to_contain_text("Step 6")
     expect(page.locator("#restore-tables")).to_contain_text("public.sales")
     shot(page, "2-dry-run-1280px")
+    page.goto(f"{live_server.url}/rollout/restores/")  # every restore, and what a product owner may do there
+    expect(page.locator("#restore-list")).to_contain_text("Phase 2 dry run")
+    page.set_viewport_size({"width": 390, "height": 900})
+    shot(page, "2-restores-390px")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     page.goto(f"{live_server.url}/cockpit/phase2/")
     for step in STEPS:
