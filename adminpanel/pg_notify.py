@@ -25,8 +25,9 @@ from collections.abc import Callable
 
 import psycopg
 from django.conf import settings
-from django.db import connection
 from psycopg import sql
+
+from adminpanel.locks import direct_connection_params
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class NotificationListener:
             return
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
-                params = connection.get_connection_params()
+                params = direct_connection_params()  # DATABASE_DIRECT_URL when set: LISTEN needs a session
                 self._thread = threading.Thread(target=self._listen, args=(params,), name="pg-listen", daemon=True)
                 self._thread.start()
 

@@ -9,6 +9,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from adminpanel.config import database_from_url, env_bool, env_int, env_list, panel_schema, secret_key
@@ -125,9 +126,21 @@ PANEL_SCHEMA = panel_schema(ENV)
 DATABASE_POOLED = env_bool(ENV, "DATABASE_POOLED", False)
 if not DATABASE_POOLED:
     DATABASES["default"]["OPTIONS"]["options"] = f"-c search_path={PANEL_SCHEMA},public"
+else:
+    # A transaction-mode pooler hands each transaction to any server session: no prepared statements (they live
+    # on the session that prepared them) and no server-side cursors (they live past their transaction).
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 # What needs a session of its own (LISTEN for the flag and token caches, session advisory locks): a direct
-# connection when the main one goes through a pooler in transaction mode.
+# connection when the main one goes through a pooler in transaction mode (adminpanel/locks.py); required then.
 DATABASE_DIRECT_URL = ENV.get("DATABASE_DIRECT_URL", "")
+if DATABASE_POOLED and not DATABASE_DIRECT_URL:
+    raise ImproperlyConfigured(
+        "DATABASE_POOLED=1 needs DATABASE_DIRECT_URL: a direct (unpooled) connection URL for LISTEN and session "
+        "advisory locks, e.g. Supabase's direct connection on port 5432"
+    )
+if DATABASE_DIRECT_URL:
+    database_from_url(DATABASE_DIRECT_URL)  # a malformed URL stops the start, not the first lock
 # The product's migration files (a checkout of BarTender's supabase/migrations/); the project's own renditions
 # serve the stand-in, the tests and the demo.
 BARTENDER_MIGRATIONS_DIR = Path(

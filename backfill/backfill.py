@@ -56,6 +56,7 @@ from django.db.models import F
 from django.db.models.functions import Least
 from django.utils import timezone
 
+from adminpanel import locks
 from adminpanel.audit import record_event
 from backfill.models import BackfillRange, BackfillRun
 from mappings.names import normalize_server_name
@@ -577,16 +578,15 @@ def resume_backfill(*, run: BackfillRun, by=None) -> BackfillRun:
     return run
 
 
-def _locks(cursor, run_id: int, range_id: int) -> bool:
-    """Take a range for this session: its exclusive lock, and a shared hold on the run (which tells the
-    watchdog, and a finisher, that someone drives the run). Both or neither."""
-    cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [RANGE_LOCK_KEY, range_id])
-    if not cursor.fetchone()[0]:
+def _locks(run_id: int, range_id: int) -> bool:
+    """Take a range for this process: its exclusive lock, and a shared hold on the run (which tells the
+    watchdog, and a finisher, that someone drives the run). Both or neither. Session locks (a range is driven over
+    many transactions), on the session `adminpanel.locks` keeps for them (a direct one behind a pooler)."""
+    if not locks.try_lock(RANGE_LOCK_KEY, range_id):
         return False
-    cursor.execute("SELECT pg_try_advisory_lock_shared(%s, %s)", [LOCK_KEY, run_id])
-    if cursor.fetchone()[0]:
+    if locks.try_lock(LOCK_KEY, run_id, shared=True):
         return True
-    cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RANGE_LOCK_KEY, range_id])
+    locks.unlock(RANGE_LOCK_KEY, range_id)
     return False
 
 
@@ -594,11 +594,8 @@ def _release(rng: BackfillRange | None) -> None:
     if rng is None or rng.pk not in _HELD:
         return
     _HELD.discard(rng.pk)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_unlock(%s, %s), pg_advisory_unlock_shared(%s, %s)",
-            [RANGE_LOCK_KEY, rng.pk, LOCK_KEY, rng.run_id],
-        )
+    locks.unlock(RANGE_LOCK_KEY, rng.pk)
+    locks.unlock(LOCK_KEY, rng.run_id, shared=True)
 
 
 def split_ranges(source: _Source, bar_id, count: int, after: int) -> list[tuple[int, int | None]]:
@@ -647,9 +644,8 @@ def _claim(run: BackfillRun) -> BackfillRange | None:
     for rng in ranges:
         if rng.done or rng.pk in _HELD:
             continue
-        with connection.cursor() as cursor:
-            if not _locks(cursor, run.pk, rng.pk):
-                continue
+        if not _locks(run.pk, rng.pk):
+            continue
         _HELD.add(rng.pk)
         rng.refresh_from_db()
         if rng.done:  # ended by its driver between our read and our lock
@@ -782,18 +778,13 @@ def _fail(run: BackfillRun, exc: BaseException) -> None:
 
 def _finish_unless_finishing(run: BackfillRun) -> BackfillRun | None:
     """Finish the run once every phase is done, unless another process is at it (None then)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_KEY, run.pk])
-        if not cursor.fetchone()[0]:
+    with locks.holding(LOCK_KEY, run.pk) as granted:
+        if not granted:
             return None
-    try:
         run.refresh_from_db()
         if run.status != BackfillRun.Status.RUNNING:
             return run
         return _finish(run)
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_KEY, run.pk])
 
 
 def _finish(run: BackfillRun) -> BackfillRun:

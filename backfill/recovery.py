@@ -15,9 +15,10 @@ at the first slice that finds every range taken.
 from collections.abc import Callable
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from adminpanel import locks
 from adminpanel.audit import record_event
 from adminpanel.models import PanelEvent
 from backfill.backfill import LOCK_KEY, RANGE_LOCK_KEY
@@ -34,12 +35,7 @@ RUN_TARGET = BackfillRun._meta.label_lower
 
 def _is_locked(key: int, obj_id: int) -> bool:
     """Whether a live process holds this advisory lock right now (probed, then released at once)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [key, obj_id])
-        free = cursor.fetchone()[0]
-        if free:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [key, obj_id])
-    return not free
+    return locks.held_elsewhere(key, obj_id)
 
 
 def is_driven(run_id: int) -> bool:

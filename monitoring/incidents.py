@@ -20,11 +20,12 @@ from functools import partial
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from adminpanel import locks
 from adminpanel.audit import record_event
 from adminpanel.roles import can_handle_incidents
 from monitoring import communication, incident_selectors, notifications
@@ -551,14 +552,11 @@ class ClockTick:
 
 
 def _try_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [CLOCK_LOCK_KEY])
-        return cursor.fetchone()[0]
+    return locks.try_lock(CLOCK_LOCK_KEY)
 
 
 def _unlock() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s)", [CLOCK_LOCK_KEY])
+    locks.unlock(CLOCK_LOCK_KEY)
 
 
 def run_incident_clock(*, now: datetime | None = None) -> ClockTick | None:

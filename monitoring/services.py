@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
+from adminpanel import locks
 from adminpanel.audit import record_event
 from monitoring import health_checks, notifications
 from monitoring.models import Alert, AlertEvent, CheckResult, CheckStatus, HealthRun, PhaseWindow, WorkerHeartbeat
@@ -48,14 +49,11 @@ class UnknownPhaseWindow(Exception):
 
 
 def _try_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [RUN_LOCK_KEY])
-        return cursor.fetchone()[0]
+    return locks.try_lock(RUN_LOCK_KEY)
 
 
 def _unlock() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s)", [RUN_LOCK_KEY])
+    locks.unlock(RUN_LOCK_KEY)
 
 
 def run_health_checks(*, trigger: str = HealthRun.Trigger.SCHEDULE, triggered_by=None, task_id: str | None = None):
