@@ -1,6 +1,7 @@
 """The panel's side of BarTender's database (DESIGN §1): its own schema, and the reviewed SQL it keeps on the
 product's tables for its checks and caches (``product_sql/panel_support.sql``)."""
 
+import re
 from pathlib import Path
 
 from django.conf import settings
@@ -29,6 +30,12 @@ def ensure_panel_schema(*, connection=default_connection) -> None:
 
 def support_sql(name: str = "panel_support.sql") -> str:
     return (SQL_DIR / name).read_text().replace("@panel@", quoted_schema())
+
+
+def support_triggers() -> set[str]:
+    """The names of the triggers the panel's reviewed SQL puts on the product's tables (they call functions of the
+    panel's schema): a restore of a product backup leaves them out (rollout.restores)."""
+    return set(re.findall(r"CREATE TRIGGER (\w+)", support_sql()))
 
 
 def support_installed(*, connection=default_connection) -> bool:

@@ -27,7 +27,7 @@ import psycopg
 from django.conf import settings
 from psycopg import sql
 
-from adminpanel.locks import direct_connection_params
+from adminpanel.db_sessions import direct_connection_params
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class NotificationListener:
             return
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
-                params = direct_connection_params()  # DATABASE_DIRECT_URL when set: LISTEN needs a session
+                params = direct_connection_params()
                 self._thread = threading.Thread(target=self._listen, args=(params,), name="pg-listen", daemon=True)
                 self._thread.start()
 

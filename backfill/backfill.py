@@ -56,7 +56,7 @@ from django.db.models import F
 from django.db.models.functions import Least
 from django.utils import timezone
 
-from adminpanel import locks
+from adminpanel import db_sessions
 from adminpanel.audit import record_event
 from backfill.models import BackfillRange, BackfillRun
 from mappings.names import normalize_server_name
@@ -579,14 +579,13 @@ def resume_backfill(*, run: BackfillRun, by=None) -> BackfillRun:
 
 
 def _locks(run_id: int, range_id: int) -> bool:
-    """Take a range for this process: its exclusive lock, and a shared hold on the run (which tells the
-    watchdog, and a finisher, that someone drives the run). Both or neither. Session locks (a range is driven over
-    many transactions), on the session `adminpanel.locks` keeps for them (a direct one behind a pooler)."""
-    if not locks.try_lock(RANGE_LOCK_KEY, range_id):
+    """Take a range for this session: its exclusive lock, and a shared hold on the run (which tells the
+    watchdog, and a finisher, that someone drives the run). Both or neither."""
+    if not db_sessions.try_lock(RANGE_LOCK_KEY, range_id):
         return False
-    if locks.try_lock(LOCK_KEY, run_id, shared=True):
+    if db_sessions.try_lock(LOCK_KEY, run_id, shared=True):
         return True
-    locks.unlock(RANGE_LOCK_KEY, range_id)
+    db_sessions.unlock(RANGE_LOCK_KEY, range_id)
     return False
 
 
@@ -594,8 +593,8 @@ def _release(rng: BackfillRange | None) -> None:
     if rng is None or rng.pk not in _HELD:
         return
     _HELD.discard(rng.pk)
-    locks.unlock(RANGE_LOCK_KEY, rng.pk)
-    locks.unlock(LOCK_KEY, rng.run_id, shared=True)
+    db_sessions.unlock(RANGE_LOCK_KEY, rng.pk)
+    db_sessions.unlock(LOCK_KEY, rng.run_id, shared=True)
 
 
 def split_ranges(source: _Source, bar_id, count: int, after: int) -> list[tuple[int, int | None]]:
@@ -778,8 +777,8 @@ def _fail(run: BackfillRun, exc: BaseException) -> None:
 
 def _finish_unless_finishing(run: BackfillRun) -> BackfillRun | None:
     """Finish the run once every phase is done, unless another process is at it (None then)."""
-    with locks.holding(LOCK_KEY, run.pk) as granted:
-        if not granted:
+    with db_sessions.held(LOCK_KEY, run.pk) as taken:
+        if not taken:
             return None
         run.refresh_from_db()
         if run.status != BackfillRun.Status.RUNNING:

@@ -18,7 +18,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from adminpanel import locks
+from adminpanel import db_sessions
 from adminpanel.audit import record_event
 from adminpanel.models import PanelEvent
 from backfill.backfill import LOCK_KEY, RANGE_LOCK_KEY
@@ -35,7 +35,7 @@ RUN_TARGET = BackfillRun._meta.label_lower
 
 def _is_locked(key: int, obj_id: int) -> bool:
     """Whether a live process holds this advisory lock right now (probed, then released at once)."""
-    return locks.held_elsewhere(key, obj_id)
+    return not db_sessions.is_free(key, obj_id)
 
 
 def is_driven(run_id: int) -> bool:

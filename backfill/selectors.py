@@ -15,6 +15,7 @@ from adminpanel.models import AuthUser, Bar, MigrationServerIdLog
 from adminpanel.paging import estimated_row_counts
 from adminpanel.pickers import user_label
 from adminpanel.sql_probe import time_limited_cursor
+from backfill.models import BackfillRun, ValidationRun
 
 # --- Migration log --------------------------------------------------------------------------------------
 
@@ -177,3 +178,27 @@ def run_outcomes(run) -> Outcomes:
         left_null=run.unresolved - run.failed_rows,  # the run counts a failed row as unresolved too
         failed=run.failed_rows,
     )
+
+
+# --- For the apps above (DESIGN §2: the rollout reads the backfill's tables through these) ----------------------
+
+
+def latest_full_backfill():
+    """The latest real backfill over every bar (not a dry run, not one bar), whatever its state."""
+    return BackfillRun.objects.filter(dry_run=False, bar__isnull=True).order_by("-started_at", "-id").first()
+
+
+def last_finished_full_backfill():
+    """The full backfill that finished last."""
+    return (
+        BackfillRun.objects.filter(
+            dry_run=False, bar__isnull=True, status=BackfillRun.Status.FINISHED, finished_at__isnull=False
+        )
+        .order_by("-finished_at")
+        .first()
+    )
+
+
+def latest_validation():
+    """The validation run started last."""
+    return ValidationRun.objects.order_by("-started_at", "-id").first()

@@ -52,7 +52,7 @@ def panel_environment(*, log_level: str | None = "WARNING") -> None:
     """The panel's settings, with only warnings logged unless told otherwise (a bench prints its figures), and the
     local secret key kept in the ignored ``.var/`` (the panel refuses to start with DEBUG off and no SECRET_KEY)."""
     sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminpanel.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     if log_level:
         os.environ.setdefault("LOG_LEVEL", log_level)
     from adminpanel.config import local_secret_key

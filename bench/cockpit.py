@@ -40,7 +40,7 @@ def use_bench_database() -> None:
 
 def seed(bars: int, sales: int) -> None:
     from adminpanel.models import Bar
-    from adminpanel.seeding import seed_demo
+    from demo.seeding import seed_demo
 
     if Bar.objects.count() < bars:
         started = time.perf_counter()
@@ -93,8 +93,8 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, setup_test_environment
 
-    from adminpanel.demo import ensure_demo_logins
     from adminpanel.models import Bar, User
+    from demo.deployment import ensure_demo_logins
 
     setup_test_environment()
     ensure_demo_logins(password="bench-password")

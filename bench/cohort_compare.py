@@ -37,7 +37,7 @@ def use_database(*, bars: int, sales: int) -> None:
 
     call_command("standin", "--phase2", verbosity=0)  # the stand-in BarTender, after Phase 2
     from adminpanel.models import Bar
-    from adminpanel.seeding import seed_demo
+    from demo.seeding import seed_demo
 
     if Bar.objects.count() < bars:
         started = time.perf_counter()

@@ -10,7 +10,7 @@ start_granian() {  # start_granian PORT: returns once /bench/bare answers (at mo
   PYTHONPATH="$ROOT/bench:$ROOT" DJANGO_SETTINGS_MODULE=flag_api_settings DEBUG=0 \
     "$ROOT/.venv/bin/granian" --interface wsgi --working-dir "$ROOT" --host 127.0.0.1 --port "$1" \
     --workers "$BENCH_WORKERS" --blocking-threads "$BENCH_THREADS" --blocking-threads-idle-timeout 600 \
-    --respawn-failed-workers --log-level warning adminpanel.wsgi:application >/dev/null 2>&1 &
+    --respawn-failed-workers --log-level warning config.wsgi:application >/dev/null 2>&1 &
   GRANIAN_PID=$!
   for _ in $(seq 300); do
     curl -fsS -o /dev/null "http://127.0.0.1:$1/bench/bare" 2>/dev/null && return 0; sleep 0.1

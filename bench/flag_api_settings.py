@@ -2,7 +2,7 @@
 
 import warnings
 
-from adminpanel.settings import *  # noqa: F403
+from config.settings import *  # noqa: F403
 
 ROOT_URLCONF = "flag_api_urls"
 DEBUG = False

@@ -12,4 +12,4 @@ def bare(request):
     return JsonResponse({"ok": True})
 
 
-urlpatterns = [path("bench/bare", bare), path("", include("adminpanel.urls"))]
+urlpatterns = [path("bench/bare", bare), path("", include("config.urls"))]

@@ -94,7 +94,7 @@ FROM sales WHERE created_at > (SELECT max(created_at) FROM sales) - %(gap)s
 def seed(size: int) -> None:
     from django.db import connection
 
-    from adminpanel.seeding import seed_demo
+    from demo.seeding import seed_demo
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM bars")

@@ -43,7 +43,7 @@ def load(args) -> None:
     """seed_demo, half the bars switched, a busy last hour; then VACUUM ANALYZE as autovacuum would have done."""
     from django.db import connection
 
-    from adminpanel.seeding import seed_demo
+    from demo.seeding import seed_demo
 
     started = time.perf_counter()
     report = seed_demo(bars=args.bars, sales=args.sales, days=30)
@@ -100,7 +100,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="time again on the data of the previous run")
     args = parser.parse_args()
     kept = fresh_database(reuse=args.reuse)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminpanel.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")  # the figures only, not every login line
     from adminpanel.config import local_secret_key  # noqa: E402
 

@@ -247,7 +247,7 @@ def login(base: str, username: str) -> tuple[str | None, float, int]:
 def prepare_data(database_url: str, users: int) -> tuple[str, list[str]]:
     """Load users (support staff) and a flag API token, straight in the load database."""
     os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminpanel.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     sys.path.insert(0, str(ROOT))
     from adminpanel.config import local_secret_key
 

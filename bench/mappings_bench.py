@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminpanel.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 from adminpanel.config import local_secret_key  # noqa: E402
 
 # The panel refuses to start with DEBUG off and no SECRET_KEY: the local key kept in the ignored .var/.

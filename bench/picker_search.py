@@ -18,7 +18,7 @@ import django
 from benchdb import use_bench_database  # noqa: E402
 
 use_bench_database("bench_picker")  # its own database on the local cluster, created on first use
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminpanel.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DEBUG", "1")
 django.setup()
 from django.core.management import call_command  # noqa: E402

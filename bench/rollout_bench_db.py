@@ -28,7 +28,7 @@ def use_bench_database(*, bars: int) -> str:
 
     call_command("standin", "--phase2", verbosity=0)  # the stand-in BarTender, after Phase 2
     from adminpanel.models import Bar
-    from adminpanel.seeding import seed_demo
+    from demo.seeding import seed_demo
 
     if Bar.objects.count() < bars:
         report = seed_demo(bars=bars, sales=0)

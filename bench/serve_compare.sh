@@ -37,11 +37,11 @@ start_server() {  # start_server NAME PORT
   export PYTHONPATH="$ROOT/bench:$ROOT" DJANGO_SETTINGS_MODULE=flag_api_settings
   case "$1" in
     gunicorn) .var/bench-gunicorn/bin/gunicorn --workers "$WORKERS" --worker-class gthread --threads "$THREADS" \
-                --bind "127.0.0.1:$2" --log-level warning adminpanel.wsgi:application >/dev/null 2>&1 & ;;
+                --bind "127.0.0.1:$2" --log-level warning config.wsgi:application >/dev/null 2>&1 & ;;
     # granian as bin/dev serve runs it (keep in step with serve() there and bench/flag_api_granian.sh).
     granian) .venv/bin/granian --interface wsgi --workers "$WORKERS" --blocking-threads "$THREADS" \
                --blocking-threads-idle-timeout 600 --respawn-failed-workers \
-               --host 127.0.0.1 --port "$2" --log-level warning --no-access-log adminpanel.wsgi:application >/dev/null 2>&1 & ;;
+               --host 127.0.0.1 --port "$2" --log-level warning --no-access-log config.wsgi:application >/dev/null 2>&1 & ;;
   esac
   SERVER_PID=$!
   for _ in $(seq 100); do

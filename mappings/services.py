@@ -12,9 +12,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from adminpanel import db_sessions
 from adminpanel.audit import record_event
 from adminpanel.models import AuditLog, AuthUser, PanelEvent
 from adminpanel.models.bartender import login_of
@@ -49,8 +50,7 @@ def snapshot(mapping: ServerNameMapping) -> dict:
 
 
 def _lock_bar_mappings(bar_id) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"mappings:{bar_id}"])
+    db_sessions.xact_lock(f"mappings:{bar_id}")
 
 
 def _save(mapping: ServerNameMapping) -> None:

@@ -149,9 +149,30 @@ TEXTS: dict[str, CheckText] = {
         "Slowest query under row-level security (mean)",
         "ms",
         "",
-        "The mean time of the slowest statement the RLS policies weigh on, from pg_stat_statements. The runbook "
-        "wants under 50 ms; over 1 s the app feels broken.",
-        "Tell the database team; the statement is on the run page (for engineers).",
+        "The mean time of the slowest statement the RLS policies weigh on that BarTender's clients ran since the "
+        "previous check, from pg_stat_statements (the panel's own maintenance never counts). The runbook wants "
+        "under 50 ms; over 1 s the app feels broken.",
+        "Tell the database team; the statement is on the run page (for engineers). Latency never pulls the kill "
+        "switch: the flags are not its cure.",
+        CRITICAL_ALERTS,
+    ),
+    "api_error_rate": CheckText(
+        "API error rate (5xx share, from Prometheus)",
+        "%",
+        "",
+        "The share of BarTender API requests answered with a 5xx error, read from Prometheus (PROMETHEUS_URL). The "
+        "runbook's Phase 3: it should stay under 0.1 %; over 1 % means an immediate rollback.",
+        "Over 1 %: the kill switch fires by itself while a stage is live (the flags cure it). Look at the API's logs "
+        "for what fails.",
+        CRITICAL_ALERTS,
+    ),
+    "api_p95_latency": CheckText(
+        "API P95 latency (from Prometheus)",
+        "ms",
+        "",
+        "The 95th percentile of BarTender API response times, read from Prometheus. The runbook's Phase 3: it should "
+        "stay under 500 ms; over 1 s is a critical alert (RLS performance).",
+        "Tell the database team (RLS plans, indexes). Latency never pulls the kill switch: the flags are not its cure.",
         CRITICAL_ALERTS,
     ),
     "rls_client_latency": CheckText(
@@ -173,7 +194,7 @@ STATUS_WORDS = {
     "insufficient": "Not enough data",
 }
 # Detail keys already said elsewhere (the sample line) or only for engineers (shown behind <details>).
-_SAID_ELSEWHERE = {"sample", "min_sample", "sample_text", "needed_text"}
+_SAID_ELSEWHERE = {"sample", "min_sample", "sample_text", "needed_text", "snapshot"}
 _FOR_ENGINEERS = {"plans", "slowest", "queries_ms", "policies"}
 DETAIL_LABELS = {
     "failures": "Refused resolutions",

@@ -27,6 +27,7 @@ from django.utils import timezone
 from adminpanel import runbook_sql
 from adminpanel.runbook_sql import POLICY_COMMANDS, RLS_TABLES
 from adminpanel.sql_probe import explain_json, plan_nodes, time_limited_cursor
+from monitoring import api_metrics
 from monitoring.models import CheckStatus
 from monitoring.signals import expected_adoption_from_provider
 
@@ -75,6 +76,14 @@ def worst(statuses) -> str:
     """The most severe of the given statuses (ok when there are none); "not enough data" counts as ok, since it
     says nothing is known to be wrong."""
     return CheckStatus.worst(OK if s == INSUFFICIENT else s for s in statuses)
+
+
+NOT_CONFIGURED = "not configured"
+
+
+def not_configured(outcome) -> bool:
+    """An outcome of a check this installation has not set up (e.g. no PROMETHEUS_URL): unknown, and says so."""
+    return outcome.status == UNKNOWN and (outcome.error or "").startswith(NOT_CONFIGURED)
 
 
 def min_sample(name: str) -> int:
@@ -242,11 +251,12 @@ def check_rls_violations(*, now: datetime) -> CheckOutcome:
         [now - timedelta(minutes=minutes), now],
     )
     limit = threshold("rls_violations_critical")
+    # The runbook's "10+ RLS policy violations": ten is already critical.
     return CheckOutcome(
         name="rls_violations",
-        status=_above(count, critical=limit),
+        status=CRITICAL if count >= limit else OK,
         value=count,
-        threshold=f"critical > {limit:g}",
+        threshold=f"critical ≥ {limit:g}",
         detail={"window_minutes": minutes},
     )
 
@@ -554,38 +564,93 @@ STATEMENT_TEXTS_KEPT = 50_000
 
 def rls_statement_stats(*, limit: int = 10, min_calls: int = 1) -> list[dict]:
     """The slowest RLS-bound statements from pg_stat_statements (raises when the extension is missing)."""
-    database = connection.settings_dict["NAME"]
     figures = _fetchall(RLS_STATEMENT_FIGURES_SQL, {"min_calls": min_calls})
-    unknown = sorted({queryid for queryid, _, _ in figures if (database, queryid) not in _statement_texts})
+    texts = _bound_texts([queryid for queryid, _, _ in figures])
+    bound = [(texts[queryid], calls, mean) for queryid, calls, mean in figures if queryid in texts]
+    bound.sort(key=lambda row: row[2], reverse=True)
+    return [{"query": query, "calls": calls, "mean_ms": round(mean, 2)} for query, calls, mean in bound[:limit]]
+
+
+# The clients' statements only (Supabase's clients run as `authenticated` / `anon`; the panel's own maintenance,
+# the backfill and psql sessions run as other roles), summed per statement across those roles.
+CLIENT_STATEMENT_FIGURES_SQL = """
+SELECT queryid, sum(calls)::bigint, sum(total_exec_time) FROM pg_stat_statements(false)
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND queryid IS NOT NULL
+  AND userid IN (SELECT oid FROM pg_roles WHERE rolname = ANY (%(roles)s))
+GROUP BY queryid
+"""
+LATENCY_MIN_CALLS = 5
+
+
+def _bound_texts(queryids) -> dict[int, str]:
+    """The RLS-bound statements among `queryids`, with their texts (read once per statement, then kept)."""
+    database = connection.settings_dict["NAME"]
+    unknown = sorted({queryid for queryid in queryids if (database, queryid) not in _statement_texts})
     if unknown:
         if len(_statement_texts) + len(unknown) > STATEMENT_TEXTS_KEPT:
             _statement_texts.clear()
         for queryid, query, bound in _fetchall(RLS_STATEMENT_TEXTS_SQL, {"ids": unknown}):
             _statement_texts[(database, queryid)] = query if bound else None
-    bound = [
-        (_statement_texts[(database, queryid)], calls, mean)
-        for queryid, calls, mean in figures
-        if _statement_texts.get((database, queryid)) is not None
-    ]
-    bound.sort(key=lambda row: row[2], reverse=True)
-    return [{"query": query, "calls": calls, "mean_ms": round(mean, 2)} for query, calls, mean in bound[:limit]]
+    return {q: _statement_texts[(database, q)] for q in queryids if _statement_texts.get((database, q)) is not None}
+
+
+def client_latency_window(previous: dict | None) -> tuple[list[dict] | None, dict]:
+    """The clients' RLS-bound statements since the previous run: mean time per statement from the differences of
+    their cumulative figures (a statistics reset counts from zero). Returns (None: no previous figures yet, the
+    statements), and the figures to compare the next run with."""
+    figures = _fetchall(CLIENT_STATEMENT_FIGURES_SQL, {"roles": list(settings.QUERY_LATENCY_CLIENT_ROLES)})
+    texts = _bound_texts([queryid for queryid, _, _ in figures])
+    snapshot = {str(q): [int(calls), float(total)] for q, calls, total in figures if q in texts}
+    if previous is None:
+        return None, snapshot
+    window = []
+    for queryid, (calls, total) in snapshot.items():
+        before_calls, before_total = previous.get(queryid, [0, 0.0])
+        new_calls, new_total = calls - before_calls, total - before_total
+        if new_calls < 0 or new_total < 0:  # pg_stat_statements was reset since: everything counted is new
+            new_calls, new_total = calls, total
+        if new_calls >= LATENCY_MIN_CALLS:
+            mean = round(new_total / new_calls, 2)
+            window.append({"query": texts[int(queryid)], "calls": new_calls, "mean_ms": mean})
+    window.sort(key=lambda row: row["mean_ms"], reverse=True)
+    return window, snapshot
+
+
+def _previous_latency_figures() -> dict | None:
+    from monitoring.models import CheckResult
+
+    results = CheckResult.objects.filter(check_name="query_latency").order_by("-run_id")
+    detail = results.values_list("detail", flat=True).first()
+    return (detail or {}).get("snapshot")
 
 
 def check_query_latency(*, now: datetime) -> CheckOutcome:
-    """Mean execution time of the slowest RLS-bound statement (runbook: RLS latency < 50 ms, P95 > 1 s critical);
-    needs pg_stat_statements, and says so when it is not installed."""
+    """Mean execution time of the slowest RLS-bound statement BarTender's clients ran since the previous run
+    (runbook: RLS latency < 50 ms, P95 > 1 s critical). Only the clients' roles (QUERY_LATENCY_CLIENT_ROLES) count,
+    and only what they ran in the window: the panel's own maintenance, or a slow hour long gone, never weighs on it.
+    Needs pg_stat_statements (and the panel's role in pg_read_all_stats to read the clients' statements)."""
     warning, critical = threshold("query_latency_warning_ms"), threshold("query_latency_critical_ms")
     limits = f"critical > {critical:g} ms, warning > {warning:g} ms"
     if not pg_stat_statements_installed():
         return CheckOutcome(name="query_latency", status=UNKNOWN, threshold=limits, error=NOT_INSTALLED)
-    stats = rls_statement_stats(limit=5, min_calls=5)
-    slowest = stats[0]["mean_ms"] if stats else 0.0
+    window, snapshot = client_latency_window(_previous_latency_figures())
+    roles = ", ".join(settings.QUERY_LATENCY_CLIENT_ROLES)
+    detail = {"snapshot": snapshot, "roles": roles, "slowest": (window or [])[:5],
+              "needed_text": f"{LATENCY_MIN_CALLS} calls of one client statement since the previous run"}  # fmt: skip
+    if not window:
+        detail["sample_text"] = (
+            "first run: the next one measures from here" if window is None
+            else f"no statement of the clients ({roles}) ran {LATENCY_MIN_CALLS}+ times since the previous run"
+        )  # fmt: skip
+        return CheckOutcome(name="query_latency", status=INSUFFICIENT, threshold=limits, detail=detail)
+    slowest = window[0]["mean_ms"]
+    detail["sample_text"] = f"{sum(row['calls'] for row in window):,} client statements since the previous run"
     return CheckOutcome(
         name="query_latency",
         status=_above(slowest, critical=critical, warning=warning),
         value=slowest,
         threshold=limits,
-        detail={"slowest": stats},
+        detail=detail,
     )
 
 
@@ -686,6 +751,8 @@ CHECKS: tuple[Check, ...] = (
     Check("adoption_rate", "Simplified-mode adoption", check_adoption_rate),
     Check("query_latency", "RLS query latency (pg_stat_statements)", check_query_latency),
     Check("rls_client_latency", "RLS latency of BarTender's client queries (probed)", check_rls_client_latency),
+    Check("api_error_rate", "API error rate (Prometheus)", api_metrics.check_api_error_rate),
+    Check("api_p95_latency", "API P95 latency (Prometheus)", api_metrics.check_api_p95_latency),
 )
 CHECKS_BY_NAME = {check.name: check for check in CHECKS}
 

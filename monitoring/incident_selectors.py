@@ -237,3 +237,21 @@ def incident_handler_named(username: str) -> User | None:
         .distinct()
         .first()
     )
+
+
+# --- For the apps above (DESIGN §2) ------------------------------------------------------------------------------
+
+
+def incident_for_trigger(trigger_key: str) -> Incident | None:
+    """The incident an event opened (its trigger key), if any."""
+    return Incident.objects.filter(trigger_key=trigger_key).first()
+
+
+def incidents_for_triggers(trigger_keys) -> dict[str, int]:
+    """trigger key → incident id, for the events that opened one; one query."""
+    return dict(Incident.objects.filter(trigger_key__in=list(trigger_keys)).values_list("trigger_key", "pk"))
+
+
+def latest_open_incident() -> Incident | None:
+    """The unresolved incident opened last (the one a rollback reports to)."""
+    return Incident.objects.filter(resolved_at__isnull=True).order_by("-opened_at").first()

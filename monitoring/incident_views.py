@@ -14,11 +14,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from adminpanel.bad_input import text_param
 from adminpanel.csv_export import csv_response, stream_csv
 from adminpanel.htmx import HtmxHttpRequest
 from adminpanel.paging import IdKeyset, keyset_page
 from adminpanel.roles import read_all_required
-from monitoring import communication, incident_selectors, incidents, root_cause
+from monitoring import communication, incident_outreach, incident_selectors, incidents, root_cause
 from monitoring.forms import IncidentUpdateForm, OpenIncidentForm, SendCommunicationForm
 from monitoring.models import Incident, IncidentStatus
 
@@ -126,6 +127,8 @@ def _detail_context(incident: Incident, *, update_form=None, send_form=None) -> 
         "escalate_after": settings.INCIDENT_ESCALATE_AFTER_MINUTES.get(incident.severity),
         "next_tier": incidents.next_tier(incident.tier) if incident.tier_id else None,
         "alert_label": incident_selectors.check_label(incident.alert.check_name) if incident.alert else "",
+        "customer_notice": incident_outreach.customer_notice_draft(incident),
+        "status_page": bool(settings.STATUS_PAGE_WEBHOOK_URL),
     }
 
 
@@ -212,6 +215,22 @@ def incident_send(request: HtmxHttpRequest, pk: int):
         lambda: incidents.send_communication(actor=request.user, incident_id=pk, tier_id=tier.pk),
         f"The communication template is queued for the {tier.name}; it goes out within a minute.",
     )
+
+
+@require_POST
+@read_all_required
+def incident_customer_notice(request: HtmxHttpRequest, pk: int):
+    text = text_param(request.POST, "text", label="Customer notice")
+    return _run(request, pk, lambda: incident_outreach.record_customer_notice(actor=request.user, incident_id=pk,
+                text=text), "The customer notice is recorded on the incident.")  # fmt: skip
+
+
+@require_POST
+@read_all_required
+def incident_status_page(request: HtmxHttpRequest, pk: int):
+    text = text_param(request.POST, "text", label="Status page update")
+    return _run(request, pk, lambda: incident_outreach.update_status_page(actor=request.user, incident_id=pk,
+                text=text), "The status page update is queued; it goes out within a minute.")  # fmt: skip
 
 
 @require_GET

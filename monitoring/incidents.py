@@ -25,7 +25,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from adminpanel import locks
+from adminpanel import db_sessions
 from adminpanel.audit import record_event
 from adminpanel.roles import can_handle_incidents
 from monitoring import communication, incident_selectors, notifications
@@ -194,6 +194,28 @@ def _tell_first_tier(incident: Incident, *, now: datetime, measure: bool = True)
     )
 
 
+# The runbook's escalation "by condition" (DESIGN §4c): a migration or database issue goes to DevOps/Database, customer
+# impact to Product/Business, at once rather than after the time-based escalation. The tiers by their position.
+FAULT_KINDS = {
+    "database": ("a database fault", "INCIDENT_DATABASE_TIER_POSITION"),
+    "customer": ("customer impact (switched bars affected)", "INCIDENT_CUSTOMER_TIER_POSITION"),
+}
+
+
+def _page_by_kind(incident: Incident, *, kind: str, now: datetime) -> IncidentNotification | None:
+    """Page the tier that owns this kind of fault at once; the incident escalates from that tier on."""
+    words, setting = FAULT_KINDS[kind]
+    tier = ContactTier.objects.filter(position=getattr(settings, setting)).first()
+    if tier is None or tier == incident.tier:
+        return None
+    incident.tier, incident.tier_notified_at = tier, now
+    incident.save(update_fields=["tier", "tier_notified_at"])
+    return _queue(
+        incident=incident, kind=NOTIFY_KIND.PAGED, audience=tier_audience(tier), tier=tier, now=now, measure=False,
+        lead=f"paged at once for {words}: {incident.title}",
+    )  # fmt: skip
+
+
 # --- Opening ---------------------------------------------------------------------------------------------
 def open_incident(*, actor, severity: str, issue: str, started_at: datetime | None = None, owner=None,
                   next_update_at: datetime | None = None, now: datetime | None = None) -> Incident:  # fmt: skip
@@ -227,7 +249,7 @@ def open_incident(*, actor, severity: str, issue: str, started_at: datetime | No
 
 
 def open_incident_for_event(*, trigger_key: str, source: str, issue: str, started_at: datetime, alert=None,
-                            opened_by=None, severity: str = Severity.CRITICAL,
+                            opened_by=None, severity: str = Severity.CRITICAL, fault_kind: str = "",
                             now: datetime | None = None) -> tuple[Incident, bool]:  # fmt: skip
     """The incident of one event (the kill switch firing, an automatic rollback): created once per `trigger_key`
     whatever the number of concurrent callers (a unique constraint decides), the first tier told. Returns the
@@ -260,6 +282,8 @@ def open_incident_for_event(*, trigger_key: str, source: str, issue: str, starte
         # Nothing slow inside the caller's transaction (the kill switch holds the rollout's locks): the impact is
         # measured once it has committed, and by the clock every minute after.
         _tell_first_tier(incident, now=now, measure=False)
+        if fault_kind:
+            _page_by_kind(incident, kind=fault_kind, now=now)
         transaction.on_commit(partial(refresh_impact, incident_id=incident.pk))
         record_event(
             actor=opened_by,
@@ -552,11 +576,11 @@ class ClockTick:
 
 
 def _try_lock() -> bool:
-    return locks.try_lock(CLOCK_LOCK_KEY)
+    return db_sessions.try_lock(CLOCK_LOCK_KEY)
 
 
 def _unlock() -> None:
-    locks.unlock(CLOCK_LOCK_KEY)
+    db_sessions.unlock(CLOCK_LOCK_KEY)
 
 
 def run_incident_clock(*, now: datetime | None = None) -> ClockTick | None:

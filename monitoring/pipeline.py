@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from celery import current_app as app  # the project's Celery app (config.celery), without importing the project
 from django.conf import settings
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from adminpanel.celery import app
 from monitoring.models import HealthRun
 
 EXIT_BROKER_DOWN = 5

@@ -8,18 +8,18 @@ and its results, moves the alerts, and then delivers the pending notifications o
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from adminpanel import locks
+from adminpanel import db_sessions
 from adminpanel.audit import record_event
 from monitoring import health_checks, notifications
 from monitoring.models import Alert, AlertEvent, CheckResult, CheckStatus, HealthRun, PhaseWindow, WorkerHeartbeat
-from monitoring.signals import critical_alert_opened
+from monitoring.signals import critical_alert_handler
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +49,11 @@ class UnknownPhaseWindow(Exception):
 
 
 def _try_lock() -> bool:
-    return locks.try_lock(RUN_LOCK_KEY)
+    return db_sessions.try_lock(RUN_LOCK_KEY)
 
 
 def _unlock() -> None:
-    locks.unlock(RUN_LOCK_KEY)
+    db_sessions.unlock(RUN_LOCK_KEY)
 
 
 def run_health_checks(*, trigger: str = HealthRun.Trigger.SCHEDULE, triggered_by=None, task_id: str | None = None):
@@ -124,7 +124,8 @@ def _run_locked(*, trigger, triggered_by, task_id) -> HealthRun:
             trigger=trigger,
             triggered_by=triggered_by,
             task_id=task_id,
-            status=health_checks.worst(o.status for o in outcomes),
+            # A check not configured here (no PROMETHEUS_URL) judges nothing: it holds a window, not the run's status.
+            status=health_checks.worst(o.status for o in outcomes if not health_checks.not_configured(o)),
             duration_ms=round((time.perf_counter() - started) * 1000),
         )
         results = CheckResult.objects.bulk_create(
@@ -143,16 +144,21 @@ def _run_locked(*, trigger, triggered_by, task_id) -> HealthRun:
         )
         tripped = update_alerts(results=results)
     for alert in tripped:
-        _on_critical(alert)
+        announce_critical(alert)
     return run
 
 
-def _on_critical(alert: Alert) -> None:
-    """Announce a critical alert whose safeguard tripped (the rollout's automatic protection listens); a
-    receiver's failure is logged and never undoes the stored alert."""
-    for receiver, result in critical_alert_opened.send_robust(sender=Alert, alert=alert):
-        if isinstance(result, Exception):
-            logger.error("critical_alert_opened receiver %r failed for alert %s", receiver, alert.pk, exc_info=result)
+def announce_critical(alert: Alert) -> None:
+    """Hand a critical alert whose safeguard tripped to the handler the rollout registered (its automatic
+    protection: ``rollout.services.handle_critical_alert``); a failure there is logged and never undoes the stored
+    alert."""
+    handler = critical_alert_handler()
+    if handler is None:
+        return
+    try:
+        handler(alert=alert)
+    except Exception:
+        logger.exception("The critical-alert handler %r failed for alert %s", handler, alert.pk)
 
 
 # --- Alerts --------------------------------------------------------------------------------------------------
@@ -321,17 +327,45 @@ class PhaseSpec:
     kind: str
     duration: timedelta
     checks: tuple[str, ...]
-    fail_at: str  # the status that fails the window: critical for Phase 3's alert thresholds, warning after
+    fail_at: str  # the status that fails a check without a target of its own
     what: str
+    # The runbook's "should remain" numbers for a check (check -> (result) -> why it misses them, or ""): the
+    # verdict uses these instead of the alert thresholds.
+    targets: dict = field(default_factory=dict)
+
+
+def _below(limit: float, unit: str):
+    return lambda r: "" if r.value < limit else f"{r.value:g} {unit} (target < {limit:g} {unit})"
+
+
+def _none_of(what: str):
+    return lambda r: "" if r.value == 0 else f"{r.value:g} {what} (target 0)"
+
+
+def _no_failures(result) -> str:
+    failures = (result.detail or {}).get("failures")
+    return "" if failures == 0 else f"{failures} refused resolutions (target 0)"
+
+
+def _stable_pool(result) -> str:
+    return "" if result.status == CheckStatus.OK else f"pool at {result.value:g} % ({result.status})"
 
 
 PHASES = {
     PhaseWindow.Kind.PHASE3: PhaseSpec(
         PhaseWindow.Kind.PHASE3,
         timedelta(minutes=15),
-        ("error_logs", "rls_violations", "resolution_error_rate", "db_connections", "query_latency"),
+        ("api_error_rate", "api_p95_latency", "rls_violations", "resolution_error_rate", "db_connections"),
         CheckStatus.CRITICAL,
-        "Monitor for 15 minutes after deployment: error rate, RLS violations, resolution errors, connections.",
+        "Monitor for 15 minutes after deployment: error rate < 0.1 %, API P95 < 500 ms, no RLS violation, no "
+        "resolution error, a stable connection pool (the runbook's \"should remain\").",
+        targets={
+            "api_error_rate": _below(0.1, "%"),
+            "api_p95_latency": _below(500, "ms"),
+            "rls_violations": _none_of("RLS violations"),
+            "resolution_error_rate": _no_failures,  # counted: a window with no attempt has no error
+            "db_connections": _stable_pool,
+        },
     ),
     PhaseWindow.Kind.DAY1: PhaseSpec(
         PhaseWindow.Kind.DAY1,
@@ -380,26 +414,62 @@ def window_label(kind: str) -> str:
     return PhaseWindow.Kind(kind).label
 
 
+def _missing(result) -> str:
+    """Why a result judges nothing (inconclusive), or "" when it does."""
+    if result.status == CheckStatus.UNKNOWN:
+        return f"unknown: {result.error or 'no reason given'}"
+    if result.status == CheckStatus.INSUFFICIENT:
+        return f"not enough data ({(result.detail or {}).get('sample_text') or 'too small a sample'})"
+    return ""
+
+
+def _judge(spec: PhaseSpec, name: str, result) -> tuple[str, str]:
+    """("fail" | "missing" | "pass", why) for one result of one check of the window."""
+    target = spec.targets.get(name)
+    if target is _no_failures and (result.detail or {}).get("failures") is not None:
+        why = target(result)  # a count of failures judges even a small sample
+        return ("fail", why) if why else ("pass", "")
+    missing = _missing(result)
+    if missing:
+        return "missing", missing
+    if target is not None:
+        why = target(result)
+        return ("fail", why) if why else ("pass", "")
+    if CheckStatus.rank(result.status) >= CheckStatus.rank(spec.fail_at):
+        return "fail", f"{result.status}"
+    return "pass", ""
+
+
 def phase_verdict(*, window: PhaseWindow) -> tuple[str, dict]:
-    """Judge a window from the results of the runs that finished inside it: failed when one of its checks reached
-    the phase's failing status, inconclusive when no run finished in it, passed otherwise."""
+    """Judge a window from the results of the runs that finished inside it (DESIGN §4d): failed when a result of
+    one of its checks misses the runbook's target (Phase 3) or reaches the phase's failing status; inconclusive
+    when no run finished in it, or a check judged nothing (unknown, not enough data, not configured, no result):
+    inconclusive holds and names what is missing; passed otherwise."""
     spec = PHASES[window.kind]
-    rows = CheckResult.objects.filter(
-        run__finished_at__gte=window.started_at,
-        run__finished_at__lte=window.ends_at,
-        check_name__in=spec.checks,
-    ).values_list("check_name", "status")
+    results = CheckResult.objects.filter(
+        run__finished_at__gte=window.started_at, run__finished_at__lte=window.ends_at, check_name__in=spec.checks,
+    ).only("check_name", "status", "value", "detail", "error")
     seen: dict[str, list[str]] = {name: [] for name in spec.checks}
-    for name, status in rows:
-        seen[name].append(status)
+    failed: dict[str, str] = {}
+    missing: dict[str, str] = {}
+    for result in results:
+        seen[result.check_name].append(result.status)
+        outcome, why = _judge(spec, result.check_name, result)
+        if outcome == "fail":
+            failed.setdefault(result.check_name, why)
+        elif outcome == "missing":
+            missing.setdefault(result.check_name, why)
+    for name, statuses in seen.items():
+        if not statuses:
+            missing.setdefault(name, "no result in the window")
     runs = HealthRun.objects.filter(finished_at__gte=window.started_at, finished_at__lte=window.ends_at).count()
     per_check = {name: health_checks.worst(statuses) if statuses else None for name, statuses in seen.items()}
-    summary = {"checks": list(spec.checks), "fail_at": spec.fail_at, "runs": runs, "worst": per_check}
-    if runs == 0:
-        return PhaseWindow.Verdict.INCONCLUSIVE, summary
-    limit = CheckStatus.rank(spec.fail_at)
-    if any(status and CheckStatus.rank(status) >= limit for status in per_check.values()):
+    summary = {"checks": list(spec.checks), "fail_at": spec.fail_at, "runs": runs, "worst": per_check,
+               "failed": failed, "missing": missing}  # fmt: skip
+    if failed:
         return PhaseWindow.Verdict.FAILED, summary
+    if runs == 0 or missing:
+        return PhaseWindow.Verdict.INCONCLUSIVE, summary
     return PhaseWindow.Verdict.PASSED, summary
 
 

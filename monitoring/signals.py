@@ -1,10 +1,10 @@
 """What monitoring announces to the apps above it, which connect in their ``AppConfig.ready()`` (DESIGN.md
 section 2: a lower app never imports a higher one).
 
-- ``critical_alert_opened``: a critical alert's safeguard tripped (kwarg ``alert``): the check was critical in
-  ``HEALTH_CONSECUTIVE_FAILURES`` consecutive runs (one for the runbook's critical alerts, two for the rest), so a
-  single blip never sets off automatic action. Sent once per alert. The rollout connects its automatic
-  protection (the kill switch) here.
+- the critical-alert handler: called once per alert whose safeguard tripped (the check was critical in
+  ``HEALTH_CONSECUTIVE_FAILURES`` consecutive runs, one for the runbook's critical alerts, two for the rest), so a
+  single blip never sets off automatic action. The rollout registers ``rollout.services.handle_critical_alert``
+  with ``handle_critical_alerts_with``: one named function, found from ``monitoring.services.announce_critical``.
 - the expected adoption: the share of bars in simplified mode the current rollout stage has put in place,
   which the adoption check compares with the real share. The rollout provides it with
   ``provide_expected_adoption``; without a provider it is 0.
@@ -17,9 +17,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.dispatch import Signal
+_critical_alert_handler: list[Callable[..., None]] = []
 
-critical_alert_opened = Signal()
+
+def handle_critical_alerts_with(handler: Callable[..., None]) -> None:
+    """Register the one function ``handler(alert=…)`` called for each critical alert whose safeguard tripped (a
+    later one replaces it). The rollout registers ``rollout.services.handle_critical_alert`` at start-up."""
+    _critical_alert_handler[:] = [handler]
+
+
+def critical_alert_handler() -> Callable[..., None] | None:
+    return _critical_alert_handler[0] if _critical_alert_handler else None
 
 _expected_adoption: list[Callable[[], float]] = []
 

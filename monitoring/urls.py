@@ -33,6 +33,10 @@ urlpatterns = [
     path("incidents/<int:pk>/update/", incident_views.incident_update, name="incident_update"),
     path("incidents/<int:pk>/send/", incident_views.incident_send, name="incident_send"),
     path(
+        "incidents/<int:pk>/customer-notice/", incident_views.incident_customer_notice, name="incident_customer_notice"
+    ),
+    path("incidents/<int:pk>/status-page/", incident_views.incident_status_page, name="incident_status_page"),
+    path(
         "incidents/<int:pk>/communication.txt",
         incident_views.incident_communication,
         {"fmt": "txt"},

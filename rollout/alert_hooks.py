@@ -31,9 +31,8 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
 from adminpanel.audit import record_event
-from monitoring import incidents
-from monitoring.models import Incident
-from monitoring.models.incidents import Severity
+from monitoring import incident_selectors, incidents
+from monitoring.enums import IncidentSource, Severity
 from rollout import services
 from rollout.models import AlertTrigger, EventKind, RolloutEvent
 from rollout.selectors import incident_trigger_key
@@ -205,12 +204,12 @@ def _act(trigger: AlertTrigger, group: FiringGroup, *, now: datetime) -> HookAns
             kill_switch = services.pull_kill_switch(actor=actor, reason=f"{what}. {summary}".strip())
             if kill_switch:  # the incident the kill switch opened for its timeline event
                 event = RolloutEvent.objects.filter(kind=EventKind.KILL_SWITCH).latest("pk")
-                incident = Incident.objects.filter(trigger_key=incident_trigger_key(event.pk)).first()
+                incident = incident_selectors.incident_for_trigger(incident_trigger_key(event.pk))
         if incident is None:
             key = hashlib.sha256(f"{group.group_key}|{group.started_at.isoformat()}".encode()).hexdigest()[:40]
             incident, _ = incidents.open_incident_for_event(
                 trigger_key=f"alertmanager:{trigger.pk}:{key}",
-                source=Incident.Source.ALERTMANAGER,
+                source=IncidentSource.ALERTMANAGER,
                 issue=f"{what}.\n{summary}".strip(),
                 started_at=group.started_at,
                 opened_by=actor,

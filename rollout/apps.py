@@ -8,14 +8,12 @@ class RolloutConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from monitoring.signals import critical_alert_opened, provide_expected_adoption, provide_incident_actions
+        from monitoring.signals import handle_critical_alerts_with, provide_expected_adoption, provide_incident_actions
         from rollout import selectors, services
         from rollout.models import ensure_default_flags
 
         post_migrate.connect(ensure_default_flags, sender=self, dispatch_uid="rollout.ensure_default_flags")
         # Monitoring sits below the rollout and never imports it: the rollout plugs its answers in here.
-        critical_alert_opened.connect(
-            services.on_critical_alert_signal, dispatch_uid="rollout.on_critical_alert_opened"
-        )
+        handle_critical_alerts_with(services.handle_critical_alert)
         provide_expected_adoption(lambda: services.expected_adoption_pct())
         provide_incident_actions(selectors.incident_actions)

@@ -25,8 +25,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from adminpanel import db_sessions
 from monitoring import notifications
-from monitoring.models import Alert, CheckStatus
+from monitoring import selectors as monitoring_selectors
 from rollout import cohort_compare, permissions, services
 from rollout.gates import BATCH_SOAK, COHORT, SOAKED, GateResult, batch_soak_gate, evaluate_gates
 from rollout.models import EventKind, FeatureFlag, RolloutEvent, RolloutNotification, RolloutState, Stage
@@ -118,19 +119,12 @@ def _switch_off(state: RolloutState, *, actor, reason: str, now: datetime | None
 
 
 def _try_tick_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [TICK_LOCK_KEY])
-        return cursor.fetchone()[0]
+    return db_sessions.try_xact_lock(TICK_LOCK_KEY)
 
 
-def tripped_safeguards() -> list[Alert]:
+def tripped_safeguards() -> list:
     """Unresolved critical alerts that count toward automatic action (their consecutive failing runs reached)."""
-    return list(
-        Alert.objects.filter(severity=CheckStatus.CRITICAL, safeguard_tripped_at__isnull=False)
-        .exclude(state=Alert.State.RESOLVED)
-        .select_related("last_result")
-        .order_by("safeguard_tripped_at")
-    )
+    return monitoring_selectors.tripped_safeguards()
 
 
 def tick(*, now: datetime | None = None) -> Tick:

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -108,6 +109,60 @@ def libpq_environment() -> dict[str, str]:
     return env
 
 
+def conninfo(dbname: str | None = None) -> str:
+    """The panel's database connection as a libpq connection string (another database on the same server when
+    `dbname` is given), for connections of its own: the backup's snapshot, creating a scratch database."""
+    params = connection.get_connection_params()
+    keys = {param: str(params[param]) for param in LIBPQ_ENV if params.get(param) not in (None, "")}
+    if dbname:
+        keys["dbname"] = dbname
+    return psycopg.conninfo.make_conninfo(**keys)
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+TABLES_SQL = """
+SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = ANY(%s)
+ORDER BY 1, 2
+"""
+# Order-free: the sum of a 60-bit slice of each row's md5, so a restored table (rows in another physical order)
+# gives the same figure. Row text is read in UTC so timestamps compare whatever the session's time zone.
+TABLE_CHECKSUM_SQL = (
+    "SELECT count(*), coalesce(sum(('x' || left(md5(t::text), 15))::bit(60)::bigint), 0)::text FROM {} AS t"
+)
+
+
+def table_checksums(cursor) -> dict[str, dict]:
+    """Every table of BARTENDER_SCHEMAS with its row count and checksum, read by `cursor` inside its transaction
+    (one snapshot). Works with a Django cursor and a psycopg one."""
+    cursor.execute("SET LOCAL TimeZone = 'UTC'")
+    cursor.execute(TABLES_SQL, [list(settings.BARTENDER_SCHEMAS)])
+    tables = cursor.fetchall()
+    figures = {}
+    for schema, table in tables:
+        cursor.execute(TABLE_CHECKSUM_SQL.format(f"{quote_ident(schema)}.{quote_ident(table)}"))
+        rows, checksum = cursor.fetchone()
+        figures[f"{schema}.{table}"] = {"rows": rows, "checksum": checksum}
+    return figures
+
+
+def compare_checksums(expected: dict[str, dict], found: dict[str, dict]) -> list[dict]:
+    """Table by table, what the backup holds against what a restore gave back."""
+    rows = []
+    for table in sorted(set(expected) | set(found)):
+        want, got = expected.get(table), found.get(table)
+        rows.append({
+            "table": table,
+            "expected_rows": want["rows"] if want else None,
+            "found_rows": got["rows"] if got else None,
+            "match": bool(want and got and want == got),
+        })  # fmt: skip
+    return rows
+
+
 def backup_directory() -> Path:
     directory = Path(settings.BACKUP_DIR)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -158,6 +213,37 @@ def _table_count() -> int:
         return max(cursor.fetchone()[0], 1)
 
 
+def _start_pg_dump(pg_dump: str, *, env: dict, path: Path, snapshot: str) -> subprocess.Popen:
+    # pg_dump writes the file itself; restrictive permissions from the start (it holds every password hash).
+    old_umask = os.umask(0o077)
+    try:
+        return subprocess.Popen(  # noqa: S603 (fixed argument list, no shell)
+            # A table held by an exclusive lock fails the backup after two minutes instead of hanging it. The backup
+            # covers BarTender's schemas, never the panel's own (DESIGN §1): a restore keeps the panel's history.
+            [pg_dump, "--format=custom", "--verbose", "--no-password", "--lock-wait-timeout=120000",
+             f"--snapshot={snapshot}", f"--exclude-schema={settings.PANEL_SCHEMA}", f"--file={path}"],  # fmt: skip
+            env=env,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        )
+    finally:
+        os.umask(old_umask)
+
+
+def _follow(process: subprocess.Popen, *, tables: int, progress) -> list[str]:
+    """Report each table pg_dump dumps; its last lines of output once it exits."""
+    dumped, tail = 0, []
+    for line in process.stderr:
+        tail = (tail + [line.rstrip()])[-20:]
+        match = DUMPING_LINE.search(line)
+        if match:
+            dumped += 1
+            progress(min(90, 1 + dumped * 89 // tables), f"dumping table {match.group(1)} ({dumped} of {tables})")
+    process.wait()
+    return tail
+
+
 def take_backup(*, run: RunbookRun | None, progress) -> DatabaseBackup:
     """Dump the database into BACKUP_DIR, hash it and read it back; returns the stored backup (verified or not).
 
@@ -174,29 +260,22 @@ def take_backup(*, run: RunbookRun | None, progress) -> DatabaseBackup:
     database = env.get("PGDATABASE", "")
     progress(1, f"pg_dump of {database} starting ({tables} tables)")
     started = time.perf_counter()
-    # pg_dump writes the file itself; restrictive permissions from the start (it holds every password hash).
-    old_umask = os.umask(0o077)
-    try:
-        process = subprocess.Popen(  # noqa: S603 (fixed argument list, no shell)
-            # A table held by an exclusive lock fails the backup after two minutes instead of hanging it. The backup
-            # covers BarTender's schemas, never the panel's own (DESIGN §1): a restore keeps the panel's history.
-            [pg_dump, "--format=custom", "--verbose", "--no-password", "--lock-wait-timeout=120000",
-             f"--exclude-schema={settings.PANEL_SCHEMA}", f"--file={path}"],  # fmt: skip
-            env=env,
-            stderr=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            text=True,
-        )
-    finally:
-        os.umask(old_umask)
-    dumped, tail = 0, []
-    for line in process.stderr:
-        tail = (tail + [line.rstrip()])[-20:]
-        match = DUMPING_LINE.search(line)
-        if match:
-            dumped += 1
-            progress(min(90, 1 + dumped * 89 // tables), f"dumping table {match.group(1)} ({dumped} of {tables})")
-    process.wait()
+    # The checksums are read in the snapshot pg_dump dumps (exported by a transaction of our own, held open until
+    # pg_dump is done): a restore of the archive must give exactly these figures back.
+    with psycopg.connect(conninfo(), connect_timeout=10) as holder:
+        holder.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        holder.read_only = True
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_export_snapshot()")
+            process = _start_pg_dump(pg_dump, env=env, path=path, snapshot=cursor.fetchone()[0])
+            try:
+                checksums = table_checksums(cursor)
+            except psycopg.Error as exc:
+                process.kill()
+                process.wait()
+                path.unlink(missing_ok=True)
+                raise BackupError(f"the tables' checksums could not be read: {exc}") from exc
+            tail = _follow(process, tables=tables, progress=progress)
     duration_ms = round((time.perf_counter() - started) * 1000)
     if process.returncode != 0 or not path.exists():
         path.unlink(missing_ok=True)
@@ -220,6 +299,7 @@ def take_backup(*, run: RunbookRun | None, progress) -> DatabaseBackup:
         toc_entries=back.toc_entries,
         tables_with_data=back.tables_with_data,
         verify_error=back.error,
+        checksums=checksums,
     )
 
 

@@ -11,7 +11,7 @@ rows by index, never a COUNT over sales (the page stays under 300 ms at 5M sales
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.urls import reverse
@@ -20,9 +20,10 @@ from django.utils import timezone
 from adminpanel import confirmations
 from adminpanel.models import User
 from adminpanel.roles import PRODUCT, can_operate
-from backfill.models import BackfillRun, ValidationRun
+from backfill import selectors as backfill_selectors
 from backfill.phase2 import services as phase2_services
-from monitoring.models import Alert, CheckStatus, HealthRun, PhaseWindow
+from monitoring import selectors as monitoring_selectors
+from monitoring.enums import CheckStatus, PhaseKind, PhaseVerdict
 from rollout import permissions
 from rollout.cohort_compare import stored_comparison
 from rollout.gates import evaluate_gates, latest_full_backfill
@@ -111,6 +112,39 @@ class PhaseView:
     title: str
     goal: str
     steps: list[StepView]
+    # The runbook's time box ("Phase 1 (2 hours)"), in words and as a length; measured against the steps' times.
+    box_words: str = ""
+    box: timedelta | None = None
+    now: datetime | None = None
+
+    @property
+    def started_at(self) -> datetime | None:
+        return min((step.when for step in self.steps if step.when), default=None)
+
+    @property
+    def elapsed(self) -> timedelta | None:
+        """From its first step's time to its last (when done) or to now (while it runs)."""
+        start = self.started_at
+        if start is None or self.state == NOT_STARTED:
+            return None
+        end = max(step.when for step in self.steps if step.when) if self.state in DONE else (self.now or start)
+        return max(end - start, timedelta(0))
+
+    @property
+    def overran(self) -> bool:
+        return bool(self.box and self.elapsed and self.elapsed > self.box)
+
+    @property
+    def timebox_text(self) -> str:
+        """ "Time box 2 hours (runbook): took 1 h 12 min" — an overrun is said, never blocked."""
+        if not self.box_words:
+            return ""
+        text = f"Time box {self.box_words} (runbook)"
+        if self.elapsed is None:
+            return text + "."
+        verb = "took" if self.state in DONE else "running for"
+        text += f": {verb} {_duration(self.elapsed)}"
+        return text + (f", over by {_duration(self.elapsed - self.box)}." if self.overran else ".")
 
     @property
     def state(self) -> str:
@@ -128,13 +162,30 @@ class PhaseView:
         return STATE_LABELS[self.state]
 
 
+def _duration(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days} d"] * bool(days) + [f"{hours} h"] * bool(hours) + [f"{minutes} min"] * (not days)
+    return " ".join(parts) or "0 min"
+
+
+# The runbook's headings: "Phase 1 (2 hours)", "Phase 2 (30 minutes)", "Phase 3 (15 minutes)", "Phase 4 (1-3 days)".
+TIME_BOXES = {
+    "phase-1": ("2 hours", timedelta(hours=2)),
+    "phase-2": ("30 minutes", timedelta(minutes=30)),
+    "phase-3": ("15 minutes", timedelta(minutes=15)),
+    "phase-4": ("1-3 days", timedelta(days=3)),
+}
+
+
 @dataclass
 class Cockpit:
     phases: list[PhaseView]
     next_step: StepView | None
     record: DeploymentRecord | None
     can_manage_records: bool
-    latest_run: HealthRun | None
+    latest_run: object | None  # monitoring's latest finished health run
     critical_alerts: list
     stage: RolloutState
     poll_seconds: int
@@ -238,8 +289,9 @@ def _run_step(step: str, run: RunbookRun | None, *, may: bool, people: _People, 
 def _migrations_step() -> StepView:
     view = StepView(
         "migrations", "2.1", "The runbook's six migrations, in order",
-        "Each file applied by the panel in one transaction, then checked with the runbook's verification query.",
-        command="manage.py apply_runbook_migration",
+        "A dry run on a scratch copy of the Phase 1 backup first; then each file applied by the panel in one "
+        "transaction and checked with the runbook's verification query.",
+        command="manage.py apply_runbook_migration --dry-run, then manage.py apply_runbook_migration",
     )  # fmt: skip
     view.evidence_url, view.evidence_label = reverse("rollout:phase2"), "Phase 2 migrations page"
     states = phase2_services.step_states()
@@ -271,12 +323,15 @@ def _migrations_step() -> StepView:
         view.summary = "All six applied and verified, in the runbook's order."
     elif applied:
         view.state, view.summary = RUNNING, f"{len(applied)} of 6 applied: apply the next on the Phase 2 page."
+    elif not any(phase2_services.latest_dry_run(s["step"].version) for s in states):
+        view.summary = "None applied yet: run the dry run on the Phase 2 page first."
     else:
-        view.summary = "None applied yet."
+        view.summary = "None applied yet: the dry run is done; apply step 1 on the Phase 2 page."
     return view
 
 
-def _backfill_step(*, may: bool, people: _People) -> StepView:
+def _backfill_step(*, may: bool, people: _People, run) -> StepView:
+    """Step 2.1's backfill, from the latest full backfill run (`run`, read once for the whole cockpit)."""
     view = StepView(
         "backfill", "2.1 step 6", "server_id backfill",
         "Every sale, consignment and return without server_id resolved in keyset batches, with one log row each.",
@@ -284,7 +339,6 @@ def _backfill_step(*, may: bool, people: _People) -> StepView:
     )  # fmt: skip
     view.evidence_url, view.evidence_label = reverse("backfill:backfill"), "Backfill page"
     view.may_act, view.who_may = may, people.text()
-    run = latest_full_backfill()
     if run is None:
         view.summary = "No backfill over every bar has run yet."
         view.action = Action("link", "Open the Backfill page to start it", reverse("backfill:backfill"))
@@ -295,9 +349,9 @@ def _backfill_step(*, may: bool, people: _People) -> StepView:
         f"{run.rows_done:,} of {run.rows_total:,} rows: {run.resolved_directly:,} by mapping, "
         f"{run.resolved_by_fallback:,} by fallback, {run.unresolved:,} unresolved"
     )
-    if run.status == BackfillRun.Status.FINISHED:
+    if run.status == run.Status.FINISHED:
         view.state, view.summary = PASSED, f"Run #{run.pk} finished. {counts}."
-    elif run.status == BackfillRun.Status.FAILED:
+    elif run.status == run.Status.FAILED:
         view.state, view.summary = FAILED, f"Run #{run.pk} failed: {run.error or 'see the Backfill page'}. {counts}."
         view.action = Action("link", "Open the Backfill page to resume it", reverse("backfill:backfill"))
     else:
@@ -315,7 +369,7 @@ def _validation_step(*, may: bool, people: _People, backfill_finished_at) -> Ste
     )  # fmt: skip
     view.may_act, view.who_may = may, people.text()
     action = Action("validation", "Run the validation", reverse("backfill:validation_run"))
-    run = ValidationRun.objects.order_by("-started_at", "-id").first()
+    run = backfill_selectors.latest_validation()
     if run is None:
         view.summary = "Never run: run it once the backfill has finished."
         view.action = action
@@ -341,22 +395,19 @@ def _validation_step(*, may: bool, people: _People, backfill_finished_at) -> Ste
 
 
 # --- Phase 3 window, Day 1, Week 1 ---------------------------------------------------------------------------
-def latest_windows() -> dict[str, PhaseWindow]:
-    """The latest window of each kind. Picked first and joined to their starters after: a join inside the DISTINCT ON
-    once made the planner hash every user (60,000 rows, 40 ms) for a table of three windows."""
-    latest = PhaseWindow.objects.order_by("kind", "-started_at", "-id").distinct("kind").values_list("pk", flat=True)
-    windows = PhaseWindow.objects.select_related("started_by").filter(pk__in=list(latest))
-    return {window.kind: window for window in windows}
+def latest_windows() -> dict:
+    """The latest window of each kind (monitoring's selector)."""
+    return monitoring_selectors.latest_windows()
 
 
 WINDOW_KINDS = {
-    "phase3_window": PhaseWindow.Kind.PHASE3,
-    "day1": PhaseWindow.Kind.DAY1,
-    "week1": PhaseWindow.Kind.WEEK1,
+    "phase3_window": PhaseKind.PHASE3,
+    "day1": PhaseKind.DAY1,
+    "week1": PhaseKind.WEEK1,
 }
 
 
-def _window_step(key, number, title, what, window: PhaseWindow | None, *, may, people, startable) -> StepView:
+def _window_step(key, number, title, what, window, *, may, people, startable) -> StepView:
     view = StepView(key, number, title, what)
     view.may_act, view.who_may = may, people.text()
     kind = WINDOW_KINDS[key]
@@ -372,15 +423,30 @@ def _window_step(key, number, title, what, window: PhaseWindow | None, *, may, p
     view.who = window.started_by.username if window.started_by else "system"
     view.when = window.verdict_at or window.started_at
     view.evidence_url, view.evidence_label = reverse("monitoring:dashboard") + "#phase-windows", "Monitoring windows"
-    worst = (window.summary or {}).get("worst") or {}
-    bad = [f"{name}: {status}" for name, status in worst.items() if status and status != CheckStatus.OK]
-    if window.verdict == PhaseWindow.Verdict.PENDING:
+    summary = window.summary or {}
+    worst = summary.get("worst") or {}
+    failed, missing = summary.get("failed") or {}, summary.get("missing") or {}
+    bad = [f"{name}: {why}" for name, why in failed.items()] or [
+        f"{name}: {status}" for name, status in worst.items() if status and status != CheckStatus.OK
+    ]
+    if window.verdict == PhaseVerdict.PENDING:
         view.state = RUNNING
         view.summary = f"Watching until {timezone.localtime(window.ends_at):%H:%M}; the verdict comes with the " \
                        "first health run after that."  # fmt: skip
-    elif window.verdict == PhaseWindow.Verdict.PASSED:
+    elif window.verdict == PhaseVerdict.PASSED:
         view.state = PASSED
         view.summary = f"Passed: {(window.summary or {}).get('runs', 0)} health runs, no check at its failing level."
+    elif window.verdict == PhaseVerdict.INCONCLUSIVE and not failed:
+        # Inconclusive holds (DESIGN §4d): it is not a pass; say what is missing. A person may override the gate
+        # that waits on it, with a reason.
+        view.state = FAILED
+        if not summary.get("runs"):
+            view.summary = "Inconclusive: no health run finished inside the window (worker or beat down?)."
+        else:
+            view.summary = "Inconclusive, so not passed — missing: " + "; ".join(
+                f"{name}: {why}" for name, why in missing.items()
+            )
+        view.action = start
     else:
         view.state = FAILED
         view.summary = f"{window.get_verdict_display()}: " + (
@@ -489,9 +555,9 @@ def build(*, user, now: datetime | None = None) -> Cockpit:
         )
         for step in PHASE1_ORDER
     ]  # fmt: skip
-    backfill = _backfill_step(may=caps["operate"], people=people)
     finished = latest_full_backfill()
-    finished_at = finished.finished_at if finished and finished.status == BackfillRun.Status.FINISHED else None
+    backfill = _backfill_step(may=caps["operate"], people=people, run=finished)
+    finished_at = finished.finished_at if finished and finished.status == finished.Status.FINISHED else None
     phase2 = [
         _migrations_step(),
         backfill,
@@ -506,7 +572,7 @@ def build(*, user, now: datetime | None = None) -> Cockpit:
             "phase3_window", "3.3", "Phase 3 monitoring window",
             "15 minutes of health runs after the deployment: error rate, RLS violations, resolution errors, "
             "connections, latency. Its verdict opens stage 4a.",
-            windows.get(PhaseWindow.Kind.PHASE3), may=caps["operate"], people=people,
+            windows.get(PhaseKind.PHASE3), may=caps["operate"], people=people,
             startable=deploy.state == PASSED,
         ),
     ]  # fmt: skip
@@ -516,12 +582,12 @@ def build(*, user, now: datetime | None = None) -> Cockpit:
     day1 = _window_step(
         "day1", "Day 1", "Day 1 window",
         "A day after the full rollout: coverage at least 98 %, no orphans, RLS enforced, adoption on track.",
-        windows.get(PhaseWindow.Kind.DAY1), may=caps["operate"], people=people, startable=complete,
+        windows.get(PhaseKind.DAY1), may=caps["operate"], people=people, startable=complete,
     )  # fmt: skip
     week1 = _window_step(
         "week1", "Week 1", "Week 1 window",
         "The first week: no critical errors, coverage at least 98 % daily, no RLS incident, RLS latency < 50 ms.",
-        windows.get(PhaseWindow.Kind.WEEK1), may=caps["operate"], people=people, startable=day1.state == PASSED,
+        windows.get(PhaseKind.WEEK1), may=caps["operate"], people=people, startable=day1.state == PASSED,
     )  # fmt: skip
     phases = [
         PhaseView("phase-1", "Phase 1: Pre-deployment verification", "Ready to migrate: tested, backed up, flags off.",
@@ -533,16 +599,18 @@ def build(*, user, now: datetime | None = None) -> Cockpit:
         PhaseView("day-1", "Day 1 after full rollout", "Post-deployment verification.", [day1]),
         PhaseView("week-1", "Week 1 after full rollout", "Post-deployment verification.", [week1]),
     ]  # fmt: skip
+    for phase in phases:
+        if phase.key in TIME_BOXES:
+            phase.box_words, phase.box = TIME_BOXES[phase.key]
+            phase.now = now
     next_step = next((step for phase in phases for step in phase.steps if not step.is_done), None)
     return Cockpit(
         phases=phases,
         next_step=next_step,
         record=_latest_record(),
         can_manage_records=caps["records"],
-        latest_run=HealthRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first(),
-        critical_alerts=list(
-            Alert.objects.filter(severity=CheckStatus.CRITICAL).exclude(state=Alert.State.RESOLVED)[:10]
-        ),
+        latest_run=monitoring_selectors.latest_finished_run(),
+        critical_alerts=monitoring_selectors.open_critical_alerts(limit=10),
         stage=state,
         poll_seconds=settings.COCKPIT_POLL_SECONDS,
         now=now,

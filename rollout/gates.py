@@ -6,13 +6,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 
-from backfill.models import BackfillRun, ValidationRun
-from monitoring.models import Alert, CheckStatus, HealthRun, PhaseWindow
+from backfill import selectors as backfill_selectors
+from monitoring import selectors as monitoring_selectors
+from monitoring.enums import PhaseKind, PhaseVerdict
 from rollout import cohort_compare
-from rollout.models import RolloutState, Stage
+from rollout.models import DatabaseBackup, RolloutState, RunbookRun, RunbookStep, Stage
 
 HEALTH_FRESH = "health_fresh"
 NO_CRITICAL_ALERT = "no_critical_alert"
@@ -30,11 +32,13 @@ GATE_LABELS = {
 BACKFILL_FINISHED = "backfill_finished"
 VALIDATION_PASSED = "validation_passed"
 PHASE3_WINDOW_PASSED = "phase3_window_passed"
+PHASE1_DONE = "phase1_done"
 GATE_LABELS.update(
     {
         BACKFILL_FINISHED: "Backfill finished (runbook 2.1 step 6)",
         VALIDATION_PASSED: "Post-migration validation passed (runbook 2.2)",
         PHASE3_WINDOW_PASSED: "Phase 3 monitoring window passed (runbook 3.3)",
+        PHASE1_DONE: "Phase 1 done (runbook 1.1-1.3)",
     }
 )
 
@@ -62,7 +66,7 @@ def _minutes(delta: timedelta) -> int:
 
 def health_gate(*, now: datetime) -> GateResult:
     limit = timedelta(minutes=settings.ROLLOUT_HEALTH_FRESHNESS_MINUTES)
-    run = HealthRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first()
+    run = monitoring_selectors.latest_finished_run()
     if run is None:
         return GateResult(HEALTH_FRESH, False, "No health run has finished yet.")
     age = now - run.finished_at
@@ -77,12 +81,8 @@ def health_gate(*, now: datetime) -> GateResult:
 
 
 def alert_gate() -> GateResult:
-    checks = list(
-        Alert.objects.filter(severity=CheckStatus.CRITICAL)
-        .exclude(state=Alert.State.RESOLVED)
-        .order_by("opened_at")
-        .values_list("check_name", flat=True)
-    )
+    alerts = sorted(monitoring_selectors.open_critical_alerts(), key=lambda alert: alert.opened_at)
+    checks = [alert.check_name for alert in alerts]
     if checks:
         return GateResult(NO_CRITICAL_ALERT, False, f"Unresolved critical alert on: {', '.join(checks)}.")
     return GateResult(NO_CRITICAL_ALERT, True, "No unresolved critical alert.")
@@ -144,9 +144,9 @@ def _when(moment) -> str:
     return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}" if moment else "at a time not recorded"
 
 
-def latest_full_backfill() -> BackfillRun | None:
+def latest_full_backfill():
     """The latest real (not dry) backfill over every bar: the one runbook step 6 means."""
-    return BackfillRun.objects.filter(dry_run=False, bar__isnull=True).order_by("-started_at", "-id").first()
+    return backfill_selectors.latest_full_backfill()
 
 
 def backfill_gate() -> GateResult:
@@ -154,7 +154,7 @@ def backfill_gate() -> GateResult:
     run = latest_full_backfill()
     if run is None:
         return GateResult(BACKFILL_FINISHED, False, "No backfill over every bar has run yet.", evidence_url=url)
-    if run.status != BackfillRun.Status.FINISHED:
+    if run.status != run.Status.FINISHED:
         return GateResult(
             BACKFILL_FINISHED, False, f"Backfill run #{run.pk} is {run.get_status_display().lower()} "
             f"({run.percent:g} % done).", evidence_url=url,
@@ -170,7 +170,7 @@ def backfill_gate() -> GateResult:
 
 
 def validation_gate() -> GateResult:
-    run = ValidationRun.objects.order_by("-started_at", "-id").first()
+    run = backfill_selectors.latest_validation()
     if run is None:
         return GateResult(VALIDATION_PASSED, False, "The post-migration validation has never run.",
                           evidence_url=reverse("backfill:validation"))  # fmt: skip
@@ -191,15 +191,15 @@ def validation_gate() -> GateResult:
 
 def phase3_window_gate() -> GateResult:
     url = reverse("home") + "#phase-3"
-    window = PhaseWindow.objects.filter(kind=PhaseWindow.Kind.PHASE3).order_by("-started_at", "-id").first()
+    window = monitoring_selectors.latest_window(PhaseKind.PHASE3)
     if window is None:
         return GateResult(PHASE3_WINDOW_PASSED, False, "No Phase 3 monitoring window has run: verify the code "
                           "deployment on the cockpit.", evidence_url=url)  # fmt: skip
-    if window.verdict == PhaseWindow.Verdict.PENDING:
+    if window.verdict == PhaseVerdict.PENDING:
         return GateResult(PHASE3_WINDOW_PASSED, False,
                           f"The Phase 3 window is running until {timezone.localtime(window.ends_at):%H:%M}.",
                           evidence_url=url)  # fmt: skip
-    if window.verdict != PhaseWindow.Verdict.PASSED:
+    if window.verdict != PhaseVerdict.PASSED:
         return GateResult(PHASE3_WINDOW_PASSED, False,
                           f"The Phase 3 window of {_when(window.started_at)} "
                           f"{window.get_verdict_display().lower()}.", evidence_url=url)  # fmt: skip
@@ -207,9 +207,38 @@ def phase3_window_gate() -> GateResult:
                       f"The Phase 3 window passed {_when(window.verdict_at)}.", evidence_url=url)  # fmt: skip
 
 
+# Phase 1's steps that must have passed (a waiver is not a pass: overriding the gate, with a reason, is).
+PHASE1_STEPS = (RunbookStep.BACKUP, RunbookStep.FLAGS_OFF, RunbookStep.LOAD_TEST, RunbookStep.ROLLBACK_REHEARSAL)
+
+
+def phase1_missing(steps=PHASE1_STEPS) -> list[str]:
+    """Which of Phase 1's `steps` have not passed (their latest run), in words; the backup must also be readable."""
+    readable = Exists(DatabaseBackup.objects.filter(run=OuterRef("pk"), verified=True))
+    latest = RunbookRun.objects.filter(step__in=steps).order_by("step", "-created_at", "-id").distinct("step")
+    runs = {run.step: run for run in latest.annotate(readable=readable)}  # one query
+    missing = []
+    for step in steps:
+        run = runs.get(step)
+        label = RunbookStep(step).label
+        if run is None or run.status != RunbookRun.Status.PASSED:
+            missing.append(f"{label} ({run.get_status_display().lower() if run else 'never run'})")
+        elif step == RunbookStep.BACKUP and not run.readable:
+            missing.append(f"{label} (its archive could not be read back)")
+    return missing
+
+
+def phase1_gate() -> GateResult:
+    missing = phase1_missing()
+    url = reverse("home") + "#phase-1"
+    if missing:
+        return GateResult(PHASE1_DONE, False, "Phase 1 is not done: " + "; ".join(missing) + ".", evidence_url=url)
+    return GateResult(PHASE1_DONE, True, "Phase 1 done: backup read back, flags off, load test and rehearsal passed.",
+                      evidence_url=url)  # fmt: skip
+
+
 def prerequisite_gates() -> list[GateResult]:
-    """What the runbook wants done before the first stage: Phase 2 complete and Phase 3 watched."""
-    return [backfill_gate(), validation_gate(), phase3_window_gate()]
+    """What the runbook wants done before the first stage: Phase 1 done, Phase 2 complete and Phase 3 watched."""
+    return [phase1_gate(), backfill_gate(), validation_gate(), phase3_window_gate()]
 
 
 def evaluate_gates(

@@ -29,9 +29,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily, StateSetMetricFamily
 
 from adminpanel.api_auth import api_error
+from monitoring.enums import CheckStatus, Severity
 from monitoring.health_checks import CHECKS
-from monitoring.models import CheckStatus
-from monitoring.models.incidents import Severity
 from rollout.models import STAGE_ORDER
 
 REGISTRY = CollectorRegistry(auto_describe=False)

@@ -7,7 +7,6 @@ from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from adminpanel.models import Bar
-from monitoring.models import Alert
 
 ENABLE_SWITCHING_MODE = "ENABLE_SWITCHING_MODE"
 SHOW_SWITCHING_MODE_UI = "SHOW_SWITCHING_MODE_UI"
@@ -190,6 +189,8 @@ class EventKind(models.TextChoices):
     AUTOPILOT_ON = "autopilot_on", "Autopilot turned on"
     AUTOPILOT_OFF = "autopilot_off", "Autopilot turned off"
     RUNBOOK = "runbook", "Runbook step"
+    DATABASE_RESTORE = "database_restore", "Database restored (Option C)"
+    CODE_ROLLBACK = "code_rollback", "Code rolled back (Option B)"
 
 
 class RolloutEvent(models.Model):
@@ -215,7 +216,7 @@ class RolloutEvent(models.Model):
     reason = models.TextField(blank=True, default="")
     is_override = models.BooleanField(default=False)
     alert = models.ForeignKey(
-        Alert, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
+        "monitoring.Alert", on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
     )
     step = models.ForeignKey(
         RolloutStep, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
@@ -415,6 +416,9 @@ class DatabaseBackup(models.Model):
     toc_entries = models.PositiveIntegerField(default=0)
     tables_with_data = models.JSONField(default=list, blank=True)
     verify_error = models.TextField(blank=True, default="")
+    # Each BarTender table's row count and an order-free checksum of its rows, read in the very snapshot pg_dump
+    # dumped (pg_dump --snapshot): what a restore of this archive must give back, table by table.
+    checksums = models.JSONField(default=dict, blank=True)
 
     class Meta:
         db_table = "database_backups"
@@ -426,6 +430,104 @@ class DatabaseBackup(models.Model):
     @property
     def file_name(self) -> str:
         return self.path.rsplit("/", 1)[-1]
+
+
+class DatabaseRestore(models.Model):
+    """A restore of a Phase 1 backup (DESIGN §1): the dry run of Phase 2 and the restore rehearsal both restore it
+    into a scratch database; the real one (rollback Option C) restores BarTender's schemas in place, after the kill
+    switch, inside a declared maintenance window and with a second person's approval, and keeps the panel's own
+    schema (its history) as it is."""
+
+    class Kind(models.TextChoices):
+        DRY_RUN = "dry_run", "Phase 2 dry run"
+        REHEARSAL = "rehearsal", "Restore rehearsal"
+        REAL = "real", "Database rollback (Option C)"
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Waiting for a second person's approval"
+        APPROVED = "approved", "Approved"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    backup = models.ForeignKey(DatabaseBackup, on_delete=models.PROTECT, related_name="restores")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    requested_by_name = models.CharField(max_length=150, default="system")
+    requested_at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField(blank=True, default="")
+    # Option C only: the declared maintenance window and the second person.
+    window_starts_at = models.DateTimeField(null=True, blank=True)
+    window_ends_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    approved_by_name = models.CharField(max_length=150, blank=True, default="")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    database = models.CharField(max_length=200, blank=True, default="", help_text="Where it was restored.")
+    restore_ms = models.PositiveIntegerField(default=0)
+    progress_note = models.CharField(max_length=300, blank=True, default="")
+    # [{table, expected_rows, found_rows, match}] and, for a dry run or Option C, each migration step it applied.
+    tables = models.JSONField(default=list, blank=True)
+    steps = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "database_restores"
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk} of {self.backup}"
+
+    @property
+    def mismatches(self) -> list[dict]:
+        return [row for row in self.tables if not row.get("match")]
+
+
+class CodeRollback(models.Model):
+    """Rollback Option B run by the panel: the CI/CD hook (BARTENDER_DEPLOY_HOOK_URL) asked to deploy an earlier
+    build, then the health URL polled until it serves that build, as Phase 3 does."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Calling the hook, then waiting for the build"
+        DONE = "done", "The health URL serves the build"
+        HOOK_FAILED = "hook_failed", "The deploy hook refused or did not answer"
+        TIMED_OUT = "timed_out", "The build never showed on the health URL"
+        UNVERIFIED = "unverified", "Hook called; no health URL to verify it"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    build = models.CharField(max_length=100)
+    reason = models.TextField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    requested_by_name = models.CharField(max_length=150, default="system")
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    hook_status = models.PositiveSmallIntegerField(null=True, blank=True, help_text="The hook's HTTP status.")
+    tries = models.PositiveIntegerField(default=0, help_text="Polls of the health URL.")
+    attempts = models.JSONField(default=list, blank=True)
+    summary = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "code_rollbacks"
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self):
+        return f"code rollback #{self.pk} to {self.build}"
 
 
 def ensure_default_flags(apps=None, **kwargs):

@@ -170,7 +170,7 @@ def rehearse_rollback(
     try:
         progress(15, f"rehearsal bar {bar.name} ready with {REHEARSAL_SALES} sales")
         before, flags_before = checksums(bar.pk), _flags_on(bar.pk)
-        pulled = services.pull_kill_switch(actor=actor, reason=REHEARSAL_REASON)
+        pulled = services.pull_kill_switch(actor=actor, reason=REHEARSAL_REASON, rehearsal=True)
         progress(45, "kill switch pulled: both flags off for every bar")
         if while_pulled is not None:
             while_pulled(bar)

@@ -12,6 +12,8 @@ from adminpanel.bad_input import text_param
 from adminpanel.roles import read_all_required
 from backfill.phase2 import services as phase2
 from backfill.phase2.steps import BY_VERSION, MigrationFileMissing
+from rollout import phase2_gate
+from rollout.models import DatabaseRestore
 from rollout.permissions import can_apply_migrations
 
 IF_VALIDATION_FAILS = [
@@ -32,9 +34,11 @@ def _rows(states):
             missing = ""
         except MigrationFileMissing as exc:
             sha256, missing = "", str(exc)
+        dry = phase2.latest_dry_run(step.version)
         rows.append({
             "step": step, "state": state["state"], "run": run, "sha256": sha256, "missing": missing,
             "changed": bool(run and run.sha256 and sha256 and run.sha256 != sha256),
+            "dry": dry, "dry_changed": bool(dry and sha256 and dry.sha256 != sha256),
         })  # fmt: skip
     return rows
 
@@ -48,9 +52,14 @@ def phase2_page(request: HttpRequest):
     next_row = next((r for r in rows if r["state"] == "not_applied"), None)
     last_applied = next((r for r in reversed(rows) if r["state"] != "not_applied"), None)
     failed = next((r for r in rows if r["run"] and r["state"] == "applied" and not r["run"].passed), None)
+    refused = next((r for r in rows if r["state"] == "not_applied" and r["run"] and r["run"].action == "apply"
+                    and not r["run"].passed), None)  # fmt: skip
+    blockers = phase2_gate.blockers(next_row["step"].version) if next_row else []
     return render(request, "rollout/phase2.html", {
-        "rows": rows, "next_row": next_row, "last_applied": last_applied, "failed": failed,
+        "rows": rows, "next_row": next_row, "last_applied": last_applied, "failed": failed, "refused": refused,
         "may_apply": can_apply_migrations(request.user), "if_validation_fails": IF_VALIDATION_FAILS,
+        "blockers": blockers, "hard_blockers": [b for b in blockers if not b.overridable],
+        "dry_run": DatabaseRestore.objects.filter(kind=DatabaseRestore.Kind.DRY_RUN).select_related("backup").first(),
     })  # fmt: skip
 
 
@@ -67,13 +76,16 @@ def phase2_apply(request: HttpRequest):
     if not can_apply_migrations(request.user):
         raise PermissionDenied("Applying the runbook's migrations needs rollout.apply_migration.")
     version = _step_or_404(request)
+    override_reason = text_param(request.POST, "override_reason", label="Override reason")
     try:
-        run = phase2.apply_migration(version=version, actor=request.user)
+        run = phase2_gate.apply_checked(version=version, actor=request.user, override_reason=override_reason)
     except phase2.Phase2Error as exc:
         messages.error(request, str(exc))
         return redirect(reverse("rollout:phase2"))
     if run.passed:
         messages.success(request, f"Step {run.step_number} applied in {run.duration_ms} ms and verified.")
+    elif run.step_number not in {s["step"].number for s in phase2.step_states() if s["state"] != "not_applied"}:
+        messages.error(request, f"Step {run.step_number} was refused by the database and nothing changed: {run.error}")
     else:
         messages.error(request, f"Step {run.step_number} applied, but its verification FAILED: Phase 2 stops here.")
     return redirect(f"{reverse('rollout:phase2')}#step-{run.step_number}")

@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.utils.timezone import localtime
 
+from monitoring import selectors as monitoring_selectors
 from monitoring import services as monitoring_services
-from monitoring.models import PhaseWindow
-from rollout.phase1 import Outcome, StepRefused
+from monitoring.enums import PhaseKind
+from rollout.phase1 import Outcome, StepRefused, verify_flags_off
 
 HASH_PATTERN = re.compile(r"^[0-9A-Za-z._-]{4,100}$")
 # Keys under which health endpoints usually report their build; any string value matching counts too.
@@ -121,6 +122,45 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
+@dataclass
+class Wait:
+    """What polling the health URL for a build found: whether it came, every try (the last 20 kept), the last."""
+
+    matched: bool
+    attempts: list[dict]
+    last: Probe
+    timeout: float
+    tries: int
+
+    def failure(self, url: str, expected: str) -> str:
+        return (f"After {self.tries} tries over {self.timeout:g} s, {url} never answered 200 with build "
+                f"{expected} (last: {self.last.in_words()}).")  # fmt: skip
+
+
+def wait_for_build(
+    url: str, expected: str, *, progress: Callable[[int, str], None], sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Wait:  # fmt: skip
+    """Poll `url` until it answers 200 with `expected` or PHASE3_POLL_TIMEOUT_SECONDS pass (a deployment, or a
+    rollback, takes a moment to roll out), every PHASE3_POLL_SECONDS; the clock and the sleep are the caller's."""
+    timeout, interval = settings.PHASE3_POLL_TIMEOUT_SECONDS, settings.PHASE3_POLL_SECONDS
+    deadline = clock() + timeout
+    attempts: list[dict] = []
+    while True:
+        seen = probe(url, expected)
+        attempts.append(seen.as_dict())
+        if seen.matched:
+            return Wait(True, attempts[-20:], seen, timeout, len(attempts))
+        left = deadline - clock()
+        if left <= 0:
+            return Wait(False, attempts[-20:], seen, timeout, len(attempts))
+        progress(
+            min(90, 5 + int(85 * (1 - left / timeout))),
+            f"try {len(attempts)}: {seen.in_words()}; trying again in {interval:g} s",
+        )
+        sleep(min(interval, left))
+
+
 def verify_deployment(
     *,
     build_hash: str,
@@ -132,37 +172,31 @@ def verify_deployment(
     """Poll the health URL until it serves the expected build (or time runs out), then start the Phase 3 window."""
     url = health_url()
     expected = clean_build_hash(build_hash)
-    timeout, interval = settings.PHASE3_POLL_TIMEOUT_SECONDS, settings.PHASE3_POLL_SECONDS
-    deadline = clock() + timeout
-    attempts: list[dict] = []
-    while True:
-        seen = probe(url, expected)
-        attempts.append(seen.as_dict())
-        if seen.matched:
-            break
-        left = deadline - clock()
-        if left <= 0:
-            return Outcome(
-                False,
-                f"After {len(attempts)} tries over {timeout:g} s, {url} never answered 200 with build {expected} "
-                f"(last: {seen.in_words()}).",
-                {"url": url, "expected": expected, "attempts": attempts[-20:], "tries": len(attempts)},
-            )
-        progress(
-            min(90, 5 + int(85 * (1 - left / timeout))),
-            f"try {len(attempts)}: {seen.in_words()}; trying again in {interval:g} s",
-        )
-        sleep(min(interval, left))
+    wait = wait_for_build(url, expected, progress=progress, sleep=sleep, clock=clock)
+    attempts, seen, tries = wait.attempts, wait.last, wait.tries
+    if not wait.matched:
+        return Outcome(
+            False, wait.failure(url, expected),
+            {"url": url, "expected": expected, "attempts": attempts, "tries": tries},
+        )  # fmt: skip
+    # Runbook 3.1 "Feature flags still OFF": read again now, before Phase 3's window may start.
+    flags = verify_flags_off()
+    if not flags.passed:
+        return Outcome(
+            False, f"{url} serves build {seen.build}, but the flags must still be off before Phase 3: {flags.summary}",
+            {"url": url, "expected": expected, "attempts": attempts, "tries": tries, "flags": flags.result},
+        )  # fmt: skip
     progress(95, f"{url} serves build {seen.build}; starting the 15-minute monitoring window")
     try:
-        window = monitoring_services.start_phase_window(kind=PhaseWindow.Kind.PHASE3, user=actor)
+        window = monitoring_services.start_phase_window(kind=PhaseKind.PHASE3, user=actor)
         note = f"15-minute monitoring window started, verdict at {localtime(window.ends_at):%H:%M %Z}."
     except monitoring_services.PhaseWindowAlreadyRunning:
-        window = PhaseWindow.objects.get(kind=PhaseWindow.Kind.PHASE3, verdict=PhaseWindow.Verdict.PENDING)
+        window = monitoring_selectors.pending_window(PhaseKind.PHASE3)
         note = f"The Phase 3 window already running carries on (verdict at {localtime(window.ends_at):%H:%M %Z})."
     return Outcome(
         True,
-        f"{url} answered 200 with build {seen.build} after {len(attempts)} tr{'y' if len(attempts) == 1 else 'ies'}. "
-        + note,
-        {"url": url, "expected": expected, "attempts": attempts[-20:], "tries": len(attempts), "window": window.pk},
+        f"{url} answered 200 with build {seen.build} after {tries} tr{'y' if tries == 1 else 'ies'}; flags still "
+        "off. " + note,
+        {"url": url, "expected": expected, "attempts": attempts, "tries": tries, "window": window.pk,
+         "flags": flags.result},  # fmt: skip
     )

@@ -11,12 +11,12 @@ together with the event timeline, and signing freezes it.
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import Avg, Max
 from django.utils import timezone
 
-from backfill.models import BackfillRun
+from backfill import selectors as backfill_selectors
 from backfill.phase2 import services as phase2_services
-from monitoring.models import CheckResult, PhaseWindow
+from monitoring import selectors as monitoring_selectors
+from monitoring.enums import PhaseKind
 from rollout.models import DatabaseBackup, DeploymentRecord, RunbookRun, RunbookStep
 
 MONITORING_WINDOW = timedelta(hours=24)
@@ -130,22 +130,14 @@ def record_milestones(record: DeploymentRecord) -> dict:
         .first()
     )
     applied = sorted(at for at in applied_runbook_migrations().values() if at is not None)
-    backfill = (
-        BackfillRun.objects.filter(
-            dry_run=False, bar__isnull=True, status=BackfillRun.Status.FINISHED, finished_at__isnull=False
-        )
-        .order_by("-finished_at")
-        .first()
-    )
+    backfill = backfill_selectors.last_finished_full_backfill()
     migrations_end = max([*applied[-1:], *([backfill.finished_at] if backfill else [])], default=None)
     deploy = (
         RunbookRun.objects.filter(step=RunbookStep.DEPLOY_CHECK, status=RunbookRun.Status.PASSED, created_at__gte=start)
         .order_by("-created_at")
         .first()
     )
-    window = (
-        PhaseWindow.objects.filter(kind=PhaseWindow.Kind.PHASE3, started_at__gte=start).order_by("-started_at").first()
-    )
+    window = monitoring_selectors.latest_window(PhaseKind.PHASE3, since=start)
     return {
         "pre_deployment_start": _at(first_phase1 or start),
         "migrations_start": _at(applied[0] if applied else None),
@@ -188,9 +180,7 @@ def window_figures(*, start: datetime, end: datetime, latency_check: str) -> dic
     with connection.cursor() as cursor:
         cursor.execute(WINDOW_FIGURES_SQL, {"start": start, "end": end})
         sales, with_server, errors, rls = cursor.fetchone()
-    latency = CheckResult.objects.filter(
-        check_name=latency_check, run__finished_at__gte=start, run__finished_at__lt=end, value__isnull=False
-    ).aggregate(mean=Avg("value"), worst=Max("value"))
+    latency = monitoring_selectors.check_value_figures(latency_check, start=start, end=end)
     operations = sales + errors
     return {
         "sales": sales,

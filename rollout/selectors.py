@@ -15,7 +15,9 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from guardian.shortcuts import get_users_with_perms
 
-from monitoring.models import Alert, CheckResult, CheckStatus, HealthRun, Incident
+from monitoring import incident_selectors
+from monitoring import selectors as monitoring_selectors
+from monitoring.enums import CheckStatus
 from monitoring.signals import ActionTaken
 from rollout import permissions, records
 from rollout.cohort_compare import CohortComparison, current_comparison
@@ -107,17 +109,19 @@ def _polled_query(sql: str, params: list) -> list[tuple]:
     Clients poll the flag API constantly, and with Django's defaults a poll costs a health-check round trip plus a
     query planned afresh each time (planning costs more than running it). Here the query is a server-side prepared
     statement (planned once per persistent connection) and the health check is replaced by its purpose: a
-    connection that a restarted server broke is closed, reopened and the query retried once.
+    connection that a restarted server broke is closed, reopened and the query retried once. Through a pooler in
+    transaction mode (DATABASE_POOLED) nothing is prepared: the next transaction may land on another server.
     """
+    prepare = not settings.DATABASE_POOLED
     for attempt in (1, 2):
         try:
             connection.ensure_connection()
             raw = connection.connection
-            if raw.prepare_threshold is None:
+            if prepare and raw.prepare_threshold is None:
                 # Django turns psycopg's preparation off; only server-binding cursors like this one prepare.
                 raw.prepare_threshold = 0
             with psycopg.Cursor(raw) as cursor:
-                cursor.execute(sql, params, prepare=True)
+                cursor.execute(sql, params, prepare=prepare)
                 return cursor.fetchall()
         except psycopg.OperationalError:
             connection.close()
@@ -421,10 +425,7 @@ def stage_rows(state: RolloutState, figures: dict | None = None) -> list[StageRo
         if index <= current_index and stage in starts:
             following = next_stage(stage)
             end = starts.get(following) if following and index < current_index else None
-            window = HealthRun.objects.filter(finished_at__gte=starts[stage])
-            if end:
-                window = window.filter(finished_at__lt=end)
-            statuses = list(window.values_list("status", flat=True)[:500])
+            statuses = monitoring_selectors.run_statuses_between(starts[stage], end)
             health, runs = _worst(statuses), len(statuses)
         rows.append(
             StageRow(
@@ -450,7 +451,7 @@ class RolloutOverview:
     entering_next_stage: bool
     next_target: str | None
     remaining_in_stage: int
-    latest_run: HealthRun | None
+    latest_run: object | None  # monitoring's latest finished health run
     critical_alerts: list
     kill_switch_engaged: bool
     figures: dict
@@ -475,10 +476,8 @@ def rollout_overview(*, now=None) -> RolloutOverview:
         entering_next_stage=entering,
         next_target=target,
         remaining_in_stage=remaining,
-        latest_run=HealthRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first(),
-        critical_alerts=list(
-            Alert.objects.filter(severity=CheckStatus.CRITICAL).exclude(state=Alert.State.RESOLVED)[:20]
-        ),
+        latest_run=monitoring_selectors.latest_finished_run(),
+        critical_alerts=monitoring_selectors.open_critical_alerts(limit=20),
         kill_switch_engaged=FeatureFlag.objects.filter(kill_switch_engaged=True).exists(),
         figures=figures,
         comparison=comparison,
@@ -560,11 +559,7 @@ def root_cause_links(events) -> dict[int, str]:
     """For each rollback event of `events`, its root-cause page: its incident's when it opened one, else the hour
     before the event. One query, whatever the number of events."""
     rollbacks = [event for event in events if event.kind in ROLLBACK_KINDS]
-    by_key = dict(
-        Incident.objects.filter(trigger_key__in=[incident_trigger_key(e.pk) for e in rollbacks]).values_list(
-            "trigger_key", "pk"
-        )
-    )
+    by_key = incident_selectors.incidents_for_triggers(incident_trigger_key(e.pk) for e in rollbacks)
     links = {}
     for event in rollbacks:
         incident_id = by_key.get(incident_trigger_key(event.pk))
@@ -611,6 +606,13 @@ def event_summary(event: RolloutEvent) -> str:
         return "autopilot off: every step is taken by a person again"
     if event.kind == EventKind.STAGE_ADVANCE and event.stage_before == event.stage_after:
         return f"next batch of stage {event.stage_after}, {after.get('bars_changed', 0)} bars switched"
+    if event.kind == EventKind.CODE_ROLLBACK:
+        return f"code rolled back to build {after.get('build')} (Option B): {after.get('status', '')}"
+    if event.kind == EventKind.DATABASE_RESTORE:
+        return (f"database restored from the Phase 1 backup (Option C): {after.get('status', '')}, "
+                f"{after.get('differing', 0)} of {after.get('tables', 0)} tables differ")  # fmt: skip
+    if event.kind == EventKind.GATE_OVERRIDE and "phase2_step" in after:
+        return f"Phase 1's gate overridden to apply Phase 2 step {after['phase2_step']}"
     if event.kind == EventKind.RUNBOOK:
         step = RunbookStep(after["step"]).label if after.get("step") in RunbookStep.values else after.get("step")
         return f"{step}: {after.get('summary') or after.get('status', '')}"
@@ -646,16 +648,10 @@ def record_monitoring(record: DeploymentRecord) -> dict:
     with the code deployment (records.monitoring_window), and per check what the health runs in it saw."""
     start, end = records.monitoring_window(record)
     now = timezone.now()
-    runs = HealthRun.objects.filter(finished_at__gte=start, finished_at__lt=end)
-    run_count = runs.count()
+    run_count = monitoring_selectors.runs_finished_between(start, end)
     names = settings.ROLLOUT_RECORD_CHECKS
     per_check: dict[str, dict] = {}
-    results = (
-        CheckResult.objects.filter(run__in=runs)
-        .order_by("check_name", "run__finished_at")
-        .values_list("check_name", "status", "value")
-    )
-    for name, status, value in results.iterator(chunk_size=2000):
+    for name, status, value in monitoring_selectors.results_between(start, end):
         _accumulate(per_check, name, status, value)
     figures = records.window_figures(start=start, end=min(end, now), latency_check=names["latency_ms"])
     return {
@@ -663,7 +659,7 @@ def record_monitoring(record: DeploymentRecord) -> dict:
         "window_end": timezone.localtime(end).isoformat(timespec="minutes"),
         "complete": now >= end,
         "runs": run_count,
-        "worst_run_status": _worst(runs.values_list("status", flat=True).distinct()),
+        "worst_run_status": _worst(monitoring_selectors.run_statuses_between(start, end, limit=None)),
         **figures,
         "checks": sorted(per_check.values(), key=lambda entry: entry["check"]),
     }

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from adminpanel.audit import record_event
 from monitoring import incident_selectors, incidents
-from monitoring.models import Incident
+from monitoring.enums import IncidentSource
 from rollout import permissions, records
 from rollout.cohorts import bucket_sql, cohort_sql
 from rollout.gates import GateResult, evaluate_gates
@@ -312,6 +312,8 @@ def advance_stage(
                 stage_after=target, before={"gates": [gate.as_dict() for gate in closed]},
                 after={"overridden": [gate.name for gate in closed]}, reason=override_reason, is_override=True,
             )  # fmt: skip
+        if batch_size is None and target == Stage.HALF:
+            batch_size = settings.ROLLOUT_4B_BATCH_SIZE or None  # the runbook's "LIMIT 10 -- Still gradual"
         return apply_advance(
             state=state, target=target, actor=actor, batch_size=batch_size, gates=gates, now=now,
             reason=override_reason, is_override=bool(closed),
@@ -460,8 +462,11 @@ def expected_adoption_pct() -> float:
 
 
 # --- Kill switch (runbook rollback Option A) ------------------------------------------------------
-def pull_kill_switch(*, actor, reason: str, alert=None) -> bool:
+def pull_kill_switch(*, actor, reason: str, alert=None, rehearsal: bool = False) -> bool:
     """Both flags off for every bar, allow-lists and data kept, rollout paused; one transaction.
+
+    `rehearsal=True` (Phase 1's rollback rehearsal, DESIGN §4d) opens no incident and pages no one: it is recorded on
+    the timeline like any pull, with the rehearsal's reason.
 
     `actor=None` with an `alert` is the automatic rollback; a :func:`named_actor` is an Alertmanager trigger an
     admin allowed to pull it (rollout/alert_hooks.py: its secret is its permission). Returns False when the switch
@@ -489,7 +494,8 @@ def pull_kill_switch(*, actor, reason: str, alert=None) -> bool:
             stage_before=state.stage, stage_after=state.stage, before={"flags": before, "paused": paused_before},
             after={"flags": after, "paused": True}, reason=reason, alert=alert,
         )  # fmt: skip
-        _open_incident(event=event, actor=actor, alert=alert)
+        if not rehearsal:
+            _open_incident(event=event, actor=actor, alert=alert)
         return True
 
 
@@ -553,18 +559,35 @@ def _open_incident(*, event: RolloutEvent, actor, alert) -> None:
         with transaction.atomic():
             incidents.open_incident_for_event(
                 trigger_key=incident_trigger_key(event.pk),
-                source=Incident.Source.AUTO_ROLLBACK if automatic else Incident.Source.KILL_SWITCH,
+                source=IncidentSource.AUTO_ROLLBACK if automatic else IncidentSource.KILL_SWITCH,
                 issue=issue.strip(),
                 started_at=min(alert.opened_at, event.created_at) if alert is not None else event.created_at,
                 alert=alert,
                 opened_by=actor,
+                # An automatic rollback while bars are switched: their customers saw the fault.
+                fault_kind="customer" if automatic and event.stage_before != Stage.OFF else "",
             )
     except Exception:
         logger.exception("No incident could be opened for rollout event %s", event.pk)
 
 
-def on_critical_alert_signal(sender, *, alert, **kwargs) -> None:
-    """Receiver of ``monitoring.signals.critical_alert_opened`` (connected in ``RolloutConfig.ready``)."""
+def note_on_incident(incident, *, actor, message: str) -> None:
+    """An update on an open incident saying what a rollback did (its status kept); a failure is logged, never raised
+    into the rollback that already happened."""
+    next_update_at = incident.next_update_at
+    if next_update_at is not None and next_update_at <= timezone.now():
+        next_update_at = None
+    try:
+        with transaction.atomic():
+            incidents.post_update(actor=actor, incident_id=incident.pk, status=incident.status, message=message,
+                                  next_update_at=next_update_at)  # fmt: skip
+    except Exception:
+        logger.exception("Incident #%s could not be told: %s", incident.pk, message)
+
+
+def handle_critical_alert(*, alert) -> None:
+    """The handler monitoring calls for each critical alert whose safeguard tripped
+    (``monitoring.services.announce_critical``; registered in ``RolloutConfig.ready``)."""
     on_critical_alert_opened(alert=alert)
 
 
@@ -572,8 +595,10 @@ def on_critical_alert_opened(*, alert) -> None:
     """Called by the health-check alerting when a critical alert's safeguard trips (critical for the check's
     consecutive failing runs).
 
-    While a stage above `off` is live and ROLLOUT_AUTO_ROLLBACK is on, the kill switch fires by itself and the
-    timeline records the alert that caused it. A failure here is logged, never raised into the alerting.
+    While a stage above `off` is live and ROLLOUT_AUTO_ROLLBACK is on, the kill switch fires by itself — but only
+    for a fault the flags cure (ROLLOUT_AUTO_ROLLBACK_CHECKS, DESIGN §4d); the timeline records the alert that
+    caused it. Any other critical check (latency, schema, capacity) opens an incident for the tier that owns it and
+    never flips a flag. A failure here is logged, never raised into the alerting.
     """
     if not settings.ROLLOUT_AUTO_ROLLBACK:
         return
@@ -583,6 +608,9 @@ def on_critical_alert_opened(*, alert) -> None:
             if state is None or state.stage == Stage.OFF:
                 return
             runs = f" ({alert.streak_text})" if alert.streak_text else ""
+            if alert.check_name not in settings.ROLLOUT_AUTO_ROLLBACK_CHECKS:
+                _open_incident_without_rollback(alert=alert, state=state, runs=runs)
+                return
             reason = (
                 f"Critical alert #{alert.pk} on {alert.check_name}{runs} tripped its safeguard while stage "
                 f"{state.stage} was live."
@@ -591,6 +619,21 @@ def on_critical_alert_opened(*, alert) -> None:
                 logger.warning("Automatic rollback: %s", reason)
     except Exception:
         logger.exception("Automatic rollback failed for alert %s", getattr(alert, "pk", alert))
+
+
+def _open_incident_without_rollback(*, alert, state: RolloutState, runs: str) -> None:
+    """A critical alert the flags do not cure: an incident (once per alert), the flags left as they are."""
+    label = incident_selectors.check_label(alert.check_name)
+    issue = (
+        f"Critical alert on {label}{runs} while stage {state.stage} is live. The flags are not its cure, so no "
+        "automatic rollback: the team that owns it investigates (DESIGN 4d)."
+    )
+    incidents.open_incident_for_event(
+        trigger_key=f"alert:{alert.pk}", source=IncidentSource.CRITICAL_ALERT, issue=issue,
+        started_at=alert.opened_at, alert=alert,
+        fault_kind="database" if alert.check_name in settings.DATABASE_FAULT_CHECKS else "",
+    )  # fmt: skip
+    logger.warning("Critical alert #%s on %s: incident opened, no automatic rollback", alert.pk, alert.check_name)
 
 
 # --- Deployment records ---------------------------------------------------------------------------

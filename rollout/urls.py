@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rollout import alert_hooks, api, metrics, ofrep, phase2_views, views
+from rollout import alert_hooks, api, metrics, ofrep, phase2_views, restore_views, views
 
 app_name = "rollout"
 urlpatterns = [
@@ -22,6 +22,7 @@ urlpatterns = [
     path("rollout/pause/", views.pause, name="pause"),
     path("rollout/resume/", views.resume, name="resume"),
     path("rollout/stage-rollback/", views.stage_rollback, name="stage_rollback"),
+    path("rollout/code-rollback/", views.code_rollback_view, name="code_rollback"),
     path("rollout/kill-switch/", views.kill_switch, name="kill_switch"),
     path("rollout/kill-switch/release/", views.release_kill_switch, name="release_kill_switch"),
     path("rollout/autopilot/on/", views.autopilot_on, name="autopilot_on"),
@@ -47,4 +48,11 @@ urlpatterns = [
     path("runbook/steps/<str:step>/waive/", views.runbook_waive, name="runbook_waive"),
     path("runbook/runs/<int:pk>/", views.runbook_run, name="runbook_run"),
     path("rollout/backups/", views.backup_list, name="backups"),
+    path("rollout/restores/", restore_views.restores_page, name="restores"),
+    path("rollout/restores/scratch/", restore_views.request_scratch, name="restore_scratch"),
+    path("rollout/restores/option-c/", restore_views.request_real, name="restore_real"),
+    path("rollout/restores/<int:pk>/", restore_views.restore_detail, name="restore"),
+    path("rollout/restores/<int:pk>/approve/", restore_views.approve_real, name="restore_approve"),
+    path("rollout/restores/<int:pk>/start/", restore_views.start_real, name="restore_start"),
+    path("rollout/restores/<int:pk>/cancel/", restore_views.cancel_real, name="restore_cancel"),
 ]

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from adminpanel.bad_input import text_param
 from adminpanel.csv_export import csv_lines, csv_response
 from adminpanel.htmx import HtmxHttpRequest
 from adminpanel.paging import IdKeyset, estimated_row_counts, keyset_page
@@ -20,6 +21,7 @@ from monitoring import selectors as monitoring_selectors
 from rollout import (
     autopilot,
     cockpit,
+    code_rollback,
     confirmations,
     explain,
     permissions,
@@ -276,8 +278,33 @@ def rollout_page(request: HtmxHttpRequest):
         flag_rows=selectors.flag_rows(request.user),
         recent=[(event, selectors.event_summary(event)) for event in selectors.timeline()[:10]],
         flip_states=[(value, label) for value, label in FlagState.choices if value != FlagState.OFF],
+        deploy_hook=bool(code_rollback.hook_url()),
+        code_rollbacks=code_rollback.recent(),
     )
     return render(request, "rollout/page.html", context)
+
+
+@require_POST
+def code_rollback_view(request: HttpRequest):
+    """Rollback Option B: the deploy hook asked for an earlier build, then the health URL watched for it."""
+    _require(permissions.can_trigger_rollback(request.user))
+    try:
+        rollback = code_rollback.request_code_rollback(
+            actor=request.user, build=text_param(request.POST, "build", label="Build"),
+            reason=text_param(request.POST, "reason", label="Reason"),
+        )  # fmt: skip
+    except services.NotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except services.RolloutError as exc:
+        messages.error(request, str(exc))
+        return redirect(reverse("rollout:page") + "#option-b")
+    if tasks.enqueue_code_rollback(rollback):
+        rollback.refresh_from_db()
+        messages.success(request, f"Code rollback #{rollback.pk} to {rollback.build}: "
+                                  f"{rollback.summary or 'the deploy hook is being called; this page shows the outcome.'}")  # noqa: E501  # fmt: skip
+    else:
+        messages.error(request, f"Code rollback #{rollback.pk} could not be queued: the task broker (Redis) is unreachable.")  # noqa: E501
+    return redirect(reverse("rollout:page") + "#option-b")
 
 
 def _confirm(request: HttpRequest, confirmation, *, action_url: str, status: int = 200, error: str = ""):

@@ -157,7 +157,7 @@ def api_token(db):
 def eager_celery(settings):
     """Celery tasks run in-process (CELERY_TASK_ALWAYS_EAGER), for tests that go through a task (the backfill's
     chain, the runbook steps). The app's conf is remembered before the override, so nothing eager leaks."""
-    from adminpanel.celery import app as celery_app
+    from config.celery import app as celery_app
 
     before = celery_app.conf.task_always_eager
     settings.CELERY_TASK_ALWAYS_EAGER = True

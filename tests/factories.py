@@ -28,7 +28,15 @@ from adminpanel.roles import PRODUCT, SUPPORT
 from backfill.models import BackfillRun, ValidationRun
 from mappings.models import ServerNameMapping
 from monitoring.models import PhaseWindow
-from rollout.models import FeatureFlag, RolloutBarChange, RolloutState, RolloutStep
+from rollout.models import (
+    DatabaseBackup,
+    FeatureFlag,
+    RolloutBarChange,
+    RolloutState,
+    RolloutStep,
+    RunbookRun,
+    RunbookStep,
+)
 
 PASSWORD = "test-pass-123"
 
@@ -289,10 +297,23 @@ def snapshot():
     return state, logs
 
 
-def meet_runbook_prerequisites(*, at=None) -> None:
-    """What stage 4a needs from Phases 2 and 3: a finished backfill over every bar, a passing validation after it,
-    and a passed Phase 3 window (rows as those features store them)."""
+def meet_phase1(*, at=None) -> None:
+    """Phase 1 done, as the runbook steps store it: the backup (read back), the flags read off, the load test and
+    the rehearsal passed."""
+    at = at or timezone.now() - timedelta(hours=3)
+    for step in (RunbookStep.BACKUP, RunbookStep.FLAGS_OFF, RunbookStep.LOAD_TEST, RunbookStep.ROLLBACK_REHEARSAL):
+        run = RunbookRun.objects.create(step=step, status=RunbookRun.Status.PASSED, created_at=at, started_at=at,
+                                        finished_at=at, requested_by_name="deployer")  # fmt: skip
+        if step == RunbookStep.BACKUP:
+            DatabaseBackup.objects.create(run=run, path="/backups/phase1.dump", verified=True, created_at=at)
+
+
+def meet_runbook_prerequisites(*, at=None, phase1: bool = True) -> None:
+    """What stage 4a needs from Phases 1, 2 and 3: Phase 1 done, a finished backfill over every bar, a passing
+    validation after it, and a passed Phase 3 window (rows as those features store them)."""
     at = at or timezone.now() - timedelta(hours=2)
+    if phase1:
+        meet_phase1(at=at - timedelta(hours=1))
     BackfillRun.objects.create(
         status=BackfillRun.Status.FINISHED, phase=BackfillRun.Phase.DONE, configured_batch_size=5000, batch_size=5000,
         started_at=at, updated_at=at, finished_at=at,

@@ -9,8 +9,8 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "x7Qp2LmZ9rT4vB8nW1cY6hK3sD5fG0jA")
 
-from adminpanel.settings import *  # noqa: E402, F403
-from adminpanel.settings import STORAGES  # noqa: E402
+from config.settings import *  # noqa: E402, F403
+from config.settings import STORAGES  # noqa: E402
 
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 # whitenoise answers from the apps' static folders (no collectstatic output needed), as under DEBUG.

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 from adminpanel.models import Bar
-from adminpanel.seeding import seed_demo
+from demo.seeding import seed_demo
 from tests.test_pages import ROUTES, _fill
 
 ROOT = Path(settings.BASE_DIR)

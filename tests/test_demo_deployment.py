@@ -6,11 +6,11 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from adminpanel.demo import ensure_demo_deployment
-from adminpanel.seeding import seed_demo
 from backfill.models import BackfillRun, MigrationStepRun, ValidationRun
 from backfill.phase2 import runner
 from backfill.phase2.steps import STEPS
+from demo.deployment import ensure_demo_deployment
+from demo.seeding import seed_demo
 from mappings.models import ServerNameMapping
 from monitoring import services as monitoring_services
 from monitoring.models import Alert, CheckStatus

@@ -4,7 +4,7 @@ from django.urls import reverse
 
 from adminpanel.models import User
 from adminpanel.permissions import FLIP_FLAG, MANAGE_BAR_MAPPINGS, TRIGGER_ROLLBACK
-from adminpanel.seeding import seed_demo
+from demo.seeding import seed_demo
 from rollout.models import FeatureFlag
 
 pytestmark = pytest.mark.django_db

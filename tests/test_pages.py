@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from adminpanel.models import Bar
-from adminpanel.seeding import seed_demo
+from demo.seeding import seed_demo
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from adminpanel.models import (
     Sale,
     User,
 )
-from adminpanel.seeding import seed_demo
+from demo.seeding import seed_demo
 from mappings.models import ServerNameMapping
 from mappings.names import normalize_server_name
 

@@ -78,7 +78,7 @@ def test_check_serving_reads_max_connections_from_postgresql(settings):
 def test_collectstatic_with_the_production_storage_gives_hashed_compressed_files(tmp_path):
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "adminpanel.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "0",
         "SECRET_KEY": "collectstatic-test-" + "k" * 40,
         "STATIC_ROOT": str(tmp_path),
@@ -138,7 +138,7 @@ def test_granian_holds_at_most_workers_times_threads_plus_listener_connections()
         [
             str(BIN / "granian"),
             *f"--interface wsgi --working-dir {ROOT} --host 127.0.0.1 --port {port} --workers 1 --blocking-threads 2"
-            " --log-level warning --no-access-log adminpanel.wsgi:application".split(),
+            " --log-level warning --no-access-log config.wsgi:application".split(),
         ],
         env=env,
         stdout=subprocess.DEVNULL,

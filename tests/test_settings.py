@@ -1,4 +1,4 @@
-"""adminpanel/settings.py read by fresh processes with a given environment: the refusals and the HTTPS switches.
+"""config/settings.py read by fresh processes with a given environment: the refusals and the HTTPS switches.
 
 Settings are read once per process, so each case runs `manage.py` (or a short script) in a subprocess.
 """
@@ -28,7 +28,7 @@ def _env(**overrides) -> dict:
     # Not inherited: what this process was given for tests (the browser tests lift Django's async guard).
     dropped = {"SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env = {k: v for k, v in os.environ.items() if k not in dropped}
-    env["DJANGO_SETTINGS_MODULE"] = "adminpanel.settings"
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings"
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}
 

@@ -116,7 +116,7 @@ def test_supervisord_restarts_a_killed_worker_and_the_scheduled_work_resumes(tmp
     db = connection.settings_dict
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "adminpanel.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "BARTENDER_VAR": str(tmp_path),
         "DATABASE_URL": f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "CELERY_CONCURRENCY": "1",

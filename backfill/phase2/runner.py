@@ -5,9 +5,11 @@ Each step runs in one transaction under ``lock_timeout`` / ``statement_timeout``
 a later ``supabase db push`` does not apply it again; a version found there that the panel did not apply is shown
 as applied outside the panel and never run twice. The runbook's verification query runs after each step."""
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 
+import psycopg
 from django.conf import settings
 from django.db import connection as default_connection
 from django.db import transaction
@@ -32,6 +34,17 @@ class StepOutcome:
     error: str = ""
 
 
+@contextlib.contextmanager
+def _atomic(connection):
+    """One transaction on `connection`: a Django connection, or a psycopg one of its own (a scratch database)."""
+    if isinstance(connection, psycopg.Connection):
+        with connection.transaction():
+            yield
+    else:
+        with transaction.atomic(using=connection.alias):
+            yield
+
+
 def applied_versions(*, connection=default_connection) -> set[str]:
     """Versions recorded in supabase_migrations.schema_migrations (empty when the schema is missing)."""
     with connection.cursor() as cursor:
@@ -51,7 +64,7 @@ def verify(step: Step, *, connection=default_connection) -> StepOutcome:
     """Run the runbook's verification query of `step` and compare it with its expected result."""
     outcome = StepOutcome(step=step, action="verify")
     try:
-        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        with _atomic(connection), connection.cursor() as cursor:
             cursor.execute("SET LOCAL statement_timeout = 10000")
             cursor.execute(step.verification_sql)
             outcome.columns = [c.name for c in cursor.description]
@@ -67,9 +80,10 @@ def _timeouts(cursor) -> None:
     cursor.execute("SET LOCAL statement_timeout = %s", [f"{int(settings.PHASE2_STATEMENT_TIMEOUT_MS)}ms"])
 
 
-def apply_step(version: str, *, connection=default_connection) -> StepOutcome:
+def apply_step(version: str, *, connection=default_connection, support: bool = True) -> StepOutcome:
     """Apply one step in one transaction, record it in schema_migrations, then verify it. Raises Phase2Error when
-    it may not run now (an earlier step is missing, or it is recorded already)."""
+    it may not run now (an earlier step is missing, or it is recorded already). ``support=False`` (a scratch
+    database: the dry run) leaves out the panel's reviewed SQL."""
     step = BY_VERSION.get(version)
     if step is None:
         raise Phase2Error(f"{version} is not one of the runbook's six migrations")
@@ -81,7 +95,7 @@ def apply_step(version: str, *, connection=default_connection) -> StepOutcome:
         raise Phase2Error(f"Step {missing[0].number} must be applied first: the runbook's order is fixed")
     sql, sha256 = step.read()
     started = time.monotonic()
-    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+    with _atomic(connection), connection.cursor() as cursor:
         _timeouts(cursor)
         cursor.execute(sql)
         cursor.execute(
@@ -89,7 +103,11 @@ def apply_step(version: str, *, connection=default_connection) -> StepOutcome:
             [step.version, [sql], step.name],
         )
     duration_ms = round((time.monotonic() - started) * 1000)
-    if all(v in applied | {version} for v in SUPPORT_REQUIRES) and not support_installed(connection=connection):
+    if (
+        support
+        and all(v in applied | {version} for v in SUPPORT_REQUIRES)
+        and not support_installed(connection=connection)
+    ):
         install_panel_support(connection=connection)
     outcome = verify(step, connection=connection)
     outcome.action, outcome.sha256, outcome.duration_ms = "apply", sha256, duration_ms
@@ -111,7 +129,7 @@ def rollback_step(version: str, *, connection=default_connection) -> StepOutcome
     if version in SUPPORT_REQUIRES and support_installed(connection=connection):
         remove_panel_support(connection=connection)
     started = time.monotonic()
-    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+    with _atomic(connection), connection.cursor() as cursor:
         _timeouts(cursor)
         cursor.execute(step.down_sql())
         cursor.execute("DELETE FROM supabase_migrations.schema_migrations WHERE version = %s", [step.version])

@@ -2,7 +2,7 @@
 sha256, duration and verification output (``MigrationStepRun``) and audited in ``panel_events``. Callers check the
 permission (``rollout.apply_migration``); these functions do the work."""
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from adminpanel.audit import record_event
@@ -11,7 +11,7 @@ from backfill.phase2 import runner
 from backfill.phase2.runner import Phase2Error
 from backfill.phase2.steps import BY_VERSION, STEPS, MigrationFileMissing
 
-__all__ = ["Phase2Error", "apply_migration", "rollback_migration", "step_states"]
+__all__ = ["Phase2Error", "apply_migration", "latest_dry_run", "record_dry_run", "rollback_migration", "step_states"]
 
 
 def _record(outcome: runner.StepOutcome, *, actor, action: str, started_at, reason: str = "") -> MigrationStepRun:
@@ -41,16 +41,38 @@ def _record(outcome: runner.StepOutcome, *, actor, action: str, started_at, reas
     return run
 
 
-def apply_migration(*, version: str, actor) -> MigrationStepRun:
+def first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def apply_migration(*, version: str, actor, reason: str = "") -> MigrationStepRun:
     """Apply one of the six steps (the next in the runbook's order), verify it and record who did it. Raises
-    ``Phase2Error`` (in words) when it may not run now; a failed verification is recorded, not raised."""
+    ``Phase2Error`` (in words) when it may not run now. A step the database refuses (its transaction rolled back:
+    nothing changed) and a failed verification are recorded, not raised."""
     started_at = timezone.now()
     try:
         outcome = runner.apply_step(version)
     except MigrationFileMissing as exc:
         raise Phase2Error(str(exc)) from exc
+    except DatabaseError as exc:
+        step = BY_VERSION[version]
+        outcome = runner.StepOutcome(step=step, action="apply", sha256=step.read()[1], error=first_line(exc))
     with transaction.atomic():
-        return _record(outcome, actor=actor, action=MigrationStepRun.Action.APPLY, started_at=started_at)
+        return _record(outcome, actor=actor, action=MigrationStepRun.Action.APPLY, started_at=started_at, reason=reason)
+
+
+def record_dry_run(outcome: runner.StepOutcome, *, actor, started_at, reason: str) -> MigrationStepRun:
+    """One step of a dry run (applied to a scratch database restored from the Phase 1 backup), recorded with the
+    file's sha256 and its timing: applying that file for real needs it passed, for the same sha256."""
+    with transaction.atomic():
+        return _record(
+            outcome, actor=actor, action=MigrationStepRun.Action.DRY_RUN, started_at=started_at, reason=reason
+        )
+
+
+def latest_dry_run(version: str) -> MigrationStepRun | None:
+    return MigrationStepRun.objects.filter(version=version, action=MigrationStepRun.Action.DRY_RUN).first()
 
 
 def rollback_migration(*, version: str, actor, reason: str = "") -> MigrationStepRun:

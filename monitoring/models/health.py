@@ -6,35 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from adminpanel.models import User
-
-
-class CheckStatus(models.TextChoices):
-    OK = "ok", "OK"
-    WARNING = "warning", "Warning"
-    CRITICAL = "critical", "Critical"
-    UNKNOWN = "unknown", "Unknown"
-    # A rate check whose sample is below the minimum it declares (HEALTH_MIN_SAMPLES): it judges nothing, so it
-    # is never warning or critical and never opens an alert ("not enough data (3 sales)").
-    INSUFFICIENT = "insufficient", "Not enough data"
-
-    @classmethod
-    def rank(cls, status: str) -> int:
-        """How bad a status is: ok = not enough data < unknown < warning < critical (anything else: unknown)."""
-        return _SEVERITY_RANK.get(status, 1)
-
-    @classmethod
-    def worst(cls, statuses, *, default: str = "ok") -> str:
-        """The most severe of `statuses` (`default` when there are none)."""
-        return max(statuses, key=cls.rank, default=default)
-
-
-_SEVERITY_RANK = {
-    CheckStatus.OK: 0,
-    CheckStatus.INSUFFICIENT: 0,  # "not enough data" judges nothing: as good as ok for every ranking
-    CheckStatus.UNKNOWN: 1,
-    CheckStatus.WARNING: 2,
-    CheckStatus.CRITICAL: 3,
-}
+from monitoring.enums import AlertState, CheckStatus, PhaseKind, PhaseVerdict
 
 
 class HealthRun(models.Model):
@@ -133,6 +105,11 @@ class CheckResult(models.Model):
         return f"{min(self.streak, needed)} of {needed} failing run{'s' if needed != 1 else ''}"
 
     @property
+    def rolls_back(self) -> bool:
+        """Whether this check's safeguard may pull the kill switch (a fault the flags cure, DESIGN §4d)."""
+        return self.check_name in settings.ROLLOUT_AUTO_ROLLBACK_CHECKS
+
+    @property
     def counts_toward_action(self) -> bool:
         return self.status == CheckStatus.CRITICAL and self.critical_streak >= self.runs_needed
 
@@ -146,10 +123,7 @@ def runs_needed_for(check_name: str) -> int:
 class Alert(models.Model):
     """Opens when a check leaves `ok`, escalates warning → critical, resolves when it returns to `ok`."""
 
-    class State(models.TextChoices):
-        OPEN = "open", "Open"
-        ACKNOWLEDGED = "acknowledged", "Acknowledged"
-        RESOLVED = "resolved", "Resolved"
+    State = AlertState
 
     check_name = models.CharField(max_length=64)
     severity = models.CharField(max_length=16, choices=CheckStatus.choices)
@@ -165,7 +139,7 @@ class Alert(models.Model):
     )
     last_result = models.ForeignKey(CheckResult, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     # When the alert started to count toward automatic action: critical for HEALTH_CONSECUTIVE_FAILURES runs in
-    # a row. Only then is it announced on monitoring.signals.critical_alert_opened (the kill switch listens).
+    # a row. Only then is it announced on monitoring.services.announce_critical (the rollout's handler).
     safeguard_tripped_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -235,16 +209,8 @@ class AlertEvent(models.Model):
 class PhaseWindow(models.Model):
     """A named monitoring window of the runbook (Phase 3's 15 minutes, Day 1, Week 1) and its stored verdict."""
 
-    class Kind(models.TextChoices):
-        PHASE3 = "phase3", "Phase 3: 15-minute post-deployment monitor"
-        DAY1 = "day1", "Day 1 after full rollout"
-        WEEK1 = "week1", "Week 1 after full rollout"
-
-    class Verdict(models.TextChoices):
-        PENDING = "pending", "Running"
-        PASSED = "passed", "Passed"
-        FAILED = "failed", "Failed"
-        INCONCLUSIVE = "inconclusive", "Inconclusive"
+    Kind = PhaseKind
+    Verdict = PhaseVerdict
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     started_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from adminpanel.models import User
+from monitoring.enums import IncidentSource, IncidentStatus, Severity
 from monitoring.models.health import Alert
 
 # The runbook's "Contact Chain (in order)"; post_migrate keeps these three tiers (see ensure_contact_tiers).
@@ -67,18 +68,6 @@ class Contact(models.Model):
         return f"{self.name} ({self.tier})"
 
 
-class Severity(models.TextChoices):
-    CRITICAL = "critical", "Critical"
-    HIGH = "high", "High"
-    MEDIUM = "medium", "Medium"
-
-
-class IncidentStatus(models.TextChoices):
-    INVESTIGATING = "investigating", "Investigating"
-    MITIGATING = "mitigating", "Mitigating"
-    RESOLVED = "resolved", "Resolved"
-
-
 # The CSS class of each severity's pill (panel.css: critical red, warning amber, off grey).
 SEVERITY_PILL = {Severity.CRITICAL: "critical", Severity.HIGH: "warning", Severity.MEDIUM: "off"}
 
@@ -86,11 +75,7 @@ SEVERITY_PILL = {Severity.CRITICAL: "critical", Severity.HIGH: "warning", Severi
 class Incident(models.Model):
     """An incident of the Mode Switching deployment, opened by hand or by the kill switch firing."""
 
-    class Source(models.TextChoices):
-        MANUAL = "manual", "Opened by hand"
-        KILL_SWITCH = "kill_switch", "Kill switch pulled"
-        AUTO_ROLLBACK = "auto_rollback", "Automatic rollback after a critical alert"
-        ALERTMANAGER = "alertmanager", "Alertmanager alert (webhook trigger)"
+    Source = IncidentSource
 
     severity = models.CharField(max_length=16, choices=Severity.choices)
     status = models.CharField(max_length=16, choices=IncidentStatus.choices, default=IncidentStatus.INVESTIGATING)
@@ -181,6 +166,9 @@ class IncidentNotification(models.Model):
         ESCALATION = "escalation", "Escalated: not acknowledged in time"
         REMINDER = "reminder", "Reminder: update overdue"
         COMMUNICATION = "communication", "Communication template sent"
+        PAGED = "paged", "Paged at once: the fault's kind names its team"
+        CUSTOMER_NOTICE = "customer_notice", "Customer notice recorded"
+        STATUS_PAGE = "status_page", "Status page updated"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=16, choices=Kind.choices)

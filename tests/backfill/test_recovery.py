@@ -9,10 +9,11 @@ import psycopg
 import pytest
 from celery.signals import worker_ready
 from django.conf import settings as django_settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from adminpanel import db_sessions
 from adminpanel.models import PanelEvent
 from backfill import recovery, tasks
 from backfill.backfill import LOCK_KEY, run_backfill, run_batches, start_backfill
@@ -82,7 +83,8 @@ def test_a_worker_start_queues_the_watchdog_which_drives_the_run(scenario, eager
 
 def test_a_run_a_live_worker_drives_is_left_alone(scenario, queued):
     run = died_mid_run(scenario)
-    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as live_worker:
+    # A live worker takes its session locks where the panel does: on a direct connection (DATABASE_DIRECT_URL).
+    with psycopg.connect(**db_sessions.direct_connection_params(), autocommit=True) as live_worker:
         live_worker.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_KEY, run.pk])
         assert recovery.is_driven(run.pk)
         assert tasks.redrive_stalled_backfills(trigger="schedule") == []

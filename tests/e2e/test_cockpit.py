@@ -16,12 +16,12 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 from playwright.sync_api import expect
 
-from adminpanel.celery import app as celery_app
 from adminpanel.models import MemberRole
 from adminpanel.permissions import FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
 from backfill.backfill import run_backfill
+from config.celery import app as celery_app
 from monitoring import services as monitoring_services
-from monitoring.models import CheckStatus, HealthRun, PhaseWindow
+from monitoring.models import CheckResult, CheckStatus, HealthRun, PhaseWindow
 from rollout.models import FeatureFlag, RolloutState
 from tests.factories import BarFactory, BarMemberFactory, SaleFactory, ServerFactory, make_product
 
@@ -56,6 +56,7 @@ def health_url(settings):
 def runbook_world(settings, tmp_path, health_url):
     settings.BACKUP_DIR = tmp_path / "backups"
     settings.COCKPIT_POLL_SECONDS = 1
+    settings.LOAD_TEST_TARGET_MS = 5_000.0  # a busy machine must not fail Phase 1, which stage 4a now needs passed
     before = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
     owner = make_product(username="po")
@@ -100,7 +101,7 @@ def test_a_product_owner_walks_phase_1_to_the_start_of_4a_on_the_cockpit(login, 
     page.check("#confirm-load_test")
     page.click("#action-load_test")
     expect(page.locator(".messages")).to_contain_text("Load test under Row Level Security")
-    assert state_of(page, "load_test") in ("passed", "failed")  # latency on a shared machine decides which
+    assert state_of(page, "load_test") == "passed"
     expect(page.locator("#step-load_test")).to_contain_text("p50/p95/p99")
 
     page.check("#confirm-rollback_rehearsal")
@@ -147,7 +148,13 @@ def test_a_product_owner_walks_phase_1_to_the_start_of_4a_on_the_cockpit(login, 
     start = timezone.now() - timedelta(minutes=16)
     PhaseWindow.objects.filter(pk=window.pk).update(started_at=start, ends_at=start + timedelta(minutes=15))
     inside = start + timedelta(minutes=5)
-    HealthRun.objects.create(started_at=inside, finished_at=inside, status=CheckStatus.OK)
+    run = HealthRun.objects.create(started_at=inside, finished_at=inside, status=CheckStatus.OK)
+    # What that run read: the runbook's "should remain" numbers, the API's from its Prometheus.
+    for name, value in {"api_error_rate": 0.02, "api_p95_latency": 180.0, "rls_violations": 0,
+                        "db_connections": 12.0}.items():  # fmt: skip
+        CheckResult.objects.create(run=run, check_name=name, status=CheckStatus.OK, value=value)
+    CheckResult.objects.create(run=run, check_name="resolution_error_rate", status=CheckStatus.OK, value=0.0,
+                               detail={"failures": 0, "resolved_sales": 40})  # fmt: skip
     monitoring_services.close_due_phase_windows()
     HealthRun.objects.create(started_at=timezone.now(), finished_at=timezone.now(), status=CheckStatus.OK)
     expect(page.locator("#step-phase3_window")).to_have_attribute("data-state", "passed", timeout=15_000)

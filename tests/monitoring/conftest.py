@@ -7,8 +7,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.utils import timezone
 
-from adminpanel.celery import app as celery_app
 from adminpanel.models import Sale
+from config.celery import app as celery_app
 from tests.factories import BarFactory, ServerFactory
 
 

@@ -12,7 +12,7 @@ from celery.signals import task_postrun
 from django.core import mail
 from django.db import connection
 
-from adminpanel.celery import app
+from config.celery import app
 from monitoring import services, tasks
 from monitoring.models import Alert, HealthRun
 

@@ -20,8 +20,8 @@ def no_broker(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a page view asked the broker")
 
-    monkeypatch.setattr("adminpanel.celery.app.control.ping", refuse)
-    monkeypatch.setattr("adminpanel.celery.app.connection_for_write", refuse)
+    monkeypatch.setattr("config.celery.app.control.ping", refuse)
+    monkeypatch.setattr("config.celery.app.connection_for_write", refuse)
 
 
 def alive(*, run_minutes_ago=1, heartbeat_seconds_ago=5):

@@ -222,7 +222,17 @@ def test_the_run_page_says_not_enough_data_and_how_many_failing_runs(
     run_ = services.run_health_checks()
     page = client_for(support_user).get(f"/monitoring/runs/{run_.pk}/").content.decode()
     assert "not enough data" in page and "(3 sales)" in page
-    assert "1 of 1 failing run: counts toward automatic action" in page
+    assert "1 of 1 failing run: counts toward automatic action (the kill switch: the flags cure this fault)" in page
+
+
+def test_the_run_page_says_a_capacity_fault_never_rolls_back(
+    client_for, support_user, monkeypatch, quick_notifications
+):
+    Script(monkeypatch, "db_connections", ["critical", "critical"]).run_all()
+    run_ = CheckResult.objects.filter(check_name="db_connections").order_by("-id").first().run
+    page = client_for(support_user).get(f"/monitoring/runs/{run_.pk}/").content.decode()
+    assert "counts toward automatic action (an incident for the team that owns it" in page
+    assert "never a rollback" in page
 
 
 def test_the_alert_list_and_dashboard_show_the_failing_runs(client_for, support_user, monkeypatch, quick_notifications):

@@ -8,10 +8,11 @@ from tests.factories import grant_owner, make_product, meet_runbook_prerequisite
 
 
 @pytest.fixture(autouse=True)
-def runbook_prerequisites_met(db):
-    """The rollout tests start where the runbook has Phases 2 and 3 behind it; tests of those prerequisites
-    (test_prerequisites.py) remove what they test."""
-    meet_runbook_prerequisites()
+def runbook_prerequisites_met(request, db):
+    """The rollout tests start where the runbook has Phases 1, 2 and 3 behind it; tests of those prerequisites
+    (test_prerequisites.py) remove what they test, and modules that run Phase 1's steps themselves
+    (`pytest.mark.runs_phase1`) start with none of its runs."""
+    meet_runbook_prerequisites(phase1=request.node.get_closest_marker("runs_phase1") is None)
 
 
 @pytest.fixture(autouse=True)

@@ -19,9 +19,21 @@ from tests.factories import BarFactory, advance, backdate_soak, grant_owner, mak
 
 @pytest.fixture
 def at_4a(owner, fresh_run):
-    """4a has run 25 healthy hours on two internal bars; forty bars wait."""
+    """4a has run 25 healthy hours on two internal bars; forty bars wait, exactly twenty of them in 4b's hash cohort
+    (random ids made the cohort anywhere from about 12 to 28 bars, and a test of three batches of 5 flaky)."""
+    import uuid
+
+    from rollout.cohorts import bar_bucket
+
     BarFactory.create_batch(2, is_internal=True)
-    BarFactory.create_batch(40)
+    inside, outside = [], []
+    while len(inside) < 20 or len(outside) < 20:
+        bar_id = uuid.uuid4()
+        half = inside if bar_bucket(bar_id) < 50 else outside
+        if len(half) < 20:
+            half.append(bar_id)
+    for bar_id in inside + outside:
+        BarFactory(id=bar_id)
     advance(owner)
     backdate_soak()
     return state()

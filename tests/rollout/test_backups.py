@@ -10,6 +10,8 @@ from adminpanel.models import PanelEvent
 from rollout import backups, runbook
 from rollout.models import DatabaseBackup, EventKind, RolloutEvent, RunbookRun, RunbookStep
 
+pytestmark = pytest.mark.runs_phase1
+
 
 def take(actor):
     run = runbook.request_run(actor=actor, step=RunbookStep.BACKUP)

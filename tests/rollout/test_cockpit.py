@@ -10,7 +10,9 @@ from django.urls import reverse
 from backfill.models import ValidationCheck, ValidationRun
 from rollout import permissions, runbook
 from rollout.models import RunbookRun, RunbookStep
-from tests.factories import BarFactory, SaleFactory, grant_owner, make_product, state, token_from
+from tests.factories import BarFactory, SaleFactory, grant_owner, make_product, meet_phase1, state, token_from
+
+pytestmark = pytest.mark.runs_phase1
 
 
 def steps_of(page: str) -> dict[str, str]:
@@ -78,6 +80,7 @@ def test_a_failed_validation_shows_each_failed_check_in_words(client_for, owner)
 
 
 def test_stage_4a_shows_its_gates_and_blast_radius_and_starts_from_the_cockpit(client_for, owner, fresh_run):
+    meet_phase1()  # stage 4a needs Phase 1 done
     BarFactory.create_batch(2, is_internal=True)
     client = client_for(owner)
     page = client.get(reverse("home")).content.decode()
@@ -117,3 +120,23 @@ def test_the_cockpits_one_go_permissions_answer_like_the_single_predicates(owner
             "override": permissions.can_override_gates(user),
             "rollback": permissions.can_trigger_rollback(user),
         }, user.username
+
+
+def test_each_phase_shows_its_runbook_time_box_and_an_overrun_is_flagged_not_blocked(client_for, owner):
+    """Issue 21: the phases' time boxes (2 hours, 30 minutes, 15 minutes, 1-3 days) against the actual times."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from rollout.models import RunbookRun, RunbookStep
+
+    start = timezone.now() - timedelta(hours=3)
+    for step, at in ((RunbookStep.TEST_SUITE, start), (RunbookStep.BACKUP, start + timedelta(minutes=40))):
+        RunbookRun.objects.create(step=step, status=RunbookRun.Status.PASSED, created_at=at, finished_at=at,
+                                  requested_by_name="deployer")  # fmt: skip
+    page = client_for(owner).get(reverse("home")).content.decode()
+    phase1 = page[page.index('id="phase-1"'):page.index('id="phase-2"')]
+    assert "Time box 2 hours (runbook): running for 3 h" in phase1 and "over by 1 h" in phase1
+    assert 'data-overran="yes"' in phase1
+    phase2 = page[page.index('id="phase-2"'):page.index('id="phase-3"')]
+    assert "Time box 30 minutes (runbook)" in phase2

@@ -14,7 +14,9 @@ from django.urls import reverse
 from adminpanel.permissions import FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
 from rollout import services
 from rollout.models import EventKind, FeatureFlag, RolloutEvent, RunbookRun, RunbookStep
-from tests.factories import BarFactory, UserFactory, grant_owner, make_product, state, token_from
+from tests.factories import BarFactory, UserFactory, grant_owner, make_product, meet_phase1, state, token_from
+
+pytestmark = pytest.mark.runs_phase1
 
 
 def visible(response) -> str:
@@ -53,6 +55,7 @@ def test_a_flip_confirmed_by_one_product_owner_and_posted_by_another_is_refused(
 
 
 def test_an_advance_confirmed_by_product_and_posted_by_admin_is_refused(owner, fresh_run):
+    meet_phase1()  # stage 4a needs Phase 1 done
     BarFactory.create_batch(2, is_internal=True)
     admin = UserFactory(username="admin", is_superuser=True, is_staff=True)
     product, superuser = Client(), Client()

@@ -34,7 +34,7 @@ def test_a_bar_switched_at_4b_is_on_because_of_its_allow_list_and_says_so(owner,
     inside, outside = half_bars()
     advance(owner)
     backdate_soak()
-    advance(owner)
+    advance(owner, batch_size=1000)
     on = explain.explain_bar(inside.pk)
     assert on.stage == "4b" and on.bucket == bar_bucket(inside.pk) < 50
     assert [(c.stage, c.in_cohort, c.reached) for c in on.cuts] == [

@@ -87,7 +87,8 @@ def test_twenty_simultaneous_kill_switches_open_one_incident(owner):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_twenty_simultaneous_critical_alerts_during_a_rollout_open_one_incident(owner, fresh_run):
+def test_twenty_simultaneous_critical_alerts_during_a_rollout_open_one_incident(owner, fresh_run, settings):
+    settings.ROLLOUT_AUTO_ROLLBACK_CHECKS = [f"check_{i}" for i in range(20)]  # twenty faults the flags cure
     BarFactory(is_internal=True)
     advance(owner)
     assert state().stage == "4a"

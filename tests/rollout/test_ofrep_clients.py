@@ -58,7 +58,7 @@ def panel_url():
         [
             str(BIN / "granian"),
             *f"--interface wsgi --working-dir {ROOT} --host 127.0.0.1 --port {port} --workers 1 --blocking-threads 2"
-            " --log-level warning --no-access-log adminpanel.wsgi:application".split(),
+            " --log-level warning --no-access-log config.wsgi:application".split(),
         ],
         env=env,
         stdout=subprocess.DEVNULL,

@@ -3,9 +3,12 @@
 import pytest
 
 from adminpanel.models import Bar, Sale, User
+from monitoring.models import Incident, IncidentNotification
 from rollout import phase1, runbook, services
 from rollout.models import EventKind, FeatureFlag, RolloutEvent, RolloutState, RunbookRun, RunbookStep
-from tests.factories import BarFactory, advance, grant_owner, make_product, state
+from tests.factories import BarFactory, advance, grant_owner, make_product, meet_phase1, state
+
+pytestmark = pytest.mark.runs_phase1
 
 
 def run_step(actor, step, **kwargs):
@@ -54,6 +57,8 @@ def test_the_rehearsal_pulls_and_releases_the_kill_switch_and_proves_nothing_cha
     assert not state().paused and state().version > version_before
     kinds = list(RolloutEvent.objects.order_by("id").values_list("kind", flat=True))
     assert EventKind.KILL_SWITCH in kinds and kinds.count(EventKind.KILL_SWITCH_RELEASE) == 1
+    # A rehearsal is a rehearsal (DESIGN §4d): no incident opened, nobody paged.
+    assert not Incident.objects.exists() and not IncidentNotification.objects.exists()
 
 
 def test_the_rehearsal_fails_when_data_changes_while_the_switch_is_pulled(owner):
@@ -78,11 +83,13 @@ def test_the_rehearsal_releases_the_switch_even_when_it_breaks_midway(owner):
 
 
 def test_the_rehearsal_is_refused_while_a_stage_is_live(owner, fresh_run):
+    meet_phase1()  # stage 4a needs Phase 1 done
     BarFactory(is_internal=True)
     advance(owner)
+    runs = RunbookRun.objects.count()
     with pytest.raises(phase1.StepRefused, match="real rollback"):
         runbook.request_run(actor=owner, step=RunbookStep.ROLLBACK_REHEARSAL, confirm=True)
-    assert not RunbookRun.objects.exists() and not FeatureFlag.objects.filter(kill_switch_engaged=True).exists()
+    assert RunbookRun.objects.count() == runs and not FeatureFlag.objects.filter(kill_switch_engaged=True).exists()
 
 
 def test_the_rehearsal_needs_the_kill_switch_permission(db):

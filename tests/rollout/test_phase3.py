@@ -10,6 +10,8 @@ from monitoring.models import PhaseWindow
 from rollout import phase3, runbook
 from rollout.models import RunbookRun, RunbookStep
 
+pytestmark = pytest.mark.runs_phase1
+
 
 class FakeBarTender:
     """The BarTender API's health URL on 127.0.0.1: answers with whatever status and build it is told."""
@@ -150,3 +152,18 @@ def test_without_a_health_url_the_step_says_which_setting_is_missing(owner, sett
     with pytest.raises(runbook.StepRefused, match="http"):
         runbook.request_run(actor=owner, step=RunbookStep.DEPLOY_CHECK, parameters={"build_hash": "abc12345"})
     assert not RunbookRun.objects.exists()
+
+
+def test_the_flags_are_read_off_again_before_the_window_starts(owner, bartender, enable_flag):
+    """Issue 21, runbook 3.1 "Feature flags still OFF": a flag on for a bar fails the verification, no window."""
+    from tests.factories import BarFactory
+
+    bartender.body = {"status": "ok", "build": "9f8e7d6c5b4a"}
+    enable_flag.allowed_bars.add(BarFactory(name="Too early"))
+    clock = Clock()
+    outcome = phase3.verify_deployment(
+        build_hash="9f8e7d6", actor=owner, progress=lambda *a: None, sleep=clock.sleep, clock=clock
+    )
+    assert not outcome.passed and "the flags must still be off" in outcome.summary
+    assert "ENABLE_SWITCHING_MODE is on for 1 allow-listed bar(s)" in outcome.summary
+    assert not PhaseWindow.objects.filter(verdict=PhaseWindow.Verdict.PENDING).exists()

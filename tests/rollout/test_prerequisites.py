@@ -143,3 +143,16 @@ def test_an_override_needs_the_permission_and_a_reason_and_is_audited(owner, fre
     assert set(override.after["overridden"]) == set(PREREQUISITES) and override.is_override
     assert override.reason == "Validation rerun tomorrow; internal bars only"
     assert PanelEvent.objects.filter(action="rollout.gate_override", actor=owner).exists()
+
+
+def test_stage_4a_waits_for_phase_1_and_says_what_is_missing(owner, fresh_run):
+    """Issue 21: stage 4a needs Phase 1 done (backup read back, flags off, load test and rehearsal passed)."""
+    from rollout.models import RunbookRun, RunbookStep
+    from rollout.services import GateClosed
+
+    BarFactory(is_internal=True)
+    RunbookRun.objects.filter(step=RunbookStep.LOAD_TEST).update(status=RunbookRun.Status.WAIVED, reason="no time")
+    with pytest.raises(GateClosed) as closed:
+        advance(owner)
+    assert "Phase 1 is not done: RLS load test (waived)" in str(closed.value)
+    assert advance(owner, override_reason="load test run by hand on staging").applied

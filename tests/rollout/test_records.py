@@ -8,7 +8,9 @@ from django.utils import timezone
 from monitoring.models import CheckResult, CheckStatus, HealthRun
 from rollout import records, runbook, services
 from rollout.models import DatabaseBackup, DeploymentRecord, EventKind, RolloutEvent, RunbookRun, RunbookStep
-from tests.factories import AuditLogFactory, BarFactory, SaleFactory, ServerFactory, advance, make_product
+from tests.factories import AuditLogFactory, BarFactory, SaleFactory, ServerFactory, advance, make_product, meet_phase1
+
+pytestmark = pytest.mark.runs_phase1
 
 
 @pytest.fixture
@@ -88,6 +90,7 @@ def test_sign_off_needs_a_status_then_both_people_and_freezes_the_record(client_
 
 
 def test_the_markdown_export_has_the_timeline_and_the_monitoring_figures(client_for, record, owner, fresh_run):
+    meet_phase1()  # stage 4a needs Phase 1 done
     BarFactory(is_internal=True)
     advance(owner)
     bar = BarFactory()

@@ -10,6 +10,8 @@ from adminpanel.models import PanelEvent
 from rollout import runbook, tasks
 from rollout.models import EventKind, RolloutEvent, RunbookRun, RunbookStep
 
+pytestmark = pytest.mark.runs_phase1
+
 
 def test_support_and_managers_may_not_run_or_waive_steps(support_user, manager):
     for user in (support_user, manager):

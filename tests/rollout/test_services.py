@@ -94,8 +94,24 @@ def test_the_next_stage_switches_its_hash_cohort(owner, fresh_run):
     bars = BarFactory.create_batch(60)
     advance(owner)
     backdate_soak()
-    advance(owner)
+    advance(owner, batch_size=100)  # a larger batch than the runbook's 10: the whole cohort at once
     assert state().stage == "4b"
+    from rollout.cohorts import bar_bucket
+
+    assert {bar.pk for bar in bars if mode(bar) == "simplified"} == {bar.pk for bar in bars if bar_bucket(bar.pk) < 50}
+
+
+def test_4b_goes_in_batches_of_10_bars_unless_told_otherwise(owner, fresh_run, settings):
+    """The runbook's 4b: "LIMIT 10 -- Still gradual"."""
+    BarFactory(is_internal=True)
+    bars = BarFactory.create_batch(60)
+    advance(owner)
+    backdate_soak()
+    first = advance(owner)
+    assert state().stage == "4b" and first.applied
+    assert sum(1 for bar in bars if mode(bar) == "simplified") == 10
+    settings.ROLLOUT_4B_BATCH_SIZE = 0  # 0: the whole stage in one step
+    advance(owner)
     from rollout.cohorts import bar_bucket
 
     assert {bar.pk for bar in bars if mode(bar) == "simplified"} == {bar.pk for bar in bars if bar_bucket(bar.pk) < 50}

@@ -6,6 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 from adminpanel.models import User
 from backfill.phase2 import services as phase2
 from backfill.phase2.steps import STEPS
+from rollout import phase2_gate, restores
+from rollout.models import DatabaseRestore
 from rollout.permissions import can_apply_migrations
 
 
@@ -17,11 +19,18 @@ class Command(BaseCommand):
         parser.add_argument("--all", action="store_true", help="apply every pending step, stopping at a failure")
         parser.add_argument("--rollback", action="store_true", help="roll back the last applied step")
         parser.add_argument("--reason", default="", help="why (required with --rollback)")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="restore the latest verified backup into a scratch database; apply the files there")
+        parser.add_argument("--override-reason", default="",
+                            help="start Phase 2 although Phase 1's backup or flags check is not done (audited)")
 
-    def handle(self, *args, username, all, rollback, reason, **options):
+    def handle(self, *args, username, all, rollback, reason, dry_run, override_reason, **options):
         actor = User.objects.filter(username=username, is_active=True).first()
         if actor is None or not can_apply_migrations(actor):
             raise CommandError(f"{username!r} is not an active panel account holding rollout.apply_migration")
+        if dry_run:
+            self._dry_run(actor)
+            return
         states = phase2.step_states()
         try:
             if rollback:
@@ -35,7 +44,7 @@ class Command(BaseCommand):
                 return
             pending = [s["step"] for s in states if s["state"] == "not_applied"]
             for step in pending if all else pending[:1]:
-                run = phase2.apply_migration(version=step.version, actor=actor)
+                run = phase2_gate.apply_checked(version=step.version, actor=actor, override_reason=override_reason)
                 verdict = "verified" if run.passed else "VERIFICATION FAILED"
                 self.stdout.write(f"step {run.step_number} {step.filename}: applied in {run.duration_ms} ms, {verdict}")
                 if not run.passed:
@@ -44,3 +53,20 @@ class Command(BaseCommand):
                 self.stdout.write(f"all {len(STEPS)} runbook migrations are applied")
         except phase2.Phase2Error as exc:
             raise CommandError(str(exc)) from exc
+
+    def _dry_run(self, actor):
+        try:
+            restore = restores.request_scratch_restore(
+                actor=actor, kind=DatabaseRestore.Kind.DRY_RUN, reason="manage.py apply_runbook_migration --dry-run"
+            )
+        except restores.RolloutError as exc:
+            raise CommandError(str(exc)) from exc
+        restore = restores.execute_restore(restore_id=restore.pk) or restore
+        self.stdout.write(f"restored {restore.backup.file_name} into {restore.database} in {restore.restore_ms} ms; "
+                          f"{len(restore.tables)} tables compared, {len(restore.mismatches)} differ")  # fmt: skip
+        for row in restore.steps:
+            verdict = "passed" if row["passed"] else "FAILED"
+            self.stdout.write(f"step {row['step']}: {verdict} in {row['duration_ms']} ms {row['error']}".rstrip())
+        if restore.status != DatabaseRestore.Status.PASSED:
+            raise CommandError(f"dry run #{restore.pk} failed: {restore.error}")
+        self.stdout.write(f"dry run #{restore.pk} passed")

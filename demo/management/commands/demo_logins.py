@@ -2,7 +2,7 @@ import os
 
 from django.core.management.base import BaseCommand
 
-from adminpanel.demo import ensure_demo_logins
+from demo.deployment import ensure_demo_logins
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from adminpanel.demo import ensure_demo_deployment
+from demo.deployment import ensure_demo_deployment
 
 
 class Command(BaseCommand):

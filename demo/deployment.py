@@ -90,16 +90,17 @@ def ensure_demo_deployment(*, username: str = "product", load_test_seconds: int 
     managers mapping their servers' names after step 2, the backfill over every bar finished, the validation passed
     after it), Phase 3 waiting for the deployer's build hash. Idempotent: a step already passed (or waived, or
     applied) is not done again. Returns one line per step, in words."""
-    from adminpanel.seeding import seed_mappings
     from backfill.backfill import active_run, run_backfill
     from backfill.models import ValidationRun
     from backfill.phase2 import runner as phase2_runner
-    from backfill.phase2.services import apply_migration
     from backfill.phase2.steps import STEPS
     from backfill.validation import run_validation
+    from demo.seeding import seed_mappings
     from rollout import runbook
     from rollout.gates import latest_full_backfill
-    from rollout.models import RunbookRun, RunbookStep
+    from rollout.models import DatabaseRestore, RunbookRun, RunbookStep
+    from rollout.phase2_gate import apply_checked, dry_run_blocker
+    from rollout.restores import execute_restore, request_scratch_restore
 
     actor = User.objects.get(username=username)
     lines = []
@@ -127,11 +128,20 @@ def ensure_demo_deployment(*, username: str = "product", load_test_seconds: int 
             run = runbook.request_run(actor=actor, step=step, parameters=parameters, confirm=True, via="demo")
             run = runbook.execute_run(run_id=run.pk) or run
         lines.append(f"{runbook.STEP_SPECS[step].number} {runbook.STEP_SPECS[step].title}: {run.summary or run.status}")
+    pending = [step for step in STEPS if step.version not in phase2_runner.applied_versions()]
+    if any(dry_run_blocker(step.version) for step in pending):
+        restore = request_scratch_restore(actor=actor, kind=DatabaseRestore.Kind.DRY_RUN,
+                                          reason="Demo bring-up: Phase 2's dry run on a scratch copy")  # fmt: skip
+        restore = execute_restore(restore_id=restore.pk) or restore
+        timings = ", ".join(f"{row['step']}: {row['duration_ms']} ms" for row in restore.steps)
+        lines.append(f"2.1 dry run #{restore.pk}, scratch copy: {restore.status} ({timings}) {restore.error}".rstrip())
+        if restore.status != DatabaseRestore.Status.PASSED:
+            return lines
     for step in STEPS:
         if step.version in phase2_runner.applied_versions():
             lines.append(f"2.1 step {step.number} {step.filename}: applied")
             continue
-        run = apply_migration(version=step.version, actor=actor)
+        run = apply_checked(version=step.version, actor=actor)
         verdict = "verified" if run.passed else f"VERIFICATION FAILED ({run.error or run.verification})"
         lines.append(f"2.1 step {step.number} {step.filename}: applied in {run.duration_ms} ms, {verdict}")
         if not run.passed:

@@ -9,7 +9,6 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from adminpanel.config import database_from_url, env_bool, env_int, env_list, panel_schema, secret_key
@@ -54,6 +53,8 @@ INSTALLED_APPS = [
     "backfill",
     "monitoring",
     "rollout",
+    # The demo and development data: above every app, imported by nothing of the product (DESIGN §2).
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -80,8 +81,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "adminpanel.urls"
-WSGI_APPLICATION = "adminpanel.wsgi.application"
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
     {
@@ -127,20 +128,14 @@ DATABASE_POOLED = env_bool(ENV, "DATABASE_POOLED", False)
 if not DATABASE_POOLED:
     DATABASES["default"]["OPTIONS"]["options"] = f"-c search_path={PANEL_SCHEMA},public"
 else:
-    # A transaction-mode pooler hands each transaction to any server session: no prepared statements (they live
-    # on the session that prepared them) and no server-side cursors (they live past their transaction).
+    # PgBouncer in transaction mode: each transaction may land on another server connection, so no prepared
+    # statements (psycopg prepares none with prepare_threshold None) and no server-side cursors (they live past a
+    # transaction in a `.iterator()`).
     DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 # What needs a session of its own (LISTEN for the flag and token caches, session advisory locks): a direct
-# connection when the main one goes through a pooler in transaction mode (adminpanel/locks.py); required then.
+# connection when the main one goes through a pooler in transaction mode.
 DATABASE_DIRECT_URL = ENV.get("DATABASE_DIRECT_URL", "")
-if DATABASE_POOLED and not DATABASE_DIRECT_URL:
-    raise ImproperlyConfigured(
-        "DATABASE_POOLED=1 needs DATABASE_DIRECT_URL: a direct (unpooled) connection URL for LISTEN and session "
-        "advisory locks, e.g. Supabase's direct connection on port 5432"
-    )
-if DATABASE_DIRECT_URL:
-    database_from_url(DATABASE_DIRECT_URL)  # a malformed URL stops the start, not the first lock
 # The product's migration files (a checkout of BarTender's supabase/migrations/); the project's own renditions
 # serve the stand-in, the tests and the demo.
 BARTENDER_MIGRATIONS_DIR = Path(
@@ -379,6 +374,10 @@ HEALTH_THRESHOLDS = {
         "error_logs_warning": 0,  # error-level audit logs, last 5 minutes (above: warning)
         "query_latency_warning_ms": 50.0,  # pg_stat_statements mean time of RLS-bound statements (Week 1)
         "query_latency_critical_ms": 1000.0,  # (runbook: P95 > 1 s)
+        "api_error_rate_critical_pct": 1.0,  # the API's 5xx share (runbook Phase 3: "> 1% → Immediate rollback")
+        "api_error_rate_warning_pct": 0.1,  # (runbook Phase 3: should remain < 0.1 %)
+        "api_p95_critical_ms": 1000.0,  # the API's P95 (runbook critical alert: > 1 second)
+        "api_p95_warning_ms": 500.0,  # (runbook Phase 3: should remain < 500 ms)
         "seqscan_min_rows": 10_000,  # a planned sequential scan on a table this big is a warning
     }.items()
 }
@@ -408,6 +407,7 @@ HEALTH_CONSECUTIVE_FAILURES = {
         "rls_violations": 1,
         "orphaned_sales": 1,
         "query_latency": 1,
+        "api_error_rate": 1,
         "error_logs": 1,
         "db_connections": HEALTH_CONSECUTIVE_FAILURES_DEFAULT,
         "orphaned_fks": HEALTH_CONSECUTIVE_FAILURES_DEFAULT,
@@ -416,6 +416,16 @@ HEALTH_CONSECUTIVE_FAILURES = {
     }.items()
 }
 # Expected share (%) of bars in simplified mode; empty = asked from the rollout stage when it says, else 0.
+# The database roles BarTender's clients run as (Supabase: `authenticated`, `anon`); the query-latency check reads
+# only their statements, so the panel's own maintenance never weighs on it.
+QUERY_LATENCY_CLIENT_ROLES = env_list(ENV, "QUERY_LATENCY_CLIENT_ROLES", ["authenticated", "anon"])
+# Automatic rollback (the kill switch) only where the flags are the cure (DESIGN §4d): resolution errors, new sales
+# without server_id, serverId errors, RLS violations, the error rate. Any other critical check (latency, schema,
+# connections, coverage) opens an incident for the tier that owns it and never flips a flag.
+ROLLOUT_AUTO_ROLLBACK_CHECKS = env_list(
+    ENV, "ROLLOUT_AUTO_ROLLBACK_CHECKS",
+    ["resolution_error_rate", "orphaned_sales", "serverid_errors", "rls_violations", "error_logs", "api_error_rate"],
+)  # fmt: skip
 HEALTH_ADOPTION_EXPECTED_PCT = _env_float("HEALTH_ADOPTION_EXPECTED_PCT", None)
 HEALTH_RLS_WINDOW_MINUTES = int(ENV.get("HEALTH_RLS_WINDOW_MINUTES", "60"))
 HEALTH_CHECK_STATEMENT_TIMEOUT_MS = int(ENV.get("HEALTH_CHECK_STATEMENT_TIMEOUT_MS", "5000"))
@@ -474,6 +484,21 @@ ALERT_HOOK_CALLS_PER_MINUTE = int(ENV.get("ALERT_HOOK_CALLS_PER_MINUTE", "30"))
 # --- Rollout (issue 6) -----------------------------------------------------------------------------
 # When a critical alert opens while a stage above `off` is live, the kill switch fires by itself.
 ROLLOUT_AUTO_ROLLBACK = env_bool(ENV, "ROLLOUT_AUTO_ROLLBACK", True)
+# Stage 4b goes in batches of this many bars when no batch size is given (the runbook's "LIMIT 10 -- Still
+# gradual"); 0 = the whole stage at once. The page offers larger batches.
+ROLLOUT_4B_BATCH_SIZE = env_int(ENV, "ROLLOUT_4B_BATCH_SIZE", 10)
+# Escalation by the fault's kind (runbook contact chain): the tier paged at once, by its position in the chain, for a
+# database fault (a critical schema or capacity check) and for customer impact (an automatic rollback while bars are
+# switched). Time-based escalation carries on from there.
+# "Update status page": a webhook the panel posts status-page updates to (the incident's outbox retries it); unset,
+# the incident page says to update it by hand.
+STATUS_PAGE_WEBHOOK_URL = ENV.get("STATUS_PAGE_WEBHOOK_URL", "")
+INCIDENT_DATABASE_TIER_POSITION = env_int(ENV, "INCIDENT_DATABASE_TIER_POSITION", 2)
+INCIDENT_CUSTOMER_TIER_POSITION = env_int(ENV, "INCIDENT_CUSTOMER_TIER_POSITION", 3)
+DATABASE_FAULT_CHECKS = env_list(
+    ENV, "DATABASE_FAULT_CHECKS",
+    ["rls_policies", "orphaned_fks", "indexes_usable", "db_connections", "query_latency", "rls_client_latency"],
+)  # fmt: skip
 # Flag API answers kept per process, dropped by LISTEN/NOTIFY on every committed change (rollout/flag_cache.py).
 ROLLOUT_FLAG_CACHE = env_bool(ENV, "ROLLOUT_FLAG_CACHE", True)
 # With PostgreSQL unreachable the flag API answers the last flags this process read, marked stale with their age, for
@@ -572,8 +597,33 @@ BACKUP_DIR = Path(ENV.get("BACKUP_DIR") or VAR_DIR / "backups")
 # Directory of pg_dump / pg_restore; empty = the binaries matching the server's major version
 # (/usr/lib/postgresql/<major>/bin), else the ones on PATH.
 PG_BINDIR = ENV.get("PG_BINDIR", "")
+# BarTender's schemas: what a backup's checksums cover and what the real restore (rollback Option C) replaces. The
+# dry run of Phase 2 and the restore rehearsal restore the archive into SCRATCH_DATABASE (default: the panel's
+# database name + "_scratch", created and dropped each time on the same server; the role needs CREATEDB).
+BARTENDER_SCHEMAS = env_list(ENV, "BARTENDER_SCHEMAS", ["public", "auth", "supabase_migrations"])
+SCRATCH_DATABASE = ENV.get("SCRATCH_DATABASE", "")
+RESTORE_TIMEOUT_SECONDS = env_int(ENV, "RESTORE_TIMEOUT_SECONDS", 3 * 3600)
 # Phase 3: the BarTender API health URL, polled for 200 and the build hash the deployer enters.
 BARTENDER_HEALTH_URL = ENV.get("BARTENDER_HEALTH_URL", "")
+# The API's own figures (DESIGN §4d): a Prometheus HTTP API and one PromQL query per figure (a single number:
+# aggregate in the query). Unset: the api_error_rate and api_p95_latency checks say "not configured" (inconclusive).
+PROMETHEUS_URL = ENV.get("PROMETHEUS_URL", "")
+PROMETHEUS_TIMEOUT_SECONDS = _env_float("PROMETHEUS_TIMEOUT_SECONDS", 5.0)
+PROMETHEUS_API_ERROR_RATE_QUERY = ENV.get(
+    "PROMETHEUS_API_ERROR_RATE_QUERY",
+    # `or vector(0)`: an API that has never answered a 5xx has no such series, and its error rate is 0, not unknown.
+    '100 * (sum(rate(http_requests_total{status=~"5.."}[5m])) or vector(0)) / sum(rate(http_requests_total[5m]))',
+)
+PROMETHEUS_API_P95_QUERY = ENV.get(
+    "PROMETHEUS_API_P95_QUERY",
+    "1000 * histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
+)
+# Rollback Option B: a CI/CD webhook the panel POSTs {"build", "reason", "requested_by"} to (with the token as a
+# bearer header when set) to deploy an earlier build; then the health URL is polled until it serves that build.
+# Unset: the rollout page shows the runbook's manual procedure.
+BARTENDER_DEPLOY_HOOK_URL = ENV.get("BARTENDER_DEPLOY_HOOK_URL", "")
+BARTENDER_DEPLOY_HOOK_TOKEN = ENV.get("BARTENDER_DEPLOY_HOOK_TOKEN", "")
+BARTENDER_DEPLOY_HOOK_TIMEOUT_SECONDS = _env_float("BARTENDER_DEPLOY_HOOK_TIMEOUT_SECONDS", 15.0)
 PHASE3_POLL_SECONDS = _env_float("PHASE3_POLL_SECONDS", 5.0)
 PHASE3_POLL_TIMEOUT_SECONDS = _env_float("PHASE3_POLL_TIMEOUT_SECONDS", 300.0)
 PHASE3_HTTP_TIMEOUT_SECONDS = _env_float("PHASE3_HTTP_TIMEOUT_SECONDS", 5.0)
