@@ -42,7 +42,7 @@ def env_list(environ, name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def database_from_url(url: str) -> dict:
+def database_from_url(url: str, variable: str = "DATABASE_URL") -> dict:
     """Turn ``postgresql://user:pass@host:port/name?opt=val`` into a Django DATABASES entry (dj-database-url).
 
     Only PostgreSQL is accepted: the panel relies on RLS, jsonb and partial indexes. ``?host=/socket/dir`` names
@@ -51,18 +51,32 @@ def database_from_url(url: str) -> dict:
     try:
         db = dj_database_url.parse(url)
     except ValueError as exc:  # dj-database-url: unknown scheme or unparsable URL
-        raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
+        raise ImproperlyConfigured(f"{variable} is not a database URL: {exc}") from None
     if db["ENGINE"] != "django.db.backends.postgresql":
         scheme = url.split(":", 1)[0]
-        raise ImproperlyConfigured(f"DATABASE_URL must be a postgresql:// URL, got scheme {scheme!r}")
+        raise ImproperlyConfigured(f"{variable} must be a postgresql:// URL, got scheme {scheme!r}")
     if not db["NAME"]:
-        raise ImproperlyConfigured("DATABASE_URL has no database name")
+        raise ImproperlyConfigured(f"{variable} has no database name")
     options = db.setdefault("OPTIONS", {})
     host = options.pop("host", None)
     if host:
         db["HOST"] = str(host)
     db["PORT"] = str(db.get("PORT") or "")
     return db
+
+
+def direct_database_url(environ, *, pooled: bool) -> str:
+    """``DATABASE_DIRECT_URL``, checked at start: a PostgreSQL URL when set, and required when ``DATABASE_URL`` goes
+    through a pooler in transaction mode (LISTEN and session advisory locks would silently fail there)."""
+    url = environ.get("DATABASE_DIRECT_URL", "")
+    if url:
+        database_from_url(url, "DATABASE_DIRECT_URL")
+    elif pooled:
+        raise ImproperlyConfigured(
+            "DATABASE_POOLED=1 needs DATABASE_DIRECT_URL: a direct (unpooled) connection for LISTEN and session "
+            "advisory locks, e.g. Supabase's direct connection on port 5432"
+        )
+    return url
 
 
 def panel_schema(environ) -> str:

@@ -11,7 +11,15 @@ from pathlib import Path
 
 from django.utils.csp import CSP
 
-from adminpanel.config import database_from_url, env_bool, env_int, env_list, panel_schema, secret_key
+from adminpanel.config import (
+    database_from_url,
+    direct_database_url,
+    env_bool,
+    env_int,
+    env_list,
+    panel_schema,
+    secret_key,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / ".var"
@@ -134,8 +142,8 @@ else:
     DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 # What needs a session of its own (LISTEN for the flag and token caches, session advisory locks): a direct
-# connection when the main one goes through a pooler in transaction mode.
-DATABASE_DIRECT_URL = ENV.get("DATABASE_DIRECT_URL", "")
+# connection when the main one goes through a pooler in transaction mode (required then: adminpanel/db_sessions.py).
+DATABASE_DIRECT_URL = direct_database_url(ENV, pooled=DATABASE_POOLED)
 # The product's migration files (a checkout of BarTender's supabase/migrations/); the project's own renditions
 # serve the stand-in, the tests and the demo.
 BARTENDER_MIGRATIONS_DIR = Path(

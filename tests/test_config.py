@@ -1,7 +1,15 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from adminpanel.config import database_from_url, env_bool, env_int, env_list, local_secret_key, secret_key
+from adminpanel.config import (
+    database_from_url,
+    direct_database_url,
+    env_bool,
+    env_int,
+    env_list,
+    local_secret_key,
+    secret_key,
+)
 
 
 def test_database_url_is_split_into_django_settings():
@@ -27,6 +35,21 @@ def test_database_url_may_name_a_socket_directory_as_host():
 def test_database_url_other_than_postgresql_with_a_name_is_refused(url):
     with pytest.raises(ImproperlyConfigured):
         database_from_url(url)
+
+
+def test_a_pooled_database_url_needs_a_direct_one_for_listen_and_session_locks():
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_POOLED=1 needs DATABASE_DIRECT_URL"):
+        direct_database_url({}, pooled=True)
+    direct = "postgresql://postgres:pw@db.example.supabase.co:5432/postgres"
+    assert direct_database_url({"DATABASE_DIRECT_URL": direct}, pooled=True) == direct
+    assert direct_database_url({}, pooled=False) == ""
+
+
+def test_a_direct_database_url_is_checked_at_start_and_named_in_the_message():
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_DIRECT_URL must be a postgresql:// URL"):
+        direct_database_url({"DATABASE_DIRECT_URL": "mysql://u@h/db"}, pooled=False)
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_DIRECT_URL has no database name"):
+        direct_database_url({"DATABASE_DIRECT_URL": "postgresql://u@h:5432/"}, pooled=True)
 
 
 def test_env_bool_accepts_common_words_and_refuses_the_rest():
