@@ -23,6 +23,7 @@ from django.utils import timezone
 from adminpanel.audit import record_event
 from monitoring import incident_selectors
 from rollout import permissions, phase3
+from rollout.confirmations import Confirmation
 from rollout.models import CodeRollback, EventKind, RolloutState
 from rollout.phase1 import StepRefused
 from rollout.services import InvalidRequest, NotAllowed, RolloutError, _record, locked_state, note_on_incident
@@ -42,10 +43,9 @@ def hook_url() -> str:
     return settings.BARTENDER_DEPLOY_HOOK_URL
 
 
-def request_code_rollback(*, actor, build: str, reason: str) -> CodeRollback:
-    """Option B asked for: the build to go back to and why (audited); a worker then calls the hook and waits."""
-    if not permissions.can_trigger_rollback(actor):
-        raise NotAllowed("Rolling the code back (Option B) needs rollout.trigger_rollback.")
+def clean_request(*, build: str, reason: str) -> tuple[str, str]:
+    """The hook is set and the build and the reason are acceptable (checked before the confirmation page and again
+    by request_code_rollback); refusals as domain errors, in words."""
     url = hook_url()
     if not url:
         raise RolloutError("BARTENDER_DEPLOY_HOOK_URL is not set: follow the manual procedure shown on the page.")
@@ -60,6 +60,51 @@ def request_code_rollback(*, actor, build: str, reason: str) -> CodeRollback:
         raise InvalidRequest("Say why: rolling the code back needs a reason.")
     if len(reason) > REASON_MAX:
         raise InvalidRequest(f"The reason is too long ({len(reason)} characters; at most {REASON_MAX}).")
+    return build, reason
+
+
+def confirmation(*, user, build: str, reason: str) -> Confirmation:
+    """The one confirmation page of Option B: which hook deploys which build, what the health URL serves now, the
+    undo. Its token binds the build and the reason, for this user (adminpanel.confirmations)."""
+    build, reason = clean_request(build=build, reason=reason)
+    hook = urlsplit(hook_url()).netloc
+    try:
+        url = phase3.health_url() if settings.BARTENDER_HEALTH_URL else ""
+    except StepRefused as exc:
+        raise RolloutError(str(exc)) from None
+    if url:
+        seen = phase3.probe(url, build)
+        if seen.error:
+            serving = f"{url} does not answer now ({seen.error})."
+        elif seen.matched:
+            serving = f"{url} already serves build {seen.build}: the hook deploys it again."
+        else:
+            serving = f"{url} answers {seen.in_words()} now."
+        watch = (
+            f"then a worker polls {url} for up to {settings.PHASE3_POLL_TIMEOUT_SECONDS:g} s until it serves build "
+            f"{build}. {serving}"
+        )
+    else:
+        watch = "BARTENDER_HEALTH_URL is not set: nobody checks that it serves it; check by hand."
+    return Confirmation(
+        "code_rollback",
+        f"Roll the code back to build {build} (Option B)",
+        f"Asks the CI/CD deploy hook at {hook} to deploy build {build} to production in place of the running code "
+        f"(the server resolution logic goes, the migrations and data stay; new sales get no server_id); {watch}",
+        "Undo: roll forward — deploy the build you are leaving again (this form with its hash, or your CI/CD).",
+        f"Call the deploy hook for build {build}",
+        0,
+        {"build": build, "reason": reason},
+        danger=True,
+    ).sign(user)
+
+
+def request_code_rollback(*, actor, build: str, reason: str) -> CodeRollback:
+    """Option B asked for: the build to go back to and why (audited); a worker then calls the hook and waits."""
+    if not permissions.can_trigger_rollback(actor):
+        raise NotAllowed("Rolling the code back (Option B) needs rollout.trigger_rollback.")
+    build, reason = clean_request(build=build, reason=reason)
+    url = hook_url()
     with transaction.atomic():
         busy = CodeRollback.objects.select_for_update().filter(status__in=CodeRollback.ACTIVE).first()
         if busy is not None:

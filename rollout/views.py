@@ -288,11 +288,21 @@ def rollout_page(request: HtmxHttpRequest):
 def code_rollback_view(request: HttpRequest):
     """Rollback Option B: the deploy hook asked for an earlier build, then the health URL watched for it."""
     _require(permissions.can_trigger_rollback(request.user))
+    token = text_param(request.POST, "confirm_token", label="Confirmation")[:1000]
     try:
-        rollback = code_rollback.request_code_rollback(
-            actor=request.user, build=text_param(request.POST, "build", label="Build"),
+        build, reason = code_rollback.clean_request(
+            build=text_param(request.POST, "build", label="Build"),
             reason=text_param(request.POST, "reason", label="Reason"),
-        )  # fmt: skip
+        )
+        fields = {"build": build, "reason": reason}
+        try:
+            confirmations.check(token, user=request.user, action="code_rollback", fields=fields)
+        except confirmations.ConfirmationMissing as exc:
+            # Asked once, on a page naming the hook, the build and what the health URL serves now.
+            confirmation = code_rollback.confirmation(user=request.user, build=build, reason=reason)
+            error = str(exc) if token else ""
+            return _confirm(request, confirmation, action_url=reverse("rollout:code_rollback"), error=error)
+        rollback = code_rollback.request_code_rollback(actor=request.user, build=build, reason=reason)
     except services.NotAllowed as exc:
         raise PermissionDenied(str(exc)) from exc
     except services.RolloutError as exc:

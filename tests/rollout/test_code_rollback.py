@@ -13,7 +13,7 @@ from adminpanel.models import PanelEvent
 from monitoring.models import Incident
 from rollout import code_rollback, services
 from rollout.models import CodeRollback, EventKind, RolloutEvent
-from tests.factories import make_product
+from tests.factories import confirmed_post, make_product
 
 OLD, NEW = "build-0001", "build-0002"
 
@@ -137,6 +137,8 @@ def test_only_a_holder_of_trigger_rollback_may_and_bad_input_changes_nothing(sta
     client = client_for(plain)
     refused = client.post(reverse("rollout:code_rollback"), {"build": OLD, "reason": "x"})
     assert refused.status_code == 403 and not CodeRollback.objects.exists() and stand.calls == []
+    forged = client.post(reverse("rollout:code_rollback"), {"build": OLD, "reason": "x", "confirm_token": "forged"})
+    assert forged.status_code == 403 and not CodeRollback.objects.exists() and stand.calls == []
     page = client.get(reverse("rollout:page")).content.decode()
     assert 'id="code-rollback-form"' not in page and "rollout.trigger_rollback" in page
 
@@ -159,8 +161,27 @@ def test_without_the_hook_the_page_shows_the_manual_procedure(settings, owner, c
 def test_the_page_runs_it_through_the_worker_and_shows_the_outcome(stand, owner, client_for, eager_celery, settings):
     settings.PHASE3_POLL_SECONDS = 0.01  # the worker's real sleep: the build is served at the first try anyway
     client = client_for(owner)
-    page = client.post(reverse("rollout:code_rollback"), {"build": OLD, "reason": "bad release"}, follow=True)
+    data = {"build": OLD, "reason": "bad release"}
+    page = confirmed_post(client, reverse("rollout:code_rollback"), data, follow=True)
     html = page.content.decode()
     rollback = CodeRollback.objects.get()
     assert rollback.status == CodeRollback.Status.DONE and rollback.tries == 1
     assert f"Code rollback #{rollback.pk} to {OLD}" in html and 'data-status="done"' in html
+
+
+def test_it_is_confirmed_once_on_a_page_naming_the_hook_the_build_and_what_serves_now(stand, owner, client_for):
+    client = client_for(owner)
+    url = reverse("rollout:code_rollback")
+    first = client.post(url, {"build": OLD, "reason": "bad release"})
+    html = first.content.decode()
+    assert first.status_code == 200 and f"Roll the code back to build {OLD} (Option B)" in html
+    assert "127.0.0.1" in html and f"build {NEW}" in html and 'name="confirm_token"' in html
+    assert not CodeRollback.objects.exists() and stand.calls == []  # the page changed nothing, called nothing
+    assert not PanelEvent.objects.filter(action="code_rollback.request").exists()
+    token = html.split('name="confirm_token" value="')[1].split('"')[0]
+    other = client.post(url, {"build": "build-0003", "reason": "bad release", "confirm_token": token})
+    assert "What you confirmed has changed" in other.content.decode() and not CodeRollback.objects.exists()
+    client.post(url, {"build": OLD, "reason": "bad release", "confirm_token": token})
+    assert CodeRollback.objects.get().build == OLD
+    replay = client.post(url, {"build": OLD, "reason": "bad release", "confirm_token": token})
+    assert "already used" in replay.content.decode() and CodeRollback.objects.count() == 1
