@@ -39,9 +39,29 @@ def support_triggers() -> set[str]:
 
 
 def support_installed(*, connection=default_connection) -> bool:
+    """Whether some copy of panel_support.sql is in place (the rollup it has always created exists)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [f"{quoted_schema()}.sales_minute_rollup"])
         return cursor.fetchone()[0]
+
+
+# The newest object panel_support.sql creates: a copy without it is an older one, replaced by the current file.
+NEWEST_SUPPORT_OBJECT = "migration_log_summary"
+
+
+def support_current(*, connection=default_connection) -> bool:
+    """Whether the copy in place is the current panel_support.sql (its newest object exists)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [f"{quoted_schema()}.{NEWEST_SUPPORT_OBJECT}"])
+        return cursor.fetchone()[0]
+
+
+def refresh_panel_support(*, connection=default_connection) -> bool:
+    """Replace an older copy of panel_support.sql by the current one (an upgrade); True when it was replaced."""
+    if support_installed(connection=connection) and not support_current(connection=connection):
+        install_panel_support(connection=connection)
+        return True
+    return False
 
 
 def install_panel_support(*, connection=default_connection) -> None:

@@ -68,12 +68,46 @@ def _fetch(cursor, sql: str, params=None) -> list[tuple]:
     return cursor.fetchall()
 
 
+# The same figures as the runbook's queries above, read from the log's summary that the panel's triggers keep
+# (adminpanel/product_sql/panel_support.sql: rows per bar, fallback used, reason and resolved), so a page reads some
+# thousands of rows instead of every backfilled row; tests/backfill/test_log_summary.py holds them equal.
+SUMMARY_RESULTS = """
+SELECT fallback_used, sum(logged)::bigint FROM migration_log_summary GROUP BY 1 HAVING sum(logged) > 0
+"""
+SUMMARY_BY_REASON = """
+WITH per_bar AS (
+  SELECT fallback_reason, bar_id, sum(logged) AS n FROM migration_log_summary
+  WHERE fallback_used GROUP BY 1, 2 HAVING sum(logged) > 0)
+SELECT fallback_reason, sum(n)::bigint AS count, array_agg(bar_id ORDER BY bar_id) AS affected_bars
+FROM per_bar GROUP BY 1 ORDER BY count DESC, fallback_reason
+"""
+SUMMARY_PER_BAR = """
+SELECT bar_id, sum(logged) FILTER (WHERE fallback_used)::bigint AS fallbacks, sum(logged)::bigint AS rows
+FROM migration_log_summary
+GROUP BY bar_id
+HAVING sum(logged) FILTER (WHERE fallback_used) > 0
+ORDER BY fallbacks DESC, bar_id
+LIMIT %s
+"""
+SUMMARY_TOTALS = """
+SELECT coalesce(sum(logged), 0)::bigint,
+       coalesce(sum(logged) FILTER (WHERE NOT fallback_used), 0)::bigint,
+       coalesce(sum(logged) FILTER (WHERE fallback_used), 0)::bigint,
+       coalesce(sum(logged) FILTER (WHERE fallback_used AND resolved), 0)::bigint,
+       coalesce(sum(logged) FILTER (WHERE fallback_used AND NOT resolved AND fallback_reason NOT LIKE 'failed:%'),
+                0)::bigint,
+       coalesce(sum(logged) FILTER (WHERE fallback_reason LIKE 'failed:%'), 0)::bigint
+FROM migration_log_summary
+"""
+
+
 def migration_summary(*, bars_per_reason: int = 5, top_bars: int = 20) -> MigrationSummary:
-    """The runbook's root-cause summaries of the migration log: by reason with bars, per bar, most recent."""
+    """The runbook's root-cause summaries of the migration log (by reason with bars, per bar, most recent), from
+    the log's summary kept by triggers; the runbook's own SQL is what the page shows."""
     with time_limited_cursor(settings.LOGS_SUMMARY_STATEMENT_TIMEOUT_MS) as cursor:
-        results = _fetch(cursor, runbook_sql.STEP6_BACKFILL_RESULTS)
-        reasons = _fetch(cursor, runbook_sql.RCA_FALLBACKS_BY_REASON)
-        per_bar = _fetch(cursor, FALLBACKS_PER_BAR, [top_bars])
+        results = _fetch(cursor, SUMMARY_RESULTS)
+        reasons = _fetch(cursor, SUMMARY_BY_REASON)
+        per_bar = _fetch(cursor, SUMMARY_PER_BAR, [top_bars])
         cursor.execute(runbook_sql.STEP6_RECENT_FALLBACKS)
         columns = [col.name for col in cursor.description]
         recent = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
@@ -154,10 +188,11 @@ WHOLE_LOG_SCOPE = "Whole migration log (every run so far)"
 
 
 def log_totals(cursor=None) -> Outcomes:
-    """The migration log's totals over every run: the figures the validation's "Backfill results" line shows."""
+    """The migration log's totals over every run: the figures the validation's "Backfill results" line shows.
+    With a cursor (the validation) they are counted from the rows; without, read from the log's summary."""
     if cursor is None:
         with time_limited_cursor(settings.LOGS_SUMMARY_STATEMENT_TIMEOUT_MS) as own:
-            own.execute(LOG_TOTALS_SQL)
+            own.execute(SUMMARY_TOTALS)
             row = own.fetchone()
     else:
         cursor.execute(LOG_TOTALS_SQL)

@@ -14,6 +14,7 @@ from django.utils import timezone
 from adminpanel import runbook_sql
 from adminpanel.charts import Chart, SeriesPoint, column_chart
 from adminpanel.models import AuditLog, Bar, OperatingMode
+from adminpanel.panel_schema import support_installed
 from adminpanel.roles import managed_bars
 from adminpanel.sql_probe import time_limited_cursor
 from mappings.models import ServerNameMapping
@@ -143,13 +144,16 @@ def server_id_errors_per_minute(*, now: datetime, minutes: int = 60) -> list[Ser
 
 def resolution_success_per_hour(*, now: datetime, hours: int = 24) -> list[SeriesPoint]:
     """Runbook dashboard 2: share of each hour's sales that carry a server_id, over the last 24 hours
-    (None for an hour without sales)."""
+    (None for an hour without sales), summed from the per-minute counts the sales triggers keep (the rows of
+    ``sales_minute_counts``, as the coverage check reads them), never from a day of sales."""
     start = (now - timedelta(hours=hours - 1)).replace(minute=0, second=0, microsecond=0)
+    if not support_installed():  # before Phase 2: no server_id, and no counts kept yet
+        return [SeriesPoint(start + timedelta(hours=i), None, 0) for i in range(hours)]
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT date_trunc('hour', created_at) AS hour, count(*), count(server_id)
-            FROM sales WHERE created_at >= %s AND created_at <= %s
+            SELECT date_trunc('hour', minute) AS hour, sum(sales)::bigint, sum(with_server_id)::bigint
+            FROM sales_minute_counts WHERE minute >= %s AND minute <= %s
             GROUP BY hour
             """,
             [start, now],

@@ -17,7 +17,8 @@ DROP TRIGGER IF EXISTS bars_deleted ON public.bars;
 DROP TRIGGER IF EXISTS bars_added ON public.bars;
 DROP INDEX IF EXISTS public.sales_bar_server_name_idx;
 DROP VIEW IF EXISTS @panel@.sales_minute_counts;
-DROP TABLE IF EXISTS @panel@.sales_minute_rollup, @panel@.sales_minute_rollup_log, @panel@.migration_log_counts;
+DROP TABLE IF EXISTS @panel@.sales_minute_rollup, @panel@.sales_minute_rollup_log, @panel@.migration_log_counts,
+  @panel@.migration_log_summary;
 DROP FUNCTION IF EXISTS @panel@.sales_minute_rollup_apply();
 DROP FUNCTION IF EXISTS @panel@.sales_minute_rollup_log_sale();
 DROP FUNCTION IF EXISTS @panel@.sales_minute_rollup_truncate();

@@ -10,7 +10,9 @@
 --   statement; the health run folds the log into the rollup. A writer takes a slot of the minute by a tried
 --   advisory transaction lock (never waited for), so no till ever waits for another transaction's row lock.
 --   The functions are SECURITY DEFINER: BarTender's client roles may insert sales without any right here.
--- * totals of the backfill's log (migration_server_id_log) in four shards, kept by statement triggers.
+-- * totals of the backfill's log (migration_server_id_log) in four shards, kept by statement triggers, and its
+--   summary by (bar, fallback used, reason, resolved) from which the log's pages read the runbook's root-cause
+--   figures without scanning millions of rows (rows inserted in key order, so two writers lock in the same order).
 -- * NOTIFY on channel bartender_flags when a bar's operating mode changes, a bar is deleted or bars are added, so
 --   every serving process's flag cache drops what changed on commit.
 -- * sales (bar_id, server_name): the unmapped-names page reads names typed per bar without a scan.
@@ -27,7 +29,8 @@ DROP TRIGGER IF EXISTS bars_operating_mode_changed ON public.bars;
 DROP TRIGGER IF EXISTS bars_deleted ON public.bars;
 DROP TRIGGER IF EXISTS bars_added ON public.bars;
 DROP VIEW IF EXISTS @panel@.sales_minute_counts;
-DROP TABLE IF EXISTS @panel@.sales_minute_rollup, @panel@.sales_minute_rollup_log, @panel@.migration_log_counts;
+DROP TABLE IF EXISTS @panel@.sales_minute_rollup, @panel@.sales_minute_rollup_log, @panel@.migration_log_counts,
+  @panel@.migration_log_summary;
 DROP FUNCTION IF EXISTS @panel@.sales_minute_rollup_add(timestamptz, bigint, bigint, boolean);
 DROP TYPE IF EXISTS @panel@.sales_minute_delta CASCADE;
 
@@ -154,6 +157,16 @@ CREATE TABLE @panel@.migration_log_counts (
   failed bigint NOT NULL
 );
 
+CREATE TABLE @panel@.migration_log_summary (
+  shard smallint NOT NULL,
+  bar_id uuid,
+  fallback_used boolean NOT NULL,
+  fallback_reason text,
+  resolved boolean NOT NULL,
+  logged bigint NOT NULL,
+  UNIQUE NULLS NOT DISTINCT (shard, bar_id, fallback_used, fallback_reason, resolved)
+);
+
 CREATE OR REPLACE FUNCTION @panel@.migration_log_counts_apply() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = @panel@, public, pg_temp AS $$
 DECLARE
@@ -171,6 +184,25 @@ BEGIN
       INTO o_n, o_f, o_x FROM old_rows;
     n := n - o_n; f := f - o_f; x := x - o_x;
   END IF;
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO migration_log_summary AS s (shard, bar_id, fallback_used, fallback_reason, resolved, logged)
+    SELECT pg_backend_pid() % 4, bar_id, fallback_used, fallback_reason, resolved_server_id IS NOT NULL, count(*)
+    FROM new_rows GROUP BY 2, 3, 4, 5 ORDER BY 2, 3, 4, 5
+    ON CONFLICT (shard, bar_id, fallback_used, fallback_reason, resolved) DO UPDATE SET logged = s.logged + excluded.logged;
+  ELSIF TG_OP = 'UPDATE' THEN
+    INSERT INTO migration_log_summary AS s (shard, bar_id, fallback_used, fallback_reason, resolved, logged)
+    SELECT pg_backend_pid() % 4, bar_id, fallback_used, fallback_reason, resolved, sum(d) FROM (
+      SELECT bar_id, fallback_used, fallback_reason, resolved_server_id IS NOT NULL AS resolved, -1 AS d FROM old_rows
+      UNION ALL
+      SELECT bar_id, fallback_used, fallback_reason, resolved_server_id IS NOT NULL, 1 FROM new_rows) AS delta
+    GROUP BY 2, 3, 4, 5 HAVING sum(d) <> 0 ORDER BY 2, 3, 4, 5
+    ON CONFLICT (shard, bar_id, fallback_used, fallback_reason, resolved) DO UPDATE SET logged = s.logged + excluded.logged;
+  ELSE
+    INSERT INTO migration_log_summary AS s (shard, bar_id, fallback_used, fallback_reason, resolved, logged)
+    SELECT pg_backend_pid() % 4, bar_id, fallback_used, fallback_reason, resolved_server_id IS NOT NULL, -count(*)
+    FROM old_rows GROUP BY 2, 3, 4, 5 ORDER BY 2, 3, 4, 5
+    ON CONFLICT (shard, bar_id, fallback_used, fallback_reason, resolved) DO UPDATE SET logged = s.logged + excluded.logged;
+  END IF;
   IF n <> 0 OR f <> 0 OR x <> 0 THEN
     INSERT INTO migration_log_counts AS c (shard, logged, fallbacks, failed)
     VALUES (pg_backend_pid() % 4, n, f, x)
@@ -186,6 +218,7 @@ CREATE OR REPLACE FUNCTION @panel@.migration_log_counts_truncate() RETURNS trigg
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = @panel@, pg_temp AS $$
 BEGIN
   DELETE FROM migration_log_counts;
+  DELETE FROM migration_log_summary;
   RETURN NULL;
 END
 $$;
@@ -204,6 +237,10 @@ INSERT INTO @panel@.migration_log_counts (shard, logged, fallbacks, failed)
 SELECT 0, count(*), count(*) FILTER (WHERE fallback_used),
        count(*) FILTER (WHERE fallback_used AND fallback_reason LIKE '%failed%')
 FROM public.migration_server_id_log;
+
+INSERT INTO @panel@.migration_log_summary (shard, bar_id, fallback_used, fallback_reason, resolved, logged)
+SELECT 0, bar_id, fallback_used, fallback_reason, resolved_server_id IS NOT NULL, count(*)
+FROM public.migration_server_id_log GROUP BY 2, 3, 4, 5;
 
 CREATE OR REPLACE FUNCTION @panel@.rollout_notify_bar_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -14,7 +14,13 @@ from django.conf import settings
 from django.db import connection as default_connection
 from django.db import transaction
 
-from adminpanel.panel_schema import SUPPORT_REQUIRES, install_panel_support, remove_panel_support, support_installed
+from adminpanel.panel_schema import (
+    SUPPORT_REQUIRES,
+    install_panel_support,
+    remove_panel_support,
+    support_current,
+    support_installed,
+)
 from backfill.phase2.steps import BY_VERSION, STEPS, Step
 
 
@@ -106,7 +112,7 @@ def apply_step(version: str, *, connection=default_connection, support: bool = T
     if (
         support
         and all(v in applied | {version} for v in SUPPORT_REQUIRES)
-        and not support_installed(connection=connection)
+        and not support_current(connection=connection)
     ):
         install_panel_support(connection=connection)
     outcome = verify(step, connection=connection)
