@@ -50,6 +50,24 @@ def managed_bars(user):
     return get_objects_for_user(user, MANAGE_BAR_MAPPINGS, klass=Bar.objects.all(), accept_global_perms=False)
 
 
+def manages_any_bar(user) -> bool:
+    """Whether ``managed_bars(user)`` has any bar, asked with two small EXISTS (every page asks it, through the
+    navigation: guardian's ``get_objects_for_user`` builds the same answer at several times the cost)."""
+    from adminpanel.models import Bar, BarGroupObjectPermission, BarUserObjectPermission
+
+    if user.is_superuser:
+        return True
+    app_label, codename = MANAGE_BAR_MAPPINGS.split(".")
+    held = {"permission__codename": codename, "permission__content_type__app_label": app_label}
+    existing = Bar.objects.values("pk")
+    return (
+        BarUserObjectPermission.objects.filter(user=user, content_object_id__in=existing, **held).exists()
+        or BarGroupObjectPermission.objects.filter(
+            group__in=user.groups.all(), content_object_id__in=existing, **held
+        ).exists()
+    )
+
+
 def roles_of(user) -> Roles:
     if not user.is_authenticated:
         return Roles(False, False, False, False)
@@ -61,7 +79,7 @@ def roles_of(user) -> Roles:
         is_support=SUPPORT in groups,
         is_product=PRODUCT in groups,
         is_superuser=user.is_superuser,
-        manages_bars=user.is_superuser or managed_bars(user).exists(),
+        manages_bars=manages_any_bar(user),
     )
     user._panel_roles = roles
     return roles

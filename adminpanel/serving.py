@@ -23,11 +23,18 @@ class ConnectionBudget:
     headroom: int
     max_connections: int
     limit_pct: float
+    api_workers: int = 0
+    api_threads: int = 0
 
     @property
     def web(self) -> int:
         """One connection per serving thread, plus the flag cache's listener in each worker process."""
         return self.web_workers * (self.web_threads + 1)
+
+    @property
+    def api(self) -> int:
+        """The client APIs' own server: one connection per thread plus its flag listener, per worker process."""
+        return self.api_workers * (self.api_threads + 1)
 
     @property
     def celery(self) -> int:
@@ -36,7 +43,7 @@ class ConnectionBudget:
 
     @property
     def needed(self) -> int:
-        return self.web + self.celery + self.headroom
+        return self.web + self.api + self.celery + self.headroom
 
     @property
     def limit(self) -> int:
@@ -49,6 +56,7 @@ class ConnectionBudget:
     def explain(self) -> str:
         sizes = (
             f"{self.web_workers} web worker(s) x ({self.web_threads} threads + 1 flag listener) = {self.web}, "
+            f"{self.api_workers} API worker(s) x ({self.api_threads} threads + 1 flag listener) = {self.api}, "
             f"Celery {self.celery_concurrency} process(es) + worker + beat = {self.celery}, headroom {self.headroom}"
         )
         if self.fits:
@@ -59,7 +67,7 @@ class ConnectionBudget:
         return (
             f"refusing to serve: {self.needed} PostgreSQL connections could be held ({sizes}), more than "
             f"{self.limit} ({self.limit_pct:g} % of max_connections={self.max_connections}). Lower WEB_WORKERS, "
-            f"WEB_THREADS or CELERY_CONCURRENCY, or raise max_connections in PostgreSQL."
+            f"WEB_THREADS, API_WORKERS, API_THREADS or CELERY_CONCURRENCY, or raise max_connections in PostgreSQL."
         )
 
 
@@ -72,6 +80,8 @@ def connection_budget(*, max_connections: int | None = None) -> ConnectionBudget
     return ConnectionBudget(
         web_workers=settings.WEB_WORKERS,
         web_threads=settings.WEB_THREADS,
+        api_workers=settings.API_WORKERS,
+        api_threads=settings.API_THREADS,
         celery_concurrency=settings.CELERY_WORKER_CONCURRENCY,
         headroom=settings.DB_CONNECTION_HEADROOM,
         max_connections=max_connections,

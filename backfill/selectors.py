@@ -14,6 +14,7 @@ from adminpanel import runbook_sql
 from adminpanel.models import AuthUser, Bar, MigrationServerIdLog
 from adminpanel.paging import estimated_row_counts
 from adminpanel.pickers import user_label
+from adminpanel.request_memo import memoized
 from adminpanel.sql_probe import time_limited_cursor
 from backfill.models import BackfillRun, ValidationRun
 
@@ -219,8 +220,12 @@ def run_outcomes(run) -> Outcomes:
 
 
 def latest_full_backfill():
-    """The latest real backfill over every bar (not a dry run, not one bar), whatever its state."""
-    return BackfillRun.objects.filter(dry_run=False, bar__isnull=True).order_by("-started_at", "-id").first()
+    """The latest real backfill over every bar (not a dry run, not one bar), whatever its state; read once per
+    page (adminpanel.request_memo)."""
+    return memoized(
+        "latest_full_backfill",
+        lambda: BackfillRun.objects.filter(dry_run=False, bar__isnull=True).order_by("-started_at", "-id").first(),
+    )
 
 
 def last_finished_full_backfill():
@@ -235,5 +240,5 @@ def last_finished_full_backfill():
 
 
 def latest_validation():
-    """The validation run started last."""
-    return ValidationRun.objects.order_by("-started_at", "-id").first()
+    """The validation run started last; read once per page (adminpanel.request_memo)."""
+    return memoized("latest_validation", lambda: ValidationRun.objects.order_by("-started_at", "-id").first())

@@ -80,6 +80,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Idle timeout and absolute lifetime of a session; Cache-Control: no-store on every page behind a login.
     "adminpanel.sessions.PrivatePages",
+    # A page's repeated reads (latest health run, open critical alerts, kill switch) answered once per GET.
+    "adminpanel.request_memo.RequestMemoMiddleware",
     # Every page needs a login unless its view is marked @login_not_required (the client APIs).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -123,6 +125,10 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # commands) could hold more than 80 % of PostgreSQL's max_connections (adminpanel/serving.py).
 WEB_WORKERS = env_int(ENV, "WEB_WORKERS", os.cpu_count() or 1)
 WEB_THREADS = env_int(ENV, "WEB_THREADS", 4)
+# The client APIs' own server (deploy/supervisor/api.conf, on API_PORT): devices poll it while people load pages on
+# the web server, so their answers never wait behind a page (bench/load.py measures both at once). 0 = none.
+API_WORKERS = env_int(ENV, "API_WORKERS", 1)
+API_THREADS = env_int(ENV, "API_THREADS", 4)
 DB_CONNECTION_HEADROOM = env_int(ENV, "DB_CONNECTION_HEADROOM", 5)
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 # One test database per pytest process unless named: parallel runs on one machine never share one.

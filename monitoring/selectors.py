@@ -15,6 +15,7 @@ from adminpanel import runbook_sql
 from adminpanel.charts import Chart, SeriesPoint, column_chart
 from adminpanel.models import AuditLog, Bar, OperatingMode
 from adminpanel.panel_schema import support_installed
+from adminpanel.request_memo import memoized
 from adminpanel.roles import managed_bars
 from adminpanel.sql_probe import time_limited_cursor
 from mappings.models import ServerNameMapping
@@ -286,14 +287,20 @@ def audit_error_patterns(*, start: datetime | None = None, end: datetime | None 
 
 
 def latest_finished_run() -> HealthRun | None:
-    """The health run that finished last (None before the first)."""
-    return HealthRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first()
+    """The health run that finished last (None before the first); read once per page (adminpanel.request_memo)."""
+    return memoized(
+        "latest_finished_run",
+        lambda: HealthRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first(),
+    )
 
 
 def open_critical_alerts(limit: int | None = None) -> list[Alert]:
-    """Unresolved critical alerts, newest first (`limit` of them when given)."""
-    alerts = Alert.objects.filter(severity=CheckStatus.CRITICAL).exclude(state=Alert.State.RESOLVED)
-    return list(alerts[:limit] if limit else alerts)
+    """Unresolved critical alerts, newest first (`limit` of them when given); read once per page."""
+    alerts = memoized(
+        "open_critical_alerts",
+        lambda: list(Alert.objects.filter(severity=CheckStatus.CRITICAL).exclude(state=Alert.State.RESOLVED)),
+    )
+    return alerts[:limit] if limit else list(alerts)
 
 
 def tripped_safeguards() -> list[Alert]:

@@ -30,7 +30,6 @@ from rollout.gates import evaluate_gates, latest_full_backfill
 from rollout.models import (
     STAGE_ORDER,
     DeploymentRecord,
-    FeatureFlag,
     RolloutEvent,
     RolloutState,
     RolloutStep,
@@ -41,7 +40,7 @@ from rollout.models import (
 )
 from rollout.records import PHASE1_STEPS
 from rollout.runbook import STEP_SPECS, is_stalled
-from rollout.selectors import remaining_in_stage
+from rollout.selectors import kill_switch_engaged, remaining_in_stage
 
 NOT_STARTED, RUNNING, PASSED, FAILED, WAIVED = "not_started", "running", "passed", "failed", "waived"
 STATE_LABELS = {
@@ -466,7 +465,7 @@ def _stage_steps(state: RolloutState, *, user, caps: dict, people: _People, now)
         event.stage_before: event
         for event in RolloutEvent.objects.filter(kind="stage_rollback").order_by("created_at", "id")[:50]
     }
-    killed = FeatureFlag.objects.filter(kill_switch_engaged=True).exists()
+    killed = kill_switch_engaged()
     current = STAGE_ORDER.index(Stage(state.stage))
     remaining = remaining_in_stage(state.stage)
     target = state.stage if remaining else next_stage(state.stage)

@@ -11,6 +11,7 @@
 from guardian.core import ObjectPermissionChecker
 
 from adminpanel.permissions import APPLY_MIGRATION, FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
+from adminpanel.request_memo import memoized
 from adminpanel.roles import can_operate, can_read_all, roles_of
 from rollout.models import FeatureFlag
 
@@ -44,7 +45,11 @@ def can_trigger_rollback(user) -> bool:
 
 def capabilities(user) -> dict[str, bool]:
     """The answers of can_operate_stages, can_override_gates and can_trigger_rollback at once, the flags' object
-    permissions read in one go (the cockpit asks all three on every refresh; tests keep them equal)."""
+    permissions read in one go (the cockpit asks all three on every refresh; tests keep them equal); once per page."""
+    return memoized(f"capabilities:{user.pk}", lambda: _capabilities(user))
+
+
+def _capabilities(user) -> dict[str, bool]:
     flags = list(FeatureFlag.objects.all())
     checker = ObjectPermissionChecker(user)
     if user.is_active and flags:

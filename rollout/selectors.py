@@ -13,13 +13,15 @@ from django.db.models import Count, Min
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
-from guardian.shortcuts import get_users_with_perms
+from guardian.core import ObjectPermissionChecker
 
+from adminpanel.permissions import FLIP_FLAG
+from adminpanel.request_memo import memoized
 from monitoring import incident_selectors
 from monitoring import selectors as monitoring_selectors
 from monitoring.enums import CheckStatus
 from monitoring.signals import ActionTaken
-from rollout import permissions, records
+from rollout import records
 from rollout.cohort_compare import CohortComparison, current_comparison
 from rollout.cohorts import bucket_sql, cohort_sql
 from rollout.flag_cache import flag_cache
@@ -30,6 +32,8 @@ from rollout.models import (
     DeploymentRecord,
     EventKind,
     FeatureFlag,
+    FeatureFlagGroupObjectPermission,
+    FeatureFlagUserObjectPermission,
     FlagState,
     RolloutEvent,
     RolloutState,
@@ -293,23 +297,39 @@ class FlagRow:
         return max(0, self.allow_listed - len(self.listed_bars))
 
 
+def flag_holders(flags, codename: str) -> dict[int, list[str]]:
+    """Who holds `codename` on each flag, directly or through a group (superusers aside, as guardian's
+    ``get_users_with_perms``): usernames by flag id, sorted, in two queries whatever the number of flags."""
+    ids = [flag.pk for flag in flags]
+    holders: dict[int, set[str]] = {pk: set() for pk in ids}
+    direct = FeatureFlagUserObjectPermission.objects.filter(content_object_id__in=ids, permission__codename=codename)
+    for pk, username in direct.values_list("content_object_id", "user__username"):
+        holders[pk].add(username)
+    grouped = FeatureFlagGroupObjectPermission.objects.filter(
+        content_object_id__in=ids, permission__codename=codename, group__user__isnull=False
+    )
+    for pk, username in grouped.values_list("content_object_id", "group__user__username"):
+        holders[pk].add(username)
+    return {pk: sorted(names) for pk, names in holders.items()}
+
+
 def flag_rows(user) -> list[FlagRow]:
     """Each flag with its plain state, who may flip it and the first allow-listed bars by name."""
-    rows = []
-    for flag in FeatureFlag.objects.annotate(allow_listed=Count("allowed_bars")).order_by("key"):
-        holders = get_users_with_perms(flag, only_with_perms_in=["flip_flag"], with_group_users=True)
-        rows.append(
-            FlagRow(
-                flag=flag,
-                allow_listed=flag.allow_listed,
-                flippers=sorted(holders.values_list("username", flat=True)),
-                can_flip=permissions.can_flip(user, flag),
-                listed_bars=list(flag.allowed_bars.order_by("name", "pk")[:ALLOW_LIST_SHOWN])
-                if flag.allow_listed
-                else [],
-            )
+    flags = list(FeatureFlag.objects.annotate(allow_listed=Count("allowed_bars")).order_by("key"))
+    holders = flag_holders(flags, FLIP_FLAG.split(".")[-1])
+    checker = ObjectPermissionChecker(user)
+    if user.is_active and flags:
+        checker.prefetch_perms(flags)
+    return [
+        FlagRow(
+            flag=flag,
+            allow_listed=flag.allow_listed,
+            flippers=holders[flag.pk],
+            can_flip=user.is_active and (user.is_superuser or checker.has_perm(FLIP_FLAG.split(".")[-1], flag)),
+            listed_bars=list(flag.allowed_bars.order_by("name", "pk")[:ALLOW_LIST_SHOWN]) if flag.allow_listed else [],
         )
-    return rows
+        for flag in flags
+    ]
 
 
 @dataclass(frozen=True)
@@ -339,8 +359,14 @@ def kill_switch_identity() -> str:
     return f"event {event}; " + ", ".join(f"{key} v{version}" for key, version in engaged)
 
 
+def kill_switch_engaged() -> bool:
+    """Whether any flag's kill switch is engaged; read once per page (adminpanel.request_memo)."""
+    return memoized("kill_switch_engaged", lambda: FeatureFlag.objects.filter(kill_switch_engaged=True).exists())
+
+
 def kill_switch_status() -> KillSwitchStatus:
-    if not FeatureFlag.objects.filter(kill_switch_engaged=True).exists():
+    """The kill switch as a state: engaged since when, by whom and why."""
+    if not kill_switch_engaged():
         return KillSwitchStatus(engaged=False)
     event = (
         RolloutEvent.objects.filter(kind__in=[EventKind.KILL_SWITCH, EventKind.AUTO_ROLLBACK]).order_by("-id").first()
@@ -478,7 +504,7 @@ def rollout_overview(*, now=None) -> RolloutOverview:
         remaining_in_stage=remaining,
         latest_run=monitoring_selectors.latest_finished_run(),
         critical_alerts=monitoring_selectors.open_critical_alerts(limit=20),
-        kill_switch_engaged=FeatureFlag.objects.filter(kill_switch_engaged=True).exists(),
+        kill_switch_engaged=kill_switch_engaged(),
         figures=figures,
         comparison=comparison,
     )

@@ -95,7 +95,7 @@ def home(request: HttpRequest):
     if can_read_all(request.user):
         context["cockpit"] = cockpit.build(user=request.user)
         context["kill"] = selectors.kill_switch_status()
-        context["can_rollback"] = permissions.can_trigger_rollback(request.user)
+        context["can_rollback"] = permissions.capabilities(request.user)["rollback"]
         context["monitoring"] = True
         context["open_incidents"] = incident_selectors.open_incidents(limit=5)
     if roles.manages_bars:
@@ -118,7 +118,7 @@ def cockpit_partial(request: HtmxHttpRequest):
     context = {
         "cockpit": cockpit.build(user=request.user),
         "kill": selectors.kill_switch_status(),
-        "can_rollback": permissions.can_trigger_rollback(request.user),
+        "can_rollback": permissions.capabilities(request.user)["rollback"],
     }
     return render(request, "rollout/_cockpit.html", context)
 
@@ -262,14 +262,15 @@ def rollout_page(request: HtmxHttpRequest):
     _require(permissions.can_view(request.user))
     now = timezone.now()
     overview = selectors.rollout_overview(now=now)
+    caps = permissions.capabilities(request.user)
     context = {
         "overview": overview,
         "autopilot": autopilot.outlook(
             state=overview.state, gates=overview.gates, entering_next_stage=overview.entering_next_stage, now=now
         ),
-        "can_operate": permissions.can_operate_stages(request.user),
-        "can_override": permissions.can_override_gates(request.user),
-        "can_rollback": permissions.can_trigger_rollback(request.user),
+        "can_operate": caps["stages"],
+        "can_override": caps["override"],
+        "can_rollback": caps["rollback"],
         "kill": selectors.kill_switch_status(),
     }
     if request.htmx:

@@ -50,8 +50,17 @@ def test_the_budget_refuses_past_eighty_percent_and_says_what_to_change():
     message = too_big.explain()
     assert "refusing to serve: 97 PostgreSQL connections" in message
     assert "80 % of max_connections=100" in message
-    assert "WEB_WORKERS, WEB_THREADS or CELERY_CONCURRENCY" in message
+    assert "WEB_WORKERS, WEB_THREADS, API_WORKERS, API_THREADS or CELERY_CONCURRENCY" in message
     assert budget(web_workers=8, web_threads=10, max_connections=200).fits
+
+
+def test_the_budget_counts_the_client_apis_own_server():
+    with_api = budget(api_workers=1, api_threads=4)
+    assert with_api.api == 1 * (4 + 1)
+    assert with_api.needed == 10 + 5 + 4 + 5
+    assert "1 API worker(s) x (4 threads + 1 flag listener) = 5" in with_api.explain()
+    assert budget(web_workers=6, web_threads=10).fits  # 66 + 4 + 5 = 75
+    assert not budget(web_workers=6, web_threads=10, api_workers=2, api_threads=4).fits  # 75 + 10 = 85 > 80
 
 
 def test_check_serving_refuses_with_exit_2(settings):

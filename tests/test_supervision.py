@@ -176,10 +176,10 @@ def test_supervisord_restarts_a_killed_worker_and_the_scheduled_work_resumes(tmp
 def test_the_shipped_process_files_run_exactly_one_beat():
     deploy = settings.BASE_DIR / "deploy"
     procfile = [line for line in (deploy / "Procfile").read_text().splitlines() if line and not line.startswith("#")]
-    assert sorted(line.split(":", 1)[0] for line in procfile) == ["beat", "web", "worker"]
+    assert sorted(line.split(":", 1)[0] for line in procfile) == ["api", "beat", "web", "worker"]
     beat = (deploy / "supervisor" / "beat.conf").read_text()
     assert "numprocs=1" in beat and "autorestart=true" in beat
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "api", "worker", "beat"):
         unit = (deploy / "systemd" / f"bartender-{name}.service").read_text()
         assert "Restart=always" in unit
         assert "TimeoutStopSec=8" in unit  # stopped within 10 s
