@@ -124,7 +124,7 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # check_serving` refuses to serve when they, the Celery processes and DB_CONNECTION_HEADROOM (psql, migrations,
 # commands) could hold more than 80 % of PostgreSQL's max_connections (adminpanel/serving.py).
 WEB_WORKERS = env_int(ENV, "WEB_WORKERS", os.cpu_count() or 1)
-WEB_THREADS = env_int(ENV, "WEB_THREADS", 4)
+WEB_THREADS = env_int(ENV, "WEB_THREADS", 2)
 # The client APIs' own server (deploy/supervisor/api.conf, on API_PORT): devices poll it while people load pages on
 # the web server, so their answers never wait behind a page (bench/load.py measures both at once). 0 = none.
 API_WORKERS = env_int(ENV, "API_WORKERS", 1)
