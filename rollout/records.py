@@ -227,7 +227,8 @@ def record_decisions(record: DeploymentRecord) -> list[dict]:
         label = Decision(decision).label if decision in Decision.values else decision
         decisions.append({
             "at": timezone.localtime(event.created_at).isoformat(timespec="minutes"), "decision": decision,
-            "label": label, "by": event.actor_name, "stage": event.stage_after or event.stage_before,
+            "label": label, "by": event.actor_name,
+            "stage": event.stage_after if event.kind == EventKind.STAGE_ADVANCE else event.stage_before,
             "how": how, "reason": event.reason,
         })  # fmt: skip
     return decisions
