@@ -116,7 +116,7 @@ def attestations(*, since: datetime) -> dict[str, dict]:
         after = event.after or {}
         found[after.get("item")] = {
             "url": after.get("url", ""), "note": event.reason, "by": event.actor_name,
-            "at": timezone.localtime(event.created_at).isoformat(timespec="minutes"), "event": event.pk,
+            "at": f"{timezone.localtime(event.created_at):%Y-%m-%d %H:%M}", "event": event.pk,
         }  # fmt: skip
     return found
 
@@ -197,6 +197,11 @@ def _role_filtering(params: dict) -> ItemResult:
                       figures)  # fmt: skip
 
 
+def _n(count: int, word: str) -> str:
+    """ "1 sale", "3 sales" — a count with its noun."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
 def _names(user_ids) -> dict[str, str]:
     users = AuthUser.objects.filter(pk__in=[uid for uid in user_ids if uid])
     return {str(user.pk): str(user) for user in users}
@@ -242,15 +247,15 @@ def build(*, now: datetime | None = None) -> Checklist:
     # 1. Sales created in simplified mode.
     figures = [("Test bars", ", ".join(names)), ("Sales since 4a began", f"{sales:,}"),
                ("With server_id", f"{with_server:,}")]  # fmt: skip
-    items.append(ItemResult(SALES_CREATED, with_server > 0, f"{sales:,} sales in the test bars, {with_server:,} with a "
-                            "server_id." if with_server else "No sale with a server_id in the test bars yet: record "
-                            "sales there in simplified mode.", figures))  # fmt: skip
+    why = (f"{_n(sales, 'sale')} in the test bars, {with_server:,} with a server_id." if with_server
+           else "No sale with a server_id in the test bars yet: record sales there in simplified mode.")  # fmt: skip
+    items.append(ItemResult(SALES_CREATED, with_server > 0, why, figures))
     # 2. server_id populated, and correct against the mapping of the typed name.
     figures = [("Sales without server_id", f"{without:,}"),
                ("Sampled against the mappings", f"{len(sample):,} (the latest with a typed name)"),
                ("Matching their mapping", f"{matched:,}")]  # fmt: skip
     if without:
-        why, ok = f"{without:,} sales in the test bars have no server_id.", False
+        why, ok = f"{_n(without, 'sale')} in the test bars without server_id.", False
     elif not sample:
         why, ok = "No sale with a typed server name to check against the mappings yet.", False
     elif wrong:
@@ -272,9 +277,9 @@ def build(*, now: datetime | None = None) -> Checklist:
     if not refusals:
         why, ok = "No refused resolution in the test bars' audit logs yet: try an unknown server name.", False
     elif without:
-        why, ok = f"{refusals:,} refusals logged, but {without:,} sales got through without a server_id.", False
+        why, ok = f"{_n(refusals, 'refusal')} logged, but {_n(without, 'sale')} got through without a server_id.", False
     else:
-        why, ok = f"{refusals:,} invalid names refused and no sale recorded without a server.", True
+        why, ok = f"{_n(refusals, 'invalid name')} refused, and no sale recorded without a server.", True
     items.append(ItemResult(ERROR_BLOCKING, ok, why, figures))
     # 5. Per-server figures: measured here, compared with the app's analytics by a person (attested).
     people = _names([row[0] for row in per_server])
@@ -296,9 +301,10 @@ def build(*, now: datetime | None = None) -> Checklist:
         lacking = " and ".join(kind for kind, count in (("consignment", cons_with), ("return", rets_with)) if not count)
         why, ok = f"No {lacking} with a server_id in the test bars yet.", False
     elif cons_with < cons or rets_with < rets:
-        why, ok = f"{cons - cons_with:,} consignments and {rets - rets_with:,} returns have no server_id.", False
+        why = f"{_n(cons - cons_with, 'consignment')} and {_n(rets - rets_with, 'return')} without server_id."
+        ok = False
     else:
-        why, ok = f"{cons:,} consignments and {rets:,} returns, every one with a server_id.", True
+        why, ok = f"{_n(cons, 'consignment')} and {_n(rets, 'return')}, every one with a server_id.", True
     items.append(ItemResult(CONSIGNMENTS_RETURNS, ok, why, figures))
     # 7. Role filtering, measured as a sampled server under RLS.
     items.append(_role_filtering(params))
@@ -307,6 +313,6 @@ def build(*, now: datetime | None = None) -> Checklist:
     if error_types:
         figures.append(("Most frequent", ", ".join(f"{kind} ({count:,})" for kind, count in error_types)))
     items.append(ItemResult(LOGS_CLEAN, errors == 0, "No error-level audit log in the test bars since 4a began "
-                            "(the refused names aside)." if not errors else f"{errors:,} error-level audit logs in "
+                            "(the refused names aside)." if not errors else f"{_n(errors, 'error-level audit log')} in "
                             "the test bars since 4a began: see the audit logs.", figures))  # fmt: skip
     return Checklist(since, until, names, items)
