@@ -218,3 +218,16 @@ def mapping_events(bar):
 def mapping_history(bar, *, limit: int) -> list[PanelEvent]:
     """The bar's latest mapping changes, newest first (the bar page's history section)."""
     return list(mapping_events(bar).order_by("-pk")[:limit])
+
+
+def mapped_users(names: list[tuple[object, str]]) -> dict[tuple[str, str], str]:
+    """For (bar id, typed name) pairs, the BarTender user each name is mapped to in its bar, keyed by
+    (bar id, normalised name) as text; one query, names without a mapping absent."""
+    keys = {(str(bar_id), normalize_server_name(name or "")) for bar_id, name in names}
+    if not keys:
+        return {}
+    query = Q()
+    for bar_id, key in keys:
+        query |= Q(bar_id=bar_id, normalized_name=key)
+    rows = ServerNameMapping.objects.filter(query).values_list("bar_id", "normalized_name", "user_id")
+    return {(str(bar_id), key): str(user_id) for bar_id, key, user_id in rows}

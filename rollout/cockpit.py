@@ -24,7 +24,7 @@ from backfill import selectors as backfill_selectors
 from backfill.phase2 import services as phase2_services
 from monitoring import selectors as monitoring_selectors
 from monitoring.enums import CheckStatus, PhaseKind, PhaseVerdict
-from rollout import permissions
+from rollout import checklist, permissions
 from rollout.cohort_compare import stored_comparison
 from rollout.gates import evaluate_gates, latest_full_backfill
 from rollout.models import (
@@ -95,6 +95,9 @@ class StepView:
     who_may: str = ""
     waivable: bool = False
     command: str = ""
+    # Stage 4a: its Internal Testing Checklist (rollout.checklist), and whether this user may attest an item.
+    checklist: object | None = None
+    may_attest: bool = False
 
     @property
     def state_label(self) -> str:
@@ -189,6 +192,7 @@ class Cockpit:
     stage: RolloutState
     poll_seconds: int
     now: datetime
+    can_decide: bool = False  # may record a decision (rollout.attestations)
 
 
 # --- Who may ---------------------------------------------------------------------------------------------------
@@ -508,6 +512,8 @@ def _stage_steps(state: RolloutState, *, user, caps: dict, people: _People, now)
             view.summary = f"Rolled back: {event.reason}"
         else:
             view.summary = "Not started."
+        if stage == Stage.INTERNAL and index <= current:
+            view.checklist, view.may_attest = checklist.build(now=now), caps["stages"]
         if stage == target:
             # The landing page never reads a day of sales: stored cohort figures (the beat's, said with their
             # time); pressing the button judges the gates again on fresh figures.
@@ -613,4 +619,14 @@ def build(*, user, now: datetime | None = None) -> Cockpit:
         stage=state,
         poll_seconds=settings.COCKPIT_POLL_SECONDS,
         now=now,
+        can_decide=caps["stages"],
     )
+
+
+def timeboxes(*, user, now: datetime | None = None) -> list[dict]:
+    """Each phase's runbook time box against its actual time, as the cockpit says it (PhaseView.timebox_text)."""
+    return [
+        {"phase": phase.title, "box": phase.box_words, "text": phase.timebox_text, "overran": phase.overran,
+         "state": phase.state_label}
+        for phase in build(user=user, now=now).phases if phase.box_words
+    ]  # fmt: skip

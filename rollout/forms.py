@@ -174,3 +174,15 @@ class DeploymentRecordForm(forms.ModelForm):
         if "started_at" in cleaned and not cleaned["started_at"]:
             cleaned["started_at"] = records.deployment_start() or timezone.now()
         return cleaned
+
+
+class ChecklistAttestForm(forms.Form):
+    # Plain text: the service says what is wrong with a link in words a person reads (rollout/attestations.py).
+    item = forms.CharField(max_length=64)
+    url = forms.CharField(required=False, max_length=500, strip=True, label="Link")
+    note = forms.CharField(required=False, max_length=2000, strip=True, label="Note")
+
+
+class DecisionForm(forms.Form):
+    decision = forms.CharField(max_length=16)
+    reason = forms.CharField(required=False, max_length=2000, strip=True, label="Why")

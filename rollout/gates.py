@@ -13,7 +13,7 @@ from django.utils import timezone
 from backfill import selectors as backfill_selectors
 from monitoring import selectors as monitoring_selectors
 from monitoring.enums import PhaseKind, PhaseVerdict
-from rollout import cohort_compare
+from rollout import checklist, cohort_compare
 from rollout.models import DatabaseBackup, RolloutState, RunbookRun, RunbookStep, Stage
 
 HEALTH_FRESH = "health_fresh"
@@ -41,6 +41,9 @@ GATE_LABELS.update(
         PHASE1_DONE: "Phase 1 done (runbook 1.1-1.3)",
     }
 )
+# Stage 4b's prerequisite: 4a's Internal Testing Checklist (runbook 4.1) complete.
+CHECKLIST_4A = "checklist_4a"
+GATE_LABELS[CHECKLIST_4A] = "4a Internal Testing Checklist complete (runbook 4.1)"
 
 
 @dataclass(frozen=True)
@@ -236,6 +239,19 @@ def phase1_gate() -> GateResult:
                       evidence_url=url)  # fmt: skip
 
 
+def checklist_gate(*, now: datetime) -> GateResult:
+    """Stage 4a's Internal Testing Checklist complete, naming the items still missing and why."""
+    result = checklist.build(now=now)
+    url = reverse("home") + "#checklist-4a"
+    evidence = {"done": result.done, "of": len(result.items), "missing": [item.key for item in result.missing]}
+    if not result.complete:
+        missing = "; ".join(f"{item.label} ({item.why.rstrip('.')})" for item in result.missing)
+        return GateResult(CHECKLIST_4A, False, f"{result.done} of {len(result.items)} items done. Missing: {missing}.",
+                          evidence, url)  # fmt: skip
+    return GateResult(CHECKLIST_4A, True, f"All {len(result.items)} items done, from the test bars' data "
+                      "and one attestation.", evidence, url)  # fmt: skip
+
+
 def prerequisite_gates() -> list[GateResult]:
     """What the runbook wants done before the first stage: Phase 1 done, Phase 2 complete and Phase 3 watched."""
     return [phase1_gate(), backfill_gate(), validation_gate(), phase3_window_gate()]
@@ -245,11 +261,13 @@ def evaluate_gates(
     *, state: RolloutState, now: datetime, entering_next_stage: bool, comparison=None
 ) -> list[GateResult]:
     """Every gate for the next advance; the soak gate only applies when the next advance starts a new stage, the
-    runbook's prerequisites only when it starts stage 4a."""
+    runbook's prerequisites only when it starts stage 4a, the 4a checklist only when it starts stage 4b."""
     gates = [health_gate(now=now), alert_gate()]
     if entering_next_stage:
         gates.append(soak_gate(state=state, now=now))
     if entering_next_stage and state.stage == Stage.OFF:
         gates.extend(prerequisite_gates())
+    if entering_next_stage and state.stage == Stage.INTERNAL:
+        gates.append(checklist_gate(now=now))
     gates.append(cohort_gate(state=state, now=now, entering_next_stage=entering_next_stage, comparison=comparison))
     return gates

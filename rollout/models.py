@@ -191,6 +191,16 @@ class EventKind(models.TextChoices):
     RUNBOOK = "runbook", "Runbook step"
     DATABASE_RESTORE = "database_restore", "Database restored (Option C)"
     CODE_ROLLBACK = "code_rollback", "Code rolled back (Option B)"
+    CHECKLIST_ATTEST = "checklist_attest", "4a checklist item attested"
+    DECISION = "decision", "Decision recorded"
+
+
+class Decision(models.TextChoices):
+    """What the people running the deployment decided at a checkpoint (runbook: proceed, roll back or abort)."""
+
+    PROCEED = "proceed", "Proceed"
+    ROLLBACK = "rollback", "Roll back"
+    ABORT = "abort", "Abort the deployment"
 
 
 class RolloutEvent(models.Model):

@@ -17,7 +17,8 @@ from backfill import selectors as backfill_selectors
 from backfill.phase2 import services as phase2_services
 from monitoring import selectors as monitoring_selectors
 from monitoring.enums import PhaseKind
-from rollout.models import DatabaseBackup, DeploymentRecord, RunbookRun, RunbookStep
+from rollout import checklist
+from rollout.models import DatabaseBackup, Decision, DeploymentRecord, EventKind, RolloutEvent, RunbookRun, RunbookStep
 
 MONITORING_WINDOW = timedelta(hours=24)
 PHASE1_STEPS = (
@@ -191,3 +192,48 @@ def window_figures(*, start: datetime, end: datetime, latency_check: str) -> dic
         "latency_ms": round(latency["mean"], 1) if latency["mean"] is not None else None,
         "latency_worst_ms": round(latency["worst"], 1) if latency["worst"] is not None else None,
     }
+
+
+# What the record lists as decisions: those recorded as such, and the actions that were one (a new stage started
+# is a "proceed", a stage rollback, kill switch, code or database rollback a "roll back").
+DECIDING_ACTIONS = {
+    EventKind.STAGE_ADVANCE: Decision.PROCEED,
+    EventKind.STAGE_ROLLBACK: Decision.ROLLBACK,
+    EventKind.KILL_SWITCH: Decision.ROLLBACK,
+    EventKind.AUTO_ROLLBACK: Decision.ROLLBACK,
+    EventKind.CODE_ROLLBACK: Decision.ROLLBACK,
+    EventKind.DATABASE_RESTORE: Decision.ROLLBACK,
+}
+
+
+def record_decisions(record: DeploymentRecord) -> list[dict]:
+    """The decisions (proceed, roll back, abort) taken during the record's window, oldest first, each with who,
+    when, the stage and why; a batch inside a stage and a kill switch at stage off (the Phase 1 rehearsal) are no
+    decision."""
+    end = record.ended_at or timezone.now()
+    events = RolloutEvent.objects.filter(
+        kind__in=[EventKind.DECISION, *DECIDING_ACTIONS], created_at__gte=record.started_at, created_at__lte=end
+    ).order_by("created_at", "id")[:200]
+    decisions = []
+    for event in events:
+        batch = event.kind == EventKind.STAGE_ADVANCE and event.stage_before == event.stage_after
+        rehearsal = event.kind == EventKind.KILL_SWITCH and event.stage_before == "off"
+        if batch or rehearsal:
+            continue
+        if event.kind == EventKind.DECISION:
+            decision, how = (event.after or {}).get("decision", ""), "recorded as a decision"
+        else:
+            decision, how = DECIDING_ACTIONS[event.kind], event.get_kind_display().lower()
+        label = Decision(decision).label if decision in Decision.values else decision
+        decisions.append({
+            "at": timezone.localtime(event.created_at).isoformat(timespec="minutes"), "decision": decision,
+            "label": label, "by": event.actor_name,
+            "stage": event.stage_after if event.kind == EventKind.STAGE_ADVANCE else event.stage_before,
+            "how": how, "reason": event.reason,
+        })  # fmt: skip
+    return decisions
+
+
+def record_checklist(record: DeploymentRecord) -> dict:
+    """Stage 4a's Internal Testing Checklist as it stood at the record's end (or now)."""
+    return checklist.build(now=record.ended_at or timezone.now()).as_dict()

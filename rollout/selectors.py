@@ -702,11 +702,17 @@ def _accumulate(per_check: dict, name: str, status: str, value) -> None:
 
 
 def record_snapshot(record: DeploymentRecord) -> dict:
+    """Everything the record fills itself with, as it stands now (signing freezes it)."""
+    from rollout import cockpit  # the cockpit reads this module: its time boxes are asked for here only
+
     return {
         "timeline": record_timeline(record),
         "milestones": records.record_milestones(record),
         "verification": records.record_verification(record),
         "monitoring": record_monitoring(record),
+        "checklist": records.record_checklist(record),
+        "timeboxes": cockpit.timeboxes(user=record.deployer, now=record.ended_at),
+        "decisions": records.record_decisions(record),
     }
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rollout import alert_hooks, api, metrics, ofrep, phase2_views, restore_views, views
+from rollout import alert_hooks, api, checklist_views, metrics, ofrep, phase2_views, restore_views, views
 
 app_name = "rollout"
 urlpatterns = [
@@ -40,6 +40,8 @@ urlpatterns = [
     # The runbook cockpit (the home page's partial) and the steps the panel runs.
     path("cockpit/", views.cockpit_partial, name="cockpit"),
     path("cockpit/advance/", views.cockpit_advance, name="cockpit_advance"),
+    path("cockpit/checklist/attest/", checklist_views.checklist_attest, name="checklist_attest"),
+    path("cockpit/decision/", checklist_views.decision_record, name="decision_record"),
     path("cockpit/phase2/", phase2_views.phase2_page, name="phase2"),
     path("cockpit/phase2/apply/", phase2_views.phase2_apply, name="phase2_apply"),
     path("cockpit/phase2/rollback/", phase2_views.phase2_rollback, name="phase2_rollback"),

@@ -643,6 +643,10 @@ def _record_context(request: HttpRequest, record: DeploymentRecord) -> dict:
         # Records frozen before the cockpit existed carry no verification or milestones.
         "verification": contents.get("verification"),
         "milestones": contents.get("milestones"),
+        # Records frozen before issue 21 carry no checklist, time boxes or decisions.
+        "checklist": contents.get("checklist"),
+        "timeboxes": contents.get("timeboxes"),
+        "decisions": contents.get("decisions"),
         "can_sign": not hint,
         "show_sign": is_signer and not record.is_signed,
         "sign_hint": hint,

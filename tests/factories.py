@@ -30,8 +30,10 @@ from mappings.models import ServerNameMapping
 from monitoring.models import PhaseWindow
 from rollout.models import (
     DatabaseBackup,
+    EventKind,
     FeatureFlag,
     RolloutBarChange,
+    RolloutEvent,
     RolloutState,
     RolloutStep,
     RunbookRun,
@@ -323,6 +325,30 @@ def meet_runbook_prerequisites(*, at=None, phase1: bool = True) -> None:
         kind=PhaseWindow.Kind.PHASE3, started_at=at + timedelta(minutes=10), ends_at=at + timedelta(minutes=25),
         verdict=PhaseWindow.Verdict.PASSED, verdict_at=at + timedelta(minutes=26), summary={"runs": 3, "worst": {}},
     )  # fmt: skip
+
+
+def meet_4a_checklist(*, attested_by: str = "tester") -> Bar:
+    """Stage 4a's Internal Testing Checklist met, as BarTender and the panel store it, in an internal bar of its own
+    already in simplified mode (so the cohort figures of the bars the rollout switched stay as the test set them):
+    two mapped servers with sales carrying their server_id, a refused name in the audit logs, a consignment and a
+    return with server_id, and the analytics item attested (a timeline event). Needs stage 4a live."""
+    bar = BarFactory(is_internal=True, name="Checklist test bar", settings={"operatingMode": "simplified"})
+    start = RolloutStep.objects.filter(stage="4a", rolled_back_at__isnull=True).order_by("created_at").first()
+    at = max(start.created_at, timezone.now() - timedelta(minutes=30))
+    for n, count in enumerate((3, 2)):
+        server = ServerFactory(username=f"checklist_server{n}_{str(bar.pk)[:6]}", display_name=f"Tester {n}")
+        BarMember.objects.get_or_create(bar=bar, user=server, defaults={"role": MemberRole.SERVER})
+        mapping = ServerNameMappingFactory(bar=bar, server_name=f"Tester {n} {str(bar.pk)[:6]}", user=server)
+        for _ in range(count):
+            SaleFactory(bar=bar, server=server, server_name=mapping.server_name, created_at=at)
+    ConsignmentFactory(bar=bar, server=server, server_name=mapping.server_name, created_at=at)
+    ReturnFactory(bar=bar, server=server, created_at=at)
+    AuditLogFactory(bar=bar, created_at=at, payload={"name": "Nobody", "code": "unknown_server_name"})
+    RolloutEvent.objects.create(
+        kind=EventKind.CHECKLIST_ATTEST, actor_name=attested_by, reason="Per-server totals match the app's analytics.",
+        after={"item": "server_analytics", "url": "https://tickets.example.com/4a-analytics"}, created_at=at,
+    )  # fmt: skip
+    return bar
 
 
 def confirmed_post(client, url: str, data: dict, **kwargs):

@@ -12,7 +12,15 @@ from adminpanel.permissions import FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
 from monitoring.models import CheckStatus, HealthRun
 from rollout.models import EventKind, FeatureFlag, RolloutEvent, RolloutState
 from rollout.tasks import autopilot_tick
-from tests.factories import BarFactory, advance, backdate_soak, make_product, meet_runbook_prerequisites, seed_traffic
+from tests.factories import (
+    BarFactory,
+    advance,
+    backdate_soak,
+    make_product,
+    meet_4a_checklist,
+    meet_runbook_prerequisites,
+    seed_traffic,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -37,6 +45,7 @@ def test_the_autopilot_advances_4a_to_4b_by_itself_then_pauses_on_harm(login, pa
     meet_runbook_prerequisites()  # Phases 2 and 3 done: stage 4a may start
     advance(owner)
     backdate_soak(hours=2)  # 4a ran two healthy hours: more than its soak, with figures on both sides
+    meet_4a_checklist()  # and its Internal Testing Checklist is complete (tests/e2e/test_checklist_4a.py walks it)
 
     login(owner)
     page.goto(f"{live_server.url}/rollout/")

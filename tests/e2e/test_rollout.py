@@ -6,7 +6,7 @@ from adminpanel.permissions import FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
 from monitoring.models import CheckStatus, HealthRun
 from rollout import services
 from rollout.models import FeatureFlag, RolloutState
-from tests.factories import BarFactory, backdate_soak, make_product, meet_runbook_prerequisites
+from tests.factories import BarFactory, backdate_soak, make_product, meet_4a_checklist, meet_runbook_prerequisites
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -23,13 +23,15 @@ def test_a_product_owner_advances_4a_to_4b_then_pulls_the_kill_switch(login, pag
     meet_runbook_prerequisites()
     services.advance_stage(actor=owner, expected_version=RolloutState.objects.get().version)
     backdate_soak(hours=25)  # 4a soaked 25 healthy hours, with sales on both sides for the cohort gate
+    meet_4a_checklist()  # and its Internal Testing Checklist is complete (tests/e2e/test_checklist_4a.py walks it)
 
     login(owner)
     page.click("nav >> text=Rollout")
     page.wait_for_url(f"{live_server.url}/rollout/")
     assert page.inner_text("#current-stage") == "4a internal"
     assert page.locator("#gates .gate.fail").count() == 0
-    assert page.locator("#gates .gate.pass").count() == 4
+    assert page.locator("#gates .gate.pass").count() == 5  # health, alerts, soak, the 4a checklist, cohort
+    assert page.locator("#gates .gate.pass[data-gate=checklist_4a]").count() == 1
     before = int(page.inner_text("#stage-4b .simplified"))
 
     page.click("#advance")

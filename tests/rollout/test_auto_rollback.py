@@ -2,7 +2,7 @@ from monitoring.models import Alert, CheckStatus
 from rollout import services
 from rollout.models import EventKind, FeatureFlag, RolloutEvent
 from rollout.selectors import is_enabled
-from tests.factories import BarFactory, advance, backdate_soak, mode, state
+from tests.factories import BarFactory, advance, backdate_soak, meet_4a_checklist, mode, state
 
 
 def open_critical(check_name="orphaned_sales"):
@@ -16,6 +16,7 @@ def test_a_critical_alert_during_4b_turns_both_flags_off_and_says_why(owner, fre
     bars = BarFactory.create_batch(20)
     advance(owner)
     backdate_soak()
+    meet_4a_checklist()
     advance(owner)
     assert state().stage == "4b"
     live = [bar for bar in bars if mode(bar) == "simplified"]

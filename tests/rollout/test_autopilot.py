@@ -14,7 +14,16 @@ from adminpanel.permissions import FLIP_FLAG
 from monitoring.models import Alert, CheckStatus, HealthRun
 from rollout import autopilot, services
 from rollout.models import EventKind, FeatureFlag, RolloutEvent, RolloutNotification, RolloutState
-from tests.factories import BarFactory, advance, backdate_soak, grant_owner, make_product, seed_traffic, state
+from tests.factories import (
+    BarFactory,
+    advance,
+    backdate_soak,
+    grant_owner,
+    make_product,
+    meet_4a_checklist,
+    seed_traffic,
+    state,
+)
 
 
 @pytest.fixture
@@ -36,6 +45,7 @@ def at_4a(owner, fresh_run):
         BarFactory(id=bar_id)
     advance(owner)
     backdate_soak()
+    meet_4a_checklist()
     return state()
 
 
@@ -270,6 +280,7 @@ def test_two_beat_ticks_at_once_take_one_step(owner):
     BarFactory.create_batch(20)
     advance(owner)
     backdate_soak()
+    meet_4a_checklist()
     turn_on(owner)
     barrier = threading.Barrier(2)
     actions, errors = [], []

@@ -8,9 +8,17 @@ from django.utils import timezone
 from adminpanel.models import Sale
 from rollout import services
 from rollout.cohort_compare import HARM, NO_HARM, NOT_ENOUGH, compare_cohorts, current_comparison
-from rollout.gates import COHORT
+from rollout.gates import CHECKLIST_4A, COHORT
 from rollout.models import CohortSnapshot, EventKind, RolloutEvent
-from tests.factories import BarFactory, advance, backdate_soak, seed_traffic, state, switched_bars
+from tests.factories import (
+    BarFactory,
+    advance,
+    backdate_soak,
+    meet_4a_checklist,
+    seed_traffic,
+    state,
+    switched_bars,
+)
 
 
 @pytest.fixture
@@ -117,6 +125,7 @@ def test_not_enough_data_lets_a_next_batch_of_the_same_stage_through(owner, fres
     BarFactory.create_batch(30)
     advance(owner)
     backdate_soak()
+    meet_4a_checklist()
     advance(owner, batch_size=3)  # starts 4b with three bars: no figure of 4b yet
     result = advance(owner, batch_size=3)
     assert result.applied and cohort_gate(result.gates).passed
@@ -125,6 +134,7 @@ def test_not_enough_data_lets_a_next_batch_of_the_same_stage_through(owner, fres
 
 def test_the_data_requirement_for_a_new_stage_can_be_turned_off(owner, at_4a, settings):
     settings.ROLLOUT_COHORT_GATE_NEEDS_DATA = False
+    meet_4a_checklist()
     assert advance(owner).applied and state().stage == "4b"
 
 
@@ -133,6 +143,7 @@ def test_harm_also_closes_the_gate_to_a_next_batch(owner, fresh_run):
     BarFactory.create_batch(40)
     advance(owner)
     backdate_soak()
+    meet_4a_checklist()
     advance(owner, batch_size=5)
     backdate_soak(traffic=None)
     seed_traffic(switched=400, control=800, switched_coverage=0.85)
@@ -145,8 +156,9 @@ def test_the_cohort_gate_is_overridden_like_the_others_with_its_evidence_kept(ow
     result = advance(owner, override_reason="the 10 % are the new card readers, known and fixed")
     assert result.applied and state().stage == "4b"
     override = RolloutEvent.objects.get(kind=EventKind.GATE_OVERRIDE)
-    assert override.after["overridden"] == [COHORT]
-    (closed,) = override.before["gates"]
+    # The test bars' sales without server_id also leave the 4a checklist open: both are overridden.
+    assert override.after["overridden"] == [CHECKLIST_4A, COHORT]
+    closed = next(gate for gate in override.before["gates"] if gate["name"] == COHORT)
     assert closed["evidence"]["verdict"] == HARM and closed["evidence"]["switched"]["with_server"] == 360
 
 

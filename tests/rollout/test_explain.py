@@ -7,7 +7,7 @@ import pytest
 from adminpanel.models import ApiClient
 from rollout import explain, services
 from rollout.cohorts import bar_bucket
-from tests.factories import BarFactory, advance, backdate_soak, issue_api_token
+from tests.factories import BarFactory, advance, backdate_soak, issue_api_token, meet_4a_checklist
 
 URL = "/api/v1/flags/explain"
 
@@ -34,6 +34,7 @@ def test_a_bar_switched_at_4b_is_on_because_of_its_allow_list_and_says_so(owner,
     inside, outside = half_bars()
     advance(owner)
     backdate_soak()
+    meet_4a_checklist()
     advance(owner, batch_size=1000)
     on = explain.explain_bar(inside.pk)
     assert on.stage == "4b" and on.bucket == bar_bucket(inside.pk) < 50

@@ -6,7 +6,7 @@ from django.utils import timezone
 from monitoring.models import Alert, CheckStatus, HealthRun
 from rollout import services
 from rollout.models import EventKind, RolloutEvent
-from tests.factories import BarFactory, advance, backdate_soak, grant_owner, make_product, state
+from tests.factories import BarFactory, advance, backdate_soak, grant_owner, make_product, meet_4a_checklist, state
 
 
 @pytest.fixture
@@ -14,6 +14,7 @@ def at_4a(owner, fresh_run):
     BarFactory(is_internal=True)
     BarFactory.create_batch(10)
     advance(owner)
+    meet_4a_checklist()
     return state()
 
 

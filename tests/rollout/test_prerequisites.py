@@ -16,6 +16,7 @@ from tests.factories import (
     backdate_soak,
     grant_owner,
     make_product,
+    meet_4a_checklist,
     meet_runbook_prerequisites,
     state,
 )
@@ -129,6 +130,7 @@ def test_the_prerequisites_are_asked_only_before_4a(owner, fresh_run, internal_b
     advance(owner)
     BackfillRun.objects.all().delete()
     backdate_soak()
+    meet_4a_checklist()
     assert advance(owner).applied and state().stage == "4b"
 
 

@@ -4,7 +4,7 @@ from adminpanel.models import PanelEvent
 from rollout import services
 from rollout.models import EventKind, FeatureFlag, RolloutBarChange, RolloutEvent
 from rollout.selectors import is_enabled
-from tests.factories import BarFactory, advance, backdate_soak, mode, state
+from tests.factories import BarFactory, advance, backdate_soak, meet_4a_checklist, mode, state
 
 
 def test_a_flag_is_on_for_a_bar_when_global_or_allow_listed_and_never_when_killed(owner, enable_flag, bar, other_bar):
@@ -94,6 +94,7 @@ def test_the_next_stage_switches_its_hash_cohort(owner, fresh_run):
     bars = BarFactory.create_batch(60)
     advance(owner)
     backdate_soak()
+    meet_4a_checklist()
     advance(owner, batch_size=100)  # a larger batch than the runbook's 10: the whole cohort at once
     assert state().stage == "4b"
     from rollout.cohorts import bar_bucket
@@ -107,6 +108,7 @@ def test_4b_goes_in_batches_of_10_bars_unless_told_otherwise(owner, fresh_run, s
     bars = BarFactory.create_batch(60)
     advance(owner)
     backdate_soak()
+    meet_4a_checklist()
     first = advance(owner)
     assert state().stage == "4b" and first.applied
     assert sum(1 for bar in bars if mode(bar) == "simplified") == 10
@@ -160,6 +162,7 @@ def test_stage_rollback_leaves_earlier_stages_alone(owner, fresh_run):
     public = BarFactory.create_batch(30)
     advance(owner)
     backdate_soak()
+    meet_4a_checklist()
     advance(owner)
     services.rollback_stage(actor=owner, expected_version=state().version, reason="4b too early")
     assert state().stage == "4a"
