@@ -45,14 +45,16 @@ def support_installed(*, connection=default_connection) -> bool:
         return cursor.fetchone()[0]
 
 
-# The newest object panel_support.sql creates: a copy without it is an older one, replaced by the current file.
-NEWEST_SUPPORT_OBJECT = "migration_log_summary"
+# The objects each later copy of panel_support.sql added: a copy without one of them is an older one, replaced by
+# the current file (add the newest object here whenever the file gains one).
+NEWEST_SUPPORT_OBJECTS = ("migration_log_summary", "server_id_day_counts")
 
 
 def support_current(*, connection=default_connection) -> bool:
-    """Whether the copy in place is the current panel_support.sql (its newest object exists)."""
+    """Whether the copy in place is the current panel_support.sql (every object later copies added exists)."""
+    names = [f"{quoted_schema()}.{name}" for name in NEWEST_SUPPORT_OBJECTS]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [f"{quoted_schema()}.{NEWEST_SUPPORT_OBJECT}"])
+        cursor.execute("SELECT bool_and(to_regclass(name) IS NOT NULL) FROM unnest(%s::text[]) AS name", [names])
         return cursor.fetchone()[0]
 
 

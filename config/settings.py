@@ -393,6 +393,11 @@ HEALTH_THRESHOLDS = {
         "api_p95_critical_ms": 1000.0,  # the API's P95 (runbook critical alert: > 1 second)
         "api_p95_warning_ms": 500.0,  # (runbook Phase 3: should remain < 500 ms)
         "seqscan_min_rows": 10_000,  # a planned sequential scan on a table this big is a warning
+        "rls_enforcement_critical": 0,  # sampled users who see other than what RLS should show them (Day 1)
+        "consignment_return_coverage_critical_pct": 95.0,  # consignments / returns with server_id (below: critical)
+        "consignment_return_coverage_warning_pct": 98.0,  # (below: warning)
+        "sales_bar_id_critical": 0,  # sales, consignments, returns without bar_id (runbook data validation)
+        "migration_failures_warning_pct": 1.0,  # failed fallbacks in migration_server_id_log ("many failures")
     }.items()
 }
 # Minimum sample of each rate check (HEALTH_MIN_SAMPLE_<CHECK>): below it the check says "not enough data (3 sales)"
@@ -406,6 +411,8 @@ HEALTH_MIN_SAMPLES = {
         "error_logs": 100,  # 1 error in 100 operations is the runbook's 1 %
         "fallback_mappings": 20,
         "adoption_rate": 1,
+        "consignment_return_coverage": 100,  # consignments or returns counted (each table judged from 100)
+        "migration_failures": 20,  # backfilled rows
     }.items()
 }
 # Consecutive critical runs before a check's alert counts toward automatic action (kill switch, autopilot pause):
@@ -423,6 +430,7 @@ HEALTH_CONSECUTIVE_FAILURES = {
         "query_latency": 1,
         "api_error_rate": 1,
         "error_logs": 1,
+        "rls_enforcement": 1,  # a user seeing other people's sales is a breach at the first sighting
         "db_connections": HEALTH_CONSECUTIVE_FAILURES_DEFAULT,
         "orphaned_fks": HEALTH_CONSECUTIVE_FAILURES_DEFAULT,
         "rls_policies": HEALTH_CONSECUTIVE_FAILURES_DEFAULT,
@@ -435,13 +443,20 @@ HEALTH_CONSECUTIVE_FAILURES = {
 QUERY_LATENCY_CLIENT_ROLES = env_list(ENV, "QUERY_LATENCY_CLIENT_ROLES", ["authenticated", "anon"])
 # Automatic rollback (the kill switch) only where the flags are the cure (DESIGN §4d): resolution errors, new sales
 # without server_id, serverId errors, RLS violations, the error rate. Any other critical check (latency, schema,
-# connections, coverage) opens an incident for the tier that owns it and never flips a flag.
+# connections, coverage) opens an incident for the tier that owns it and never flips a flag: rls_enforcement (a
+# policy lets a user see others' sales: the policies are schema, the flags change none of them), sales_bar_id (rows
+# RLS cannot scope: data), consignment_return_coverage (missing mappings or a backfill gap: data; the flags only
+# stop new rows from getting a server_id) and migration_failures (history, and a warning only).
 ROLLOUT_AUTO_ROLLBACK_CHECKS = env_list(
     ENV, "ROLLOUT_AUTO_ROLLBACK_CHECKS",
     ["resolution_error_rate", "orphaned_sales", "serverid_errors", "rls_violations", "error_logs", "api_error_rate"],
 )  # fmt: skip
 HEALTH_ADOPTION_EXPECTED_PCT = _env_float("HEALTH_ADOPTION_EXPECTED_PCT", None)
 HEALTH_RLS_WINDOW_MINUTES = int(ENV.get("HEALTH_RLS_WINDOW_MINUTES", "60"))
+# Day 1 "RLS enforcement": how many servers and how many managers each run samples, and the window of sales each of
+# them is asked about (read through the (bar_id, created_at) index of their bars).
+HEALTH_RLS_ENFORCEMENT_SAMPLE = int(ENV.get("HEALTH_RLS_ENFORCEMENT_SAMPLE", "3"))
+HEALTH_RLS_ENFORCEMENT_WINDOW_HOURS = int(ENV.get("HEALTH_RLS_ENFORCEMENT_WINDOW_HOURS", "168"))
 HEALTH_CHECK_STATEMENT_TIMEOUT_MS = int(ENV.get("HEALTH_CHECK_STATEMENT_TIMEOUT_MS", "5000"))
 # The database role the "RLS client query latency" check, the Phase 1 load test and bench/rls.py run BarTender's
 # client queries as, with `request.jwt.claims` set as PostgREST sets them: Supabase's `authenticated` (the panel's
@@ -511,7 +526,8 @@ INCIDENT_DATABASE_TIER_POSITION = env_int(ENV, "INCIDENT_DATABASE_TIER_POSITION"
 INCIDENT_CUSTOMER_TIER_POSITION = env_int(ENV, "INCIDENT_CUSTOMER_TIER_POSITION", 3)
 DATABASE_FAULT_CHECKS = env_list(
     ENV, "DATABASE_FAULT_CHECKS",
-    ["rls_policies", "orphaned_fks", "indexes_usable", "db_connections", "query_latency", "rls_client_latency"],
+    ["rls_policies", "orphaned_fks", "indexes_usable", "db_connections", "query_latency", "rls_client_latency",
+     "rls_enforcement", "sales_bar_id"],
 )  # fmt: skip
 # Flag API answers kept per process, dropped by LISTEN/NOTIFY on every committed change (rollout/flag_cache.py).
 ROLLOUT_FLAG_CACHE = env_bool(ENV, "ROLLOUT_FLAG_CACHE", True)

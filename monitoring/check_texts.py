@@ -17,6 +17,7 @@ RLS_VERIFICATION = "rls-policy-verification"
 DATA_VALIDATION = "data-validation-checklist"
 OPTION_A = "option-a-feature-flag-rollback-safest"
 ROOT_CAUSE = "root-cause-analysis-after-rollback"
+DAY1 = "day-1-after-full-rollout"
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,10 @@ TEXTS: dict[str, CheckText] = {
         "Sales that carry a server (last 24 h)",
         "%",
         "",
-        "The share of the last day's sales that say which staff member made them. Below the line, per-server "
-        "figures and tips go wrong.",
+        "The share of the last day's sales that say which staff member made them, counting only the sales that "
+        "should: those made while their bar's flags were on, and the history the backfill filled. With the flags "
+        "off, sales are made without a server by design and are not counted. Below the line, per-server figures and "
+        "tips go wrong.",
         "Open the migration log and the audit log for the bars without server; map the missing names. If new "
         "sales lose their server, pull the kill switch (Option A).",
         HEALTH_QUERIES,
@@ -183,6 +186,47 @@ TEXTS: dict[str, CheckText] = {
         "Tell the database team; the timings per query are on the run page.",
         CRITICAL_ALERTS,
     ),
+    "rls_enforcement": CheckText(
+        "What sampled users see under row-level security (Day 1)",
+        "",
+        "people",
+        "A few real servers and managers are picked each run and query the sales as the app does (signed in as "
+        "them, under the RLS policies). A server must see exactly their own sales, a manager exactly their bars' "
+        "sales. Anyone seeing more, or less, means a policy is wrong: more is a data leak.",
+        "Tell the database team at once (escalation tier 2): compare the sales policies with migration step 3; the "
+        "people and what each saw are on the run page. The flags do not change the policies, so this never pulls "
+        "the kill switch.",
+        DAY1,
+    ),
+    "consignment_return_coverage": CheckText(
+        "Consignments and returns that carry a server",
+        "%",
+        "",
+        "The share of consignments and of returns that say which staff member made them (the lower of the two), "
+        "counting the history the backfill filled and the rows made while their bar's flags were on.",
+        "Open the migration log for consignments and returns without a server; map the missing names on the bars' "
+        "pages and run the backfill again for those bars.",
+        DATA_VALIDATION,
+    ),
+    "sales_bar_id": CheckText(
+        "Sales, consignments and returns without a bar",
+        "",
+        "rows",
+        "Every row needs its bar: the row-level security policies decide who sees a row by its bar_id. A row "
+        "without one is invisible to its bar's staff, or leaks if a policy treats it loosely.",
+        "Tell the database team: bar_id should be NOT NULL; find how the rows listed on the run page were written.",
+        DATA_VALIDATION,
+    ),
+    "migration_failures": CheckText(
+        "Backfilled rows whose fallback failed",
+        "%",
+        "",
+        "The share of the backfill's log rows (migration_server_id_log) where even the fallback failed, so the row "
+        "got no server. The runbook expects none, or very few.",
+        "Open the migration log filtered to failed fallbacks and its summary by reason; fix the mappings and run the "
+        "backfill again for those bars.",
+        WARNING_ALERTS,
+    ),
 }
 
 GENERIC = CheckText("", "", "", "", "", HEALTH_QUERIES)
@@ -195,7 +239,7 @@ STATUS_WORDS = {
 }
 # Detail keys already said elsewhere (the sample line) or only for engineers (shown behind <details>).
 _SAID_ELSEWHERE = {"sample", "min_sample", "sample_text", "needed_text", "snapshot"}
-_FOR_ENGINEERS = {"plans", "slowest", "queries_ms", "policies"}
+_FOR_ENGINEERS = {"plans", "slowest", "queries_ms", "policies", "people"}
 DETAIL_LABELS = {
     "failures": "Refused resolutions",
     "resolved_sales": "Sales with a resolved server",
@@ -216,6 +260,12 @@ DETAIL_LABELS = {
     "role": "Database role used",
     "skipped_no_such_user": "Queries skipped (no such user yet)",
     "tables": "Per table",
+    "flags_on_sales": "Sales of bars whose flags were on",
+    "history_sales": "Backfilled history (sales before the backfill began)",
+    "all_sales": "All sales in the window",
+    "all_with_server_id": "All sales with a server",
+    "counted": "Counted",
+    "history_before": "History ends at (the last full backfill's start)",
 }
 
 
@@ -311,7 +361,10 @@ def _detail_value(key: str, value) -> str:
     if key == "tables" and isinstance(value, dict):
         parts = []
         for table, info in value.items():
-            if isinstance(info, dict):
+            if isinstance(info, dict) and "coverage_pct" in info:
+                parts.append(f"{table}: {_number(info.get('coverage_pct'), '%')} of {_number(info.get('counted'))} "
+                             f"counted ({_number(info.get('all_rows'))} in all)")  # fmt: skip
+            elif isinstance(info, dict):
                 guard = f" (guaranteed by {info['guaranteed_by']})" if info.get("guaranteed_by") else ""
                 parts.append(f"{table}: {_number(info.get('orphans'))}{guard}")
         return "; ".join(parts)
@@ -355,6 +408,10 @@ def _engineer_rows(detail: dict) -> list[tuple[str, str]]:
         )
     for query, ms in (detail.get("queries_ms") or {}).items():
         rows.append((_number(ms, "ms"), query))
+    for person in detail.get("people") or []:
+        rows.append((f"{person.get('kind')} {person.get('user')}",
+                     f"sees {_number(person.get('sees'))} (should see {_number(person.get('should_see'))}), "
+                     f"not theirs: {_number(person.get('sees_not_theirs'))}"))  # fmt: skip
     for table, commands in (detail.get("policies") or {}).items():
         rows.append((f"{table} policies", ", ".join(commands) or "none"))
     return rows

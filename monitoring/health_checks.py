@@ -14,25 +14,43 @@ window's rows only.
 ``tests/monitoring/test_checks_match_runbook.py`` holds every check against the runbook's SQL run raw.
 """
 
-import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from adminpanel import runbook_sql
 from adminpanel.runbook_sql import POLICY_COMMANDS, RLS_TABLES
 from adminpanel.sql_probe import explain_json, plan_nodes, time_limited_cursor
-from monitoring import api_metrics
-from monitoring.models import CheckStatus
+from monitoring import api_metrics, checks_runbook
+from monitoring.check_base import (  # noqa: F401 (the suite's vocabulary, also read as health_checks.<name>)
+    CRITICAL,
+    INSUFFICIENT,
+    NOT_CONFIGURED,
+    OK,
+    UNKNOWN,
+    WARNING,
+    Check,
+    CheckOutcome,
+    client_query,
+    client_role_missing,
+    jwt_claims,
+    min_sample,
+    not_configured,
+    threshold,
+    worst,
+)
+from monitoring.check_base import above as _above
+from monitoring.check_base import counted as _counted
+from monitoring.check_base import fetchall as _fetchall
+from monitoring.check_base import fetchone as _fetchone
+from monitoring.check_base import on_sample as _on_sample
+from monitoring.check_base import pct as _pct
 from monitoring.signals import expected_adoption_from_provider
 
-OK, WARNING, CRITICAL, UNKNOWN = CheckStatus.OK, CheckStatus.WARNING, CheckStatus.CRITICAL, CheckStatus.UNKNOWN
-INSUFFICIENT = CheckStatus.INSUFFICIENT
 # A server_id no real user has: the plan of the runbook's "RLS policy performance" query is read for it.
 PLAN_PROBE_SERVER_ID = "00000000-0000-0000-0000-000000000000"
 NOT_INSTALLED = "extension not installed"
@@ -50,85 +68,6 @@ SERVER_ID_ERRORS_COUNT = (
 SALE_IN_SIMPLIFIED_BAR = "(SELECT b.settings->>'operatingMode' FROM bars b WHERE b.id = s.bar_id) = 'simplified'"
 
 
-@dataclass
-class CheckOutcome:
-    name: str
-    status: str
-    value: float | None = None
-    threshold: str = ""
-    detail: dict = field(default_factory=dict)
-    error: str = ""
-    duration_ms: int | None = None
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    label: str
-    func: Callable[..., CheckOutcome]
-
-
-def threshold(name: str) -> float:
-    return settings.HEALTH_THRESHOLDS[name]
-
-
-def worst(statuses) -> str:
-    """The most severe of the given statuses (ok when there are none); "not enough data" counts as ok, since it
-    says nothing is known to be wrong."""
-    return CheckStatus.worst(OK if s == INSUFFICIENT else s for s in statuses)
-
-
-NOT_CONFIGURED = "not configured"
-
-
-def not_configured(outcome) -> bool:
-    """An outcome of a check this installation has not set up (e.g. no PROMETHEUS_URL): unknown, and says so."""
-    return outcome.status == UNKNOWN and (outcome.error or "").startswith(NOT_CONFIGURED)
-
-
-def min_sample(name: str) -> int:
-    """The sample a rate check needs before it judges anything (HEALTH_MIN_SAMPLES; 0 = none declared)."""
-    return int(settings.HEALTH_MIN_SAMPLES.get(name, 0))
-
-
-def _counted(n: int, singular: str, plural: str | None = None) -> str:
-    return f"{n:,} {singular if n == 1 else plural or singular + 's'}"
-
-
-def _on_sample(outcome: "CheckOutcome", *, sample: int, sample_text: str, unit: str) -> "CheckOutcome":
-    """Judge a rate check only on a large enough sample: below the minimum it declares, the outcome becomes
-    "not enough data" with no value (a rate over 3 sales is noise, not a figure to act on)."""
-    needed = min_sample(outcome.name)
-    outcome.detail.update(sample=sample, min_sample=needed, sample_text=sample_text, needed_text=f"{needed:,} {unit}")
-    if sample < needed:
-        outcome.status, outcome.value = INSUFFICIENT, None
-    return outcome
-
-
-def _fetchone(sql: str, params=None) -> tuple:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
-
-
-def _fetchall(sql: str, params=None) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-def _pct(part: int, whole: int) -> float | None:
-    return round(part * 100.0 / whole, 2) if whole else None
-
-
-def _above(value, *, critical=None, warning=None) -> str:
-    if critical is not None and value > critical:
-        return CRITICAL
-    if warning is not None and value > warning:
-        return WARNING
-    return OK
-
-
 # --- Sales in a time window, flat in the table's size ---------------------------------------------------------
 
 MINUTE = timedelta(minutes=1)
@@ -141,52 +80,86 @@ _LO = (
     "GREATEST(%(lo)s::timestamptz, date_bin(interval '1 minute', statement_timestamp() - %(trusted)s::interval, "
     "timestamptz '2000-01-01 00:00:00+00') + interval '1 minute')"
 )
+# Each part gives (sales, with server_id, counted, counted with server_id, counted as history). Counted (the coverage
+# checks' sample, DESIGN §4d): the backfilled history, i.e. minutes before %(history)s (every sale), and after it
+# the sales written while their bar's flags were on (the rollup's `flagged` columns; rows read directly are
+# classed by the flags now, bar_flags_on in panel_support.sql).
+_ROWS = """
+  SELECT count(*), count(server_id), count(*) FILTER (WHERE c), count(server_id) FILTER (WHERE c),
+         count(*) FILTER (WHERE created_at < %(history)s::timestamptz)
+  FROM (SELECT server_id, created_at, (created_at < %(history)s::timestamptz OR bar_flags_on(bar_id)) AS c
+        FROM sales WHERE {where}) AS edge
+"""
 SALES_IN_WINDOW = f"""
-SELECT sum(n)::bigint, sum(s)::bigint FROM (
-  SELECT coalesce(sum(sales), 0) AS n, coalesce(sum(with_server_id), 0) AS s
+SELECT sum(n)::bigint, sum(s)::bigint, sum(cn)::bigint, sum(cs)::bigint, sum(hn)::bigint FROM (
+  SELECT coalesce(sum(sales), 0) AS n, coalesce(sum(with_server_id), 0) AS s,
+         coalesce(sum(CASE WHEN minute < %(history)s::timestamptz THEN sales ELSE flagged END), 0) AS cn,
+         coalesce(sum(CASE WHEN minute < %(history)s::timestamptz THEN with_server_id
+                           ELSE flagged_with_server_id END), 0) AS cs,
+         coalesce(sum(sales) FILTER (WHERE minute < %(history)s::timestamptz), 0) AS hn
   FROM sales_minute_counts WHERE minute >= {_LO} AND minute < %(hi)s
   UNION ALL
-  SELECT count(*), count(server_id) FROM sales
-  WHERE created_at > %(since)s AND created_at < {_LO} AND created_at <= %(until)s
+  {_ROWS.format(where=f"created_at > %(since)s AND created_at < {_LO} AND created_at <= %(until)s")}
   UNION ALL
-  SELECT count(*), count(server_id) FROM sales WHERE created_at >= GREATEST(%(hi)s, {_LO}) AND created_at <= %(until)s
+  {_ROWS.format(where=f"created_at >= GREATEST(%(hi)s, {_LO}) AND created_at <= %(until)s")}
 ) AS parts
 """  # noqa: S608 (constants)
+
+
+@dataclass(frozen=True)
+class WindowCounts:
+    """Sales of a window: all of them, and those the coverage checks count (history + written with flags on)."""
+
+    sales: int
+    with_server_id: int
+    counted: int
+    counted_with_server_id: int
+    history: int
 
 
 def _minute_floor(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(second=0, microsecond=0)
 
 
-def sales_in_window(since: datetime, until: datetime) -> tuple[int, int]:
-    """(sales, sales with a server_id) created in ``(since, until]``, in one statement (one snapshot, so the rollup and
-    the rows agree): the whole minutes inside the window are summed from ``sales_minute_counts`` (kept by
-    triggers on sales, adminpanel migrations 0014 and 0016), the partial minutes at both ends are counted from
-    ``sales``, so at most two minutes of rows are read whatever the window or the table's size. Minutes older
-    than ``ROLLUP_TRUSTED`` on the database's clock, which the rollup cannot vouch for, are counted from
-    ``sales``: the window ``(since, lo)`` then stretches up to ``until`` and ``[max(hi, lo), until]`` is empty
-    or disjoint."""
+def window_counts(since: datetime, until: datetime, *, history_before: datetime | None = None) -> WindowCounts:
+    """The sales created in ``(since, until]``, in one statement (one snapshot, so the rollup and the rows agree): the
+    whole minutes inside the window are summed from ``sales_minute_counts`` (kept by triggers on sales,
+    panel_support.sql), the partial minutes at both ends are counted from ``sales``, so at most two minutes of rows
+    are read whatever the window or the table's size. Minutes older than ``ROLLUP_TRUSTED`` on the database's clock,
+    which the rollup cannot vouch for, are counted from ``sales``: the window ``(since, lo)`` then stretches up to
+    ``until`` and ``[max(hi, lo), until]`` is empty or disjoint. ``history_before`` (a whole minute) starts what is
+    not the backfilled history."""
     params = {
         "lo": _minute_floor(since) + MINUTE,
         "hi": _minute_floor(until),
         "since": since,
         "until": until,
         "trusted": ROLLUP_TRUSTED,
+        "history": history_before or "-infinity",
     }
-    total, with_server = _fetchone(SALES_IN_WINDOW, params)
-    return total, with_server
+    return WindowCounts(*_fetchone(SALES_IN_WINDOW, params))
+
+
+def sales_in_window(since: datetime, until: datetime) -> tuple[int, int]:
+    """(sales, sales with a server_id) created in ``(since, until]`` (see :func:`window_counts`)."""
+    counts = window_counts(since, until)
+    return counts.sales, counts.with_server_id
 
 
 # One statement: the log rows this snapshot sees leave the log and are added to the rollup's compaction slot (-1,
 # never a writer's), so each is counted in exactly one of the two tables whatever runs beside it; a sale committed
 # meanwhile stays in the log for the next run. Inserting tills never wait for it (they only append).
 COMPACT_SALES_ROLLUP = """
-WITH moved AS (DELETE FROM sales_minute_rollup_log RETURNING minute, sales, with_server_id),
+WITH moved AS (DELETE FROM sales_minute_rollup_log RETURNING minute, sales, with_server_id, flagged,
+                                                               flagged_with_server_id),
      folded AS (
-       INSERT INTO sales_minute_rollup AS r (minute, slot, sales, with_server_id)
-       SELECT minute, -1, sum(sales), sum(with_server_id) FROM moved GROUP BY minute
+       INSERT INTO sales_minute_rollup AS r (minute, slot, sales, with_server_id, flagged, flagged_with_server_id)
+       SELECT minute, -1, sum(sales), sum(with_server_id), sum(flagged), sum(flagged_with_server_id)
+       FROM moved GROUP BY minute
        ON CONFLICT (minute, slot) DO UPDATE
-         SET sales = r.sales + excluded.sales, with_server_id = r.with_server_id + excluded.with_server_id
+         SET sales = r.sales + excluded.sales, with_server_id = r.with_server_id + excluded.with_server_id,
+             flagged = r.flagged + excluded.flagged,
+             flagged_with_server_id = r.flagged_with_server_id + excluded.flagged_with_server_id
        RETURNING 1)
 SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM folded)
 """
@@ -336,11 +309,14 @@ def check_db_connections(*, now: datetime) -> CheckOutcome:
 
 
 def check_server_id_coverage(*, now: datetime) -> CheckOutcome:
-    """Share of the last 24 hours' sales that carry a server_id (runbook health query 2), from the per-minute
-    rollup (see :func:`sales_in_window`)."""
-    total, with_server = sales_in_window(now - timedelta(hours=24), now)
+    """Share of the last 24 hours' sales that carry a server_id (runbook health query 2), counting only what the
+    flags switched on (DESIGN §4d): sales written while their bar's flags were on, plus the backfilled history (sales
+    before the last full backfill began). With the flags off, sales are made without server_id by design and are not
+    counted, so a Phase 3 with the flags off never raises it. From the per-minute rollup (:func:`window_counts`)."""
+    before = checks_runbook.history_before()
+    counts = window_counts(now - timedelta(hours=24), now, history_before=before)
     critical, warning = threshold("coverage_critical_pct"), threshold("coverage_warning_pct")
-    coverage = _pct(with_server, total)
+    coverage = _pct(counts.counted_with_server_id, counts.counted)
     if coverage is None:
         status = OK
     elif coverage < critical:
@@ -354,9 +330,25 @@ def check_server_id_coverage(*, now: datetime) -> CheckOutcome:
         status=status,
         value=coverage,
         threshold=f"critical < {critical:g} %, warning < {warning:g} %",
-        detail={"sales": total, "with_server_id": with_server, "window_hours": 24},
+        detail={
+            "sales": counts.counted,
+            "with_server_id": counts.counted_with_server_id,
+            "flags_on_sales": counts.counted - counts.history,
+            "history_sales": counts.history,
+            "all_sales": counts.sales,
+            "all_with_server_id": counts.with_server_id,
+            "counted": checks_runbook.COUNTED_WORDS.replace("rows", "sales"),
+            "history_before": before.isoformat() if before else "no finished backfill yet",
+            "window_hours": 24,
+        },
     )
-    return _on_sample(outcome, sample=total, sample_text=_counted(total, "sale"), unit="sales")
+    text = _counted(counts.counted, "sale")
+    if counts.counted != counts.sales:
+        text = f"{text} counted of {_counted(counts.sales, 'sale')}"
+    if not counts.counted:
+        text += (" (no bar has its flags on and no backfilled history in the window: with the flags off, sales carry"
+                 " no server_id by design)")  # fmt: skip
+    return _on_sample(outcome, sample=counts.counted, sample_text=text, unit="sales")
 
 
 def check_fallback_mappings(*, now: datetime) -> CheckOutcome:
@@ -661,38 +653,17 @@ RLS_PROBE_PEOPLE = {
 }
 
 
-class _UndoProbe(Exception):
-    """Rolls a probe's savepoint back, so its role and JWT claims end with it."""
-
-
-def jwt_claims(user_id, role: str = "authenticated") -> str:
-    """The claims PostgREST puts in ``request.jwt.claims`` for a signed-in Supabase user (auth.uid() reads sub)."""
-    return json.dumps({"sub": str(user_id), "role": role, "aud": "authenticated"})
-
-
 def _probe(cursor, *, role: str, user_id, bar_id, sql: str, timeout_ms: int) -> float:
-    """One client query as Supabase's clients run it — `role` (``authenticated``) with ``request.jwt.claims`` set,
-    everything transaction-local (pooler-safe) — in a savepoint that is always rolled back; its ms (a statement cut
-    by the timeout counts as the timeout)."""
-    elapsed = float(timeout_ms)
+    """One client query as Supabase's clients run it (:func:`client_query`); its ms (a statement cut by the timeout
+    counts as the timeout)."""
     try:
-        with transaction.atomic():
-            cursor.execute(
-                "SELECT set_config('role', %s, true), set_config('request.jwt.claims', %s, true), "
-                "set_config('statement_timeout', %s, true)",
-                [role, jwt_claims(user_id, role), f"{timeout_ms}ms"],
-            )
-            started = time.perf_counter()
-            cursor.execute(sql, {"user": user_id, "bar": bar_id})
-            cursor.fetchall()
-            elapsed = (time.perf_counter() - started) * 1000
-            raise _UndoProbe
-    except _UndoProbe:
-        pass
+        elapsed, _ = client_query(cursor, role=role, user_id=user_id, sql=sql, params={"user": user_id, "bar": bar_id},
+                                  timeout_ms=timeout_ms)  # fmt: skip
     except OperationalError as exc:  # QueryCanceled: the statement timeout
         if getattr(exc.__cause__, "sqlstate", "") != "57014":
             raise
-    return round(elapsed, 2)
+        elapsed = float(timeout_ms)
+    return elapsed
 
 
 def check_rls_client_latency(*, now: datetime) -> CheckOutcome:
@@ -701,19 +672,9 @@ def check_rls_client_latency(*, now: datetime) -> CheckOutcome:
     warning, critical = threshold("query_latency_warning_ms"), threshold("query_latency_critical_ms")
     limits = f"critical > {critical:g} ms, warning > {warning:g} ms"
     role = settings.RLS_PROBE_ROLE
-    (member,) = _fetchone(
-        "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %s) AND pg_has_role(current_user, "
-        "(SELECT oid FROM pg_roles WHERE rolname = %s), 'MEMBER')",
-        [role, role],
-    )
-    if not member:
-        return CheckOutcome(
-            name="rls_client_latency",
-            status=UNKNOWN,
-            threshold=limits,
-            error=f"the database role {role!r} (RLS_PROBE_ROLE) does not exist or is not granted to the panel's "
-            f"user: GRANT {role} TO the panel's role (Supabase's clients run as it)",
-        )
+    missing_role = client_role_missing(role)
+    if missing_role:
+        return CheckOutcome(name="rls_client_latency", status=UNKNOWN, threshold=limits, error=missing_role)
     people = {kind: _fetchone(sql) for kind, sql in RLS_PROBE_PEOPLE.items()}
     timings, skipped = {}, []
     with connection.cursor() as cursor:
@@ -753,7 +714,12 @@ CHECKS: tuple[Check, ...] = (
     Check("rls_client_latency", "RLS latency of BarTender's client queries (probed)", check_rls_client_latency),
     Check("api_error_rate", "API error rate (Prometheus)", api_metrics.check_api_error_rate),
     Check("api_p95_latency", "API P95 latency (Prometheus)", api_metrics.check_api_p95_latency),
-)
+    Check("rls_enforcement", "RLS enforcement as sampled users see it (Day 1)", checks_runbook.check_rls_enforcement),
+    Check("consignment_return_coverage", "Consignments and returns with server_id",
+          checks_runbook.check_consignment_return_coverage),
+    Check("sales_bar_id", "All sales have bar_id", checks_runbook.check_sales_bar_id),
+    Check("migration_failures", "Failed fallbacks in the backfill log", checks_runbook.check_migration_failures),
+)  # fmt: skip
 CHECKS_BY_NAME = {check.name: check for check in CHECKS}
 
 

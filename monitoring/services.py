@@ -370,9 +370,10 @@ PHASES = {
     PhaseWindow.Kind.DAY1: PhaseSpec(
         PhaseWindow.Kind.DAY1,
         timedelta(days=1),
-        ("server_id_coverage", "orphaned_fks", "orphaned_sales", "rls_policies", "adoption_rate"),
+        ("server_id_coverage", "orphaned_fks", "orphaned_sales", "rls_policies", "rls_enforcement", "adoption_rate"),
         CheckStatus.WARNING,
-        "Day 1 after full rollout: coverage >= 98 %, no orphans, RLS enforced, adoption on track.",
+        "Day 1 after full rollout: coverage >= 98 %, no orphans, RLS enforced (policies present, and sampled servers "
+        "and managers see only what they should), adoption on track.",
     ),
     PhaseWindow.Kind.WEEK1: PhaseSpec(
         PhaseWindow.Kind.WEEK1,

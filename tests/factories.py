@@ -266,6 +266,25 @@ def set_coverage(bar, pct):
     Sale.objects.filter(id__in=ids[pct:]).update(server=None)
 
 
+def flags_on(bar):
+    """The bar's flags on, as the rollout switches a bar: simplified mode, and allow-listed on both flags."""
+    bar.settings = {**(bar.settings or {}), "operatingMode": "simplified"}
+    bar.save(update_fields=["settings"])
+    for flag in FeatureFlag.objects.all():
+        flag.allowed_bars.add(bar)
+    return bar
+
+
+def backfilled_history(*, at=None) -> BackfillRun:
+    """A finished backfill over every bar that began at `at` (now): the sales made before its minute are the
+    backfilled history the coverage checks count whatever the flags."""
+    at = at or timezone.now()
+    return BackfillRun.objects.create(
+        status=BackfillRun.Status.FINISHED, phase=BackfillRun.Phase.DONE, configured_batch_size=5000, batch_size=5000,
+        started_at=at, updated_at=at, finished_at=at,
+    )  # fmt: skip
+
+
 def audit_logs(count, *, minutes_ago=1, **fields):
     at = timezone.now() - timedelta(minutes=minutes_ago)
     AuditLog.objects.bulk_create(AuditLog(created_at=at, **fields) for _ in range(count))

@@ -85,3 +85,11 @@ def test_an_older_copy_of_the_support_sql_is_replaced_with_its_summary_filled(ba
     assert refresh_panel_support() is True
     assert support_current() and refresh_panel_support() is False
     assert assert_same()[1] == {False: 2, True: 7}
+
+
+def test_a_copy_from_before_the_coverage_split_is_replaced_too(bar):
+    with connection.cursor() as cursor:  # what the copy with the summary but before the per-day counts looks like
+        cursor.execute("DROP TABLE server_id_day_counts CASCADE")
+    assert not support_current()
+    assert refresh_panel_support() is True
+    assert support_current()

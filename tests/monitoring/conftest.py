@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from adminpanel.models import Sale
 from config.celery import app as celery_app
-from tests.factories import BarFactory, ServerFactory
+from tests.factories import BarFactory, ServerFactory, backfilled_history
 
 
 @pytest.fixture
@@ -24,16 +24,20 @@ def server_user(db):
 
 @pytest.fixture
 def make_sales(db, server_user):
-    """make_sales(total, with_server, bar=None, minutes_ago=1): bulk sales of `bar`, the first `with_server`
-    carrying a server_id."""
+    """make_sales(total, with_server, bar=None, minutes_ago=1, history=True): bulk sales of `bar`, the first
+    `with_server` carrying a server_id. With `history` a full backfill finishes after them, so the coverage checks
+    count them as the backfilled history whatever the flags (tests/monitoring/test_coverage_flags.py drives the
+    flags themselves)."""
 
-    def make(total, with_server, *, bar=None, minutes_ago=1):
+    def make(total, with_server, *, bar=None, minutes_ago=1, history=True):
         bar = bar or BarFactory()
         at = timezone.now() - timedelta(minutes=minutes_ago)
         Sale.objects.bulk_create(
             Sale(bar=bar, server=server_user if i < with_server else None, amount=100, created_at=at)
             for i in range(total)
         )
+        if history:
+            backfilled_history()
         return bar
 
     return make

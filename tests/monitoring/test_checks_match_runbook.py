@@ -9,8 +9,8 @@ from django.db import connection
 
 from adminpanel import runbook_sql
 from adminpanel.models import MigrationServerIdLog, Sale
-from monitoring import health_checks
-from tests.factories import BarFactory, ServerFactory, audit_logs, member
+from monitoring import checks_runbook, health_checks
+from tests.factories import BarFactory, ServerFactory, audit_logs, flags_on, member
 
 pytestmark = pytest.mark.django_db
 
@@ -37,14 +37,18 @@ def rollup_drift():
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            WITH r AS (SELECT minute, sum(sales) AS n, sum(with_server_id) AS s FROM sales_minute_counts
-                       GROUP BY minute),
+            WITH r AS (SELECT minute, sum(sales) AS n, sum(with_server_id) AS s, sum(flagged) AS fn,
+                              sum(flagged_with_server_id) AS fs
+                       FROM sales_minute_counts GROUP BY minute),
                  t AS (SELECT date_bin('1 minute', created_at, timestamptz '2000-01-01Z') AS minute,
-                              count(*) AS n, count(server_id) AS s
+                              count(*) AS n, count(server_id) AS s,
+                              count(*) FILTER (WHERE bar_flags_on(bar_id)) AS fn,
+                              count(server_id) FILTER (WHERE bar_flags_on(bar_id)) AS fs
                        FROM sales WHERE created_at >= now() - interval '48 hours' GROUP BY 1)
-            SELECT minute, (r.n, r.s)::text, (t.n, t.s)::text FROM r FULL JOIN t USING (minute)
+            SELECT minute, (r.n, r.s, r.fn, r.fs)::text, (t.n, t.s, t.fn, t.fs)::text FROM r FULL JOIN t USING (minute)
             WHERE minute >= now() - interval '47 hours'
-              AND (coalesce(r.n, 0), coalesce(r.s, 0)) IS DISTINCT FROM (coalesce(t.n, 0), coalesce(t.s, 0))
+              AND (coalesce(r.n, 0), coalesce(r.s, 0), coalesce(r.fn, 0), coalesce(r.fs, 0))
+                  IS DISTINCT FROM (coalesce(t.n, 0), coalesce(t.s, 0), coalesce(t.fn, 0), coalesce(t.fs, 0))
             """
         )
         return cursor.fetchall()
@@ -54,10 +58,11 @@ def rollup_drift():
 def sales_with_edges(db):
     """Sales on the awkward instants: exactly on hour and minute boundaries, exactly 24 hours old (outside the
     window), just inside it, just outside the 5-minute window, at NOW() itself, and older than the rollup's
-    horizon; some with a server_id, most without."""
+    horizon; some with a server_id, most without. The simplified bar has its flags on (its sales are the ones the
+    coverage check counts)."""
     now = db_now()
     server = ServerFactory()
-    simplified = BarFactory(settings={"operatingMode": "simplified"})
+    simplified = flags_on(BarFactory())
     full = BarFactory()
     member(simplified, server)
     hour = now.replace(minute=0, second=0, microsecond=0)
@@ -91,12 +96,22 @@ def sales_with_edges(db):
 def assert_checks_match_runbook(now):
     coverage = run("server_id_coverage", now)
     raw = scalar(runbook_sql.HEALTH_COVERAGE_24H.replace("COUNT(*) as", "NULLIF(COUNT(*), 0) as"))
-    assert coverage.detail["sales"] == scalar("SELECT count(*) FROM sales WHERE created_at > NOW() - interval '24h'")
-    assert coverage.detail["with_server_id"] == scalar(
+    assert coverage.detail["all_sales"] == scalar(
+        "SELECT count(*) FROM sales WHERE created_at > NOW() - interval '24h'"
+    )
+    assert coverage.detail["all_with_server_id"] == scalar(
         "SELECT count(server_id) FROM sales WHERE created_at > NOW() - interval '24h'"
     )
+    # What the check counts: the runbook's query over the sales of bars whose flags are on, plus the history.
+    history = checks_runbook.history_before()
+    counted, counted_with = _rows(
+        "SELECT count(*), count(server_id) FROM sales WHERE created_at > NOW() - interval '24h' "
+        "AND (created_at < %s::timestamptz OR bar_flags_on(bar_id))",
+        [history or "-infinity"],
+    )[0]
+    assert (coverage.detail["sales"], coverage.detail["with_server_id"]) == (counted, counted_with)
     if coverage.detail["sales"] >= health_checks.min_sample("server_id_coverage"):
-        assert coverage.value == round(float(raw), 2)
+        assert coverage.value == round(counted_with * 100.0 / counted, 2)
     assert scalar(runbook_sql.DAY1_COVERAGE.replace("COUNT(*) as", "NULLIF(COUNT(*), 0) as")) == raw
 
     errors = run("error_logs", now)

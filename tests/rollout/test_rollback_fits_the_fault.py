@@ -121,3 +121,33 @@ def test_a_kill_switch_with_no_bar_switched_follows_the_chain_in_order(owner):
     services.pull_kill_switch(actor=owner, reason="drill")
     incident = Incident.objects.get()
     assert list(incident.notifications.values_list("kind", flat=True)) == ["opened"]
+
+
+def test_a_dropped_sales_policy_with_4a_live_opens_devops_incidents_and_never_touches_the_flags(owner, fresh_run):
+    """Issue 21, end to end: a schema fault made in the database (the servers' select policy dropped) while stage
+    4a is live is found by the health runs themselves. A select policy still exists (the restrictive member-bars
+    one), so "policies present" stays green: what a sampled server sees under RLS finds it. Its critical alert opens
+    an incident paged to DevOps/Database at once, and the flags, the allow-lists and the rollout stay as they were."""
+    bar = BarFactory(is_internal=True)
+    advance(owner)
+    manager, server = ServerFactory(), ServerFactory()
+    BarMemberFactory(bar=bar, user=manager, role=MemberRole.MANAGER)
+    BarMemberFactory(bar=bar, user=server, role=MemberRole.SERVER)
+    SaleFactory.create_batch(3, bar=bar, server=server, created_by=manager)
+    allow_listed = {flag.key: set(flag.allowed_bars.values_list("pk", flat=True)) for flag in FeatureFlag.objects.all()}
+    with connection.cursor() as cursor:
+        cursor.execute("DROP POLICY sales_select_own_or_bar_manager ON public.sales")
+    run = monitoring_services.run_health_checks(trigger="command")
+    assert run.results.get(check_name="rls_policies").status == CheckStatus.OK
+    for check in ("rls_enforcement",):
+        alert = Alert.objects.get(check_name=check)
+        assert alert.severity == CheckStatus.CRITICAL and alert.safeguard_tripped_at is not None
+        incident = Incident.objects.get(trigger_key=f"alert:{alert.pk}")
+        assert incident.source == Incident.Source.CRITICAL_ALERT and "no automatic rollback" in incident.issue
+        told = list(incident.notifications.order_by("id").values_list("kind", "tier__name"))
+        assert told == [("opened", "Development team"), ("paged", "DevOps/Database team")]
+    assert not FeatureFlag.objects.filter(kill_switch_engaged=True).exists()
+    assert not RolloutEvent.objects.filter(kind=EventKind.AUTO_ROLLBACK).exists()
+    assert {flag.key: set(flag.allowed_bars.values_list("pk", flat=True))
+            for flag in FeatureFlag.objects.all()} == allow_listed  # fmt: skip
+    assert state().stage == "4a"
