@@ -36,6 +36,8 @@ def main() -> None:
     # The bench database has bars but no sales: the cohort gate (issue 13) would say "not enough data yet" and
     # close 4b; it still runs (and is timed) with every advance, it just does not need the data here.
     settings.ROLLOUT_COHORT_GATE_NEEDS_DATA = False
+    # The worst case: 4b switched whole (ROLLOUT_4B_BATCH_SIZE=0), not the default batch of 10 bars.
+    settings.ROLLOUT_4B_BATCH_SIZE = 0
     user, _ = User.objects.get_or_create(username="bench-rollout", defaults={"is_superuser": True})
     user.groups.add(Group.objects.get_or_create(name="product")[0])
     # Start from a clean rollout: the bench database is the bench's own.
@@ -51,7 +53,9 @@ def main() -> None:
     def version():
         return RolloutState.objects.get().version
 
-    services.advance_stage(actor=user, expected_version=version())
+    # Off → 4a: the bench database has no Phase 1-3 history (backup, backfill, validation, Phase 3 window), so that
+    # advance is overridden with a reason, as a product owner would; the timed 4a → 4b advances pass every gate.
+    services.advance_stage(actor=user, expected_version=version(), override_reason="bench: no Phase 1-3 here")
     # 4b's gate needs stage 4a's Internal Testing Checklist met: an internal bar with its test sales, as the tests
     # meet it (tests.factories), so the gate passes and every advance is timed with the checklist measured.
     from tests.factories import meet_4a_checklist
