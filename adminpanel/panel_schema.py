@@ -46,16 +46,30 @@ def support_installed(*, connection=default_connection) -> bool:
 
 
 # The objects each later copy of panel_support.sql added: a copy without one of them is an older one, replaced by
-# the current file (add the newest object here whenever the file gains one).
+# the current file (add the newest object here whenever the file gains one). A copy whose version function answers
+# another number than the file's (a changed function body) is older too.
 NEWEST_SUPPORT_OBJECTS = ("migration_log_summary", "server_id_day_counts")
 
 
+def support_version() -> int:
+    """The version the current panel_support.sql declares (its panel_support_version() function)."""
+    return int(re.search(r"panel_support_version\(\).*?'SELECT (\d+)'", support_sql(), re.S).group(1))
+
+
 def support_current(*, connection=default_connection) -> bool:
-    """Whether the copy in place is the current panel_support.sql (every object later copies added exists)."""
-    names = [f"{quoted_schema()}.{name}" for name in NEWEST_SUPPORT_OBJECTS]
+    """Whether the copy in place is the current panel_support.sql: every object later copies added exists, and its
+    version is the file's."""
+    schema = quoted_schema()
+    names = [f"{schema}.{name}" for name in NEWEST_SUPPORT_OBJECTS]
     with connection.cursor() as cursor:
         cursor.execute("SELECT bool_and(to_regclass(name) IS NOT NULL) FROM unnest(%s::text[]) AS name", [names])
-        return cursor.fetchone()[0]
+        if not cursor.fetchone()[0]:
+            return False
+        cursor.execute("SELECT to_regprocedure(%s) IS NOT NULL", [f"{schema}.panel_support_version()"])
+        if not cursor.fetchone()[0]:
+            return False
+        cursor.execute(f"SELECT {schema}.panel_support_version()")  # noqa: S608 (the panel's own schema name)
+        return cursor.fetchone()[0] == support_version()
 
 
 def refresh_panel_support(*, connection=default_connection) -> bool:

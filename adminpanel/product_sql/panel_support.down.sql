@@ -40,3 +40,4 @@ DROP FUNCTION IF EXISTS @panel@.rollout_notify_bar_changed();
 DROP FUNCTION IF EXISTS @panel@.rollout_notify_bar_added();
 DROP TYPE IF EXISTS @panel@.sales_minute_delta;
 DROP FUNCTION IF EXISTS @panel@.bar_flags_on(uuid);
+DROP FUNCTION IF EXISTS @panel@.panel_support_version();

@@ -5,7 +5,7 @@ from django.db import connection
 
 from adminpanel import runbook_sql
 from adminpanel.models import MigrationServerIdLog
-from adminpanel.panel_schema import refresh_panel_support, support_current
+from adminpanel.panel_schema import quoted_schema, refresh_panel_support, support_current
 from backfill import selectors
 from tests.backfill.test_migration_log import make_logs
 from tests.factories import BarFactory, ServerFactory
@@ -93,3 +93,14 @@ def test_a_copy_from_before_the_coverage_split_is_replaced_too(bar):
     assert not support_current()
     assert refresh_panel_support() is True
     assert support_current()
+
+
+def test_a_copy_with_another_version_is_replaced(bar):
+    with connection.cursor() as cursor:  # a copy whose functions changed since: its version answers another number
+        cursor.execute(
+            f"CREATE OR REPLACE FUNCTION {quoted_schema()}.panel_support_version() RETURNS integer LANGUAGE sql "
+            "AS 'SELECT 1'"
+        )
+    assert not support_current()
+    assert refresh_panel_support() is True
+    assert support_current() and refresh_panel_support() is False
