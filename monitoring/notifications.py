@@ -1,5 +1,5 @@
 """Notifications: alerts go by Django mail to ``ALERT_EMAILS`` and an optional JSON POST to ``ALERT_WEBHOOK_URL``;
-incidents (monitoring/incidents.py) go to the contacts of the chain through the same channels and retries.
+incidents (monitoring/incidents/) go to the contacts of the chain through the same channels and retries.
 
 Each channel is tried ``ALERT_NOTIFY_ATTEMPTS`` times with a doubling delay, each webhook call bounded by
 ``ALERT_WEBHOOK_TIMEOUT``; what still fails is reported back so the event stays pending (see services.py and
@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import timezone
 
-from monitoring import check_texts
+from monitoring.health import check_presentation
 
 logger = logging.getLogger(__name__)
 
@@ -25,17 +25,17 @@ MAIL, WEBHOOK = "mail", "webhook"
 
 def payload(*, event) -> dict:
     """What every channel says about an alert event: the machine fields, and under "lines" the words the alert
-    list shows (monitoring.check_texts.alert_lines), which the mail body is made of."""
+    list shows (monitoring.check_presentation.alert_lines), which the mail body is made of."""
     alert = event.alert
     result = alert.last_result
-    lines = check_texts.alert_lines(alert, event_kind=event.kind)
+    lines = check_presentation.alert_lines(alert, event_kind=event.kind)
     runbook = dict(lines).get("Runbook", "")
     if runbook.startswith("/") and settings.PANEL_URL:
         lines = [
             (label, settings.PANEL_URL.rstrip("/") + text if label == "Runbook" else text) for label, text in lines
         ]
     return {
-        "subject": check_texts.alert_subject(alert, event_kind=event.kind),
+        "subject": check_presentation.alert_subject(alert, event_kind=event.kind),
         "lines": [[label, text] for label, text in lines],
         "event": event.kind,
         "check": alert.check_name,

@@ -139,7 +139,7 @@ class Alert(models.Model):
     )
     last_result = models.ForeignKey(CheckResult, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     # When the alert started to count toward automatic action: critical for HEALTH_CONSECUTIVE_FAILURES runs in
-    # a row. Only then is it announced on monitoring.services.announce_critical (the rollout's handler).
+    # a row. Only then is it announced on monitoring.health.services.announce_critical (the rollout's handler).
     safeguard_tripped_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

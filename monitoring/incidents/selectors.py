@@ -14,7 +14,7 @@ from adminpanel.models import PanelEvent, User
 from adminpanel.panel_schema import product_has_server_id
 from adminpanel.roles import PRODUCT, SUPPORT
 from adminpanel.sql_probe import time_limited_cursor
-from monitoring.health_checks import CHECKS
+from monitoring.health.health_checks import CHECKS
 from monitoring.models import Contact, ContactTier, Incident, IncidentNotification, IncidentStatus, IncidentUpdate
 from monitoring.signals import ActionTaken, incident_actions_from_provider
 
