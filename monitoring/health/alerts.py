@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from adminpanel import outbox
 from adminpanel.audit import record_event
 from monitoring import notifications
 from monitoring.models import Alert, AlertEvent, CheckResult, CheckStatus
@@ -117,6 +118,6 @@ def deliver_pending_notifications(*, limit: int = 100) -> int:
         .select_related("alert__last_result")
         .order_by("id")[:limit]
     )
-    return notifications.deliver_outbox(
+    return outbox.deliver(
         pending, send=lambda event, skip: notifications.notify(event=event, skip=skip), what="alert notification"
     )

@@ -14,9 +14,8 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from adminpanel import db_sessions
+from adminpanel import db_sessions, outbox
 from adminpanel.audit import record_event
-from monitoring import notifications
 from monitoring.incidents import communication
 from monitoring.incidents.contact_chain import (
     NOTIFY_KIND,
@@ -140,7 +139,7 @@ def _channels(notification: IncidentNotification) -> dict:
         send = partial(send_mail, notification.subject, notification.body, settings.DEFAULT_FROM_EMAIL, [address])
         channels[f"mail:{address}"] = (f"mail to {address}", send)
     for index, hook in enumerate(notification.webhooks):
-        send = partial(notifications.post_webhook, url=hook["url"], data=data, timeout=settings.ALERT_WEBHOOK_TIMEOUT)
+        send = partial(outbox.post_webhook, url=hook["url"], data=data, timeout=settings.ALERT_WEBHOOK_TIMEOUT)
         channels[f"webhook:{index}"] = (f"webhook of {hook.get('name', 'a contact')}", send)
     return channels
 
@@ -155,9 +154,9 @@ def deliver_incident_notifications(*, limit: int = 100) -> int:
         .select_related("incident")
         .order_by("id")[:limit]
     )
-    return notifications.deliver_outbox(
+    return outbox.deliver(
         pending,
-        send=lambda notification, skip: notifications.send_on_channels(_channels(notification), skip=skip),
+        send=lambda notification, skip: outbox.send_on_channels(_channels(notification), skip=skip),
         what="incident notification",
     )
 
