@@ -18,6 +18,7 @@ from monitoring.health.selectors import server_id_errors_per_minute
 
 
 def audit_log_queryset() -> QuerySet:
+    """The audit logs with their bar and user, for the filtered list and the CSV export."""
     return AuditLog.objects.select_related("bar", "user")
 
 

@@ -29,6 +29,7 @@ def freshness() -> Freshness:
 
 
 def record_heartbeat(hostname: str, *, now: datetime | None = None) -> None:
+    """Stamp a worker's heartbeat row (beat's proof that a worker does work)."""
     WorkerHeartbeat.objects.update_or_create(hostname=hostname[:255], defaults={"finished_at": now or timezone.now()})
 
 
@@ -47,6 +48,7 @@ class PipelineState:
 
 
 def pipeline_state(*, now: datetime | None = None) -> PipelineState:
+    """Whether the checks are stale and whether a worker was seen lately, for every page's banner."""
     now = now or timezone.now()
     last_run_at = (
         HealthRun.objects.filter(finished_at__isnull=False)

@@ -37,6 +37,7 @@ def bars_for_manager(user, limit: int = 50) -> list[Bar]:
 
 
 def recent_errors(limit: int = 10):
+    """The newest error-level audit logs with their bars."""
     return AuditLog.objects.filter(level=AuditLog.Level.ERROR).select_related("bar").order_by("-created_at")[:limit]
 
 
@@ -199,6 +200,7 @@ def phase_windows(limit: int = 6) -> list[PhaseWindow]:
 
 
 def run_with_results(run_id: int):
+    """One health run with who triggered it and its results (None when there is no such run)."""
     return HealthRun.objects.select_related("triggered_by").prefetch_related("results").filter(pk=run_id).first()
 
 

@@ -242,6 +242,7 @@ def start_phase_window(*, kind: str, user) -> PhaseWindow:
 
 
 def window_label(kind: str) -> str:
+    """A phase window kind in words."""
     return PhaseWindow.Kind(kind).label
 
 

@@ -15,6 +15,7 @@ NOTIFY_KIND = IncidentNotification.Kind
 
 
 def first_tier() -> ContactTier | None:
+    """The first tier of the contact chain (None while the chain is empty)."""
     return ContactTier.objects.order_by("position").first()
 
 
