@@ -19,15 +19,11 @@ from urllib.parse import urlencode
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.forms import CharField, TextInput
-from django.http import Http404
-from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import format_html
-from django.views.decorators.http import require_GET
 
-from adminpanel.bad_input import text_param
 from adminpanel.models import AuthUser, Bar, BarMember
-from adminpanel.models.bartender import MemberRole, active_user_q
+from adminpanel.models.bartender import active_user_q
 from adminpanel.roles import can_read_all, managed_bars
 
 PICK_LIMIT = 20
@@ -291,44 +287,6 @@ def resolve_user(user, text: str, *, bar=None, roles=None, active_only=False, wh
     suggestions, _ = search_users(user, text, bar=bar, roles=roles, active_only=active_only, limit=5)
     hint = f" Did you mean: {', '.join(label for _, label in suggestions)}?" if suggestions else ""
     raise NameProblem(f"No {what}{where} is called “{text}”.{hint}")
-
-
-# --- the views behind the pickers ------------------------------------------------------------------------------
-
-
-def _query(request) -> str:
-    field = text_param(request.GET, "field", label="Field")[:64]
-    query = text_param(request.GET, "q", label="Search") if "q" in request.GET else ""
-    if not query and field:
-        query = text_param(request.GET, field, label="Search")
-    return query[:200]
-
-
-@require_GET
-def pick_bars(request):
-    """``<option>``s for a bar picker's datalist: bars the requester may see, matching ``q``."""
-    found, more = search_bars(request.user, _query(request))
-    options = [{"value": label, "label": label} for _, label in found]
-    return render(request, "_picker_options.html", {"options": options, "more": more})
-
-
-@require_GET
-def pick_users(request):
-    """``<option>``s for a user picker's datalist; ``bar`` narrows to that bar's members (404 for a bar the
-    requester may not see), ``roles`` (comma-separated) to those roles, ``active=1`` to active members."""
-    bar = None
-    bar_text = text_param(request.GET, "bar", label="Bar")
-    if bar_text:
-        bar_id = _as_uuid(bar_text)
-        bar = bars_visible_to(request.user).filter(pk=bar_id).first() if bar_id else None
-        if bar is None:
-            raise Http404("No such bar.")
-    roles = [r for r in text_param(request.GET, "roles", label="Roles").split(",") if r in MemberRole.values]
-    found, more = search_users(
-        request.user, _query(request), bar=bar, roles=roles or None, active_only=request.GET.get("active") == "1"
-    )
-    options = [{"value": label, "label": label} for _, label in found]
-    return render(request, "_picker_options.html", {"options": options, "more": more})
 
 
 # --- the picker as a form widget -------------------------------------------------------------------------------

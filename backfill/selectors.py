@@ -22,6 +22,7 @@ from backfill.models import BackfillRun, ValidationRun
 
 
 def migration_log_queryset() -> QuerySet:
+    """The migration log's rows with their bars, for the filtered list and the CSV export."""
     return MigrationServerIdLog.objects.select_related("bar")
 
 
@@ -34,6 +35,7 @@ def users_by_id(ids: Iterable) -> dict:
 
 
 def log_row_estimates() -> dict[str, int]:
+    """The migration log's estimated row count (the planner's, never a count of the table)."""
     return estimated_row_counts(["migration_server_id_log"])
 
 

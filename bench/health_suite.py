@@ -128,7 +128,7 @@ def seed(size: int) -> None:
         # What a health run does first (fold the inserts' log into the rollup) and what autovacuum would have done
         # after the top-up and earlier load tests (their scratch sales deleted): the same steady state for every run
         # and both sizes.
-        from monitoring.health_checks import compact_sales_rollup
+        from monitoring.health.sales_window import compact_sales_rollup
 
         compact_sales_rollup()
         cursor.execute("VACUUM (ANALYZE) sales, sales_minute_rollup, sales_minute_rollup_log")
@@ -163,7 +163,7 @@ def measure(size: int, rounds: int) -> dict:
     seed(size)
     from django.db import connection
 
-    from monitoring import health_checks
+    from monitoring.health import health_checks
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM sales")

@@ -121,7 +121,9 @@ def main() -> None:
     from django.utils import timezone
 
     from adminpanel.models import User
-    from monitoring import incident_selectors, incidents
+    from monitoring.incidents import escalation
+    from monitoring.incidents import selectors as incident_selectors
+    from monitoring.incidents import services as incidents
     from monitoring.models import Contact, ContactTier
 
     setup_test_environment()  # the test client's host name is allowed
@@ -184,7 +186,7 @@ def main() -> None:
     seconds = time.perf_counter() - started
     print(f"\norphaned-sales CSV: {lines} rows in {seconds:.2f}s ({lines / seconds:,.0f} rows/s)")
     started = time.perf_counter()
-    tick = incidents.run_incident_clock()
+    tick = escalation.run_incident_clock()
     print(f"incident clock tick: {(time.perf_counter() - started) * 1000:.0f} ms (refreshed {tick.refreshed})")
 
     # The kill switch now opens its incident in its own transaction: what does that add to pulling it?

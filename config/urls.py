@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from adminpanel import openapi, pickers
+from adminpanel import openapi, picker_views
 from rollout import views as rollout_views
 
 urlpatterns = [
@@ -13,8 +13,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("django-admin/", admin.site.urls),
     # Search-as-you-type pickers (issue 14): options for a bar or user text field, scoped to what the requester sees.
-    path("pick/bars/", pickers.pick_bars, name="pick_bars"),
-    path("pick/users/", pickers.pick_users, name="pick_users"),
+    path("pick/bars/", picker_views.pick_bars, name="pick_bars"),
+    path("pick/users/", picker_views.pick_users, name="pick_users"),
     # The client APIs' OpenAPI 3.1 contract (issue 23): token-free JSON, and a page for people.
     path("api/openapi.json", openapi.openapi_json, name="openapi_json"),
     path("api/docs/", openapi.api_docs, name="api_docs"),

@@ -289,6 +289,7 @@ def _look_alike_problem(name, key, existing, existing_looks, file_looks, line) -
 
 
 def read_import(*, bar, text: str) -> ImportPlan:
+    """Read a CSV's rows and plan their import into a bar's mappings (nothing is written)."""
     rows, row_errors = read_rows(text, max_rows=settings.MAPPINGS_IMPORT_MAX_ROWS)
     return plan_import(bar=bar, rows=rows, row_errors=row_errors)
 

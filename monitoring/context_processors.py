@@ -5,14 +5,14 @@ round-trip."""
 from django.db import DatabaseError
 from django.utils.functional import SimpleLazyObject
 
-from monitoring import services
+from monitoring.health import freshness
 
 
 def _state():
     # The banner never breaks a page: with the database unreachable (or a transaction already aborted) it is left
     # out, and the page's own error handling speaks.
     try:
-        return services.pipeline_state()
+        return freshness.pipeline_state()
     except DatabaseError:
         return None
 

@@ -9,7 +9,8 @@ from celery.signals import worker_ready
 from django.conf import settings
 from kombu.exceptions import OperationalError
 
-from monitoring import incidents, services
+from monitoring.health import freshness, services
+from monitoring.incidents import escalation
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def enqueue_health_run(*, user=None, queue: str | None = None) -> str | None:
 )
 def incident_clock():
     """One tick of the incident clock; a summary of what it did, or None when another tick was running."""
-    tick = incidents.run_incident_clock()
+    tick = escalation.run_incident_clock()
     if tick is None:
         return None
     return {
@@ -86,7 +87,7 @@ def incident_clock():
 @shared_task(name=HEARTBEAT, bind=True, ignore_result=True, time_limit=30, soft_time_limit=20)
 def heartbeat(self):
     """Beat's proof that the pipeline does work: a worker stamps its row (every page reads the newest)."""
-    services.record_heartbeat(self.request.hostname or "worker")
+    freshness.record_heartbeat(self.request.hostname or "worker")
 
 
 @worker_ready.connect(dispatch_uid="monitoring.heartbeat_on_worker_ready")

@@ -2,7 +2,9 @@
 
 from django.urls import path
 
-from monitoring import incident_views, views
+from monitoring.audit import views as audit_views
+from monitoring.health import views
+from monitoring.incidents import views as incident_views
 
 app_name = "monitoring"
 
@@ -17,9 +19,9 @@ urlpatterns = [
     path("monitoring/alerts/", views.alert_list, name="alerts"),
     path("runbook/", views.runbook, name="runbook"),
     path("monitoring/alerts/<int:alert_id>/acknowledge/", views.acknowledge, name="acknowledge"),
-    path("logs/audit/", views.audit_log, name="audit_log"),
-    path("logs/audit/chart/", views.audit_log_chart, name="audit_log_chart"),
-    path("logs/audit/export.csv", views.audit_log_export, name="audit_log_export"),
+    path("logs/audit/", audit_views.audit_log, name="audit_log"),
+    path("logs/audit/chart/", audit_views.audit_log_chart, name="audit_log_chart"),
+    path("logs/audit/export.csv", audit_views.audit_log_export, name="audit_log_export"),
     # Incidents and escalation (DESIGN.md section 4c).
     path("incidents/", incident_views.incident_list, name="incidents"),
     path("incidents/new/", incident_views.incident_new, name="incident_new"),

@@ -31,8 +31,9 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
 from adminpanel.audit import record_event
-from monitoring import incident_selectors, incidents
 from monitoring.enums import IncidentSource, Severity
+from monitoring.incidents import selectors as incident_selectors
+from monitoring.incidents import services as incidents
 from rollout import services
 from rollout.models import AlertTrigger, EventKind, RolloutEvent
 from rollout.selectors import incident_trigger_key

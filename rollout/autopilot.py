@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from adminpanel import db_sessions
 from monitoring import notifications
-from monitoring import selectors as monitoring_selectors
+from monitoring.health import selectors as monitoring_selectors
 from rollout import cohort_compare, permissions, services
 from rollout.gates import BATCH_SOAK, COHORT, SOAKED, GateResult, batch_soak_gate, evaluate_gates
 from rollout.models import EventKind, FeatureFlag, RolloutEvent, RolloutNotification, RolloutState, Stage

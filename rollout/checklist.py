@@ -19,7 +19,7 @@ from django.utils import timezone
 from adminpanel.models import AuthUser, Bar
 from mappings import selectors as mapping_selectors
 from mappings.names import normalize_server_name
-from monitoring.health_checks import jwt_claims
+from monitoring.health.check_base import jwt_claims
 from rollout.load_test import AS_CLIENT
 from rollout.models import EventKind, RolloutEvent, RolloutStep, Stage
 

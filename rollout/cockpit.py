@@ -22,8 +22,8 @@ from adminpanel.models import User
 from adminpanel.roles import PRODUCT, can_operate
 from backfill import selectors as backfill_selectors
 from backfill.phase2 import services as phase2_services
-from monitoring import selectors as monitoring_selectors
 from monitoring.enums import CheckStatus, PhaseKind, PhaseVerdict
+from monitoring.health import selectors as monitoring_selectors
 from rollout import checklist, permissions
 from rollout.cohort_compare import stored_comparison
 from rollout.gates import evaluate_gates, latest_full_backfill

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from adminpanel.audit import record_event
-from monitoring import incident_selectors
+from monitoring.incidents import selectors as incident_selectors
 from rollout import permissions, phase3
 from rollout.confirmations import Confirmation
 from rollout.models import CodeRollback, EventKind, RolloutState

@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from backfill import selectors as backfill_selectors
-from monitoring import selectors as monitoring_selectors
 from monitoring.enums import PhaseKind, PhaseVerdict
+from monitoring.health import selectors as monitoring_selectors
 from rollout import checklist, cohort_compare
 from rollout.models import DatabaseBackup, RolloutState, RunbookRun, RunbookStep, Stage
 

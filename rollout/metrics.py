@@ -30,7 +30,7 @@ from prometheus_client.core import GaugeMetricFamily, StateSetMetricFamily
 
 from adminpanel.api_auth import api_error
 from monitoring.enums import CheckStatus, Severity
-from monitoring.health_checks import CHECKS
+from monitoring.health.health_checks import CHECKS
 from rollout.models import STAGE_ORDER
 
 REGISTRY = CollectorRegistry(auto_describe=False)

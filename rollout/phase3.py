@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.utils.timezone import localtime
 
-from monitoring import selectors as monitoring_selectors
-from monitoring import services as monitoring_services
 from monitoring.enums import PhaseKind
+from monitoring.health import selectors as monitoring_selectors
+from monitoring.health import services as monitoring_services
 from rollout.phase1 import Outcome, StepRefused, verify_flags_off
 
 HASH_PATTERN = re.compile(r"^[0-9A-Za-z._-]{4,100}$")

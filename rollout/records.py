@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from backfill import selectors as backfill_selectors
 from backfill.phase2 import services as phase2_services
-from monitoring import selectors as monitoring_selectors
 from monitoring.enums import PhaseKind
+from monitoring.health import selectors as monitoring_selectors
 from rollout import checklist
 from rollout.models import DatabaseBackup, Decision, DeploymentRecord, EventKind, RolloutEvent, RunbookRun, RunbookStep
 

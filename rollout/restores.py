@@ -34,7 +34,7 @@ from adminpanel.panel_schema import support_triggers
 from backfill.phase2 import runner
 from backfill.phase2 import services as phase2
 from backfill.phase2.steps import BY_VERSION, STEPS, MigrationFileMissing
-from monitoring import incident_selectors
+from monitoring.incidents import selectors as incident_selectors
 from rollout import backups, permissions
 from rollout.models import DatabaseBackup, DatabaseRestore, EventKind, FeatureFlag, RolloutState
 from rollout.services import InvalidRequest, NotAllowed, RolloutError, _record, locked_state, note_on_incident

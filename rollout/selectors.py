@@ -17,9 +17,9 @@ from guardian.core import ObjectPermissionChecker
 
 from adminpanel.permissions import FLIP_FLAG
 from adminpanel.request_memo import memoized
-from monitoring import incident_selectors
-from monitoring import selectors as monitoring_selectors
 from monitoring.enums import CheckStatus
+from monitoring.health import selectors as monitoring_selectors
+from monitoring.incidents import selectors as incident_selectors
 from monitoring.signals import ActionTaken
 from rollout import records
 from rollout.cohort_compare import CohortComparison, current_comparison

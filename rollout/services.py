@@ -14,8 +14,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from adminpanel.audit import record_event
-from monitoring import incident_selectors, incidents
 from monitoring.enums import IncidentSource
+from monitoring.incidents import selectors as incident_selectors
+from monitoring.incidents import services as incidents
 from rollout import permissions, records
 from rollout.cohorts import bucket_sql, cohort_sql
 from rollout.gates import GateResult, evaluate_gates

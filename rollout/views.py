@@ -16,8 +16,8 @@ from adminpanel.csv_export import csv_lines, csv_response
 from adminpanel.htmx import HtmxHttpRequest
 from adminpanel.paging import IdKeyset, estimated_row_counts, keyset_page
 from adminpanel.roles import can_operate, can_read_all, read_all_required, roles_of
-from monitoring import incident_selectors
-from monitoring import selectors as monitoring_selectors
+from monitoring.health import selectors as monitoring_selectors
+from monitoring.incidents import selectors as incident_selectors
 from rollout import (
     autopilot,
     cockpit,

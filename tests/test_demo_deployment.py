@@ -12,7 +12,7 @@ from backfill.phase2.steps import STEPS
 from demo.deployment import ensure_demo_deployment
 from demo.seeding import seed_demo
 from mappings.models import ServerNameMapping
-from monitoring import services as monitoring_services
+from monitoring.health import services as monitoring_services
 from monitoring.models import Alert, CheckStatus
 from rollout.models import FeatureFlag, RolloutState, RunbookRun, RunbookStep
 

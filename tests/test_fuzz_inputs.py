@@ -25,7 +25,7 @@ from adminpanel.models import ApiClient, MigrationServerIdLog, PanelEvent
 from backfill.models import BackfillRun
 from backfill.validation import run_validation
 from mappings.models import MappingImport
-from monitoring import services as monitoring_services
+from monitoring.health import services as monitoring_services
 from monitoring.models import Alert
 from rollout.models import DeploymentRecord, EventKind, FeatureFlag, RolloutEvent
 from tests.factories import (

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from adminpanel import sessions
-from monitoring import incidents
+from monitoring.incidents import services as incidents
 from rollout import runbook, services
 from rollout.models import RunbookRun, RunbookStep
 from tests.factories import BarFactory, UserFactory, grant_owner, issue_api_token, make_product

@@ -42,6 +42,7 @@ def _record(outcome: runner.StepOutcome, *, actor, action: str, started_at, reas
 
 
 def first_line(exc: Exception) -> str:
+    """An error's first line, or its type's name when it says nothing."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
@@ -72,6 +73,7 @@ def record_dry_run(outcome: runner.StepOutcome, *, actor, started_at, reason: st
 
 
 def latest_dry_run(version: str) -> MigrationStepRun | None:
+    """The latest dry run of a migration step (None before the first)."""
     return MigrationStepRun.objects.filter(version=version, action=MigrationStepRun.Action.DRY_RUN).first()
 
 
@@ -105,4 +107,5 @@ def step_states() -> list[dict]:
 
 
 def step(version: str):
+    """The Phase 2 migration step of a version."""
     return BY_VERSION[version]

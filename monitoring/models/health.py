@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from adminpanel.models import User
+from adminpanel.outbox import OutboxMessage
 from monitoring.enums import AlertState, CheckStatus, PhaseKind, PhaseVerdict
 
 
@@ -139,7 +140,7 @@ class Alert(models.Model):
     )
     last_result = models.ForeignKey(CheckResult, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     # When the alert started to count toward automatic action: critical for HEALTH_CONSECUTIVE_FAILURES runs in
-    # a row. Only then is it announced on monitoring.services.announce_critical (the rollout's handler).
+    # a row. Only then is it announced on monitoring.health.services.announce_critical (the rollout's handler).
     safeguard_tripped_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -170,7 +171,7 @@ class Alert(models.Model):
         return self.last_result.streak_text if self.last_result else ""
 
 
-class AlertEvent(models.Model):
+class AlertEvent(OutboxMessage):
     """One change in an alert's life, stored with the change itself (outbox): notifications are sent from here,
     retried until delivered or out of attempts, so a failing mail server or webhook never loses the alert."""
 
@@ -186,12 +187,8 @@ class AlertEvent(models.Model):
     severity = models.CharField(max_length=16, choices=CheckStatus.choices)
     actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     comment = models.TextField(blank=True, default="")
-    created_at = models.DateTimeField(default=timezone.now)
     notify = models.BooleanField(default=True, help_text="Whether this event is sent by mail/webhook.")
-    notified_at = models.DateTimeField(null=True, blank=True, help_text="When every channel had it.")
-    delivered_to = models.JSONField(default=list, blank=True, help_text="Channels done: a retry skips them.")
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True, default="")
+    # created_at, notified_at, delivered_to, attempts, last_error: the outbox's (adminpanel.outbox.OutboxMessage).
 
     class Meta:
         db_table = "health_alert_events"

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from adminpanel.models import User
+from adminpanel.outbox import OutboxMessage
 from monitoring.enums import IncidentSource, IncidentStatus, Severity
 from monitoring.models.health import Alert
 
@@ -157,7 +158,7 @@ class IncidentUpdate(models.Model):
         return f"update of incident {self.incident_id} ({self.status})"
 
 
-class IncidentNotification(models.Model):
+class IncidentNotification(OutboxMessage):
     """Everything the panel told someone about an incident, stored before it is sent (outbox): delivered by the
     incident clock, each channel retried until it worked or ``ALERT_NOTIFY_MAX_ATTEMPTS`` ran out."""
 
@@ -182,11 +183,7 @@ class IncidentNotification(models.Model):
     # Reminders: the "next update at" that passed (one reminder per missed time).
     due_at = models.DateTimeField(null=True, blank=True)
     actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
-    notified_at = models.DateTimeField(null=True, blank=True, help_text="When every channel had it.")
-    delivered_to = models.JSONField(default=list, blank=True, help_text="Channels done: a retry skips them.")
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True, default="")
+    # created_at, notified_at, delivered_to, attempts, last_error: the outbox's (adminpanel.outbox.OutboxMessage).
 
     class Meta:
         db_table = "incident_notifications"

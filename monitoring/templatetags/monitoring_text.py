@@ -1,4 +1,4 @@
-"""Template filters that make figures readable: human times and checks in words (monitoring.check_texts)."""
+"""Template filters that make figures readable: human times and checks in words (monitoring.health.check_texts)."""
 
 from datetime import datetime
 
@@ -6,7 +6,7 @@ from django import template
 from django.utils.dateparse import parse_datetime
 
 from adminpanel.templatetags import panel_tags
-from monitoring import check_texts
+from monitoring.health import check_presentation, check_texts
 
 register = template.Library()
 
@@ -24,10 +24,10 @@ def when(value, relative: str = ""):
 
 @register.filter
 def check_shown(row):
-    """A CheckRow (or an alert) presented in words: see check_texts.present."""
+    """A CheckRow (or an alert) presented in words: see check_presentation.present."""
     if hasattr(row, "check_name"):
-        return check_texts.present(row.check_name, row.last_result)
-    return check_texts.present(row.name, row.result)
+        return check_presentation.present(row.check_name, row.last_result)
+    return check_presentation.present(row.name, row.result)
 
 
 @register.filter

@@ -4,7 +4,7 @@ import re
 
 from django import template
 
-from monitoring.communication import one_line
+from monitoring.incidents.communication import one_line
 from rollout.backups import human_size
 
 register = template.Library()

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from adminpanel.models import BarMember, MemberRole
 from adminpanel.permissions import FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
-from monitoring.health_checks import jwt_claims
+from monitoring.health.health_checks import jwt_claims
 from monitoring.models import CheckStatus, HealthRun
 from rollout.cohort_compare import compare_cohorts
 from rollout.load_test import AS_CLIENT

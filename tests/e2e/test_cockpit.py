@@ -20,7 +20,7 @@ from adminpanel.models import MemberRole
 from adminpanel.permissions import FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
 from backfill.backfill import run_backfill
 from config.celery import app as celery_app
-from monitoring import services as monitoring_services
+from monitoring.health import services as monitoring_services
 from monitoring.models import CheckResult, CheckStatus, HealthRun, PhaseWindow
 from rollout.models import FeatureFlag, RolloutState
 from tests.factories import BarFactory, BarMemberFactory, SaleFactory, ServerFactory, make_product

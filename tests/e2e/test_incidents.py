@@ -9,7 +9,7 @@ from guardian.shortcuts import assign_perm
 
 from adminpanel.models import AuditLog, OperatingMode, Sale
 from adminpanel.permissions import FLIP_FLAG, TRIGGER_ROLLBACK
-from monitoring import incidents
+from monitoring.incidents import escalation
 from monitoring.models import Contact, ContactTier, Incident
 from rollout.models import FeatureFlag
 from tests.factories import AuditLogFactory, BarFactory, make_product
@@ -68,7 +68,7 @@ def test_kill_switch_opens_an_incident_with_impact_an_update_is_posted_and_the_t
     row.locator("th a").click()
     page.wait_for_url(f"{live_server.url}/incidents/{incident.pk}/")
     # The incident clock (Celery beat, every minute) measures the impact again; the page shows the new figures.
-    incidents.run_incident_clock()
+    escalation.run_incident_clock()
     page.reload()
     assert page.inner_text("#impact-bars .value") == "2"
     assert page.inner_text("#impact-sales .value") == "3"

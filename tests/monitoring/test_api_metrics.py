@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from monitoring import services
+from monitoring.health import services
 from monitoring.models import CheckResult, CheckStatus, HealthRun, PhaseWindow
 from tests.factories import audit_logs
 from tests.prometheus_stand import PrometheusStand
@@ -40,7 +40,7 @@ def api(prometheus, settings):
 def run_check(name):
     from django.utils import timezone
 
-    from monitoring import health_checks
+    from monitoring.health import health_checks
 
     return health_checks.run_check(health_checks.CHECKS_BY_NAME[name], now=timezone.now())
 

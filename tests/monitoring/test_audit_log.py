@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from adminpanel import runbook_sql
 from adminpanel.models import AuditLog
-from monitoring.selectors import error_chart
+from monitoring.audit.selectors import error_chart
 from tests.factories import AuditLogFactory
 
 pytestmark = pytest.mark.django_db

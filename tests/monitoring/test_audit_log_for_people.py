@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring.selectors import error_chart, server_id_error_patterns
+from monitoring.audit.selectors import error_chart, server_id_error_patterns
 from tests.factories import AuditLogFactory, BarFactory, ServerFactory
 
 pytestmark = pytest.mark.django_db

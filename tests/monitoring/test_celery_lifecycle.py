@@ -13,7 +13,8 @@ from django.core import mail
 from django.db import connection
 
 from config.celery import app
-from monitoring import services, tasks
+from monitoring import tasks
+from monitoring.health import alerts
 from monitoring.models import Alert, HealthRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -77,7 +78,7 @@ def test_alert_opens_escalates_is_acknowledged_and_resolves_through_the_celery_t
     alert.refresh_from_db()
     assert alert.safeguard_tripped_at is not None and critical == [alert.pk]
 
-    services.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="mapping missing servers")
+    alerts.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="mapping missing servers")
     set_coverage(bar, 99)
     run_through_celery(worker)
     alert.refresh_from_db()

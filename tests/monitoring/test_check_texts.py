@@ -1,5 +1,5 @@
 """Health checks speak to people: names in words, values in the threshold's unit, the sample, what to do, the
-runbook section; the alert list and the alert mail say the same words (monitoring.check_texts)."""
+runbook section; the alert list and the alert mail say the same words (monitoring.health.check_texts)."""
 
 import re
 
@@ -7,8 +7,8 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring import check_texts, runbook_markdown, services
-from monitoring.health_checks import CHECKS
+from monitoring.health import check_presentation, check_texts, runbook_markdown, services
+from monitoring.health.health_checks import CHECKS
 from monitoring.models import Alert, CheckResult, HealthRun
 
 
@@ -28,7 +28,7 @@ def test_every_check_has_a_name_in_words_a_meaning_what_to_do_and_a_runbook_sect
 
 
 def test_the_error_rate_is_shown_in_percent_against_its_percent_threshold(db):
-    shown = check_texts.present(
+    shown = check_presentation.present(
         "error_logs",
         result(
             "error_logs", status="critical", value=1.0, threshold="critical: error rate > 1 %, warning > 0 errors",
@@ -43,7 +43,7 @@ def test_the_error_rate_is_shown_in_percent_against_its_percent_threshold(db):
 
 
 def test_coverage_says_the_sample_it_stands_on(db):
-    shown = check_texts.present(
+    shown = check_presentation.present(
         "server_id_coverage",
         result(
             "server_id_coverage", status="warning", value=97.5, threshold="critical < 95 %, warning < 98 %",
@@ -88,7 +88,7 @@ def test_the_alert_list_and_the_alert_mail_say_the_same_words(client_for, suppor
     alert = Alert.objects.get(check_name="server_id_coverage")
     page = client_for(support_user).get(reverse("monitoring:alerts")).content.decode()
     body = mail.outbox[-1].body
-    for label, text in check_texts.alert_lines(alert):
+    for label, text in check_presentation.alert_lines(alert):
         if label in ("Check", "What it means", "What to do"):
             assert text in page.replace("&#x27;", "'"), label
             assert f"{label}: {text}" in body

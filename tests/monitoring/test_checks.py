@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from adminpanel import runbook_sql
 from adminpanel.models import BarMember, MigrationServerIdLog, Sale
-from monitoring import health_checks
+from monitoring.health import checks_performance, health_checks
 from tests.factories import BarFactory, ServerFactory, audit_logs
 
 pytestmark = pytest.mark.django_db
@@ -192,8 +192,8 @@ def test_adoption_below_the_expected_share_warns(db, settings):
 def test_query_latency_reads_the_clients_statements_since_the_previous_run_and_follows_its_thresholds(
     db, thresholds, monkeypatch
 ):
-    _, baseline = health_checks.client_latency_window(None)
-    monkeypatch.setattr(health_checks, "_previous_latency_figures", lambda: baseline)
+    _, baseline = checks_performance.client_latency_window(None)
+    monkeypatch.setattr(checks_performance, "_previous_latency_figures", lambda: baseline)
     with connection.cursor() as cursor:  # the panel's own writes never count
         for _ in range(5):
             cursor.execute("UPDATE sales SET amount = amount WHERE id = -2")
@@ -216,8 +216,8 @@ def test_query_latency_reads_the_clients_statements_since_the_previous_run_and_f
 
 
 def test_query_latency_says_unknown_extension_not_installed_without_pg_stat_statements(db, monkeypatch):
-    assert health_checks.pg_stat_statements_installed()  # the local cluster has it (bin/dev); a database may not
-    monkeypatch.setattr(health_checks, "pg_stat_statements_installed", lambda: False)
+    assert checks_performance.pg_stat_statements_installed()  # the local cluster has it (bin/dev); a database may not
+    monkeypatch.setattr(checks_performance, "pg_stat_statements_installed", lambda: False)
     outcome = run("query_latency")
     assert (outcome.status, outcome.error) == ("unknown", "extension not installed")
 

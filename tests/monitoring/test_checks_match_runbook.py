@@ -9,7 +9,7 @@ from django.db import connection
 
 from adminpanel import runbook_sql
 from adminpanel.models import MigrationServerIdLog, Sale
-from monitoring import checks_runbook, health_checks
+from monitoring.health import checks_performance, checks_runbook, health_checks, sales_window
 from tests.factories import BarFactory, ServerFactory, audit_logs, flags_on, member
 
 pytestmark = pytest.mark.django_db
@@ -140,7 +140,7 @@ def test_the_checks_match_the_runbook_on_boundary_instants(sales_with_edges):
     # Folded by a health run, the log's rows are counted once, in the rollup.
     logged = scalar("SELECT count(*) FROM sales_minute_rollup_log")
     assert logged > 0
-    assert health_checks.compact_sales_rollup() == logged
+    assert sales_window.compact_sales_rollup() == logged
     assert scalar("SELECT count(*) FROM sales_minute_rollup_log") == 0
     assert_checks_match_runbook(sales_with_edges["now"])
     assert scalar("SELECT sum(sales) FROM sales_minute_rollup") == scalar(
@@ -173,7 +173,7 @@ def test_the_rollup_follows_server_id_cleared_moved_sales_and_deletes(sales_with
             "WHERE created_at > now() - interval '2 hours' AND created_at < now() - interval '1 hour'"
         )
         cursor.execute("UPDATE sales SET amount = amount + 1")  # changes nothing the rollup counts
-    health_checks.compact_sales_rollup()  # a health run folds the inserts' log between the writes
+    sales_window.compact_sales_rollup()  # a health run folds the inserts' log between the writes
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM sales WHERE id IN (SELECT id FROM sales ORDER BY id DESC LIMIT 9)")
     assert_checks_match_runbook(now)
@@ -220,7 +220,7 @@ def test_windows_across_the_rollup_horizon_count_exactly(sales_with_edges, hours
                 [since, now],
             )[0]
         )
-        assert health_checks.sales_in_window(since, now) == expected
+        assert sales_window.sales_in_window(since, now) == expected
 
 
 def test_the_fallback_check_matches_the_runbook_backfill_results(sales_with_edges):
@@ -262,13 +262,13 @@ def _rows(sql, params=None):
 RLS_STATEMENTS_VIEW = f"""
 SELECT query, calls, mean_exec_time FROM pg_stat_statements
 WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND calls >= %(min_calls)s
-  AND queryid IS NOT NULL AND {health_checks.RLS_BOUND_QUERY}
+  AND queryid IS NOT NULL AND {checks_performance.RLS_BOUND_QUERY}
 ORDER BY mean_exec_time DESC LIMIT %(limit)s
 """  # noqa: S608 (constants)
 
 
 def test_the_rls_statement_list_matches_the_view_read_whole(sales_with_edges, monkeypatch):
-    monkeypatch.setattr(health_checks, "_statement_texts", {})
+    monkeypatch.setattr(checks_performance, "_statement_texts", {})
     bar = sales_with_edges["simplified"]
     for _ in range(6):
         Sale.objects.create(bar=bar, amount=1)
@@ -278,17 +278,17 @@ def test_the_rls_statement_list_matches_the_view_read_whole(sales_with_edges, mo
         {"query": q, "calls": c, "mean_ms": round(m, 2)}
         for q, c, m in _rows(RLS_STATEMENTS_VIEW, {"min_calls": 5, "limit": 5})
     ]
-    first = health_checks.rls_statement_stats(limit=5, min_calls=5)  # reads the texts
-    assert health_checks._statement_texts
-    second = health_checks.rls_statement_stats(limit=5, min_calls=5)  # from the kept texts
+    first = checks_performance.rls_statement_stats(limit=5, min_calls=5)  # reads the texts
+    assert checks_performance._statement_texts
+    second = checks_performance.rls_statement_stats(limit=5, min_calls=5)  # from the kept texts
     assert first == second == expected
     assert any(row["query"].upper().startswith('INSERT INTO "SALES"') for row in expected)
 
 
 def test_a_health_run_prunes_the_minutes_no_check_trusts_and_the_checks_still_match(sales_with_edges):
-    from monitoring import services
+    from monitoring.health import services
 
-    health_checks.compact_sales_rollup()
+    sales_window.compact_sales_rollup()
     before = scalar("SELECT count(*) FROM sales_minute_rollup")
     with connection.cursor() as cursor:  # a minute older than the trusted horizon (a late write to an old sale)
         cursor.execute(
@@ -346,10 +346,10 @@ def test_a_sale_committed_while_the_log_is_folded_is_counted_once(sales_with_edg
                 till.execute("INSERT INTO sales (bar_id, amount, created_at) VALUES (%s, 1, %s)", [bar, now])
                 with connection.cursor() as cursor:
                     cursor.execute("SET LOCAL lock_timeout = '2s'")
-                health_checks.compact_sales_rollup()  # cannot see the till's row yet
+                sales_window.compact_sales_rollup()  # cannot see the till's row yet
             assert scalar("SELECT count(*) FROM sales_minute_rollup_log") == 1  # the till's, committed
             assert_checks_match_runbook(now)
-            assert health_checks.compact_sales_rollup() == 1
+            assert sales_window.compact_sales_rollup() == 1
             assert_checks_match_runbook(now)
         finally:
             till.execute("DELETE FROM sales WHERE bar_id = %s", [bar])

@@ -1,5 +1,5 @@
-"""The runbook checks of issue 21 (monitoring/checks_runbook.py), each passing and failing on real data: Day 1 RLS
-enforcement as sampled users see it, consignments' and returns' coverage after the backfill, all sales have bar_id,
+"""The runbook checks of issue 21 (monitoring/health/checks_runbook.py), each passing and failing on real data: Day 1
+RLS enforcement as sampled users see it, consignments' and returns' coverage after the backfill, all sales have bar_id,
 and the backfill log's failed fallbacks as an alert."""
 
 from datetime import timedelta
@@ -9,7 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from adminpanel.models import Consignment, MemberRole, MigrationServerIdLog, Return, Sale
-from monitoring import health_checks, services
+from monitoring.health import health_checks, services
 from monitoring.models import Alert
 from tests.factories import BarFactory, ServerFactory, backfilled_history, flags_on, member
 

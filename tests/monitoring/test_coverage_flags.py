@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from adminpanel.models import Sale
-from monitoring import services
+from monitoring.health import services
 from monitoring.models import Alert
 from tests.factories import BarFactory, ServerFactory, backfilled_history, flags_on
 

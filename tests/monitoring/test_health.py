@@ -8,7 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from adminpanel.models import PanelEvent
-from monitoring import health_checks, services
+from monitoring.health import alerts, freshness, health_checks, services
 from monitoring.models import Alert, AlertEvent, CheckResult, HealthRun, PhaseWindow
 from rollout import services as rollout_services
 from tests.factories import set_coverage
@@ -106,7 +106,7 @@ def test_acknowledging_stores_who_when_and_why_and_is_audited(make_sales, produc
     make_sales(100, 97)
     services.run_health_checks()
     alert = coverage_alerts().get()
-    services.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="  Mapping the new servers now ")
+    alerts.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="  Mapping the new servers now ")
     alert.refresh_from_db()
     assert (alert.state, alert.acknowledged_by, alert.ack_comment) == (
         "acknowledged",
@@ -122,7 +122,7 @@ def test_an_acknowledged_warning_that_turns_critical_reopens(make_sales, product
     bar = make_sales(100, 97)
     services.run_health_checks()
     alert = coverage_alerts().get()
-    services.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="looking")
+    alerts.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="looking")
     set_coverage(bar, 90)
     services.run_health_checks()
     alert.refresh_from_db()
@@ -134,8 +134,8 @@ def test_acknowledging_needs_a_sensible_comment_and_changes_nothing_otherwise(ma
     make_sales(100, 97)
     services.run_health_checks()
     alert = coverage_alerts().get()
-    with pytest.raises(services.InvalidAcknowledgement):
-        services.acknowledge_alert(alert_id=alert.pk, user=product_user, comment=comment)
+    with pytest.raises(alerts.InvalidAcknowledgement):
+        alerts.acknowledge_alert(alert_id=alert.pk, user=product_user, comment=comment)
     alert.refresh_from_db()
     assert alert.state == "open"
     assert not PanelEvent.objects.filter(action="alert.acknowledge").exists()
@@ -145,15 +145,15 @@ def test_a_resolved_or_acknowledged_alert_cannot_be_acknowledged(make_sales, pro
     bar = make_sales(100, 97)
     services.run_health_checks()
     alert = coverage_alerts().get()
-    services.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="on it")
-    with pytest.raises(services.AlertNotAcknowledgeable):
-        services.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="again")
+    alerts.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="on it")
+    with pytest.raises(alerts.AlertNotAcknowledgeable):
+        alerts.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="again")
     set_coverage(bar, 100)
     services.run_health_checks()
-    with pytest.raises(services.AlertNotAcknowledgeable):
-        services.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="late")
-    with pytest.raises(services.AlertNotAcknowledgeable):
-        services.acknowledge_alert(alert_id=999999, user=product_user, comment="no such alert")
+    with pytest.raises(alerts.AlertNotAcknowledgeable):
+        alerts.acknowledge_alert(alert_id=alert.pk, user=product_user, comment="late")
+    with pytest.raises(alerts.AlertNotAcknowledgeable):
+        alerts.acknowledge_alert(alert_id=999999, user=product_user, comment="no such alert")
 
 
 def test_a_redelivered_task_id_runs_once(db):
@@ -194,11 +194,11 @@ def test_two_overlapping_runs_produce_one_run(monkeypatch):
 
 
 def test_freshness_is_stale_without_runs_or_after_ten_minutes(db):
-    assert services.freshness().is_stale
+    assert freshness.freshness().is_stale
     run = services.run_health_checks()
-    assert not services.freshness().is_stale
+    assert not freshness.freshness().is_stale
     HealthRun.objects.filter(pk=run.pk).update(finished_at=timezone.now() - timedelta(minutes=11))
-    assert services.freshness().is_stale
+    assert freshness.freshness().is_stale
 
 
 # --- Phase windows -------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 def pipeline_alive(request, monkeypatch):
     """These tests are about the checks' exit codes: the pipeline (broker, worker, beat) is taken as alive;
     test_healthcheck_pipeline.py tests it."""
-    monkeypatch.setattr("monitoring.pipeline.fault", lambda **kwargs: None)
+    monkeypatch.setattr("monitoring.health.pipeline.fault", lambda **kwargs: None)
 
 
 def exit_code(**kwargs):
@@ -38,7 +38,7 @@ def test_exit_code_is_1_on_a_warning_and_2_on_a_critical(make_sales, quick_notif
 
 
 def test_exit_code_is_4_when_another_run_holds_the_lock(monkeypatch):
-    monkeypatch.setattr("monitoring.services._try_lock", lambda: False)
+    monkeypatch.setattr("monitoring.health.services._try_lock", lambda: False)
     assert exit_code() == 4
     assert not HealthRun.objects.exists()
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from monitoring import pipeline
+from monitoring.health import pipeline
 from monitoring.models import HealthRun
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,9 @@ from django.core import mail
 from django.utils import timezone
 
 from adminpanel.models import PanelEvent
-from monitoring import incidents, tasks
+from monitoring import tasks
+from monitoring.incidents import escalation
+from monitoring.incidents import services as incidents
 from monitoring.models import Contact, Incident, IncidentNotification
 from tests.factories import UserFactory
 
@@ -40,20 +42,20 @@ def escalations(incident):
 def test_an_unacknowledged_critical_incident_climbs_the_chain_one_tier_per_escalation_time(t0, chain, settings):
     settings.INCIDENT_ESCALATE_AFTER_MINUTES = {"critical": 15, "high": 30, "medium": 60}
     incident = auto_incident(t0)
-    assert incidents.run_incident_clock(now=t0 + timedelta(minutes=14)).escalations == []
+    assert escalation.run_incident_clock(now=t0 + timedelta(minutes=14)).escalations == []
     assert escalations(incident) == []
 
-    tick = incidents.run_incident_clock(now=t0 + timedelta(minutes=15, seconds=1))
+    tick = escalation.run_incident_clock(now=t0 + timedelta(minutes=15, seconds=1))
     assert [n.tier.name for n in tick.escalations] == ["DevOps/Database team"]
     incident.refresh_from_db()
     assert incident.tier == chain[1]
     # The next tier waits a full escalation time after the previous one was told.
-    incidents.run_incident_clock(now=t0 + timedelta(minutes=29))
+    escalation.run_incident_clock(now=t0 + timedelta(minutes=29))
     assert escalations(incident) == ["DevOps/Database team"]
-    incidents.run_incident_clock(now=t0 + timedelta(minutes=31))
+    escalation.run_incident_clock(now=t0 + timedelta(minutes=31))
     assert escalations(incident) == ["DevOps/Database team", "Product/Business team"]
     # The end of the chain: nobody further to tell.
-    incidents.run_incident_clock(now=t0 + timedelta(hours=5))
+    escalation.run_incident_clock(now=t0 + timedelta(hours=5))
     assert escalations(incident) == ["DevOps/Database team", "Product/Business team"]
     assert PanelEvent.objects.filter(action="incident.escalate", target_id=str(incident.pk)).count() == 2
     escalated = PanelEvent.objects.filter(action="incident.escalate").order_by("id").first()
@@ -66,16 +68,16 @@ def test_the_escalation_time_depends_on_the_severity(t0, chain, settings):
     settings.INCIDENT_ESCALATE_AFTER_MINUTES = {"critical": 15, "high": 30, "medium": 60}
     medium = auto_incident(t0, severity="medium", key="k:medium")
     high = auto_incident(t0, severity="high", key="k:high")
-    incidents.run_incident_clock(now=t0 + timedelta(minutes=31))
+    escalation.run_incident_clock(now=t0 + timedelta(minutes=31))
     assert escalations(high) == ["DevOps/Database team"] and escalations(medium) == []
-    incidents.run_incident_clock(now=t0 + timedelta(minutes=61))
+    escalation.run_incident_clock(now=t0 + timedelta(minutes=61))
     assert escalations(medium) == ["DevOps/Database team"]
 
 
 def test_an_acknowledged_incident_is_not_escalated(t0, chain, support_user):
     incident = auto_incident(t0)
     incidents.acknowledge_incident(actor=support_user, incident_id=incident.pk, now=t0 + timedelta(minutes=5))
-    incidents.run_incident_clock(now=t0 + timedelta(hours=2))
+    escalation.run_incident_clock(now=t0 + timedelta(hours=2))
     assert escalations(incident) == []
 
 
@@ -83,7 +85,7 @@ def test_a_resolved_incident_is_neither_escalated_nor_reminded(t0, chain, produc
     incident = auto_incident(t0)
     Incident.objects.filter(pk=incident.pk).update(next_update_at=t0 + timedelta(minutes=10))
     incidents.post_update(actor=product_user, incident_id=incident.pk, status="resolved", message="ok", now=t0)
-    tick = incidents.run_incident_clock(now=t0 + timedelta(hours=2))
+    tick = escalation.run_incident_clock(now=t0 + timedelta(hours=2))
     assert tick.escalations == [] and tick.reminders == []
 
 
@@ -103,17 +105,17 @@ def owned_incident(owner, t0, next_in=30):
 def test_the_owner_is_reminded_once_when_the_next_update_is_overdue(t0, chain, quick_notifications):
     owner = UserFactory(username="pat", email="pat@example.com", is_superuser=True)
     incident = owned_incident(owner, t0)
-    assert incidents.run_incident_clock(now=t0 + timedelta(minutes=29)).reminders == []
+    assert escalation.run_incident_clock(now=t0 + timedelta(minutes=29)).reminders == []
     assert [m.to for m in mail.outbox] == [["dev@example.com"]]  # the opening, to the first tier
     mail.outbox.clear()
-    tick = incidents.run_incident_clock(now=t0 + timedelta(minutes=31))
+    tick = escalation.run_incident_clock(now=t0 + timedelta(minutes=31))
     assert len(tick.reminders) == 1 and tick.delivered == 1
     reminder = tick.reminders[0]
     assert reminder.emails == ["pat@example.com"] and reminder.due_at == t0 + timedelta(minutes=30)
     assert [m.to for m in mail.outbox] == [["pat@example.com"]]
     assert "update overdue" in mail.outbox[0].subject
     # Once per missed time, however often the clock ticks.
-    assert incidents.run_incident_clock(now=t0 + timedelta(minutes=45)).reminders == []
+    assert escalation.run_incident_clock(now=t0 + timedelta(minutes=45)).reminders == []
     assert IncidentNotification.objects.filter(kind="reminder").count() == 1
     assert PanelEvent.objects.filter(action="incident.remind", target_id=str(incident.pk)).count() == 1
 
@@ -121,7 +123,7 @@ def test_the_owner_is_reminded_once_when_the_next_update_is_overdue(t0, chain, q
 def test_a_new_update_sets_a_new_time_to_be_reminded_at(t0, chain):
     owner = UserFactory(username="pat", email="pat@example.com", is_superuser=True)
     incident = owned_incident(owner, t0)
-    incidents.run_incident_clock(now=t0 + timedelta(minutes=31))
+    escalation.run_incident_clock(now=t0 + timedelta(minutes=31))
     incidents.post_update(
         actor=owner,
         incident_id=incident.pk,
@@ -130,14 +132,14 @@ def test_a_new_update_sets_a_new_time_to_be_reminded_at(t0, chain):
         next_update_at=t0 + timedelta(minutes=60),
         now=t0 + timedelta(minutes=32),
     )
-    assert incidents.run_incident_clock(now=t0 + timedelta(minutes=59)).reminders == []
-    assert len(incidents.run_incident_clock(now=t0 + timedelta(minutes=61)).reminders) == 1
+    assert escalation.run_incident_clock(now=t0 + timedelta(minutes=59)).reminders == []
+    assert len(escalation.run_incident_clock(now=t0 + timedelta(minutes=61)).reminders) == 1
     assert IncidentNotification.objects.filter(kind="reminder").count() == 2
 
 
 def test_without_an_owner_e_mail_the_reminder_goes_to_the_tier_told_last(t0, chain, product_user):
     owned_incident(product_user, t0)  # product_user has no e-mail
-    tick = incidents.run_incident_clock(now=t0 + timedelta(minutes=31))
+    tick = escalation.run_incident_clock(now=t0 + timedelta(minutes=31))
     assert tick.reminders[0].emails == ["dev@example.com"]
 
 
@@ -150,12 +152,12 @@ def test_the_on_call_webhook_hears_reminders_and_a_contacts_webhook_hears_its_ti
     Contact.objects.filter(tier=chain[1]).update(webhook_url=dba_hook.url)
     owner = UserFactory(username="pat", email="pat@example.com", is_superuser=True)
     owned_incident(owner, t0)
-    incidents.run_incident_clock(now=t0 + timedelta(minutes=31))
+    escalation.run_incident_clock(now=t0 + timedelta(minutes=31))
     assert [body["event"] for body in on_call.received] == ["reminder"]
     assert on_call.received[0]["text"].startswith("update overdue")
 
     escalated = auto_incident(t0)
-    incidents.run_incident_clock(now=t0 + timedelta(minutes=16))
+    escalation.run_incident_clock(now=t0 + timedelta(minutes=16))
     assert [body["event"] for body in dba_hook.received] == ["escalation"]
     assert dba_hook.received[0]["incident_id"] == escalated.pk
     assert dba_hook.received[0]["incident_url"] == f"https://panel.example.com/incidents/{escalated.pk}/"
@@ -168,7 +170,7 @@ def test_a_failing_webhook_is_retried_and_the_notification_stays_pending_until_i
     failing = webhook_server(statuses=[500, 500, 500])
     Contact.objects.filter(tier=chain[0]).update(webhook_url=failing.url)
     incident = auto_incident(t0)
-    tick = incidents.run_incident_clock(now=t0)
+    tick = escalation.run_incident_clock(now=t0)
     note = IncidentNotification.objects.get(incident=incident, kind="opened")
     assert tick.delivered == 0 and note.notified_at is None and note.attempts == 1
     assert note.delivered_to == ["mail:dev@example.com"] and "webhook of Dev On-call" in note.last_error
@@ -176,7 +178,7 @@ def test_a_failing_webhook_is_retried_and_the_notification_stays_pending_until_i
     assert note.delivery == "pending"
     assert len(failing.received) == 3 and len(mail.outbox) == 1
 
-    assert incidents.run_incident_clock(now=t0 + timedelta(minutes=1)).delivered == 1
+    assert escalation.run_incident_clock(now=t0 + timedelta(minutes=1)).delivered == 1
     note.refresh_from_db()
     assert note.delivery == "delivered" and len(mail.outbox) == 1  # the mail is not sent twice
 
@@ -184,7 +186,7 @@ def test_a_failing_webhook_is_retried_and_the_notification_stays_pending_until_i
 def test_a_tier_without_contacts_is_shown_as_nobody_to_send_to(t0, chain):
     Contact.objects.filter(tier=chain[0]).delete()
     incident = auto_incident(t0)
-    incidents.run_incident_clock(now=t0)
+    escalation.run_incident_clock(now=t0)
     note = IncidentNotification.objects.get(incident=incident)
     assert note.delivery == "nobody to send to" and note.attempts == 0
 
@@ -195,13 +197,13 @@ def test_a_second_clock_running_at_the_same_time_skips_its_tick(t0, chain):
     other = connections.create_connection("default")  # another process's session, holding the clock's lock
     try:
         with other.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s)", [incidents.CLOCK_LOCK_KEY])
-        assert incidents.run_incident_clock(now=t0) is None
+            cursor.execute("SELECT pg_advisory_lock(%s)", [escalation.CLOCK_LOCK_KEY])
+        assert escalation.run_incident_clock(now=t0) is None
         with other.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [incidents.CLOCK_LOCK_KEY])
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [escalation.CLOCK_LOCK_KEY])
     finally:
         other.close()
-    assert incidents.run_incident_clock(now=t0) is not None
+    assert escalation.run_incident_clock(now=t0) is not None
 
 
 def test_the_beat_runs_the_clock_every_minute_and_drops_missed_ticks():

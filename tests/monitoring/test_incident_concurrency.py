@@ -7,7 +7,8 @@ import pytest
 from django.utils import timezone
 
 from adminpanel.models import PanelEvent
-from monitoring import incidents
+from monitoring.incidents import escalation
+from monitoring.incidents import services as incidents
 from monitoring.models import Incident, IncidentNotification
 from tests.threads import run_together
 
@@ -42,8 +43,8 @@ def test_twenty_simultaneous_clock_ticks_escalate_and_remind_once(chain):
     Incident.objects.filter(pk=incident.pk).update(next_update_at=t0 + timedelta(minutes=30))
 
     def tick():
-        incidents.escalate_unacknowledged(now=t0 + timedelta(hours=1))
-        incidents.send_due_reminders(now=t0 + timedelta(hours=1))
+        escalation.escalate_unacknowledged(now=t0 + timedelta(hours=1))
+        escalation.send_due_reminders(now=t0 + timedelta(hours=1))
 
     _, errors = run_together([tick] * 20)
     assert errors == []

@@ -10,7 +10,8 @@ import pytest
 from django.urls import reverse
 
 from adminpanel.models import PanelEvent
-from monitoring import incidents
+from monitoring.incidents import escalation
+from monitoring.incidents import services as incidents
 from monitoring.models import IncidentNotification
 
 
@@ -61,7 +62,7 @@ def test_a_status_page_update_goes_through_the_outbox_to_the_hook(client_for, pr
     client.post(reverse("monitoring:incident_status_page", args=[incident.pk]), {"text": "Investigating: names"})
     sent = IncidentNotification.objects.get(kind="status_page")
     assert sent.notified_at is None and status_page == []  # stored first: the clock delivers
-    assert incidents.deliver_incident_notifications() >= 1
+    assert escalation.deliver_incident_notifications() >= 1
     assert [hook["text"] for hook in status_page] == ["Investigating: names"]
     assert status_page[0]["event"] == "status_page" and status_page[0]["incident_id"] == incident.pk
 

@@ -8,7 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from adminpanel.models import PanelEvent
-from monitoring import incidents
+from monitoring.incidents import escalation
+from monitoring.incidents import services as incidents
 from monitoring.models import Incident, IncidentNotification, IncidentUpdate
 
 pytestmark = pytest.mark.django_db
@@ -211,9 +212,9 @@ def test_the_contact_chain_page_lists_tiers_in_order_with_people(client_for, sup
 
 
 def test_the_page_shows_each_notification_and_its_delivery(client_for, support_user, incident):
-    incidents.run_incident_clock(now=timezone.now())
+    escalation.run_incident_clock(now=timezone.now())
     later = timezone.now() + timedelta(hours=2)
-    incidents.run_incident_clock(now=later)
+    escalation.run_incident_clock(now=later)
     html = client_for(support_user).get(reverse("monitoring:incident", args=[incident.pk])).content.decode()
     assert 'data-kind="opened" data-delivery="delivered"' in html
     assert 'data-kind="escalation" data-delivery="delivered"' in html

@@ -7,7 +7,9 @@ import pytest
 from django.utils import timezone
 
 from adminpanel.models import AuditLog, OperatingMode, PanelEvent, Sale
-from monitoring import communication, incident_selectors, incidents
+from monitoring.incidents import communication
+from monitoring.incidents import selectors as incident_selectors
+from monitoring.incidents import services as incidents
 from monitoring.models import Incident, IncidentNotification, IncidentUpdate
 from tests.factories import AuditLogFactory, BarFactory
 

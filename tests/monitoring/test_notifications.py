@@ -3,7 +3,7 @@
 import pytest
 from django.core import mail
 
-from monitoring import services
+from monitoring.health import alerts, services
 from monitoring.models import Alert, AlertEvent
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +63,7 @@ def test_a_timed_out_webhook_keeps_the_alert_and_the_event_pending_until_it_work
 
     working = webhook_server()
     mail_on.ALERT_WEBHOOK_URL = working.url
-    assert services.deliver_pending_notifications() == 1
+    assert alerts.deliver_pending_notifications() == 1
     event.refresh_from_db()
     assert event.notified_at is not None and event.delivered_to == ["mail", "webhook"]
     assert len(mail.outbox) == 1  # the mail that went through is not sent twice
@@ -91,7 +91,7 @@ def test_events_past_the_attempt_limit_are_given_up(make_sales, mail_on, monkeyp
     monkeypatch.setattr("monitoring.notifications.send_mail", lambda *a, **k: 1 / 0)
     make_sales(100, 97)
     services.run_health_checks()
-    assert services.deliver_pending_notifications() == 0
+    assert alerts.deliver_pending_notifications() == 0
     assert AlertEvent.objects.get().attempts == 1
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from monitoring import services
+from monitoring.health import freshness
 from monitoring.models import HealthRun, WorkerHeartbeat
 from tests.factories import make_product
 
@@ -28,7 +28,7 @@ def alive(*, run_minutes_ago=1, heartbeat_seconds_ago=5):
     now = timezone.now()
     at = now - timedelta(minutes=run_minutes_ago)
     HealthRun.objects.create(trigger=HealthRun.Trigger.SCHEDULE, started_at=at, finished_at=at, status="ok")
-    services.record_heartbeat("celery@test", now=now - timedelta(seconds=heartbeat_seconds_ago))
+    freshness.record_heartbeat("celery@test", now=now - timedelta(seconds=heartbeat_seconds_ago))
 
 
 def banner(client, path):
@@ -81,7 +81,7 @@ def test_the_heartbeat_task_stamps_the_worker_row(settings):
     settings.CELERY_TASK_ALWAYS_EAGER = True
     tasks.heartbeat.apply(task_id="t1")
     assert WorkerHeartbeat.objects.count() == 1
-    assert not services.pipeline_state().no_worker
+    assert not freshness.pipeline_state().no_worker
 
 
 def test_the_banner_never_breaks_a_page_when_its_read_fails(client, monkeypatch):
@@ -91,6 +91,6 @@ def test_the_banner_never_breaks_a_page_when_its_read_fails(client, monkeypatch)
         raise OperationalError("the database went away")
 
     client.force_login(make_product())
-    monkeypatch.setattr(services, "pipeline_state", fail)
+    monkeypatch.setattr(freshness, "pipeline_state", fail)
     shown, _ = banner(client, "/")
     assert not shown

@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from adminpanel.models import AuditLog, MigrationServerIdLog, OperatingMode, Sale
-from monitoring import incidents, root_cause
+from monitoring.incidents import root_cause
+from monitoring.incidents import services as incidents
 from tests.factories import AuditLogFactory, BarFactory
 
 pytestmark = pytest.mark.django_db

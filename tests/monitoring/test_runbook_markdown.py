@@ -3,7 +3,7 @@ link to, checklist boxes shown disabled, code kept, and raw HTML from the file e
 
 from django.urls import reverse
 
-from monitoring import check_texts, runbook_markdown
+from monitoring.health import check_texts, runbook_markdown
 
 
 def test_a_gfm_table_renders_as_a_table():

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from adminpanel.models import AuditLog, MigrationServerIdLog
-from monitoring import health_checks, services
+from monitoring.health import health_checks, services
 from monitoring.models import Alert, AlertEvent, CheckResult
 from rollout import services as rollout_services
 from tests.factories import BarFactory

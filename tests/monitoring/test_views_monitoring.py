@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from adminpanel.models import PanelEvent
-from monitoring import services
+from monitoring.health import services
 from monitoring.models import Alert, HealthRun, PhaseWindow
 
 pytestmark = pytest.mark.django_db

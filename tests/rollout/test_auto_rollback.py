@@ -64,8 +64,8 @@ def test_expected_adoption_follows_the_bars_the_rollout_switched(owner, fresh_ru
 def test_one_blip_never_pulls_the_kill_switch_two_critical_runs_in_a_row_do(owner, fresh_run, monkeypatch, settings):
     """One critical run of a check that needs two in a row is a blip (the issue's example was a connection reading;
     connections no longer roll back at all, DESIGN §4d: a fault the flags cure, serverId errors, stands in)."""
-    from monitoring import health_checks
-    from monitoring import services as monitoring_services
+    from monitoring.health import health_checks
+    from monitoring.health import services as monitoring_services
 
     settings.ALERT_EMAILS, settings.ALERT_WEBHOOK_URL = [], ""
     BarFactory(is_internal=True)

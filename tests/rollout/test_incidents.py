@@ -6,7 +6,8 @@ from functools import partial
 import pytest
 
 from adminpanel.models import PanelEvent
-from monitoring import incident_selectors, incidents
+from monitoring.incidents import selectors as incident_selectors
+from monitoring.incidents import services as incidents
 from monitoring.models import Alert, CheckStatus, Incident, IncidentNotification
 from rollout import services
 from rollout.models import EventKind, RolloutEvent

@@ -9,7 +9,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from backfill.models import BackfillRun
-from monitoring.health_checks import CHECKS
+from monitoring.health.health_checks import CHECKS
 from monitoring.models import Alert, CheckResult, CheckStatus, HealthRun, Incident
 from rollout import services
 from rollout.models import FeatureFlag, RolloutBarChange, RolloutState

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from django.db import connection, transaction
 
 from adminpanel.models import MemberRole
-from monitoring import services as monitoring_services
+from monitoring.health import services as monitoring_services
 from monitoring.models import Alert, CheckStatus, Incident
 from rollout import services
 from rollout.models import EventKind, FeatureFlag, RolloutEvent

@@ -15,7 +15,7 @@ import sys
 from django.core.management.base import BaseCommand
 from django.db import InterfaceError, OperationalError
 
-from monitoring import pipeline, services
+from monitoring.health import pipeline, services
 from monitoring.models import CheckStatus, HealthRun
 
 EXIT_CODES = {CheckStatus.OK: 0, CheckStatus.UNKNOWN: 3, CheckStatus.WARNING: 1, CheckStatus.CRITICAL: 2}

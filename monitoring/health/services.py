@@ -1,8 +1,8 @@
-"""Health runs, alerts and phase windows: the services behind the Celery task, the command and the panel.
+"""Health runs and phase windows: the services behind the Celery task, the command and the panel.
 
 A run takes a PostgreSQL advisory lock (so it works from ``manage.py healthcheck`` and with Redis down, and a
 killed worker's lock dies with its database session), runs every check of
-:mod:`monitoring.health_checks`, stores the run
+:mod:`monitoring.health.health_checks`, stores the run
 and its results, moves the alerts, and then delivers the pending notifications outside the transaction.
 """
 
@@ -11,32 +11,20 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from adminpanel import db_sessions
 from adminpanel.audit import record_event
-from monitoring import health_checks, notifications
-from monitoring.models import Alert, AlertEvent, CheckResult, CheckStatus, HealthRun, PhaseWindow, WorkerHeartbeat
+from monitoring.health import health_checks, sales_window
+from monitoring.health.alerts import deliver_pending_notifications, update_alerts
+from monitoring.models import Alert, CheckResult, CheckStatus, HealthRun, PhaseWindow
 from monitoring.signals import critical_alert_handler
 
 logger = logging.getLogger(__name__)
 
 # pg_try_advisory_lock key: "health" in ASCII, so it never meets another feature's lock by chance.
 RUN_LOCK_KEY = 0x6865616C7468
-ALERTING = {CheckStatus.WARNING, CheckStatus.CRITICAL}
-ACK_COMMENT_MAX = 2000
-
-
-class AlertNotAcknowledgeable(Exception):
-    """The alert is resolved, already acknowledged, or does not exist."""
-
-
-class InvalidAcknowledgement(Exception):
-    """The acknowledgement comment is missing or too long."""
-
-
 class PhaseWindowAlreadyRunning(Exception):
     """A window of that kind is already running."""
 
@@ -71,7 +59,7 @@ def run_health_checks(*, trigger: str = HealthRun.Trigger.SCHEDULE, triggered_by
         _unlock()
     deliver_pending_notifications()
     close_due_phase_windows()
-    health_checks.prune_sales_rollup()
+    sales_window.prune_sales_rollup()
     return run
 
 
@@ -80,7 +68,7 @@ def _compact_sales_rollup() -> None:
     slower); a failure is logged and never stops the run."""
     try:
         with transaction.atomic():
-            health_checks.compact_sales_rollup()
+            sales_window.compact_sales_rollup()
     except DatabaseError:
         logger.warning("sales rollup not compacted before the health run", exc_info=True)
 
@@ -159,164 +147,6 @@ def announce_critical(alert: Alert) -> None:
         handler(alert=alert)
     except Exception:
         logger.exception("The critical-alert handler %r failed for alert %s", handler, alert.pk)
-
-
-# --- Alerts --------------------------------------------------------------------------------------------------
-
-
-def update_alerts(*, results) -> list[Alert]:
-    """Open, escalate or resolve one alert per check from a run's results; returns the alerts whose safeguard
-    tripped in this run (critical for the check's HEALTH_CONSECUTIVE_FAILURES runs in a row), the only ones
-    announced for automatic action. ``unknown`` and "not enough data" leave an alert as it is (nothing is known
-    either way) and never open one."""
-    now = timezone.now()
-    unresolved = {a.check_name: a for a in Alert.objects.select_for_update().exclude(state=Alert.State.RESOLVED)}
-    tripped = []
-    for result in results:
-        alert = _move_alert(alert=unresolved.get(result.check_name), result=result, now=now)
-        if alert and alert.is_unresolved and not alert.safeguard_tripped_at and result.counts_toward_action:
-            alert.safeguard_tripped_at = now
-            alert.save(update_fields=["safeguard_tripped_at"])
-            AlertEvent.objects.create(
-                alert=alert,
-                kind=AlertEvent.Kind.SAFEGUARD,
-                severity=alert.severity,
-                comment=f"{result.streak_text}: counts toward automatic action.",
-            )
-            tripped.append(alert)
-    return tripped
-
-
-def _move_alert(*, alert: Alert | None, result: CheckResult, now) -> Alert | None:
-    """One check's alert after one result: opened, escalated, resolved or just given the latest result."""
-    if result.status == CheckStatus.OK and alert:
-        alert.state, alert.resolved_at, alert.last_result = Alert.State.RESOLVED, now, result
-        alert.save(update_fields=["state", "resolved_at", "last_result"])
-        AlertEvent.objects.create(alert=alert, kind=AlertEvent.Kind.RESOLVED, severity=alert.severity)
-    elif result.status in ALERTING and not alert:
-        alert = Alert.objects.create(
-            check_name=result.check_name,
-            severity=result.status,
-            opened_at=now,
-            opened_by_result=result,
-            last_result=result,
-        )
-        AlertEvent.objects.create(alert=alert, kind=AlertEvent.Kind.OPENED, severity=alert.severity)
-    elif result.status == CheckStatus.CRITICAL and alert and alert.severity == CheckStatus.WARNING:
-        # An acknowledged warning that turns critical needs someone's eyes again.
-        alert.severity, alert.escalated_at, alert.state = CheckStatus.CRITICAL, now, Alert.State.OPEN
-        alert.last_result = result
-        alert.save(update_fields=["severity", "escalated_at", "state", "last_result"])
-        AlertEvent.objects.create(alert=alert, kind=AlertEvent.Kind.ESCALATED, severity=alert.severity)
-    elif alert:
-        alert.last_result = result
-        alert.save(update_fields=["last_result"])
-    return alert
-
-
-def acknowledge_alert(*, alert_id: int, user, comment: str) -> Alert:
-    """Acknowledge an open alert with a comment (who and when are stored); audited."""
-    comment = (comment or "").strip()
-    if not comment:
-        raise InvalidAcknowledgement("Say what you are doing about it: a comment is required.")
-    if len(comment) > ACK_COMMENT_MAX:
-        raise InvalidAcknowledgement(f"The comment is longer than {ACK_COMMENT_MAX} characters.")
-    with transaction.atomic():
-        alert = Alert.objects.select_for_update().filter(pk=alert_id).first()
-        if alert is None or alert.state != Alert.State.OPEN:
-            raise AlertNotAcknowledgeable("This alert is not open (already acknowledged or resolved).")
-        before = {"state": alert.state}
-        alert.state, alert.acknowledged_by, alert.acknowledged_at = Alert.State.ACKNOWLEDGED, user, timezone.now()
-        alert.ack_comment = comment
-        alert.save(update_fields=["state", "acknowledged_by", "acknowledged_at", "ack_comment"])
-        AlertEvent.objects.create(
-            alert=alert,
-            kind=AlertEvent.Kind.ACKNOWLEDGED,
-            severity=alert.severity,
-            actor=user,
-            comment=comment,
-            notify=False,
-        )
-        record_event(
-            actor=user,
-            action="alert.acknowledge",
-            target=alert,
-            before=before,
-            after={"state": alert.state, "check": alert.check_name},
-            reason=comment,
-        )
-    return alert
-
-
-def deliver_pending_notifications(*, limit: int = 100) -> int:
-    """Send every undelivered alert event (mail and webhook); failures stay pending for the next run until
-    ``ALERT_NOTIFY_MAX_ATTEMPTS``. Returns how many were delivered."""
-    pending = (
-        AlertEvent.objects.filter(
-            notify=True, notified_at__isnull=True, attempts__lt=settings.ALERT_NOTIFY_MAX_ATTEMPTS
-        )
-        .select_related("alert__last_result")
-        .order_by("id")[:limit]
-    )
-    return notifications.deliver_outbox(
-        pending, send=lambda event, skip: notifications.notify(event=event, skip=skip), what="alert notification"
-    )
-
-
-# --- Freshness -----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Freshness:
-    last_run: HealthRun | None
-    stale_after: timedelta
-
-    @property
-    def is_stale(self) -> bool:
-        if self.last_run is None:
-            return True
-        return self.last_run.finished_at < timezone.now() - self.stale_after
-
-
-def freshness() -> Freshness:
-    """The last finished run and whether it is older than ``HEALTH_STALE_AFTER_MINUTES`` (worker or beat down)."""
-    last = HealthRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first()
-    return Freshness(last_run=last, stale_after=timedelta(minutes=settings.HEALTH_STALE_AFTER_MINUTES))
-
-
-def record_heartbeat(hostname: str, *, now: datetime | None = None) -> None:
-    WorkerHeartbeat.objects.update_or_create(hostname=hostname[:255], defaults={"finished_at": now or timezone.now()})
-
-
-@dataclass(frozen=True)
-class PipelineState:
-    """What every page's banner says: are the checks stale, has a worker done work lately (two indexed reads)."""
-
-    last_run_at: datetime | None
-    worker_seen_at: datetime | None
-    checks_stale: bool
-    no_worker: bool
-
-    @property
-    def is_down(self) -> bool:
-        return self.checks_stale or self.no_worker
-
-
-def pipeline_state(*, now: datetime | None = None) -> PipelineState:
-    now = now or timezone.now()
-    last_run_at = (
-        HealthRun.objects.filter(finished_at__isnull=False)
-        .order_by("-finished_at")
-        .values_list("finished_at", flat=True)
-        .first()
-    )
-    seen_at = WorkerHeartbeat.objects.order_by("-finished_at").values_list("finished_at", flat=True).first()
-    return PipelineState(
-        last_run_at=last_run_at,
-        worker_seen_at=seen_at,
-        checks_stale=last_run_at is None or last_run_at < now - timedelta(minutes=settings.HEALTH_STALE_AFTER_MINUTES),
-        no_worker=seen_at is None or seen_at < now - timedelta(seconds=settings.WORKER_STALE_AFTER_SECONDS),
-    )
 
 
 # --- Phase windows -------------------------------------------------------------------------------------------
@@ -412,6 +242,7 @@ def start_phase_window(*, kind: str, user) -> PhaseWindow:
 
 
 def window_label(kind: str) -> str:
+    """A phase window kind in words."""
     return PhaseWindow.Kind(kind).label
 
 

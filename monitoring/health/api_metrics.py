@@ -74,11 +74,11 @@ def _error_of(body: str) -> str:
         return ""
 
 
-# --- The two checks (registered in monitoring.health_checks.CHECKS) ------------------------------------------------
+# --- The two checks (registered in monitoring.health.health_checks.CHECKS) -----------------------------------------
 
 
 def _check(name: str, promql: str, *, unit: str, critical: float, warning: float, now):
-    from monitoring import health_checks as hc  # the check vocabulary; health_checks imports this module
+    from monitoring.health import health_checks as hc  # the check vocabulary; health_checks imports this module
 
     limits = f"critical > {critical:g} {unit}, warning > {warning:g} {unit}"
     if not configured():
@@ -99,7 +99,7 @@ def _check(name: str, promql: str, *, unit: str, critical: float, warning: float
 
 def check_api_error_rate(*, now):
     """The API's 5xx share, % (runbook Phase 3: "Error rate > 1% → Immediate rollback"; target < 0.1 %)."""
-    from monitoring.health_checks import threshold
+    from monitoring.health.health_checks import threshold
 
     return _check("api_error_rate", settings.PROMETHEUS_API_ERROR_RATE_QUERY, unit="%",
                   critical=threshold("api_error_rate_critical_pct"), warning=threshold("api_error_rate_warning_pct"),
@@ -108,7 +108,7 @@ def check_api_error_rate(*, now):
 
 def check_api_p95_latency(*, now):
     """The API's P95 latency, ms (runbook: target < 500 ms, critical alert > 1 s)."""
-    from monitoring.health_checks import threshold
+    from monitoring.health.health_checks import threshold
 
     return _check(
         "api_p95_latency", settings.PROMETHEUS_API_P95_QUERY, unit="ms",

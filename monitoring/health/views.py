@@ -1,4 +1,4 @@
-"""Monitoring pages and partials: health status, alerts, the runbook's dashboards, phase windows, audit logs.
+"""Monitoring pages and partials: health status, alerts, the runbook's dashboards, phase windows.
 
 Support, product owners and superusers may look and export; only product owners and superusers may run the
 checks now, acknowledge an alert or start a phase window. Bar managers see none of it. Nothing here talks
@@ -17,22 +17,19 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from adminpanel.audit import record_event
 from adminpanel.charts import column_chart
-from adminpanel.csv_export import csv_response, stream_csv
 from adminpanel.htmx import HtmxHttpRequest
-from adminpanel.log_filters import valid_or_bad_input
-from adminpanel.paging import CreatedKeyset, IdKeyset, estimated_row_counts, keyset_page, keyset_page_context
-from adminpanel.pickers import user_label
-from adminpanel.presentation import as_json_text
+from adminpanel.paging import IdKeyset, keyset_page
 from adminpanel.roles import can_operate, operator_required, read_all_required
-from monitoring import incident_selectors, runbook_markdown, selectors, services, tasks
-from monitoring.filters import AuditLogFilter
+from monitoring import tasks
+from monitoring.health import alerts, freshness, runbook_markdown, selectors, services
+from monitoring.incidents import selectors as incident_selectors
 from monitoring.models import HealthRun
 
 ALERTS_PAGE = 50
 
 
 def _status_context() -> dict:
-    fresh = services.freshness()
+    fresh = freshness.freshness()
     return {
         "freshness": fresh,
         "check_rows": selectors.latest_check_rows(fresh.last_run),
@@ -177,11 +174,11 @@ class _RunRef:
 @operator_required
 def acknowledge(request: HtmxHttpRequest, alert_id: int):
     try:
-        services.acknowledge_alert(alert_id=alert_id, user=request.user, comment=request.POST.get("comment", ""))
-    except services.InvalidAcknowledgement as exc:
+        alerts.acknowledge_alert(alert_id=alert_id, user=request.user, comment=request.POST.get("comment", ""))
+    except alerts.InvalidAcknowledgement as exc:
         messages.error(request, str(exc))
         return _back_home(request) if not request.htmx else _status_response(request, status=400)
-    except services.AlertNotAcknowledgeable as exc:
+    except alerts.AlertNotAcknowledgeable as exc:
         messages.error(request, str(exc))
         return _back_home(request) if not request.htmx else _status_response(request, status=409)
     messages.success(request, "Alert acknowledged.")
@@ -217,71 +214,3 @@ def _phase_response(request, status: int = 200):
     return render(request, "monitoring/_phase_windows.html", context, status=status)
 
 
-# --- Audit logs ------------------------------------------------------------------------------------------
-
-
-@require_GET
-@read_all_required
-def audit_log(request: HtmxHttpRequest):
-    """Audit logs, newest first by their own timestamp, filtered, one keyset page at a time."""
-    filterset = AuditLogFilter(request.GET or None, queryset=selectors.audit_log_queryset(), request=request)
-    estimates = estimated_row_counts(["audit_logs"])
-    context = keyset_page_context(request.GET, filterset, CreatedKeyset, estimates=estimates)
-    if request.htmx and request.htmx.target == "log-rows":
-        return render(request, "monitoring/_audit_rows.html", context)
-    return render(request, "monitoring/audit_log.html", context)
-
-
-@require_GET
-@read_all_required
-def audit_log_chart(request: HtmxHttpRequest):
-    """Per-minute server_id errors of the last hour (runbook 4.2 "Error Tracking") as inline SVG, with RCA 1."""
-    chart = selectors.error_chart()
-    patterns, patterns_sql = selectors.server_id_error_patterns(start=chart.start, end=chart.end)
-    context = {
-        "chart": chart,
-        "patterns": patterns,
-        "patterns_sql": patterns_sql,
-        "since": timezone.localtime(chart.start).strftime("%Y-%m-%dT%H:%M"),
-    }
-    return render(request, "monitoring/_error_chart.html", context)
-
-
-AUDIT_CSV_HEADER = [
-    "id",
-    "created_at",
-    "level",
-    "error_type",
-    "error_message",
-    "bar_id",
-    "bar",
-    "user_id",
-    "user",
-    "payload",
-]
-
-
-def _audit_csv_row(row):
-    return [
-        row.pk,
-        row.created_at,
-        row.level,
-        row.error_type,
-        row.error_message,
-        row.bar_id,
-        row.bar.name if row.bar else "",
-        row.user_id,
-        user_label(row.user) if row.user else "",
-        as_json_text(row.payload),  # JSON, never a Python repr
-    ]
-
-
-@require_GET
-@read_all_required
-def audit_log_export(request: HttpRequest):
-    """The filtered audit logs as CSV, streamed in keyset chunks."""
-    filterset = valid_or_bad_input(
-        AuditLogFilter(request.GET or None, queryset=selectors.audit_log_queryset(), request=request)
-    )
-    lines = stream_csv(filterset.qs, keyset=CreatedKeyset, header=AUDIT_CSV_HEADER, row_values=_audit_csv_row)
-    return csv_response(lines, prefix="audit-logs")

@@ -1,7 +1,7 @@
 """The runbook as a page the panel serves, so that every check, alert and mail can link to its section.
 
 Rendered by markdown-it-py (CommonMark) with GFM tables and strikethrough, and the mdit-py-plugins anchors plugin
-(every heading gets a stable id, the one the check texts link to: monitoring.check_texts) and tasklists plugin
+(every heading gets a stable id, the one the check texts link to: monitoring.health.check_texts) and tasklists plugin
 (checklist boxes shown, disabled). Raw HTML in the file is not passed through: `html` is off, so a tag in the source
 is printed as text, and markdown-it's link validation drops javascript:/data: links. Fenced code is kept as
 <pre><code class="language-…">, unhighlighted (no script, nothing the CSP would have to allow).
@@ -16,7 +16,7 @@ from markdown_it import MarkdownIt
 from mdit_py_plugins.anchors import anchors_plugin
 from mdit_py_plugins.tasklists import tasklists_plugin
 
-RUNBOOK_FILE = Path(__file__).resolve().parent / "runbook" / "mode-switching-runbook.md"
+RUNBOOK_FILE = Path(__file__).resolve().parent.parent / "runbook" / "mode-switching-runbook.md"
 
 
 def anchor_of(heading: str) -> str:

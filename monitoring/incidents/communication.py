@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from monitoring import incident_selectors
-from monitoring.incident_selectors import Impact
+from monitoring.incidents import selectors as incident_selectors
+from monitoring.incidents.selectors import Impact
 from monitoring.models import ContactTier, Incident
 from monitoring.signals import ActionTaken
 

@@ -1,5 +1,5 @@
 """Health checks for runbook items beyond DESIGN.md section 5's table (issue 21), registered in
-``monitoring.health_checks.CHECKS`` like the others:
+``monitoring.health.health_checks.CHECKS`` like the others:
 
 - ``rls_enforcement`` (Day 1 "Check RLS enforcement"): sampled servers and managers run as BarTender's clients do,
   and what each sees is compared with what they should see;
@@ -21,7 +21,7 @@ from django.db import connection
 
 from adminpanel.runbook_sql import RLS_TABLES
 from backfill.selectors import last_finished_full_backfill
-from monitoring.check_base import (
+from monitoring.health.check_base import (
     CRITICAL,
     INSUFFICIENT,
     OK,

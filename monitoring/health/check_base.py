@@ -1,6 +1,6 @@
 """What every health check shares: its outcome, its thresholds and minimum samples from settings, the small SQL and
 arithmetic helpers, and running a query as BarTender's clients do (role ``authenticated`` with ``request.jwt.claims``
-set transaction-locally). ``monitoring.health_checks`` and ``monitoring.checks_runbook`` both build on it.
+set transaction-locally). ``monitoring.health.health_checks`` and ``monitoring.health.checks_runbook`` both build on it.
 """
 
 import json

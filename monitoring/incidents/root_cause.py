@@ -17,8 +17,8 @@ from adminpanel.models import AuditLog, MigrationServerIdLog, OperatingMode, Sal
 from adminpanel.paging import CreatedKeyset, IdKeyset
 from adminpanel.sql_probe import time_limited_cursor
 from backfill.selectors import migration_summary
+from monitoring.audit.selectors import audit_error_patterns
 from monitoring.models import Incident
-from monitoring.selectors import audit_error_patterns
 
 ERRORS, FALLBACKS, ORPHANS = "errors", "fallbacks", "orphans"
 KINDS = (ERRORS, FALLBACKS, ORPHANS)

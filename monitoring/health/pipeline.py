@@ -1,6 +1,6 @@
 """Is the pipeline alive, as an outside monitor asks it (`manage.py healthcheck`): the broker reachable, a worker
 answering a ping, a scheduled health run within two intervals. Pages never call this (a broker round-trip); they
-read `services.pipeline_state` instead."""
+read `freshness.pipeline_state` instead."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta

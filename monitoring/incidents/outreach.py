@@ -10,8 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from adminpanel.audit import record_event
-from monitoring import incident_selectors
-from monitoring.incidents import NOTIFY_KIND, Audience, InvalidIncident, _clean_text, _locked, _queue, _require
+from monitoring.incidents import selectors as incident_selectors
+from monitoring.incidents.contact_chain import NOTIFY_KIND, Audience, _queue
+from monitoring.incidents.services import InvalidIncident, _clean_text, _locked, _require
 from monitoring.models import Incident, IncidentNotification
 
 NOTICE_MAX = 5000

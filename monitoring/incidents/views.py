@@ -19,8 +19,12 @@ from adminpanel.csv_export import csv_response, stream_csv
 from adminpanel.htmx import HtmxHttpRequest
 from adminpanel.paging import IdKeyset, keyset_page
 from adminpanel.roles import read_all_required
-from monitoring import communication, incident_outreach, incident_selectors, incidents, root_cause
-from monitoring.forms import IncidentUpdateForm, OpenIncidentForm, SendCommunicationForm
+from monitoring.incidents import communication, root_cause
+from monitoring.incidents import outreach as incident_outreach
+from monitoring.incidents import selectors as incident_selectors
+from monitoring.incidents import services as incidents
+from monitoring.incidents.contact_chain import next_tier
+from monitoring.incidents.forms import IncidentUpdateForm, OpenIncidentForm, SendCommunicationForm
 from monitoring.models import Incident, IncidentStatus
 
 LIST_STATES = {"open": "Open", "resolved": "Resolved", "": "All"}
@@ -125,7 +129,7 @@ def _detail_context(incident: Incident, *, update_form=None, send_form=None) -> 
         or IncidentUpdateForm(initial={"status": incident.status, "severity": incident.severity}),
         "send_form": send_form or SendCommunicationForm(initial={"tier": incident.tier_id}),
         "escalate_after": settings.INCIDENT_ESCALATE_AFTER_MINUTES.get(incident.severity),
-        "next_tier": incidents.next_tier(incident.tier) if incident.tier_id else None,
+        "next_tier": next_tier(incident.tier) if incident.tier_id else None,
         "alert_label": incident_selectors.check_label(incident.alert.check_name) if incident.alert else "",
         "customer_notice": incident_outreach.customer_notice_draft(incident),
         "status_page": bool(settings.STATUS_PAGE_WEBHOOK_URL),
@@ -228,7 +232,7 @@ OUTREACH = {
 @require_POST
 @read_all_required
 def incident_outreach_view(request: HtmxHttpRequest, pk: int, kind: str):
-    """A customer notice recorded, or a status-page update sent (monitoring.incident_outreach)."""
+    """A customer notice recorded, or a status-page update sent (monitoring.incidents.outreach)."""
     label, call, success = OUTREACH[kind]
     text = text_param(request.POST, "text", label=label)
     return _run(request, pk, lambda: call(actor=request.user, incident_id=pk, text=text), success)

@@ -4,31 +4,30 @@
   the rollout calls inside its kill-switch transaction: one incident per event, however many callers race);
 - acknowledging, posting updates (status, next update at), resolving, and sending the communication template to a
   tier of the contact chain;
-- the clock (``run_incident_clock``, a beat task every minute; tests pass ``now`` instead of sleeping): impact
-  refreshed until resolved, owners reminded when a "next update at" passes without an update, unacknowledged
-  incidents escalated to the next tier after ``INCIDENT_ESCALATE_AFTER_MINUTES`` (per severity), and every stored
-  notification delivered by mail/webhook through monitoring/notifications.py with its retries.
+- impact measured and refreshed until resolved (the clock's reminders, escalation and delivery are in
+  ``monitoring.incidents.escalation``; who is told, in ``monitoring.incidents.contact_chain``).
 
 Each function takes keyword-only arguments, runs in its own transaction, checks the actor's permission inside it
 (views check first for a quick 403; this is the check that counts) and writes a panel_events row.
 """
 
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
-from django.urls import reverse
 from django.utils import timezone
 
-from adminpanel import db_sessions
 from adminpanel.audit import record_event
 from adminpanel.roles import can_handle_incidents
-from monitoring import communication, incident_selectors, notifications
+from monitoring.incidents import selectors as incident_selectors
+from monitoring.incidents.contact_chain import (
+    NOTIFY_KIND,
+    _page_by_kind,
+    _queue,
+    _tell_first_tier,
+    tier_audience,
+)
 from monitoring.models import (
     ContactTier,
     Incident,
@@ -44,9 +43,6 @@ ISSUE_MAX = 4000
 MESSAGE_MAX = 4000
 # A start typed a little ahead of the server's clock is still "now"; further ahead is a mistake.
 CLOCK_SKEW = timedelta(minutes=2)
-# pg_try_advisory_lock key: "incident" in ASCII, so it never meets another feature's lock by chance.
-CLOCK_LOCK_KEY = 0x696E636964656E74
-NOTIFY_KIND = IncidentNotification.Kind
 
 
 # --- Domain errors (turned into messages and statuses by the views) ---------------------------------------
@@ -111,109 +107,6 @@ def _locked(incident_id: int) -> Incident:
     if found is None:
         raise UnknownIncident("No such incident.")
     return found
-
-
-def first_tier() -> ContactTier | None:
-    return ContactTier.objects.order_by("position").first()
-
-
-def next_tier(tier: ContactTier | None) -> ContactTier | None:
-    """The tier after `tier` in the chain (the first one when the incident has none yet)."""
-    if tier is None:
-        return first_tier()
-    return ContactTier.objects.filter(position__gt=tier.position).order_by("position").first()
-
-
-@dataclass(frozen=True)
-class Audience:
-    words: str
-    emails: list[str] = field(default_factory=list)
-    webhooks: list[dict] = field(default_factory=list)
-
-
-def tier_audience(tier: ContactTier | None) -> Audience:
-    """Who a tier's notification goes to: its active contacts' e-mails and webhooks."""
-    if tier is None:
-        return Audience("nobody: the contact chain is empty (add tiers in the Django admin)")
-    contacts = incident_selectors.tier_contacts(tier)
-    names = ", ".join(contact.name for contact in contacts) or "no contacts yet"
-    return Audience(
-        f"{tier.name} ({names})",
-        emails=[contact.email for contact in contacts if contact.email],
-        webhooks=[{"name": contact.name, "url": contact.webhook_url} for contact in contacts if contact.webhook_url],
-    )
-
-
-def owner_audience(incident: Incident) -> Audience:
-    """A reminder goes to the owner's e-mail and the on-call webhook (ALERT_WEBHOOK_URL); an incident without an
-    owner (or an owner without an e-mail) reminds the tier told last instead."""
-    owner = incident.owner
-    if owner is None or not owner.email:
-        return tier_audience(incident.tier)
-    webhooks = [{"name": "on-call webhook", "url": settings.ALERT_WEBHOOK_URL}] if settings.ALERT_WEBHOOK_URL else []
-    return Audience(f"owner {owner} ({owner.email})", emails=[owner.email], webhooks=webhooks)
-
-
-def incident_link(incident: Incident) -> str:
-    """The incident page's address for a mail or webhook: absolute when PANEL_URL says where the panel is."""
-    return f"{settings.PANEL_URL}{reverse('monitoring:incident', args=[incident.pk])}"
-
-
-def _queue(*, incident: Incident, kind: str, audience: Audience, lead: str, tier=None, due_at=None, actor=None,
-           now: datetime, measure: bool = True) -> IncidentNotification:  # fmt: skip
-    """Store one notification (the outbox): the lead line, then the communication template as it stands now."""
-    text = communication.render_text(communication.communication_for(incident, now=now, measure=measure))
-    subject = f"[BarTender incident #{incident.pk}] {incident.get_severity_display()}: {lead}"
-    return IncidentNotification.objects.create(
-        incident=incident,
-        kind=kind,
-        tier=tier,
-        audience=audience.words[:300],
-        emails=audience.emails,
-        webhooks=audience.webhooks,
-        subject=subject[:300],
-        body=f"{lead}\nIncident page: {incident_link(incident)}\n\n{text}",
-        due_at=due_at,
-        actor=actor if getattr(actor, "pk", None) else None,
-        created_at=now,
-    )
-
-
-def _tell_first_tier(incident: Incident, *, now: datetime, measure: bool = True) -> IncidentNotification:
-    tier = first_tier()
-    incident.tier, incident.tier_notified_at = tier, now
-    incident.save(update_fields=["tier", "tier_notified_at"])
-    return _queue(
-        incident=incident,
-        kind=NOTIFY_KIND.OPENED,
-        audience=tier_audience(tier),
-        lead=f"incident opened ({incident.get_source_display()}): {incident.title}",
-        tier=tier,
-        now=now,
-        measure=measure,
-    )
-
-
-# The runbook's escalation "by condition" (DESIGN §4c): a migration or database issue goes to DevOps/Database, customer
-# impact to Product/Business, at once rather than after the time-based escalation. The tiers by their position.
-FAULT_KINDS = {
-    "database": ("a database fault", "INCIDENT_DATABASE_TIER_POSITION"),
-    "customer": ("customer impact (switched bars affected)", "INCIDENT_CUSTOMER_TIER_POSITION"),
-}
-
-
-def _page_by_kind(incident: Incident, *, kind: str, now: datetime) -> IncidentNotification | None:
-    """Page the tier that owns this kind of fault at once; the incident escalates from that tier on."""
-    words, setting = FAULT_KINDS[kind]
-    tier = ContactTier.objects.filter(position=getattr(settings, setting)).first()
-    if tier is None or tier == incident.tier:
-        return None
-    incident.tier, incident.tier_notified_at = tier, now
-    incident.save(update_fields=["tier", "tier_notified_at"])
-    return _queue(
-        incident=incident, kind=NOTIFY_KIND.PAGED, audience=tier_audience(tier), tier=tier, now=now, measure=False,
-        lead=f"paged at once for {words}: {incident.title}",
-    )  # fmt: skip
 
 
 # --- Opening ---------------------------------------------------------------------------------------------
@@ -405,7 +298,7 @@ def send_communication(*, actor, incident_id: int, tier_id: int, now: datetime |
     return sent
 
 
-# --- The clock: impact, reminders, escalation, delivery ---------------------------------------------------
+# --- Impact ------------------------------------------------------------------------------------------------
 def _store_impact(incident: Incident, *, now: datetime) -> None:
     impact = incident_selectors.measure_impact(start=incident.started_at, end=max(now, incident.started_at))
     incident.impact, incident.impact_measured_at = impact.as_json(), now
@@ -439,162 +332,3 @@ def refresh_impacts(*, now: datetime, limit: int = 200) -> int:
         )
     return refreshed
 
-
-def send_due_reminders(*, now: datetime) -> list[IncidentNotification]:
-    """Remind the owner of every open incident whose "next update at" has passed without an update: once per
-    missed time (a unique constraint holds it even if two clocks overlap). Audited."""
-    reminded = IncidentNotification.objects.filter(
-        incident=OuterRef("pk"), kind=NOTIFY_KIND.REMINDER, due_at=OuterRef("next_update_at")
-    )
-    sent = []
-    with transaction.atomic():
-        due = (
-            Incident.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("owner", "tier")
-            .exclude(status=IncidentStatus.RESOLVED)
-            .filter(next_update_at__lte=now)
-            .exclude(Exists(reminded))
-            .order_by("pk")
-        )
-        for incident in due:
-            late = max(0, round((now - incident.next_update_at).total_seconds() / 60))
-            audience = owner_audience(incident)
-            sent.append(
-                _queue(
-                    incident=incident,
-                    kind=NOTIFY_KIND.REMINDER,
-                    audience=audience,
-                    lead=f"update overdue: it was due at {communication.utc(incident.next_update_at)} "
-                    f"({late} min ago). Post an update on the incident page.",
-                    tier=incident.tier,
-                    due_at=incident.next_update_at,
-                    now=now,
-                )
-            )
-            record_event(
-                actor=None,
-                action="incident.remind",
-                target=incident,
-                after={"due_at": incident.next_update_at.isoformat(), "to": audience.words},
-                reason="The next update was due and none was posted.",
-            )
-    return sent
-
-
-def escalate_unacknowledged(*, now: datetime) -> list[IncidentNotification]:
-    """Tell the next tier about every open incident nobody acknowledged within INCIDENT_ESCALATE_AFTER_MINUTES
-    (per severity) of the last tier being told; the last tier is never passed. Audited."""
-    escalated = []
-    with transaction.atomic():
-        waiting = (
-            Incident.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("tier")
-            .exclude(status=IncidentStatus.RESOLVED)
-            .filter(acknowledged_at__isnull=True)
-            .order_by("pk")
-        )
-        for incident in waiting:
-            after = timedelta(minutes=settings.INCIDENT_ESCALATE_AFTER_MINUTES[incident.severity])
-            since = incident.tier_notified_at or incident.opened_at
-            if now < since + after:
-                continue
-            tier = next_tier(incident.tier)
-            if tier is None:
-                continue  # the whole chain has been told
-            previous = incident.tier
-            incident.tier, incident.tier_notified_at = tier, now
-            incident.save(update_fields=["tier", "tier_notified_at"])
-            minutes = round((now - since).total_seconds() / 60)
-            audience = tier_audience(tier)
-            escalated.append(
-                _queue(
-                    incident=incident,
-                    kind=NOTIFY_KIND.ESCALATION,
-                    audience=audience,
-                    lead=f"escalated to the {tier.name}: nobody acknowledged it in {minutes} min"
-                    f"{f' (the {previous.name} was told)' if previous else ''}.",
-                    tier=tier,
-                    now=now,
-                )
-            )
-            record_event(
-                actor=None,
-                action="incident.escalate",
-                target=incident,
-                before={"tier": previous.name if previous else None},
-                after={"tier": tier.name, "to": audience.words},
-                reason=f"Not acknowledged within {after.total_seconds() / 60:g} minutes "
-                f"({incident.get_severity_display()}).",
-            )
-    return escalated
-
-
-def _channels(notification: IncidentNotification) -> dict:
-    """Every recipient of a notification as its own channel, so a retry skips the ones already done."""
-    data = {
-        "event": notification.kind,
-        "incident_id": notification.incident_id,
-        "severity": notification.incident.severity,
-        "status": notification.incident.status,
-        "subject": notification.subject,
-        "text": notification.body,
-        "incident_url": incident_link(notification.incident),
-    }
-    channels = {}
-    for address in notification.emails:
-        send = partial(send_mail, notification.subject, notification.body, settings.DEFAULT_FROM_EMAIL, [address])
-        channels[f"mail:{address}"] = (f"mail to {address}", send)
-    for index, hook in enumerate(notification.webhooks):
-        send = partial(notifications.post_webhook, url=hook["url"], data=data, timeout=settings.ALERT_WEBHOOK_TIMEOUT)
-        channels[f"webhook:{index}"] = (f"webhook of {hook.get('name', 'a contact')}", send)
-    return channels
-
-
-def deliver_incident_notifications(*, limit: int = 100) -> int:
-    """Send every stored incident notification not yet delivered, by mail and webhook with the alert channels'
-    retries; what fails stays pending for the next tick until ALERT_NOTIFY_MAX_ATTEMPTS. Returns how many were
-    delivered."""
-    pending = (
-        IncidentNotification.objects.filter(notified_at=None, attempts__lt=settings.ALERT_NOTIFY_MAX_ATTEMPTS)
-        .exclude(Q(emails=[]) & Q(webhooks=[]))
-        .select_related("incident")
-        .order_by("id")[:limit]
-    )
-    return notifications.deliver_outbox(
-        pending,
-        send=lambda notification, skip: notifications.send_on_channels(_channels(notification), skip=skip),
-        what="incident notification",
-    )
-
-
-@dataclass(frozen=True)
-class ClockTick:
-    refreshed: int
-    reminders: list
-    escalations: list
-    delivered: int
-
-
-def _try_lock() -> bool:
-    return db_sessions.try_lock(CLOCK_LOCK_KEY)
-
-
-def _unlock() -> None:
-    db_sessions.unlock(CLOCK_LOCK_KEY)
-
-
-def run_incident_clock(*, now: datetime | None = None) -> ClockTick | None:
-    """One tick (beat, every INCIDENT_CLOCK_INTERVAL_SECONDS): refresh impacts, remind, escalate, deliver. None
-    when another tick holds the lock (a session advisory lock: it dies with a killed worker's connection)."""
-    now = now or timezone.now()
-    if not _try_lock():
-        logger.info("incident clock skipped: another tick is running")
-        return None
-    try:
-        refreshed = refresh_impacts(now=now)
-        reminders = send_due_reminders(now=now)
-        escalations = escalate_unacknowledged(now=now)
-        delivered = deliver_incident_notifications()
-    finally:
-        _unlock()
-    return ClockTick(refreshed, reminders, escalations, delivered)

@@ -6,7 +6,7 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 
-from monitoring import incident_selectors
+from monitoring.incidents import selectors as incident_selectors
 from monitoring.models import ContactTier, IncidentStatus, Severity
 
 NEXT_UPDATE_CHOICES = [

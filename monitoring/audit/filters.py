@@ -13,7 +13,8 @@ from adminpanel.models import AuditLog
 
 
 def server_id_error_q() -> Q:
-    """``monitoring.health_checks.SERVER_ID_ERRORS`` as a query: error level, message mentions server_id/serverId."""
+    """``monitoring.health.health_checks.SERVER_ID_ERRORS`` as a query: error level, message mentions server_id or
+    serverId."""
     return Q(level=AuditLog.Level.ERROR, error_message__iregex=r"server_?id")
 
 

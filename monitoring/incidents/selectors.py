@@ -14,7 +14,7 @@ from adminpanel.models import PanelEvent, User
 from adminpanel.panel_schema import product_has_server_id
 from adminpanel.roles import PRODUCT, SUPPORT
 from adminpanel.sql_probe import time_limited_cursor
-from monitoring.health_checks import CHECKS
+from monitoring.health.health_checks import CHECKS
 from monitoring.models import Contact, ContactTier, Incident, IncidentNotification, IncidentStatus, IncidentUpdate
 from monitoring.signals import ActionTaken, incident_actions_from_provider
 
@@ -142,16 +142,19 @@ def incident_queryset(*, state: str = "") -> QuerySet:
 
 
 def incident_detail(pk: int) -> Incident | None:
+    """One incident with its people, tier and alert (None when there is no such incident)."""
     return (
         Incident.objects.select_related("owner", "opened_by", "acknowledged_by", "tier", "alert").filter(pk=pk).first()
     )
 
 
 def incident_updates(incident: Incident, limit: int = 200) -> list[IncidentUpdate]:
+    """An incident's updates, newest first, with their authors."""
     return list(incident.updates.select_related("author").order_by("-created_at", "-id")[:limit])
 
 
 def incident_notifications(incident: Incident, limit: int = 200) -> list[IncidentNotification]:
+    """Everything told about an incident, newest first, with the tier and the actor."""
     return list(incident.notifications.select_related("tier", "actor").order_by("-created_at", "-id")[:limit])
 
 
@@ -214,6 +217,7 @@ def contact_chain() -> list[ContactTier]:
 
 
 def tier_contacts(tier: ContactTier | None) -> list[Contact]:
+    """A tier's active contacts in their order (none without a tier)."""
     if tier is None:
         return []
     return list(tier.contacts.filter(is_active=True).order_by("position", "name"))
