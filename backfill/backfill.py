@@ -1,31 +1,6 @@
 """The robust server_id backfill (runbook step 6): resolve every sale, consignment and return whose
 ``server_id`` is NULL, writing exactly one ``migration_server_id_log`` row per row touched.
 
-Resolution, in this fixed order (the first step that gives a server wins):
-
-1. **Direct route.** Sales and consignments: the typed ``server_name``, normalised by
-   :func:`mappings.resolve.normalize_server_name` (Python stays the single definition: each batch's distinct
-   names are normalised here and joined to ``server_name_mappings.normalized_name`` as an ``unnest`` list),
-   looked up in that bar's mappings. The mapped user must still be an active account and an active
-   ``server``/``manager`` member of the bar (as the resolver demands). Returns: the ``server_id`` of the sale
-   they return (sales are backfilled first, so a return follows its sale).
-2. **Fallback: the recording user** (``created_by``) when they are an active ``server`` member of that bar
-   with an active account.
-3. Otherwise ``server_id`` stays NULL.
-
-The log row says why the direct route failed (``fallback_reason``, from :data:`FALLBACK_REASONS`, checked in
-that order) and ``fallback_used = true``; ``resolved_server_id`` then tells whether the fallback found
-someone. A row resolved directly has ``fallback_used = false`` and no reason. Vocabulary:
-
-- ``no_server_name``: no name typed (NULL, or blank once normalised);
-- ``unmapped_name``: the bar has no mapping for the normalised name;
-- ``mapping_user_deleted``: the mapping points to an account that is gone or deactivated;
-- ``inactive_member``: the mapped user is no longer an active server/manager member of the bar;
-- ``no_sale``: a return with no sale;
-- ``sale_unresolved``: a return whose sale has no ``server_id``;
-- ``failed: <error>``: the row could not be written (its batch failed, and so did the row alone);
-  ``server_id`` is left untouched.
-
 How it runs (DESIGN.md sections 6 and 7): phases sales → consignments → returns. Each phase is split into
 ``BackfillRun.ranges`` disjoint key ranges (``BackfillRange``, by default one per Celery worker process), each a
 keyset walk of the primary key (``WHERE id > last_id [AND id <= upper] ORDER BY id LIMIT n``, never OFFSET,
@@ -38,56 +13,27 @@ skipped, so the job is idempotent: killed anywhere and run again (resumed or sta
 same state with no duplicate log rows. ``VACUUM ANALYZE`` of the touched tables ends a real run.
 A dry run walks the same batches with the same resolution as a read-only query and writes nothing but its
 own ``BackfillRun`` record.
+
+This module starts, pauses, resumes, drives and finishes runs; the vocabulary is in
+:mod:`backfill.sources`, the SQL in :mod:`backfill.backfill_sql`, one batch in :mod:`backfill.batches` and the
+key ranges in :mod:`backfill.ranges`.
 """
 
-# ruff: noqa: S608
-import json
-import logging
-import math
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import psycopg.errors
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import F
-from django.db.models.functions import Least
 from django.utils import timezone
 
 from adminpanel import db_sessions
 from adminpanel.audit import record_event
+from backfill.backfill_sql import pending_count_sql
+from backfill.batches import drive_one_batch, is_timeout, regrow_if_quick, shrink_after_timeout
 from backfill.models import BackfillRange, BackfillRun
-from mappings.names import normalize_server_name
-
-logger = logging.getLogger(__name__)
-
-NO_SERVER_NAME = "no_server_name"
-UNMAPPED_NAME = "unmapped_name"
-MAPPING_USER_DELETED = "mapping_user_deleted"
-INACTIVE_MEMBER = "inactive_member"
-NO_SALE = "no_sale"
-SALE_UNRESOLVED = "sale_unresolved"
-FAILED_PREFIX = "failed: "
-# The fixed order in which the direct route's failures are checked (sales/consignments, then returns).
-FALLBACK_REASONS = (NO_SERVER_NAME, UNMAPPED_NAME, MAPPING_USER_DELETED, INACTIVE_MEMBER, NO_SALE, SALE_UNRESOLVED)
-FALLBACK_REASON_LABELS = {
-    NO_SERVER_NAME: "No server name typed",
-    UNMAPPED_NAME: "Name not mapped in this bar",
-    MAPPING_USER_DELETED: "Mapped account deleted or deactivated",
-    INACTIVE_MEMBER: "Mapped user no longer an active member",
-    NO_SALE: "Return without a sale",
-    SALE_UNRESOLVED: "Return whose sale has no server",
-}
-# The recording user counts as the fallback only with this role.
-FALLBACK_ROLE = "server"
-DIRECT_ROLES = ("server", "manager")
-LOCK_KEY = 4_404_404  # pg advisory lock class of a run: shared by each range's driver, exclusive to finish or probe
-RANGE_LOCK_KEY = 4_404_405  # pg advisory lock class of a key range: one driver per range at a time
-# Ranges this process drives right now: advisory locks are re-entrant within a session, so a driver nested in the
-# same process (an eager Celery task) must not take a range its caller holds.
-_HELD: set[int] = set()
+from backfill.ranges import LOCK_KEY, claim_range, free_ranges, release_range
+from backfill.sources import SOURCES
 
 
 def default_ranges() -> int:
@@ -111,356 +57,6 @@ class BackfillStateError(BackfillError):
 
 class BackfillStalled(BackfillError):
     """Batches keep timing out even at the smallest size."""
-
-
-@dataclass(frozen=True)
-class _Source:
-    phase: str
-    table: str
-    log_column: str
-    has_server_name: bool
-
-
-SOURCES = (
-    _Source(BackfillRun.Phase.SALES, "sales", "sale_id", True),
-    _Source(BackfillRun.Phase.CONSIGNMENTS, "consignments", "consignment_id", True),
-    _Source(BackfillRun.Phase.RETURNS, "returns", "return_id", False),
-)
-SOURCE_BY_PHASE = {s.phase: s for s in SOURCES}
-NEXT_PHASE = {
-    BackfillRun.Phase.SALES: BackfillRun.Phase.CONSIGNMENTS,
-    BackfillRun.Phase.CONSIGNMENTS: BackfillRun.Phase.RETURNS,
-    BackfillRun.Phase.RETURNS: BackfillRun.Phase.DONE,
-}
-
-
-# --- SQL ---------------------------------------------------------------------------------------------
-# Table and column names below come from SOURCES only, never from input (hence the file-wide S608 waiver).
-
-
-def _bar_filter(alias: str, bar_id) -> str:
-    return f" AND {alias}.bar_id = %(bar_id)s" if bar_id else ""
-
-
-def window_sql(source: _Source, bar_id, *, bounded: bool = False) -> str:
-    """The batch's upper key and the distinct names to normalise: one indexed walk of `size` keys (inside the
-    key range's upper bound `limit` when the range has one)."""
-    name = "server_name" if source.has_server_name else "NULL::text"
-    limit = " AND t.id <= %(limit)s" if bounded else ""
-    return (
-        "SELECT max(w.id), array_agg(DISTINCT w.server_name) FILTER (WHERE w.server_id IS NULL) "
-        f"FROM (SELECT t.id, t.server_id, {name} AS server_name FROM {source.table} t "
-        f"WHERE t.id > %(after)s{limit}{_bar_filter('t', bar_id)} ORDER BY t.id LIMIT %(size)s) w"
-    )
-
-
-def resolution_cte(source: _Source, bar_id, *, lock: bool) -> str:
-    """`WITH … resolved(id, bar_id, server_name, reason, server_id)` for the rows of one key range."""
-    pending = (
-        f"SELECT t.id, t.bar_id, {'t.server_name' if source.has_server_name else 't.sale_id'}, t.created_by "
-        f"FROM {source.table} t "
-        f"WHERE t.id > %(after)s AND t.id <= %(upper)s AND t.server_id IS NULL{_bar_filter('t', bar_id)} "
-        f"AND NOT EXISTS (SELECT 1 FROM migration_server_id_log l WHERE l.{source.log_column} = t.id)"
-        f"{' FOR UPDATE OF t' if lock else ''}"
-    )
-    if source.has_server_name:
-        direct = f"""
-batch(id, bar_id, server_name, created_by) AS ({pending}),
-names(raw, norm) AS (SELECT * FROM unnest(%(raw)s::text[], %(norm)s::text[])),
-direct AS (
-  SELECT b.id, b.bar_id, b.server_name, b.created_by,
-         CASE WHEN n.norm IS NULL OR n.norm = '' THEN '{NO_SERVER_NAME}'
-              WHEN m.id IS NULL THEN '{UNMAPPED_NAME}'
-              WHEN u.id IS NULL OR u.banned_until > now() THEN '{MAPPING_USER_DELETED}'
-              WHEN bm.id IS NULL THEN '{INACTIVE_MEMBER}' END AS reason,
-         m.user_id AS direct_id
-  FROM batch b
-  LEFT JOIN names n ON n.raw = b.server_name
-  LEFT JOIN server_name_mappings m ON m.bar_id = b.bar_id AND m.normalized_name = n.norm
-  LEFT JOIN auth.users u ON u.id = m.user_id
-  LEFT JOIN bar_members bm ON bm.bar_id = b.bar_id AND bm.user_id = m.user_id AND bm.is_active
-        AND bm.role IN ('{DIRECT_ROLES[0]}', '{DIRECT_ROLES[1]}')
-)"""
-    else:
-        direct = f"""
-batch(id, bar_id, sale_id, created_by) AS ({pending}),
-direct AS (
-  SELECT b.id, b.bar_id, s.server_name, b.created_by,
-         CASE WHEN s.id IS NULL THEN '{NO_SALE}' WHEN s.server_id IS NULL THEN '{SALE_UNRESOLVED}' END AS reason,
-         s.server_id AS direct_id
-  FROM batch b
-  LEFT JOIN sales s ON s.id = b.sale_id
-)"""
-    return f"""WITH {direct.strip()},
-resolved AS (
-  SELECT d.id, d.bar_id, d.server_name, d.reason,
-         CASE WHEN d.reason IS NULL THEN d.direct_id ELSE fu.id END AS server_id
-  FROM direct d
-  LEFT JOIN bar_members fm ON d.reason IS NOT NULL AND fm.bar_id = d.bar_id AND fm.user_id = d.created_by
-        AND fm.is_active AND fm.role = '{FALLBACK_ROLE}'
-  LEFT JOIN auth.users fu ON fu.id = fm.user_id AND (fu.banned_until IS NULL OR fu.banned_until <= now())
-)"""
-
-
-def write_sql(source: _Source, bar_id) -> str:
-    """Resolve one key range, set server_id, log every row; returns (reason, resolved, count) groups."""
-    return f"""{resolution_cte(source, bar_id, lock=True)},
-updated AS (
-  UPDATE {source.table} t SET server_id = r.server_id
-  FROM resolved r WHERE t.id = r.id AND r.server_id IS NOT NULL
-),
-logged AS (
-  INSERT INTO migration_server_id_log
-    ({source.log_column}, bar_id, server_name, resolved_server_id, fallback_used, fallback_reason, created_at)
-  SELECT r.id, r.bar_id, r.server_name, r.server_id, r.reason IS NOT NULL, r.reason, now() FROM resolved r
-  ON CONFLICT ({source.log_column}) DO NOTHING
-  RETURNING fallback_reason, resolved_server_id IS NOT NULL AS resolved
-)
-SELECT fallback_reason, resolved, count(*) FROM logged GROUP BY 1, 2"""
-
-
-def dry_run_sql(source: _Source, bar_id) -> str:
-    return (
-        f"{resolution_cte(source, bar_id, lock=False)}\n"
-        "SELECT reason, server_id IS NOT NULL, count(*) FROM resolved GROUP BY 1, 2"
-    )
-
-
-def pending_ids_sql(source: _Source, bar_id) -> str:
-    return (
-        f"SELECT t.id, t.bar_id, {'t.server_name' if source.has_server_name else 'NULL::text'} "
-        f"FROM {source.table} t WHERE t.id > %(after)s AND t.id <= %(upper)s AND t.server_id IS NULL"
-        f"{_bar_filter('t', bar_id)} "
-        f"AND NOT EXISTS (SELECT 1 FROM migration_server_id_log l WHERE l.{source.log_column} = t.id) ORDER BY t.id"
-    )
-
-
-def pending_count_sql(source: _Source, bar_id) -> str:
-    return (
-        f"SELECT count(*) FROM {source.table} t WHERE t.server_id IS NULL{_bar_filter('t', bar_id)} "
-        f"AND NOT EXISTS (SELECT 1 FROM migration_server_id_log l WHERE l.{source.log_column} = t.id)"
-    )
-
-
-def normalised_names(raw_names) -> tuple[list[str], list[str]]:
-    """The batch's distinct typed names and their normal forms (Python's normalisation, the only one)."""
-    raw = [name for name in (raw_names or []) if name is not None]
-    return raw, [normalize_server_name(name) for name in raw]
-
-
-# --- Batches ------------------------------------------------------------------------------------------
-
-
-@dataclass
-class BatchOutcome:
-    upper: int | None
-    groups: list[tuple[str | None, bool, int]]
-    elapsed_ms: int = 0
-
-
-def _is_timeout(exc: BaseException) -> bool:
-    cause = exc.__cause__ or exc
-    return isinstance(cause, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable)
-
-
-# SQLSTATE classes that belong to some row's data, not to the job, its SQL or the server: data exceptions,
-# integrity violations, triggered-action errors and PL/pgSQL RAISE (a trigger refusing the row).
-ROW_ERROR_SQLSTATE_CLASSES = ("22", "23", "27", "P0")
-
-
-def _is_row_error(exc: BaseException) -> bool:
-    """True when retrying the batch row by row can isolate the culprit (see ROW_ERROR_SQLSTATE_CLASSES)."""
-    sqlstate = getattr(exc.__cause__, "sqlstate", None) or ""
-    return sqlstate[:2] in ROW_ERROR_SQLSTATE_CLASSES and not _is_timeout(exc)
-
-
-def _set_timeouts(cursor) -> None:
-    # synchronous_commit off, for this batch's transaction only: a crash can lose the last few commits (at
-    # most ~3 × wal_writer_delay), never half of one, and each commit carries its own range cursor and counters.
-    # A lost batch is therefore simply not done yet, and the resumed run (its rows still NULL with no log
-    # row) does it again: the state on disk stays consistent, only the wait for the WAL flush goes.
-    cursor.execute(
-        "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true), "
-        "set_config('synchronous_commit', 'off', true)",
-        [f"{settings.BACKFILL_LOCK_TIMEOUT_MS}ms", f"{settings.BACKFILL_STATEMENT_TIMEOUT_MS}ms"],
-    )
-    # The FKs are DEFERRABLE INITIALLY DEFERRED: checked now, they count in the batch's time and timeout
-    # instead of running unbounded at COMMIT.
-    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-
-
-def _window(
-    cursor, source: _Source, bar_id, after: int, size: int, limit: int | None = None
-) -> tuple[int | None, list[str], list[str]]:
-    cursor.execute(
-        window_sql(source, bar_id, bounded=limit is not None),
-        {"after": after, "size": size, "bar_id": bar_id, "limit": limit},
-    )
-    upper, raw_names = cursor.fetchone()
-    raw, norm = normalised_names(raw_names)
-    return upper, raw, norm
-
-
-def _write_batch(cursor, source: _Source, params: dict) -> list[tuple[str | None, bool, int]]:
-    """Resolve and write one key range in the current transaction."""
-    cursor.execute(write_sql(source, params["bar_id"]), params)
-    return cursor.fetchall()
-
-
-def _write_rows_one_by_one(cursor, source: _Source, params: dict) -> list[tuple[str | None, bool, int]]:
-    """A batch failed on its data: write its rows one at a time; a row that fails alone is logged as failed."""
-    cursor.execute(pending_ids_sql(source, params["bar_id"]), params)
-    groups: list[tuple[str | None, bool, int]] = []
-    for row_id, bar_id, server_name in cursor.fetchall():
-        try:
-            with transaction.atomic():
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-                groups += _write_batch(cursor, source, {**params, "after": row_id - 1, "upper": row_id})
-        except DatabaseError as exc:
-            if not _is_row_error(exc):
-                raise
-            reason = (FAILED_PREFIX + " ".join(str(exc).split()))[:500]
-            cursor.execute(
-                f"INSERT INTO migration_server_id_log ({source.log_column}, bar_id, server_name, "
-                "resolved_server_id, fallback_used, fallback_reason, created_at) "
-                f"VALUES (%s, %s, %s, NULL, true, %s, now()) ON CONFLICT ({source.log_column}) DO NOTHING",
-                [row_id, bar_id, server_name, reason],
-            )
-            groups.append((reason, False, cursor.rowcount))
-            logger.warning("backfill: %s %s failed alone: %s", source.table, row_id, exc)
-    return groups
-
-
-def _run_one_batch(run: BackfillRun, rng: BackfillRange, *, row_by_row: bool = False) -> BatchOutcome:
-    """One batch of one key range in its own transaction: window, resolve, write, and move the range's cursor
-    and the run's counters, all or nothing."""
-    source = SOURCE_BY_PHASE[rng.phase]
-    bar_id = run.bar_id
-    started = time.perf_counter()
-    with transaction.atomic(), connection.cursor() as cursor:
-        _set_timeouts(cursor)
-        upper, raw, norm = _window(cursor, source, bar_id, rng.last_id, run.batch_size, rng.upper_id)
-        if upper is None:
-            _range_done(run, rng)
-            return BatchOutcome(upper=None, groups=[])
-        params = {"after": rng.last_id, "upper": upper, "bar_id": bar_id, "raw": raw, "norm": norm}
-        _write_budget(cursor, started)
-        if run.dry_run:
-            cursor.execute(dry_run_sql(source, bar_id), params)
-            groups = cursor.fetchall()
-        elif row_by_row:
-            groups = _write_rows_one_by_one(cursor, source, params)
-        else:
-            groups = _write_batch(cursor, source, params)
-        outcome = BatchOutcome(upper=upper, groups=groups, elapsed_ms=int((time.perf_counter() - started) * 1000))
-        _record_batch(cursor, run, rng, outcome)
-    return outcome
-
-
-# Kept for the batch's last steps (cursor and counters, commit) after the write statement.
-BATCH_TAIL_MS = 100
-
-
-def _write_budget(cursor, started: float) -> None:
-    """The write statement gets what is left of the batch's budget (``BACKFILL_STATEMENT_TIMEOUT_MS``) after the
-    window, less the tail: the whole batch, and so any row lock it holds, stays within the budget."""
-    spent = (time.perf_counter() - started) * 1000
-    left = max(BATCH_TAIL_MS, int(settings.BACKFILL_STATEMENT_TIMEOUT_MS - spent - BATCH_TAIL_MS))
-    cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{left}ms"])
-
-
-def _range_done(run: BackfillRun, rng: BackfillRange) -> None:
-    """The range is walked to its end; the last range of the phase to end moves the run to the next phase
-    (the run row is locked, so two ranges ending together cannot both miss, or both make, the move)."""
-    BackfillRange.objects.filter(pk=rng.pk).update(done=True, updated_at=timezone.now())
-    rng.done = True
-    locked = BackfillRun.objects.select_for_update().only("phase").get(pk=run.pk)
-    if (
-        locked.phase == rng.phase
-        and not BackfillRange.objects.filter(run_id=run.pk, phase=rng.phase, done=False).exists()
-    ):
-        _advance_phase(run)
-
-
-def _advance_phase(run: BackfillRun) -> None:
-    next_phase = NEXT_PHASE[run.phase]
-    BackfillRun.objects.filter(pk=run.pk).update(phase=next_phase, last_id=0, updated_at=timezone.now())
-    run.phase, run.last_id = next_phase, 0
-
-
-# The run's counters are added to in SQL (two ranges write them concurrently), reason counts merged in jsonb.
-RECORD_BATCH_SQL = """
-WITH moved AS (
-  UPDATE backfill_run_ranges SET last_id = %(upper)s, batches = batches + 1, rows_done = rows_done + %(done)s,
-         updated_at = %(now)s
-  WHERE id = %(range)s
-)
-UPDATE backfill_runs SET
-  last_id = %(upper)s,
-  rows_done = rows_done + %(done)s,
-  resolved_directly = resolved_directly + %(directly)s,
-  resolved_by_fallback = resolved_by_fallback + %(by_fallback)s,
-  unresolved = unresolved + %(unresolved)s,
-  failed_rows = failed_rows + %(failed)s,
-  reason_counts = CASE WHEN cardinality(%(reasons)s::text[]) = 0 THEN reason_counts ELSE (
-    SELECT jsonb_object_agg(k, n) FROM (
-      SELECT k, sum(n)::bigint AS n FROM (
-        SELECT key AS k, value::bigint AS n FROM jsonb_each_text(reason_counts)
-        UNION ALL SELECT * FROM unnest(%(reasons)s::text[], %(counts)s::bigint[])
-      ) x GROUP BY k
-    ) y) END,
-  batches = batches + 1,
-  longest_batch_ms = GREATEST(longest_batch_ms, %(elapsed_ms)s),
-  active_seconds = active_seconds + %(share_s)s,
-  updated_at = %(now)s
-WHERE id = %(run)s
-RETURNING reason_counts, longest_batch_ms
-"""
-
-
-def _record_batch(cursor, run: BackfillRun, rng: BackfillRange, outcome: BatchOutcome) -> None:
-    done = directly = by_fallback = unresolved = failed = 0
-    reasons: Counter[str] = Counter()
-    for reason, resolved, count in outcome.groups:
-        done += count
-        if reason is None:
-            directly += count
-            continue
-        if reason.startswith(FAILED_PREFIX):
-            failed += count
-            reasons["failed"] += count
-        else:
-            reasons[reason] += count
-        if resolved:
-            by_fallback += count
-        else:
-            unresolved += count
-    cursor.execute(
-        RECORD_BATCH_SQL,
-        {
-            "run": run.pk,
-            "range": rng.pk,
-            "upper": outcome.upper,
-            "done": done,
-            "directly": directly,
-            "by_fallback": by_fallback,
-            "unresolved": unresolved,
-            "failed": failed,
-            "reasons": list(reasons),
-            "counts": list(reasons.values()),
-            "elapsed_ms": outcome.elapsed_ms,
-            # Time in batches, shared among the ranges that run side by side: rows_done / active_seconds stays
-            # the run's rate (and its ETA) rather than one range's.
-            "share_s": outcome.elapsed_ms / 1000.0 / max(1, run.ranges),
-            "now": timezone.now(),
-        },
-    )
-    counts, run.longest_batch_ms = cursor.fetchone()
-    run.reason_counts = json.loads(counts) if isinstance(counts, str) else counts
-    run.last_id = rng.last_id = outcome.upper
-
-
-# --- Runs ---------------------------------------------------------------------------------------------
 
 
 def pending_by_table(*, bar=None) -> dict[str, int]:
@@ -578,94 +174,6 @@ def resume_backfill(*, run: BackfillRun, by=None) -> BackfillRun:
     return run
 
 
-def _locks(run_id: int, range_id: int) -> bool:
-    """Take a range for this session: its exclusive lock, and a shared hold on the run (which tells the
-    watchdog, and a finisher, that someone drives the run). Both or neither."""
-    if not db_sessions.try_lock(RANGE_LOCK_KEY, range_id):
-        return False
-    if db_sessions.try_lock(LOCK_KEY, run_id, shared=True):
-        return True
-    db_sessions.unlock(RANGE_LOCK_KEY, range_id)
-    return False
-
-
-def _release(rng: BackfillRange | None) -> None:
-    if rng is None or rng.pk not in _HELD:
-        return
-    _HELD.discard(rng.pk)
-    db_sessions.unlock(RANGE_LOCK_KEY, rng.pk)
-    db_sessions.unlock(LOCK_KEY, rng.run_id, shared=True)
-
-
-def split_ranges(source: _Source, bar_id, count: int, after: int) -> list[tuple[int, int | None]]:
-    """`count` disjoint key ranges of equal width over the ids after `after` (ids are dense, so about equal
-    row counts); the first starts at `after`, the last has no upper bound, so rows inserted during the run are
-    walked too."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT min(t.id), max(t.id) FROM {source.table} t WHERE t.id > %(after)s{_bar_filter('t', bar_id)}",
-            {"after": after, "bar_id": bar_id},
-        )
-        lowest, highest = cursor.fetchone()
-    if highest is None or count <= 1 or highest - lowest < count:
-        return [(after, None)]
-    width = math.ceil((highest - lowest + 1) / count)
-    bounds = [(lowest - 1 + i * width, lowest - 1 + (i + 1) * width) for i in range(count)]
-    bounds[0] = (after, bounds[0][1])
-    bounds[-1] = (bounds[-1][0], None)
-    return bounds
-
-
-def _ensure_ranges(run: BackfillRun) -> tuple[list[BackfillRange], bool]:
-    """The key ranges of the run's current phase, made at the first look (under the run's row lock, so once).
-    A run's own cursor (`last_id`, from before it had ranges) is where the first range starts."""
-    ranges = list(BackfillRange.objects.filter(run_id=run.pk, phase=run.phase).order_by("position"))
-    if ranges:
-        return ranges, False
-    with transaction.atomic():
-        locked = BackfillRun.objects.select_for_update().get(pk=run.pk)
-        if locked.phase != run.phase or locked.phase == BackfillRun.Phase.DONE:
-            return [], False
-        ranges = list(BackfillRange.objects.filter(run_id=run.pk, phase=run.phase).order_by("position"))
-        if ranges:
-            return ranges, False
-        bounds = split_ranges(SOURCE_BY_PHASE[run.phase], run.bar_id, locked.ranges, locked.last_id)
-        ranges = BackfillRange.objects.bulk_create(
-            BackfillRange(run_id=run.pk, phase=run.phase, position=i, after_id=low, upper_id=high, last_id=low)
-            for i, (low, high) in enumerate(bounds)
-        )
-    return ranges, True
-
-
-def _claim(run: BackfillRun) -> BackfillRange | None:
-    """A range of the current phase that is not done and that no process drives, now held by this one."""
-    ranges, _ = _ensure_ranges(run)
-    for rng in ranges:
-        if rng.done or rng.pk in _HELD:
-            continue
-        if not _locks(run.pk, rng.pk):
-            continue
-        _HELD.add(rng.pk)
-        rng.refresh_from_db()
-        if rng.done:  # ended by its driver between our read and our lock
-            _release(rng)
-            continue
-        return rng
-    return None
-
-
-def free_ranges(run_id: int) -> int:
-    """Ranges of the run's current phase that are not done and that no session drives."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM backfill_run_ranges g JOIN backfill_runs r ON r.id = g.run_id AND g.phase = r.phase "
-            "WHERE g.run_id = %s AND NOT g.done AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = "
-            "'advisory' AND l.granted AND l.classid = %s AND l.objid = g.id AND l.objsubid = 2)",
-            [run_id, RANGE_LOCK_KEY],
-        )
-        return cursor.fetchone()[0]
-
-
 @dataclass(frozen=True)
 class Slice:
     """What one call of `run_batches` did: the run as it now stands and whether this caller drove it (False:
@@ -701,7 +209,7 @@ def run_batches(
             if run.status != BackfillRun.Status.RUNNING:
                 return Slice(run=run, drove=True, batches=batches)
             if run.phase == BackfillRun.Phase.DONE:
-                _release(held)
+                release_range(held)
                 held = None
                 finished = _finish_unless_finishing(run)
                 return Slice(run=finished or run, drove=finished is not None, batches=batches)
@@ -710,22 +218,22 @@ def run_batches(
             if out_of_time or (max_batches is not None and batches >= max_batches):
                 return Slice(run=run, drove=True, batches=batches)
             if held is None or held.done or held.phase != run.phase:
-                _release(held)
-                held = _claim(run)
+                release_range(held)
+                held = claim_range(run)
                 if held is None:
                     return Slice(run=run, drove=False, batches=batches)
                 if on_free_ranges is not None and (waiting := free_ranges(run_id)):
                     on_free_ranges(waiting)
             try:
-                outcome = _drive_one_batch(run, held)
+                outcome = drive_one_batch(run, held)
                 consecutive_timeouts = 0
-                _regrow_if_quick(run, outcome)
+                regrow_if_quick(run, outcome)
             except DatabaseError as exc:
-                if not _is_timeout(exc):
+                if not is_timeout(exc):
                     _fail(run, exc)
                     raise
                 consecutive_timeouts += 1
-                _shrink_after_timeout(run, exc)
+                shrink_after_timeout(run, exc)
                 if consecutive_timeouts > settings.BACKFILL_MAX_CONSECUTIVE_TIMEOUTS:
                     stalled = BackfillStalled(f"{consecutive_timeouts} batches in a row timed out: {exc}")
                     _fail(run, stalled)
@@ -738,34 +246,7 @@ def run_batches(
             if on_batch is not None:
                 on_batch(run)
     finally:
-        _release(held)
-
-
-def _drive_one_batch(run: BackfillRun, rng: BackfillRange) -> BatchOutcome:
-    try:
-        return _run_one_batch(run, rng)
-    except DatabaseError as exc:
-        if not _is_row_error(exc) or run.dry_run:
-            raise
-        logger.warning("backfill run %s: batch after %s failed (%s); retrying row by row", run.pk, rng.last_id, exc)
-        return _run_one_batch(run, rng, row_by_row=True)
-
-
-def _regrow_if_quick(run: BackfillRun, outcome: BatchOutcome) -> None:
-    """A batch halved after a timeout grows back (doubling, never past the configured size) once a batch takes
-    under a quarter of the statement timeout: a passing load spike must not leave a run at tiny batches, whose
-    per-batch cost then dominates; doubling a batch that took under 25 % keeps the next one well under it."""
-    quick = outcome.upper is not None and outcome.elapsed_ms * 4 < settings.BACKFILL_STATEMENT_TIMEOUT_MS
-    if quick and run.batch_size < run.configured_batch_size:
-        BackfillRun.objects.filter(pk=run.pk).update(batch_size=Least(F("batch_size") * 2, F("configured_batch_size")))
-
-
-def _shrink_after_timeout(run: BackfillRun, exc: BaseException) -> None:
-    size = min(run.batch_size, max(settings.BACKFILL_MIN_BATCH_SIZE, run.batch_size // 2))  # never grows
-    logger.warning("backfill run %s: batch of %s timed out (%s); next size %s", run.pk, run.batch_size, exc, size)
-    BackfillRun.objects.filter(pk=run.pk).update(
-        batch_size=Least(F("batch_size"), size), timeouts=F("timeouts") + 1, updated_at=timezone.now()
-    )
+        release_range(held)
 
 
 def _fail(run: BackfillRun, exc: BaseException) -> None:

@@ -5,7 +5,7 @@ from django import forms
 
 from adminpanel.log_filters import BarPickFilter, LabelledDateRange, NamedFilterSet
 from adminpanel.models import MigrationServerIdLog
-from backfill.backfill import FAILED_PREFIX, FALLBACK_REASON_LABELS, FALLBACK_REASONS
+from backfill.sources import FAILED_PREFIX, FALLBACK_REASON_LABELS, FALLBACK_REASONS
 
 FAILED = "failed"
 REASON_CHOICES = [(reason, f"{reason} — {FALLBACK_REASON_LABELS[reason]}") for reason in FALLBACK_REASONS] + [

@@ -2,7 +2,7 @@
 could not be handed to the task queue does not stay "running" and block every new run.
 
 A run is *stalled* when it is running, its cursor has not moved for a while, and no process holds its driver
-lock (the session advisory locks `backfill.backfill._locks` takes; PostgreSQL releases them when the
+lock (the session advisory locks `backfill.ranges._locks` takes; PostgreSQL releases them when the
 driving worker's connection dies, however the worker died). With several key ranges, a run is also
 stalled when one range of its current phase has not moved for that long and no process holds that range,
 while the others go on: the killed range is handed back without waiting for the whole run to stop.
@@ -21,8 +21,8 @@ from django.utils import timezone
 from adminpanel import db_sessions
 from adminpanel.audit import record_event
 from adminpanel.models import PanelEvent
-from backfill.backfill import LOCK_KEY, RANGE_LOCK_KEY
 from backfill.models import BackfillRange, BackfillRun
+from backfill.ranges import LOCK_KEY, RANGE_LOCK_KEY
 
 REDRIVE = "backfill.redrive"
 UNQUEUED = "backfill.unqueued"

@@ -22,7 +22,6 @@ from adminpanel.paging import IdKeyset, keyset_page_context
 from adminpanel.roles import can_operate, operator_required, read_all_required
 from backfill import selectors
 from backfill.backfill import (
-    FALLBACK_REASON_LABELS,
     BackfillError,
     active_run,
     pause_backfill,
@@ -34,6 +33,7 @@ from backfill.filters import MigrationLogFilter
 from backfill.forms import BackfillStartForm
 from backfill.models import BackfillRun, ValidationRun
 from backfill.recovery import UNQUEUED_MESSAGE, fail_unqueued_run
+from backfill.sources import FALLBACK_REASON_LABELS
 from backfill.tasks import enqueue_backfill
 from backfill.validation import latest_validation, run_validation
 

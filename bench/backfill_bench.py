@@ -1,7 +1,7 @@
 """Backfill bench (issues 4 and 15), run through bench/backfill_bench.sh, which makes the two identical databases.
 
 1. Set-based reference on database B: one ``UPDATE … FROM`` per table doing the same resolution (the panel's
-   write statement, ``backfill.backfill.write_sql``, over the whole key range, every distinct name normalised by
+   write statement, ``backfill.backfill_sql.write_sql``, over the whole key range, every distinct name normalised by
    the same Python function), log rows included, with ``enable_nestloop = off`` (see ``setbased``).
 2. The panel's backfill on database A, the way the panel runs it: ``start_backfill`` (its pending count
    included in the time) handed to real Celery workers (``celery worker -c RANGES`` on a private Redis database),
@@ -39,7 +39,8 @@ def setbased(url: str) -> dict:
     setup(url)
     from django.db import connection, transaction
 
-    from backfill.backfill import SOURCES, normalised_names, write_sql
+    from backfill.backfill_sql import normalised_names, write_sql
+    from backfill.sources import SOURCES
 
     rows = 0
     started = time.perf_counter()

@@ -4,10 +4,8 @@ import pytest
 from django.db import connection
 
 from adminpanel.models import MigrationServerIdLog, Sale
-from backfill import backfill
+from backfill import backfill_sql, batches, sources
 from backfill.backfill import (
-    FAILED_PREFIX,
-    FALLBACK_REASONS,
     BackfillAlreadyActive,
     resume_backfill,
     run_backfill,
@@ -15,6 +13,7 @@ from backfill.backfill import (
     start_backfill,
 )
 from backfill.models import BackfillRun
+from backfill.sources import FAILED_PREFIX, FALLBACK_REASONS
 from mappings.names import normalize_server_name
 from tests.factories import (
     BarFactory,
@@ -117,7 +116,7 @@ def test_an_interrupted_run_ends_like_an_uninterrupted_one(db, monkeypatch, how,
         ReturnFactory(bar=bar, sale=sale)
     original = {sale.pk: None for sale in sales}
 
-    real_write = backfill._write_batch
+    real_write = batches._write_batch
     calls = {"n": 0}
 
     def write_then_die_in_batch_k_plus_1(cursor, source, params):
@@ -127,7 +126,7 @@ def test_an_interrupted_run_ends_like_an_uninterrupted_one(db, monkeypatch, how,
             raise RuntimeError("worker killed")  # ...and die before the commit
         return result
 
-    monkeypatch.setattr(backfill, "_write_batch", write_then_die_in_batch_k_plus_1)
+    monkeypatch.setattr(batches, "_write_batch", write_then_die_in_batch_k_plus_1)
     with pytest.raises(RuntimeError, match="worker killed"):
         run_backfill(batch_size=4)
     interrupted = BackfillRun.objects.get()
@@ -135,7 +134,7 @@ def test_an_interrupted_run_ends_like_an_uninterrupted_one(db, monkeypatch, how,
     assert MigrationServerIdLog.objects.count() == 4 * k == interrupted.rows_done  # batch k+1 left no trace
     assert interrupted.last_id == (sales[4 * k - 1].pk if k else 0)
 
-    monkeypatch.setattr(backfill, "_write_batch", real_write)
+    monkeypatch.setattr(batches, "_write_batch", real_write)
     if how == "resume":
         resume_backfill(run=interrupted)
         assert run_batches(run_id=interrupted.pk).run.status == BackfillRun.Status.FINISHED
@@ -210,7 +209,7 @@ def test_a_row_that_cannot_be_written_is_logged_as_failed_and_the_rest_of_its_ba
 def test_a_batch_that_times_out_is_retried_at_half_size(scenario, monkeypatch, settings):
     settings.BACKFILL_STATEMENT_TIMEOUT_MS = 100
     settings.BACKFILL_MIN_BATCH_SIZE = 2
-    real_write = backfill._write_batch
+    real_write = batches._write_batch
     calls = {"n": 0}
 
     sizes = []
@@ -222,7 +221,7 @@ def test_a_batch_that_times_out_is_retried_at_half_size(scenario, monkeypatch, s
             cursor.execute("SELECT pg_sleep(1)")
         return real_write(cursor, source, params)
 
-    monkeypatch.setattr(backfill, "_write_batch", slow_first_batch)
+    monkeypatch.setattr(batches, "_write_batch", slow_first_batch)
     run = run_backfill(batch_size=8)
     assert run.status == BackfillRun.Status.FINISHED
     assert run.timeouts == 1
@@ -240,7 +239,7 @@ def test_a_halved_batch_grows_back_to_the_configured_size_once_batches_are_quick
 
 
 def test_batches_walk_the_primary_key_and_never_rescan_from_the_start(scenario):
-    sql = backfill.window_sql(backfill.SOURCE_BY_PHASE["sales"], None)
+    sql = backfill_sql.window_sql(sources.SOURCE_BY_PHASE["sales"], None)
     assert "t.id > %(after)s" in sql and "ORDER BY t.id LIMIT %(size)s" in sql and "OFFSET" not in sql.upper()
     run = start_backfill(batch_size=2)
     run_batches(run_id=run.pk, max_batches=2)

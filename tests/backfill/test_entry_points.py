@@ -69,7 +69,8 @@ def test_the_task_is_late_acked_because_it_is_idempotent():
 def test_a_second_driver_of_the_same_run_does_nothing(scenario):
     from django.db import connections
 
-    from backfill.backfill import LOCK_KEY, run_batches
+    from backfill.backfill import run_batches
+    from backfill.ranges import LOCK_KEY
 
     run = start_backfill()
     other_session = connections.create_connection("default")  # e.g. a redelivered task on another worker

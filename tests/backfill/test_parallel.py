@@ -14,17 +14,15 @@ from django.utils import timezone
 from adminpanel.models import MigrationServerIdLog, PanelEvent, Sale
 from backfill import recovery, tasks
 from backfill.backfill import (
-    LOCK_KEY,
-    RANGE_LOCK_KEY,
     pause_backfill,
     resume_backfill,
     run_backfill,
     run_batches,
-    split_ranges,
     start_backfill,
 )
-from backfill.backfill import SOURCE_BY_PHASE as SOURCES
 from backfill.models import BackfillRange, BackfillRun
+from backfill.ranges import LOCK_KEY, RANGE_LOCK_KEY, split_ranges
+from backfill.sources import SOURCE_BY_PHASE as SOURCES
 from tests.factories import (
     BarFactory,
     ConsignmentFactory,

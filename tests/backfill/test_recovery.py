@@ -16,8 +16,9 @@ from django.utils import timezone
 from adminpanel import db_sessions
 from adminpanel.models import PanelEvent
 from backfill import recovery, tasks
-from backfill.backfill import LOCK_KEY, run_backfill, run_batches, start_backfill
+from backfill.backfill import run_backfill, run_batches, start_backfill
 from backfill.models import BackfillRun
+from backfill.ranges import LOCK_KEY
 from tests.factories import confirmed_full_backfill, snapshot
 
 CLOSED_PORT_BROKER = "redis://127.0.0.1:1/0"
