@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from guardian.admin import GuardedModelAdmin
 
 from adminpanel.admin_audit import AuditedAdminMixin, AuditedGuardedAdminMixin
-from rollout import alert_hooks
+from rollout.killswitch import alert_hooks
 from rollout.models import AlertTrigger, FeatureFlag
 
 
