@@ -177,7 +177,7 @@ class DeploymentRecordForm(forms.ModelForm):
 
 
 class ChecklistAttestForm(forms.Form):
-    # Plain text: the service says what is wrong with a link in words a person reads (rollout/attestations.py).
+    # Plain text: the service says what is wrong with a link in words a person reads (rollout/runbook/attestations.py).
     item = forms.CharField(max_length=64)
     url = forms.CharField(required=False, max_length=500, strip=True, label="Link")
     note = forms.CharField(required=False, max_length=2000, strip=True, label="Note")

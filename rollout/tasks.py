@@ -3,7 +3,7 @@ runbook steps the panel runs (backup, flags off, load test, rollback rehearsal, 
 
 A runbook step is not acks_late: it has effects outside the database (a file, load, the kill switch), so a task
 lost with its worker is not run again by itself; the run shows as stalled and a person asks again. A redelivered
-message finds its run claimed already and does nothing (rollout.runbook.execute_run claims queued → running once).
+message finds its run claimed already and does nothing (rollout.runbook.runs.execute_run claims queued → running once).
 """
 
 import logging

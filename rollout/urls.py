@@ -14,8 +14,8 @@ from rollout.stages import views as stage_views
 
 app_name = "rollout"
 urlpatterns = [
-    # The client API (rollout/api.py). Polled routes are answered before the URL resolver by
-    # rollout.api.ClientApiFastPath; they are routed here too, for reverse() and for the record.
+    # The client API (rollout/flags/api.py). Polled routes are answered before the URL resolver by
+    # rollout.flags.api.ClientApiFastPath; they are routed here too, for reverse() and for the record.
     path("api/v1/flags", api.flags_api, name="flags_api"),
     path("api/v1/flags/snapshot", api.snapshot_api, name="flags_snapshot_api"),
     path("api/v1/flags/explain", api.explain_api, name="explain_api"),
@@ -23,7 +23,8 @@ urlpatterns = [
     path("ofrep/v1/evaluate/flags/<str:key>", ofrep.evaluate_flag, name="ofrep_evaluate_flag"),
     # Prometheus scrape target (issue 23), behind METRICS_TOKEN.
     path("metrics", metrics.metrics_view, name="metrics"),
-    # Alertmanager webhook receiver (issue 23): opens an incident, may pull the kill switch (rollout/alert_hooks.py).
+    # Alertmanager webhook receiver (issue 23): opens an incident, may pull the kill switch
+    # (rollout/killswitch/alert_hooks.py).
     path("hooks/alertmanager/<str:secret>", alert_hooks.alertmanager_hook, name="alertmanager_hook"),
     path("rollout/", stage_views.rollout_page, name="page"),
     path("rollout/flags/<str:key>/flip/", flag_views.flip_flag, name="flip"),

@@ -105,6 +105,7 @@ def pg_restore(backup: DatabaseBackup, *, database: str, clean: bool) -> int:
 
 
 def scratch_name() -> str:
+    """The scratch database's name (SCRATCH_DATABASE, else the panel's database name + "_scratch")."""
     return (settings.SCRATCH_DATABASE or f"{connection.settings_dict['NAME']}_scratch")[:63]
 
 

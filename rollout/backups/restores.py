@@ -151,6 +151,7 @@ def approve_real_restore(*, actor, restore_id: int) -> DatabaseRestore:
 
 
 def cancel_real_restore(*, actor, restore_id: int, reason: str) -> DatabaseRestore:
+    """Cancel an Option C restore that was asked for or approved but not started, with a reason."""
     if not permissions.can_trigger_rollback(actor):
         raise NotAllowed("Cancelling a database restore needs rollout.trigger_rollback.")
     reason = _clean_reason(reason, required=True)
@@ -209,6 +210,7 @@ def start_real_restore(*, actor, restore_id: int) -> DatabaseRestore:
 
 
 def mark_unqueued(*, restore_id: int, error: str) -> None:
+    """Fail a queued restore the workers never got (the broker was unreachable), saying why."""
     DatabaseRestore.objects.filter(pk=restore_id, status=DatabaseRestore.Status.QUEUED).update(
         status=DatabaseRestore.Status.FAILED, error=error, finished_at=timezone.now()
     )

@@ -1,7 +1,7 @@
-"""The restores page (DESIGN §1): the Phase 2 dry run and the restore rehearsal (scratch copies), and the database
-rollback of Option C (asked for, approved by a second person, started inside its window with the kill switch
-engaged). Logic lives in rollout.restores; these views check the permission, translate refusals into messages and
-hand the work to the workers."""
+"""The backups page and the restores page (DESIGN §1): the Phase 2 dry run and the restore rehearsal (scratch
+copies), and the database rollback of Option C (asked for, approved by a second person, started inside its window
+with the kill switch engaged). Logic lives in rollout.backups.restores; these views check the permission, translate
+refusals into messages and hand the work to the workers."""
 
 from datetime import datetime
 

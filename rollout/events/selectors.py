@@ -17,6 +17,7 @@ from rollout.models import (
 
 # --- Timeline -------------------------------------------------------------------------------------
 def timeline():
+    """Every timeline event, newest first, with its flag and alert."""
     return RolloutEvent.objects.select_related("flag", "alert").order_by("-id")
 
 

@@ -1,5 +1,5 @@
 """The flag read API for BarTender clients: `GET /api/v1/flags`, `/api/v1/flags/snapshot` and `/api/v1/flags/explain`
-(and OFREP, the OpenFeature protocol over the same readings: rollout/ofrep.py, on the same fast path).
+(and OFREP, the OpenFeature protocol over the same readings: rollout/flags/ofrep.py, on the same fast path).
 
 Every device polls the first (and relays and POS fleets the second), so both are served on a short path:
 `ClientApiFastPath`, second in ``MIDDLEWARE`` right after Django's SecurityMiddleware (HTTPS redirect, HSTS,
@@ -10,7 +10,7 @@ whitenoise (not a static file) and the page CSP with its nonce (the API sends it
 checks the Host header against ``ALLOWED_HOSTS`` as CommonMiddleware would. The same views stay routed in
 rollout/urls.py, so `reverse()` and any request that reaches the URL resolver get the same answers.
 
-The answers come from the process's flag cache (rollout/flag_cache.py: no database query per poll; dropped by
+The answers come from the process's flag cache (rollout/flags/flag_cache.py: no database query per poll; dropped by
 LISTEN/NOTIFY the moment a change commits) as bytes serialised once, and carry ``X-Served-By: <pid>`` so that a
 client or a bench can tell which server process answered (bench/flag_api_propagation.py measures how fast a kill
 switch reaches each one).
@@ -114,7 +114,7 @@ def _stale_or_503(request: HttpRequest, what) -> HttpResponse:
 @login_not_required
 def flags_api(request: HttpRequest):
     """`GET /api/v1/flags?bar=<uuid>` for BarTender clients: both flags and the operating mode, with an ETag.
-    With the database unreachable: the last known answer, marked stale, or 503 (rollout/stale_flags.py)."""
+    With the database unreachable: the last known answer, marked stale, or 503 (rollout/flags/stale_flags.py)."""
     if request.method not in ("GET", "HEAD"):
         return _read_only("flag API")
     try:

@@ -2,10 +2,10 @@
 
 ``POST /ofrep/v1/evaluate/flags/<key>`` evaluates one flag and ``POST /ofrep/v1/evaluate/flags`` every flag, for
 the bar named by the evaluation context's ``targetingKey`` (the bar's id). There is no second evaluation here: the
-answer is the bar's reading from the flag API's selector (rollout.selectors.flags_for_bar: the same per-process
+answer is the bar's reading from the flag API's selector (rollout.flags.selectors.flags_for_bar: the same per-process
 cache, dropped by LISTEN/NOTIFY on every committed change, so a kill switch reaches OFREP clients as fast as
 ``/api/v1/flags`` ones), and the same client tokens (``Authorization: Bearer``, scoped to bars, expiring: 401/403
-in the project's shape, as for every client API). Both routes are on ``ClientApiFastPath`` (rollout/api.py).
+in the project's shape, as for every client API). Both routes are on ``ClientApiFastPath`` (rollout/flags/api.py).
 
 Reasons (OpenFeature's): ``DISABLED`` when the kill switch is engaged (value false), ``STATIC`` when the flag is
 on for every bar, ``TARGETING_MATCH`` when the bar is on the flag's allow-list, ``DEFAULT`` when it is off for the
@@ -148,7 +148,7 @@ def evaluate_flags(request: HttpRequest):
 
 
 def fast_view(path: str):
-    """The OFREP view for a path on the fast path (rollout.api.ClientApiFastPath), or None."""
+    """The OFREP view for a path on the fast path (rollout.flags.api.ClientApiFastPath), or None."""
     if path == PREFIX:
         return evaluate_flags
     if path.startswith(PREFIX + "/"):

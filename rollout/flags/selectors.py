@@ -54,7 +54,7 @@ class FlagReading:
     etag: str
     # The JSON answer, serialised once when the reading is made: a cached reading is served as these bytes.
     body: bytes = field(default=b"", compare=False, repr=False)
-    # Why each flag has its value, as OpenFeature names it (rollout/ofrep.py serves it): DISABLED (kill switch),
+    # Why each flag has its value, as OpenFeature names it (rollout/flags/ofrep.py serves it): DISABLED (kill switch),
     # STATIC (on for every bar), TARGETING_MATCH (on: the bar is on the allow-list), DEFAULT (off otherwise).
     reasons: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     # Other serialisations of the same reading, made once per reading (the OFREP bulk body): kept with it in the
@@ -115,7 +115,7 @@ def _polled_query(sql: str, params: list) -> list[tuple]:
 def flags_for_bar(bar_id: uuid.UUID | str) -> FlagReading | None:
     """Both flags and the operating mode of one bar, with an ETag; None for an unknown bar.
 
-    Served from the process's flag cache while its LISTEN connection is up (rollout/flag_cache.py: dropped on
+    Served from the process's flag cache while its LISTEN connection is up (rollout/flags/flag_cache.py: dropped on
     every committed write, never on a timer), otherwise read with one query.
     """
     key = str(bar_id)
@@ -222,7 +222,7 @@ def flag_snapshot(scope: frozenset[str] | None) -> FlagSnapshot:
     Body: ``{"version": <etag>, "bars": [<the /api/v1/flags answer of each bar>, ...]}``. The ETag hashes each
     bar's own version (bar id, operating mode, each flag's version and state), so it changes whenever any flag,
     allow-list, kill switch or operating mode changes the answer of a bar the token may read, or a bar comes or
-    goes. Kept per process and per scope until the next change notification (rollout/flag_cache.py).
+    goes. Kept per process and per scope until the next change notification (rollout/flags/flag_cache.py).
     """
     key = ("snapshot", scope)
     generation = flag_cache.generation()

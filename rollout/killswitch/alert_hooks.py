@@ -3,9 +3,10 @@
 Alertmanager's ``webhook_configs`` posts a version-4 payload (``{"version": "4", "status": "firing", "groupKey":
 …, "alerts": [{"status", "labels", "annotations", "startsAt", …}], …}``). For a firing group the panel
 
-- pulls the kill switch through ``rollout.services.pull_kill_switch`` (audited, actor ``alertmanager:<trigger>``)
-  when an alert of the group is labelled ``bartender_action="kill_switch"`` and an admin allowed this trigger
-  to (``may_pull_kill_switch``); the kill switch opens its own critical incident, which is then the incident;
+- pulls the kill switch through ``rollout.killswitch.services.pull_kill_switch`` (audited, actor
+  ``alertmanager:<trigger>``) when an alert of the group is labelled ``bartender_action="kill_switch"`` and an
+  admin allowed this trigger to (``may_pull_kill_switch``); the kill switch opens its own critical incident, which
+  is then the incident;
 - otherwise opens an incident through ``monitoring.incidents.open_incident_for_event``, once per alert group
   and start (Alertmanager re-sends a firing group every ``repeat_interval``: the repeats find the same incident).
 

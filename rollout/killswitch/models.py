@@ -9,7 +9,7 @@ class AlertTrigger(models.Model):
     """An Alertmanager webhook receiver (issue 23; LaunchDarkly calls it a flag trigger): `/hooks/alertmanager/
     <secret>` opens an incident for a firing alert group and, when the trigger may and an alert is labelled
     ``bartender_action="kill_switch"``, pulls the kill switch. Created and revoked by an admin (Django admin,
-    audited); the secret is shown once and kept only as its SHA-256 (rollout/alert_hooks.py)."""
+    audited); the secret is shown once and kept only as its SHA-256 (rollout/killswitch/alert_hooks.py)."""
 
     name = models.CharField(max_length=100, unique=True, help_text="Who sends it, e.g. “alertmanager-prod”.")
     token_hash = models.CharField(max_length=64, unique=True, editable=False)

@@ -33,8 +33,8 @@ def pull_kill_switch(*, actor, reason: str, alert=None, rehearsal: bool = False)
     the timeline like any pull, with the rehearsal's reason.
 
     `actor=None` with an `alert` is the automatic rollback; a :func:`named_actor` is an Alertmanager trigger an
-    admin allowed to pull it (rollout/alert_hooks.py: its secret is its permission). Returns False when the switch
-    was already engaged.
+    admin allowed to pull it (rollout/killswitch/alert_hooks.py: its secret is its permission). Returns False when
+    the switch was already engaged.
     """
     reason = _require_reason(reason)
     with transaction.atomic():

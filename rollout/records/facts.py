@@ -4,7 +4,7 @@ The runbook's "Deployment Record Template" asks for a backup, "All tests passing
 successfully", a timeline and the first 24 hours' monitoring results. Each is read here from what the panel
 recorded: the Phase 1 runs (a flags-off verification is a fact at the moment it was read, never a checkbox), the
 six migrations, the backfill, the Phase 3 check and window, and the figures computed over the monitoring window
-itself (a rate over the whole window, not the worst 5-minute value). Read-only; rollout/selectors.py puts it
+itself (a rate over the whole window, not the worst 5-minute value). Read-only; rollout/records/selectors.py puts it
 together with the event timeline, and signing freezes it.
 """
 
@@ -76,6 +76,7 @@ def _fact(run: RunbookRun | None) -> dict:
 
 
 def latest_verified_backup(*, until: datetime) -> DatabaseBackup | None:
+    """The newest backup read back and verified at or before `until`, if any."""
     return DatabaseBackup.objects.filter(verified=True, created_at__lte=until).order_by("-created_at").first()
 
 

@@ -21,11 +21,13 @@ def _worst(statuses) -> str:
 
 # --- Deployment records ---------------------------------------------------------------------------
 def record_window(record: DeploymentRecord):
+    """The record's window: its start, and its end (or now), never before the start."""
     end = record.ended_at or timezone.now()
     return record.started_at, max(end, record.started_at)
 
 
 def record_timeline(record: DeploymentRecord) -> list[dict]:
+    """The timeline events inside the record's window, oldest first, in words (at most 500)."""
     start, end = record_window(record)
     events = RolloutEvent.objects.filter(created_at__gte=start, created_at__lte=end).order_by("created_at", "id")
     return [

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 # --- Deployment records ---------------------------------------------------------------------------
 # What a person writes on a record; the checklist (backup, tests, flags off, build) fills itself from the
-# cockpit's facts (rollout.records.fill_from_cockpit) and is never taken from a form or a caller.
+# cockpit's facts (rollout.records.facts.fill_from_cockpit) and is never taken from a form or a caller.
 RECORD_FIELDS = (
     "date", "deployer", "reviewer", "started_at", "ended_at", "issues_encountered", "status",
 )  # fmt: skip

@@ -116,4 +116,4 @@ def record_sign(request: HttpRequest, pk: int):
     return redirect("rollout:record", pk=record.pk)
 
 
-# (The flag read API for clients lives in rollout/api.py.)
+# (The flag read API for clients lives in rollout/flags/api.py.)

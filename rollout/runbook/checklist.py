@@ -5,7 +5,7 @@ first step: the sales made there, their server_ids sampled against the name mapp
 refusals the resolver wrote to the audit logs, the per-server totals, consignments and returns, what a sampled
 server sees under RLS (as Supabase's clients run: role ``authenticated`` with ``request.jwt.claims`` set
 transaction-locally), and the error logs. The one item the data cannot show — that the BarTender app's analytics
-screen shows these per-server figures right — is attested by a person with a link (rollout/attestations.py).
+screen shows these per-server figures right — is attested by a person with a link (rollout/runbook/attestations.py).
 Read-only; every query is bounded by the test bars and the window.
 """
 

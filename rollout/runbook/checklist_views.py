@@ -1,5 +1,6 @@
 """The cockpit's two forms for what people put on record: a 4a checklist item attested with a link, and a decision
-(proceed, roll back, abort). Thin: parse, check the permission, call rollout/attestations.py, say what happened."""
+(proceed, roll back, abort). Thin: parse, check the permission, call rollout/runbook/attestations.py, say what
+happened."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied

@@ -135,7 +135,7 @@ class Cockpit:
     stage: RolloutState
     poll_seconds: int
     now: datetime
-    can_decide: bool = False  # may record a decision (rollout.attestations)
+    can_decide: bool = False  # may record a decision (rollout.runbook.attestations)
 
 
 # --- Phase 4 ---------------------------------------------------------------------------------------------------

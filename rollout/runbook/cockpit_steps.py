@@ -77,7 +77,7 @@ class StepView:
     who_may: str = ""
     waivable: bool = False
     command: str = ""
-    # Stage 4a: its Internal Testing Checklist (rollout.checklist), and whether this user may attest an item.
+    # Stage 4a: its Internal Testing Checklist (rollout.runbook.checklist), and whether this user may attest an item.
     checklist: object | None = None
     may_attest: bool = False
 
@@ -91,6 +91,7 @@ class StepView:
 
 
 def duration(delta: timedelta) -> str:
+    """A duration in words: days and hours, or hours and minutes ("1 d 2 h", "3 h 5 min")."""
     minutes = int(delta.total_seconds() // 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, minutes = divmod(rest, 60)
@@ -123,6 +124,7 @@ class People:
 
 
 def user_can(user) -> dict:
+    """What the user may do on the cockpit: operate, and the rollout page's capabilities."""
     operator = can_operate(user)
     caps = permissions.capabilities(user) if operator else {"stages": False, "override": False, "rollback": False}
     return {
@@ -134,7 +136,7 @@ def user_can(user) -> dict:
     }
 
 
-# --- Phase 1 and the Phase 3 deployment check (runs of rollout.runbook) -----------------------------------------
+# --- Phase 1 and the Phase 3 deployment check (runs of rollout.runbook.runs) -----------------------------------------
 def latest_runs() -> dict[str, RunbookRun]:
     """The latest run of every runbook step, in one query (DISTINCT ON step)."""
     runs = RunbookRun.objects.order_by("step", "-created_at", "-id").distinct("step")
@@ -142,6 +144,7 @@ def latest_runs() -> dict[str, RunbookRun]:
 
 
 def run_step(step: str, run: RunbookRun | None, *, may: bool, people: People, now, needs: str = "") -> StepView:
+    """The cockpit's view of a runbook step the panel runs, from its latest run (or none)."""
     spec = STEP_SPECS[step]
     view = StepView(step, spec.number, spec.title, spec.what, command=spec.command, waivable=spec.waivable)
     view.may_act = may
@@ -196,6 +199,7 @@ def run_step(step: str, run: RunbookRun | None, *, may: bool, people: People, no
 
 # --- Phase 2 -----------------------------------------------------------------------------------------------------
 def migrations_step() -> StepView:
+    """Phase 2's six migrations, each applied (by the panel or outside it) or not, and whether its check passed."""
     view = StepView(
         "migrations", "2.1", "The runbook's six migrations, in order",
         "A dry run on a scratch copy of the Phase 1 backup first; then each file applied by the panel in one "
@@ -271,6 +275,7 @@ def backfill_step(*, may: bool, people: People, run) -> StepView:
 
 
 def validation_step(*, may: bool, people: People, backfill_finished_at) -> StepView:
+    """The post-migration validation (2.2) from its latest run; a pass from before the backfill finished is stale."""
     view = StepView(
         "validation", "2.2", "Post-migration validation",
         "The runbook's four validation queries and the security checks: server_id population above 95 %, no "
@@ -317,6 +322,7 @@ WINDOW_KINDS = {
 
 
 def window_step(key, number, title, what, window, *, may, people, startable) -> StepView:
+    """A monitoring window step (Phase 3, Day 1, Week 1): not started, open, or its verdict."""
     view = StepView(key, number, title, what)
     view.may_act, view.who_may = may, people.text()
     kind = WINDOW_KINDS[key]

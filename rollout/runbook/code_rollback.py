@@ -3,7 +3,7 @@
 The runbook reverts the commit and redeploys by hand. With ``BARTENDER_DEPLOY_HOOK_URL`` set (a CI/CD webhook:
 GitHub Actions' repository_dispatch, a GitLab pipeline trigger, a deploy service), a person holding
 ``rollout.trigger_rollback`` names the build to go back to and why; the panel POSTs it to the hook, then polls
-the health URL until it serves that build, as Phase 3 does (rollout.phase3.wait_for_build). Every request and
+the health URL until it serves that build, as Phase 3 does (rollout.runbook.phase3.wait_for_build). Every request and
 outcome is audited, on the rollout timeline, and told to the open incident. Without the setting the rollout page
 shows the manual procedure.
 """

@@ -1,6 +1,6 @@
 """Runbook Phase 1 facts the panel measures itself: the feature flags verified off (1.3) and the rollback
 rehearsal (1.1, "Test rollback scenario: revert feature flag and verify no data loss"). The backup and the load
-test live in rollout/backups.py and rollout/load_test.py.
+test live in rollout/backups/dumps.py and rollout/runbook/load_test.py.
 """
 
 import uuid

@@ -40,6 +40,7 @@ class StepAlreadyRunning(InvalidRequest):
 
 # --- Reading runs --------------------------------------------------------------------------------------------
 def stalled_after() -> timedelta:
+    """How long a queued or running run may go without news before it counts as stalled."""
     return timedelta(seconds=settings.RUNBOOK_STALLED_AFTER_SECONDS)
 
 

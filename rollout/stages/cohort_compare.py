@@ -7,7 +7,7 @@ first step, at most ``ROLLOUT_COHORT_WINDOW_HOURS``):
   the moment it was switched;
 - *not yet switched* (control): bars whose operatingMode is still NULL, the ones a later step would switch.
 
-on three metrics, each judged by a one-sided exact two-proportion test (:mod:`rollout.analysis`):
+on three metrics, each judged by a one-sided exact two-proportion test (:mod:`rollout.stages.analysis`):
 
 - server_id coverage: the share of sales without a server_id;
 - error rate: error-level audit logs per operation (sales + errors), like the health check;

@@ -113,6 +113,7 @@ def _judge(metric: str, *, bad_s: int, n_s: int, bad_c: int, n_c: int, effect: f
 
 
 def judge_coverage(switched: Side, control: Side) -> MetricVerdict:
+    """The server_id coverage verdict: sales without a server_id, switched against control."""
     s_cov, c_cov = switched.coverage_pct, control.coverage_pct
     figures = f"{_pct(s_cov)} vs {_pct(c_cov)}"
     effect = (c_cov - s_cov) if s_cov is not None and c_cov is not None else 0.0
@@ -133,6 +134,7 @@ def judge_coverage(switched: Side, control: Side) -> MetricVerdict:
 
 
 def judge_error_rate(switched: Side, control: Side) -> MetricVerdict:
+    """The error rate verdict: error-level audit logs per operation, switched against control."""
     s_rate, c_rate = switched.error_rate_pct, control.error_rate_pct
     figures = f"{_pct(s_rate)} vs {_pct(c_rate)}"
     effect = (s_rate - c_rate) if s_rate is not None and c_rate is not None else 0.0
@@ -162,6 +164,7 @@ def sales_drop_pct(switched: Side, control: Side) -> float:
 
 
 def judge_sales_rate(switched: Side, control: Side) -> MetricVerdict:
+    """The sales rate verdict: each side's sales per bar per hour against its own rate just before."""
     def figure(side: Side) -> str:
         return f"{_rate(side.sales_per_bar_hour)} (before {_rate(side.sales_per_bar_hour_before)})"
 

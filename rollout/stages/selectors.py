@@ -80,6 +80,7 @@ def _worst(statuses) -> str:
 
 
 def stage_rows(state: RolloutState, figures: dict | None = None) -> list[StageRow]:
+    """One row per stage: its cohort, bars switched, and the worst health run status while it was live."""
     figures = figures or cohort_figures()
     live = dict(
         RolloutStep.objects.filter(rolled_back_at__isnull=True, changes__rolled_back_at__isnull=True)
