@@ -1,13 +1,11 @@
 """The rollout's domain errors: refusals raised by services, turned into messages and statuses by the views."""
 
-import logging
+from typing import TYPE_CHECKING
 
-from rollout.stages.gates import GateResult
+if TYPE_CHECKING:
+    from rollout.stages.gates import GateResult
 
-logger = logging.getLogger(__name__)
 
-
-# --- Domain errors (turned into messages and statuses by the views) -------------------------------
 class RolloutError(Exception):
     """Base of every refusal; the message is meant for the person who asked."""
 
@@ -21,7 +19,7 @@ class InvalidRequest(RolloutError):
 
 
 class GateClosed(RolloutError):
-    def __init__(self, gates: list[GateResult]):
+    def __init__(self, gates: "list[GateResult]"):
         self.gates = gates
         super().__init__("Gate closed: " + " ".join(f"{gate.label}: {gate.why}" for gate in gates))
 

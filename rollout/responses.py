@@ -1,13 +1,12 @@
 """How the rollout's views answer: a refusal as 403, a service's refusal as a message, and the one confirmation
 step of a risky action."""
 
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.shortcuts import redirect, render
 
-from rollout import errors
+from rollout.errors import NotAllowed, RolloutError
 
 
 def require(allowed: bool) -> None:
@@ -26,9 +25,9 @@ def run_and_go_back(request: HttpRequest, form, call, success: str | None = None
         return redirect("rollout:page")
     try:
         result = call(form.cleaned_data)
-    except errors.NotAllowed as exc:
+    except NotAllowed as exc:
         raise PermissionDenied(str(exc)) from exc
-    except errors.RolloutError as exc:
+    except RolloutError as exc:
         messages.error(request, str(exc))
         return redirect("rollout:page")
     message = getattr(result, "message", None) or success

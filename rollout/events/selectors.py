@@ -7,12 +7,7 @@ from django.utils.http import urlencode
 
 from monitoring import incident_selectors
 from monitoring.signals import ActionTaken
-from rollout.models import (
-    EventKind,
-    FlagState,
-    RolloutEvent,
-    RunbookStep,
-)
+from rollout.models import EventKind, FlagState, RolloutEvent, RunbookStep
 
 
 # --- Timeline -------------------------------------------------------------------------------------

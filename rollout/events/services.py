@@ -1,15 +1,10 @@
 """Writing the rollout timeline: one event per change, mirrored in the panel-wide audit trail, and who is named."""
 
-import logging
 from dataclasses import dataclass
 
 from adminpanel.audit import record_event
 from rollout.errors import InvalidRequest
-from rollout.models import (
-    RolloutEvent,
-)
-
-logger = logging.getLogger(__name__)
+from rollout.models import RolloutEvent
 
 
 # --- Helpers --------------------------------------------------------------------------------------

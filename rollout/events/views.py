@@ -1,6 +1,5 @@
 """The rollout history: the timeline page and its CSV export."""
 
-
 from django.http import HttpRequest
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -9,9 +8,7 @@ from adminpanel.csv_export import csv_lines, csv_response
 from adminpanel.paging import IdKeyset, keyset_page
 from rollout import permissions
 from rollout.events import selectors
-from rollout.forms import (
-    TimelineFilter,
-)
+from rollout.forms import TimelineFilter
 from rollout.responses import require
 
 TIMELINE_PAGE = 100

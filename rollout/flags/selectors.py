@@ -14,12 +14,7 @@ from guardian.core import ObjectPermissionChecker
 
 from adminpanel.permissions import FLIP_FLAG
 from rollout.flags.flag_cache import flag_cache
-from rollout.models import (
-    DEFAULT_FLAGS,
-    FeatureFlag,
-    FeatureFlagGroupObjectPermission,
-    FeatureFlagUserObjectPermission,
-)
+from rollout.models import DEFAULT_FLAGS, FeatureFlag, FeatureFlagGroupObjectPermission, FeatureFlagUserObjectPermission
 
 
 # --- Flags per bar (the app's question, and the flag API's) -----------------------------------------

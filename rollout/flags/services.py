@@ -1,6 +1,5 @@
 """Flag write paths: flipping a flag and editing its allow-list, locked, permission-checked and on the timeline."""
 
-import logging
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -10,13 +9,7 @@ from django.utils import timezone
 from rollout import permissions
 from rollout.errors import KILL_SWITCH_HOLDS, InvalidRequest, KillSwitchEngaged, NotAllowed
 from rollout.events.services import _record, _require_reason
-from rollout.models import (
-    EventKind,
-    FeatureFlag,
-    FlagState,
-)
-
-logger = logging.getLogger(__name__)
+from rollout.models import EventKind, FeatureFlag, FlagState
 
 
 def _bump_flags(now) -> None:

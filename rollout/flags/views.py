@@ -11,10 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from adminpanel.htmx import HtmxHttpRequest
 from rollout import confirmations, errors, permissions
 from rollout.flags import explain, services
-from rollout.forms import (
-    AllowListForm,
-    FlipFlagForm,
-)
+from rollout.forms import AllowListForm, FlipFlagForm
 from rollout.models import FeatureFlag
 from rollout.responses import confirmation_page, form_errors, require, run_and_go_back
 

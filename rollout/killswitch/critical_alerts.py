@@ -8,10 +8,7 @@ from django.db import transaction
 from monitoring import incident_selectors, incidents
 from monitoring.enums import IncidentSource
 from rollout.killswitch.services import pull_kill_switch
-from rollout.models import (
-    RolloutState,
-    Stage,
-)
+from rollout.models import RolloutState, Stage
 
 logger = logging.getLogger(__name__)
 

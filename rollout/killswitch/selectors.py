@@ -3,11 +3,7 @@
 from dataclasses import dataclass
 
 from adminpanel.request_memo import memoized
-from rollout.models import (
-    EventKind,
-    FeatureFlag,
-    RolloutEvent,
-)
+from rollout.models import EventKind, FeatureFlag, RolloutEvent
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,7 @@ from rollout.events.selectors import incident_trigger_key
 from rollout.events.services import _NamedActor, _record, _require_reason
 from rollout.flags.services import _bump_flags, _flag_snapshot
 from rollout.killswitch.selectors import kill_switch_identity
-from rollout.models import (
-    EventKind,
-    FeatureFlag,
-    RolloutEvent,
-    Stage,
-)
+from rollout.models import EventKind, FeatureFlag, RolloutEvent, Stage
 from rollout.stages.services import _bump_state, locked_state
 
 logger = logging.getLogger(__name__)

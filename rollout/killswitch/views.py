@@ -1,6 +1,5 @@
 """The kill switch pages: pulling it (one confirmation) and releasing it (with a reason)."""
 
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
@@ -8,10 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from rollout import confirmations, errors, permissions
-from rollout.forms import (
-    KillSwitchForm,
-    ReleaseKillSwitchForm,
-)
+from rollout.forms import KillSwitchForm, ReleaseKillSwitchForm
 from rollout.killswitch import selectors, services
 from rollout.responses import require
 

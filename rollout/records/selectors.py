@@ -1,16 +1,12 @@
 """What a deployment record shows: its timeline, its first 24 hours' monitoring, and the frozen snapshot."""
 
-
 from django.conf import settings
 from django.utils import timezone
 
 from monitoring import selectors as monitoring_selectors
 from monitoring.enums import CheckStatus
 from rollout.events.selectors import event_summary
-from rollout.models import (
-    DeploymentRecord,
-    RolloutEvent,
-)
+from rollout.models import DeploymentRecord, RolloutEvent
 from rollout.records import facts
 
 

@@ -1,7 +1,5 @@
 """Deployment record write paths: creating, editing and signing a record (two different people)."""
 
-import logging
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -9,16 +7,9 @@ from django.utils import timezone
 from rollout import permissions
 from rollout.errors import InvalidRequest, NotAllowed
 from rollout.events.services import _record
-from rollout.models import (
-    DeploymentRecord,
-    EventKind,
-    RecordStatus,
-)
+from rollout.models import DeploymentRecord, EventKind, RecordStatus
 from rollout.records import facts
 from rollout.records.selectors import record_snapshot
-
-logger = logging.getLogger(__name__)
-
 
 # --- Deployment records ---------------------------------------------------------------------------
 # What a person writes on a record; the checklist (backup, tests, flags off, build) fills itself from the

@@ -1,6 +1,5 @@
 """Deployment record pages: the list, editing, the record with its facts, its Markdown, signing."""
 
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
@@ -8,9 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from rollout import errors, permissions
-from rollout.forms import (
-    DeploymentRecordForm,
-)
+from rollout.forms import DeploymentRecordForm
 from rollout.models import DeploymentRecord
 from rollout.records import facts, selectors, services
 from rollout.responses import require

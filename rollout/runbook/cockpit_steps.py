@@ -15,11 +15,7 @@ from backfill.phase2 import services as phase2_services
 from monitoring import selectors as monitoring_selectors
 from monitoring.enums import CheckStatus, PhaseKind, PhaseVerdict
 from rollout import permissions
-from rollout.models import (
-    RunbookRun,
-    RunbookStep,
-    Stage,
-)
+from rollout.models import RunbookRun, RunbookStep, Stage
 from rollout.records.facts import PHASE1_STEPS
 from rollout.runbook.runs import is_stalled
 from rollout.runbook.steps import STEP_SPECS

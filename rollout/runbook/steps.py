@@ -1,11 +1,8 @@
 """What each runbook step the panel knows is: its title, what it does, who may ask for it, its shell equivalent."""
 
-import logging
 from dataclasses import dataclass
 
 from rollout.models import RunbookStep
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

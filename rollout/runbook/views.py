@@ -1,6 +1,5 @@
 """The home page (the runbook cockpit) and the runbook steps the panel runs: run, waive, CI record, Option B."""
 
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
@@ -16,12 +15,7 @@ from adminpanel.roles import can_operate, can_read_all, read_all_required, roles
 from monitoring import incident_selectors
 from monitoring import selectors as monitoring_selectors
 from rollout import confirmations, errors, permissions, tasks
-from rollout.forms import (
-    CiRunForm,
-    CockpitAdvanceForm,
-    RunStepForm,
-    WaiveForm,
-)
+from rollout.forms import CiRunForm, CockpitAdvanceForm, RunStepForm, WaiveForm
 from rollout.killswitch import selectors
 from rollout.models import FeatureFlag, RunbookRun, RunbookStep
 from rollout.responses import confirmation_page, form_errors, require
@@ -223,5 +217,7 @@ def code_rollback_view(request: HttpRequest):
         messages.success(request, f"Code rollback #{rollback.pk} to {rollback.build}: "
                                   f"{rollback.summary or 'the deploy hook is being called; this page shows the outcome.'}")  # noqa: E501  # fmt: skip
     else:
-        messages.error(request, f"Code rollback #{rollback.pk} could not be queued: the task broker (Redis) is unreachable.")  # noqa: E501
+        messages.error(
+            request, f"Code rollback #{rollback.pk} could not be queued: the task broker (Redis) is unreachable."
+        )  # noqa: E501
     return redirect(reverse("rollout:page") + "#option-b")

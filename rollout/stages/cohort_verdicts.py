@@ -1,15 +1,11 @@
 """Judging the cohort figures (pure: what the tests and the property tests drive): one verdict per metric and
 the comparison's verdict, from each side's counts (:mod:`rollout.stages.analysis` for the tests)."""
 
-import logging
 from dataclasses import dataclass
 
 from django.conf import settings
 
 from rollout.stages.analysis import format_p, p_switched_worse
-
-logger = logging.getLogger(__name__)
-
 
 HARM = "harm"
 NO_HARM = "no_harm"
@@ -165,6 +161,7 @@ def sales_drop_pct(switched: Side, control: Side) -> float:
 
 def judge_sales_rate(switched: Side, control: Side) -> MetricVerdict:
     """The sales rate verdict: each side's sales per bar per hour against its own rate just before."""
+
     def figure(side: Side) -> str:
         return f"{_rate(side.sales_per_bar_hour)} (before {_rate(side.sales_per_bar_hour_before)})"
 

@@ -10,13 +10,7 @@ from django.utils import timezone
 from monitoring import selectors as monitoring_selectors
 from monitoring.enums import CheckStatus
 from rollout.killswitch.selectors import kill_switch_engaged
-from rollout.models import (
-    STAGE_ORDER,
-    RolloutState,
-    RolloutStep,
-    Stage,
-    next_stage,
-)
+from rollout.models import STAGE_ORDER, RolloutState, RolloutStep, Stage, next_stage
 from rollout.stages.cohort_compare import CohortComparison, current_comparison
 from rollout.stages.cohorts import bucket_sql, cohort_sql
 from rollout.stages.gates import evaluate_gates

@@ -4,7 +4,6 @@ Every function locks the state row, checks the actor's permission again inside t
 timeline event per change.
 """
 
-import logging
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -37,8 +36,6 @@ from rollout.models import (
 from rollout.stages.cohorts import bucket_sql, cohort_sql
 from rollout.stages.gates import GateResult, evaluate_gates
 from rollout.stages.selectors import remaining_in_stage
-
-logger = logging.getLogger(__name__)
 
 
 def locked_state() -> RolloutState:

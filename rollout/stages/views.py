@@ -1,6 +1,5 @@
 """The rollout page and its stage controls: advance, pause, resume, stage rollback, the autopilot."""
 
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
@@ -13,12 +12,7 @@ from adminpanel.htmx import HtmxHttpRequest
 from rollout import confirmations, errors, permissions
 from rollout.events import selectors as event_selectors
 from rollout.flags import selectors as flag_selectors
-from rollout.forms import (
-    AdvanceForm,
-    AutopilotForm,
-    ReasonForm,
-    StageRollbackForm,
-)
+from rollout.forms import AdvanceForm, AutopilotForm, ReasonForm, StageRollbackForm
 from rollout.killswitch import selectors as kill_switch_selectors
 from rollout.models import FeatureFlag, FlagState
 from rollout.responses import confirmation_page, form_errors, require, run_and_go_back

@@ -12,15 +12,7 @@ from rollout.stages import services
 from rollout.stages.cohort_compare import compare_cohorts, current_comparison
 from rollout.stages.cohort_verdicts import HARM, NO_HARM, NOT_ENOUGH
 from rollout.stages.gates import CHECKLIST_4A, COHORT
-from tests.factories import (
-    BarFactory,
-    advance,
-    backdate_soak,
-    meet_4a_checklist,
-    seed_traffic,
-    state,
-    switched_bars,
-)
+from tests.factories import BarFactory, advance, backdate_soak, meet_4a_checklist, seed_traffic, state, switched_bars
 
 
 @pytest.fixture
