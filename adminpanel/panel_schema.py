@@ -34,7 +34,7 @@ def support_sql(name: str = "panel_support.sql") -> str:
 
 def support_triggers() -> set[str]:
     """The names of the triggers the panel's reviewed SQL puts on the product's tables (they call functions of the
-    panel's schema): a restore of a product backup leaves them out (rollout.restores)."""
+    panel's schema): a restore of a product backup leaves them out (rollout.backups.restores)."""
     return set(re.findall(r"CREATE TRIGGER (\w+)", support_sql()))
 
 

@@ -73,10 +73,10 @@ def main() -> None:
 
     from adminpanel.models import Sale, User
     from monitoring.models import CheckStatus, HealthRun
-    from rollout import autopilot, services
-    from rollout.cohort_compare import compare_cohorts
-    from rollout.gates import evaluate_gates
     from rollout.models import CohortSnapshot, FeatureFlag, RolloutState, RolloutStep, ensure_default_flags
+    from rollout.stages import autopilot, services
+    from rollout.stages.cohort_compare import compare_cohorts
+    from rollout.stages.gates import evaluate_gates
 
     settings.ALLOWED_HOSTS = ["*"]
     ensure_default_flags()

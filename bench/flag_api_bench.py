@@ -92,7 +92,8 @@ def main() -> None:
     use_bench_database(bars=args.bars)
 
     from adminpanel.models import ApiClient, Bar, User
-    from rollout import services
+    from rollout.flags import services as flag_services
+    from rollout.killswitch import services as kill_switch_services
     from rollout.models import FeatureFlag, FlagState, ensure_default_flags
 
     ensure_default_flags()
@@ -143,13 +144,15 @@ def main() -> None:
         assert request(port, flag_paths[0], {**headers, "If-None-Match": etag})[0] == 304
         admin, _ = User.objects.get_or_create(username="bench-rollout", defaults={"is_superuser": True})
         before = {flag.key: flag.state for flag in FeatureFlag.objects.all()}
-        services.pull_kill_switch(actor=admin, reason="flag API bench: visibility check")
+        kill_switch_services.pull_kill_switch(actor=admin, reason="flag API bench: visibility check")
         status, _, body = request(port, flag_paths[0], {**headers, "If-None-Match": etag})
         seen = json.loads(body)["flags"]
         print(f"kill switch pulled in another process → next request: {status}, flags {seen}")
         assert status == 200 and not any(seen.values())
         for key, state in before.items():
-            services.flip_flag(actor=admin, flag_key=key, state=state or FlagState.ALLOW_LIST, reason="bench restore")
+            flag_services.flip_flag(
+                actor=admin, flag_key=key, state=state or FlagState.ALLOW_LIST, reason="bench restore"
+            )
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -6,7 +6,8 @@ Serves the panel with granian as `bin/dev serve` runs it (bench/flag_api_granian
 core by default, x WEB_THREADS threads), polls `GET /api/v1/flags` for one bar from several keep-alive connections
 (each answer names its process in `X-Served-By`, and the bench checks that every worker answers), then flips the
 flag ENABLE_SWITCHING_MODE between "on for the allow-listed bench bar" and its kill switch ("off for every bar",
-through rollout.services.flip_flag and release_kill_switch, audited like the page's buttons) and measures, for each
+through rollout.flags.services.flip_flag and
+rollout.killswitch.services.release_kill_switch, audited like the page's buttons) and measures, for each
 worker, the time from the moment the flip's COMMIT returned to the first answer of that worker showing the new
 state. Each flip waits for every worker to show it before the next. Prints the max and median over all flips and
 workers.
@@ -81,19 +82,20 @@ def main() -> None:
     use_bench_database(bars=args.bars)
 
     from adminpanel.models import ApiClient, Bar, User
-    from rollout import services
+    from rollout.flags import services as flag_services
+    from rollout.killswitch import services as kill_switch_services
     from rollout.models import FeatureFlag, FlagState, ensure_default_flags
 
     ensure_default_flags()
     token = fleet_token("flag-api-propagation")
     admin, _ = User.objects.get_or_create(username="bench-rollout", defaults={"is_superuser": True})
     # A kill switch left engaged (an earlier run cut short) is released the one way the panel allows.
-    services.release_kill_switch(actor=admin, reason="propagation bench: start from a released kill switch")
+    kill_switch_services.release_kill_switch(actor=admin, reason="propagation bench: start from a released kill switch")
     flag_before = FeatureFlag.objects.get(key=FLAG).state
     first_bar = Bar.objects.order_by("pk").first()
     bar = str(first_bar.pk)
     # The polled bar is on through the allow-list, so a released kill switch shows as "on" for it again.
-    listed_before = services.change_allow_list(
+    listed_before = flag_services.change_allow_list(
         actor=admin, flag_key=FLAG, bar=first_bar, add=True, reason="propagation bench: the polled bar"
     )
 
@@ -151,9 +153,11 @@ def main() -> None:
         for flip in range(args.flips):
             kill = flip % 2 == 0
             if kill:  # the kill switch, as the page pulls it ...
-                services.flip_flag(actor=admin, flag_key=FLAG, state=FlagState.OFF, reason=f"propagation bench {flip}")
+                flag_services.flip_flag(
+                    actor=admin, flag_key=FLAG, state=FlagState.OFF, reason=f"propagation bench {flip}"
+                )
             else:  # ... and its one release
-                services.release_kill_switch(actor=admin, reason=f"propagation bench {flip}: release")
+                kill_switch_services.release_kill_switch(actor=admin, reason=f"propagation bench {flip}: release")
             committed = time.perf_counter()  # the service's transaction has committed when it returns
             first = wait_for(committed, not kill, pids)
             flip_delays = [(first[pid] - committed) * 1000 for pid in pids]
@@ -176,11 +180,11 @@ def main() -> None:
             poller.join(timeout=10)
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=20)
-        services.release_kill_switch(actor=admin, reason="propagation bench: restore")
+        kill_switch_services.release_kill_switch(actor=admin, reason="propagation bench: restore")
         if flag_before != FeatureFlag.objects.get(key=FLAG).state:
-            services.flip_flag(actor=admin, flag_key=FLAG, state=flag_before, reason="propagation bench: restore")
+            flag_services.flip_flag(actor=admin, flag_key=FLAG, state=flag_before, reason="propagation bench: restore")
         if listed_before:  # it was added by this run
-            services.change_allow_list(
+            flag_services.change_allow_list(
                 actor=admin, flag_key=FLAG, bar=first_bar, add=False, reason="propagation bench: restore"
             )
         ApiClient.objects.filter(name="flag-api-propagation").delete()

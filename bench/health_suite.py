@@ -201,7 +201,7 @@ def insert_cost(size: int, seconds: int, pairs: int) -> dict:
     side. The scratch bar's sales are inserted and deleted in the same state, so the rollup stays exact."""
     use_database(bench_database(size))
     seed(size)
-    from rollout.load_test import run_load_test
+    from rollout.runbook.load_test import run_load_test
 
     samples = {False: [], True: []}
     try:

@@ -190,7 +190,7 @@ def main() -> None:
     print(f"incident clock tick: {(time.perf_counter() - started) * 1000:.0f} ms (refreshed {tick.refreshed})")
 
     # The kill switch now opens its incident in its own transaction: what does that add to pulling it?
-    from rollout import services
+    from rollout.killswitch import services
     from rollout.models import FeatureFlag, ensure_default_flags
 
     ensure_default_flags()

@@ -36,7 +36,7 @@ def main() -> None:
     from django.core.wsgi import get_wsgi_application
 
     from adminpanel.models import ApiClient, Bar
-    from rollout.flag_cache import flag_cache
+    from rollout.flags.flag_cache import flag_cache
 
     app = get_wsgi_application()
     assert flag_cache.wait_until_listening(10), "the flag cache's listener did not connect"

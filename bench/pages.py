@@ -42,7 +42,7 @@ def incident(owner) -> None:
 
     if Incident.objects.exists():
         return
-    from rollout import services
+    from rollout.killswitch import services
 
     services.pull_kill_switch(actor=owner, reason="bench: an incident to read")
 

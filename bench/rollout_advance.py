@@ -29,8 +29,8 @@ def main() -> None:
 
     from adminpanel.models import Bar, User
     from monitoring.models import CheckStatus, HealthRun
-    from rollout import services
     from rollout.models import FeatureFlag, RolloutBarChange, RolloutEvent, RolloutState, ensure_default_flags
+    from rollout.stages import services
 
     ensure_default_flags()
     # The bench database has bars but no sales: the cohort gate (issue 13) would say "not enough data yet" and
@@ -72,7 +72,7 @@ def main() -> None:
         started = time.perf_counter()
         services.rollback_stage(actor=user, expected_version=version(), reason="bench")
         rollbacks.append(time.perf_counter() - started)
-    from rollout.selectors import cohort_figures
+    from rollout.stages.selectors import cohort_figures
 
     cohort = cohort_figures()["4b"][0]
     print(f"bars: {total}; 4b cohort (bucket < 50): {cohort} bars ({cohort * 100 / total:.1f} %)")

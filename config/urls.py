@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from adminpanel import openapi, picker_views
-from rollout import views as rollout_views
+from rollout.runbook import views as rollout_views
 
 urlpatterns = [
     # The rollout URLs come first: they hold the flag API that every BarTender device polls.

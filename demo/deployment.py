@@ -96,11 +96,11 @@ def ensure_demo_deployment(*, username: str = "product", load_test_seconds: int 
     from backfill.phase2.steps import STEPS
     from backfill.validation import run_validation
     from demo.seeding import seed_mappings
-    from rollout import runbook
-    from rollout.gates import latest_full_backfill
+    from rollout.backups.restores import execute_restore, request_scratch_restore
     from rollout.models import DatabaseRestore, RunbookRun, RunbookStep
-    from rollout.phase2_gate import apply_checked, dry_run_blocker
-    from rollout.restores import execute_restore, request_scratch_restore
+    from rollout.runbook import runs, steps
+    from rollout.runbook.phase2_gate import apply_checked, dry_run_blocker
+    from rollout.stages.gates import latest_full_backfill
 
     actor = User.objects.get(username=username)
     lines = []
@@ -110,7 +110,7 @@ def ensure_demo_deployment(*, username: str = "product", load_test_seconds: int 
         return RunbookRun.objects.filter(step=step).order_by("-created_at", "-id").first()
 
     if (run := latest(RunbookStep.TEST_SUITE)) is None or run.status not in done:
-        run = runbook.waive_step(
+        run = runs.waive_step(
             actor=actor,
             step=RunbookStep.TEST_SUITE,
             reason="Demo bring-up: no BarTender CI runs here. Record the real CI run before a real deployment.",
@@ -125,9 +125,9 @@ def ensure_demo_deployment(*, username: str = "product", load_test_seconds: int 
     for step, parameters in phase1:
         run = latest(step)
         if run is None or run.status not in done:
-            run = runbook.request_run(actor=actor, step=step, parameters=parameters, confirm=True, via="demo")
-            run = runbook.execute_run(run_id=run.pk) or run
-        lines.append(f"{runbook.STEP_SPECS[step].number} {runbook.STEP_SPECS[step].title}: {run.summary or run.status}")
+            run = runs.request_run(actor=actor, step=step, parameters=parameters, confirm=True, via="demo")
+            run = runs.execute_run(run_id=run.pk) or run
+        lines.append(f"{steps.STEP_SPECS[step].number} {steps.STEP_SPECS[step].title}: {run.summary or run.status}")
     pending = [step for step in STEPS if step.version not in phase2_runner.applied_versions()]
     if any(dry_run_blocker(step.version) for step in pending):
         restore = request_scratch_restore(actor=actor, kind=DatabaseRestore.Kind.DRY_RUN,

@@ -3,9 +3,9 @@ section 2: a lower app never imports a higher one).
 
 - the critical-alert handler: called once per alert whose safeguard tripped (the check was critical in
   ``HEALTH_CONSECUTIVE_FAILURES`` consecutive runs, one for the runbook's critical alerts, two for the rest), so a
-  single blip never sets off automatic action. The rollout registers ``rollout.services.handle_critical_alert``
-  with ``handle_critical_alerts_with``: one named function, found from
-  ``monitoring.health.services.announce_critical``.
+  single blip never sets off automatic action. The rollout registers
+  ``rollout.killswitch.critical_alerts.handle_critical_alert`` with ``handle_critical_alerts_with``: one named
+  function, found from ``monitoring.health.services.announce_critical``.
 - the expected adoption: the share of bars in simplified mode the current rollout stage has put in place,
   which the adoption check compares with the real share. The rollout provides it with
   ``provide_expected_adoption``; without a provider it is 0.
@@ -23,7 +23,8 @@ _critical_alert_handler: list[Callable[..., None]] = []
 
 def handle_critical_alerts_with(handler: Callable[..., None]) -> None:
     """Register the one function ``handler(alert=…)`` called for each critical alert whose safeguard tripped (a
-    later one replaces it). The rollout registers ``rollout.services.handle_critical_alert`` at start-up."""
+    later one replaces it). The rollout registers ``rollout.killswitch.critical_alerts.handle_critical_alert`` at
+    start-up."""
     _critical_alert_handler[:] = [handler]
 
 

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from guardian.admin import GuardedModelAdmin
 
 from adminpanel.admin_audit import AuditedAdminMixin, AuditedGuardedAdminMixin
-from rollout import alert_hooks
+from rollout.killswitch import alert_hooks
 from rollout.models import AlertTrigger, FeatureFlag
 
 
@@ -31,7 +31,7 @@ class FeatureFlagAdmin(AuditedGuardedAdminMixin, GuardedModelAdmin):
 class AlertTriggerAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """Alertmanager triggers (issue 23): adding one shows its webhook secret once (only its hash is kept); the
     "Revoke" action stops a secret at once. Adds and changes are audited like every admin edit; revoking is
-    audited by rollout.alert_hooks.revoke. No delete: the trigger stays as the actor of what it did."""
+    audited by rollout.killswitch.alert_hooks.revoke. No delete: the trigger stays as the actor of what it did."""
 
     list_display = ("name", "may_pull_kill_switch", "created_at", "last_called_at", "revoked_at")
     fields = ("name", "may_pull_kill_switch", "created_by", "created_at", "last_called_at", "revoked_at")

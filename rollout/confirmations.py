@@ -9,8 +9,9 @@ from django.db import connection
 
 from adminpanel import confirmations
 from adminpanel.models import Bar
+from rollout.killswitch.selectors import kill_switch_identity
 from rollout.models import FeatureFlag, FlagState, RolloutState, Stage, next_stage
-from rollout.selectors import kill_switch_identity, remaining_in_stage
+from rollout.stages.selectors import remaining_in_stage
 
 ConfirmationMissing = confirmations.ConfirmationMissing
 

@@ -8,8 +8,8 @@ from django.utils import timezone
 from adminpanel.models import User
 from adminpanel.pickers import NameProblem, resolve_bar
 from adminpanel.roles import PRODUCT
-from rollout import records
 from rollout.models import DeploymentRecord, EventKind, FeatureFlag, FlagState, RolloutEvent
+from rollout.records import facts
 
 REASON = forms.CharField(
     max_length=2000, strip=True, widget=forms.TextInput(attrs={"placeholder": "Why (required, kept in the history)"})
@@ -172,12 +172,12 @@ class DeploymentRecordForm(forms.ModelForm):
         if deployer and reviewer and deployer == reviewer:
             self.add_error("reviewer", "The deployer and the reviewer must be two different people.")
         if "started_at" in cleaned and not cleaned["started_at"]:
-            cleaned["started_at"] = records.deployment_start() or timezone.now()
+            cleaned["started_at"] = facts.deployment_start() or timezone.now()
         return cleaned
 
 
 class ChecklistAttestForm(forms.Form):
-    # Plain text: the service says what is wrong with a link in words a person reads (rollout/attestations.py).
+    # Plain text: the service says what is wrong with a link in words a person reads (rollout/runbook/attestations.py).
     item = forms.CharField(max_length=64)
     url = forms.CharField(required=False, max_length=500, strip=True, label="Link")
     note = forms.CharField(required=False, max_length=2000, strip=True, label="Note")

@@ -52,7 +52,7 @@ API_LATENCY = Histogram(
 
 
 def observe(endpoint: str, status: int, seconds: float) -> None:
-    """Count one flag API answer of this process (called by rollout.api)."""
+    """Count one flag API answer of this process (called by rollout.flags.api)."""
     pid = str(os.getpid())
     API_REQUESTS.labels(endpoint, str(status), pid).inc()
     API_LATENCY.labels(endpoint, pid).observe(seconds)

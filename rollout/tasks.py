@@ -3,7 +3,7 @@ runbook steps the panel runs (backup, flags off, load test, rollback rehearsal, 
 
 A runbook step is not acks_late: it has effects outside the database (a file, load, the kill switch), so a task
 lost with its worker is not run again by itself; the run shows as stalled and a person asks again. A redelivered
-message finds its run claimed already and does nothing (rollout.runbook.execute_run claims queued → running once).
+message finds its run claimed already and does nothing (rollout.runbook.runs.execute_run claims queued → running once).
 """
 
 import logging
@@ -13,7 +13,9 @@ from django.conf import settings
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from rollout import autopilot, code_rollback, cohort_compare, restores, runbook
+from rollout.backups import restores
+from rollout.runbook import code_rollback, runs
+from rollout.stages import autopilot, cohort_compare
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ def autopilot_tick():
 )
 def run_runbook_step(run_id: int):
     """Do one queued runbook run; returns its status (or None when it was not queued any more)."""
-    run = runbook.execute_run(run_id=run_id)
+    run = runs.execute_run(run_id=run_id)
     return run.status if run else None
 
 
@@ -71,7 +73,7 @@ def enqueue_run(run) -> bool:
     """Hand the run to the workers; when the broker cannot be reached the run fails at once with what to do
     instead. Returns whether it went."""
     task_id = _send(run_runbook_step, (run.pk,), what=f"runbook run {run.pk}",
-                    on_unreachable=lambda error: runbook.mark_unqueued(run_id=run.pk, error=error))  # fmt: skip
+                    on_unreachable=lambda error: runs.mark_unqueued(run_id=run.pk, error=error))  # fmt: skip
     if task_id is None:
         return False
     if task_id:

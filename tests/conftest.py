@@ -77,7 +77,7 @@ def change_listener_closed_after_each_test():
 @pytest.fixture(autouse=True)
 def no_stale_flags_kept():
     """The flag API's last known answers (rollout/stale_flags.py) are per process: none leaks between tests."""
-    from rollout.stale_flags import stale_flags
+    from rollout.flags.stale_flags import stale_flags
 
     stale_flags.clear()
     yield

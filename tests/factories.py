@@ -248,7 +248,7 @@ def seed_traffic(
 
 def advance(user, **kwargs):
     """Advance with the version the user would have seen on the page."""
-    from rollout import services
+    from rollout.stages import services
 
     return services.advance_stage(actor=user, expected_version=state().version, **kwargs)
 

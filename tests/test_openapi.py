@@ -8,9 +8,9 @@ from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 from adminpanel.openapi import build, document_bytes
-from rollout import selectors
+from rollout.flags import selectors
+from rollout.flags.selectors import FlagReading
 from rollout.models import ENABLE_SWITCHING_MODE
-from rollout.selectors import FlagReading
 from tests.openapi_contract import ContractViolation, check
 
 CLIENT_ROUTES = {

@@ -205,7 +205,7 @@ def _libpq(dbname):
 
 
 def _catalogue(dbname) -> str:
-    from rollout.backups import pg_tool
+    from rollout.backups.dumps import pg_tool
 
     params = _libpq(dbname)
     env = {**os.environ, "PGPASSWORD": params["password"] or ""}

@@ -20,9 +20,11 @@ from backfill.phase2 import services as phase2
 from backfill.phase2.steps import STEPS
 from demo.seeding import seed_demo
 from monitoring.models import Incident
-from rollout import backups, phase2_gate, restores
+from rollout import errors
+from rollout.backups import archive, dumps, restores
+from rollout.killswitch.services import pull_kill_switch
 from rollout.models import DatabaseRestore, EventKind, RolloutEvent
-from rollout.services import pull_kill_switch
+from rollout.runbook import phase2_gate
 from tests.factories import make_product, make_support
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -57,7 +59,7 @@ def _user(*perms, username):
 
 
 def _backup():
-    return backups.take_backup(run=None, progress=lambda pct, note: None)
+    return dumps.take_backup(run=None, progress=lambda pct, note: None)
 
 
 def _before_phase2():
@@ -66,7 +68,7 @@ def _before_phase2():
 
 
 def _scratch_exists() -> bool:
-    return _scalar("SELECT count(*) FROM pg_database WHERE datname = %s", [restores.scratch_name()]) > 0
+    return _scalar("SELECT count(*) FROM pg_database WHERE datname = %s", [archive.scratch_name()]) > 0
 
 
 def test_the_rehearsal_gives_every_row_back_and_a_difference_fails_it(backup_dir):
@@ -86,7 +88,7 @@ def test_the_rehearsal_gives_every_row_back_and_a_difference_fails_it(backup_dir
         "table": "public.sales", "expected_rows": sales, "found_rows": sales, "match": True,
     }  # fmt: skip
     assert set(by_table) == set(backup.checksums) and not restore.mismatches
-    assert restore.database == restores.scratch_name() and not _scratch_exists()
+    assert restore.database == archive.scratch_name() and not _scratch_exists()
     assert restores.execute_restore(restore_id=restore.pk) is None  # a redelivered task does nothing
 
     # The comparison can fail: figures the archive does not give back are named, table by table.
@@ -105,10 +107,10 @@ def test_a_changed_archive_is_refused_before_anything_is_restored(backup_dir):
     owner = _user("trigger_rollback", username="rehearser")
     with open(backup.path, "ab") as handle:
         handle.write(b"tampered")
-    with pytest.raises(restores.RestoreRefused, match="has changed since it was taken"):
+    with pytest.raises(archive.RestoreRefused, match="has changed since it was taken"):
         restores.request_scratch_restore(actor=owner, kind=DatabaseRestore.Kind.REHEARSAL)
     assert not DatabaseRestore.objects.exists()
-    with pytest.raises(restores.NotAllowed):
+    with pytest.raises(errors.NotAllowed):
         restores.request_scratch_restore(actor=_user(username="nobody_else"), kind=DatabaseRestore.Kind.REHEARSAL)
 
 
@@ -184,16 +186,16 @@ def test_option_c_restores_bartender_applies_steps_1_to_5_again_and_keeps_the_pa
     restore = restores.request_real_restore(actor=requester, backup_id=backup.pk, reason="corrupted server_ids",
                                             window_starts_at=now - timedelta(minutes=1),
                                             window_ends_at=now + timedelta(hours=1))  # fmt: skip
-    with pytest.raises(restores.RestoreRefused, match="not the one who asked"):
+    with pytest.raises(archive.RestoreRefused, match="not the one who asked"):
         restores.approve_real_restore(actor=requester, restore_id=restore.pk)
-    with pytest.raises(restores.RestoreRefused) as refused:
+    with pytest.raises(archive.RestoreRefused) as refused:
         restores.start_real_restore(actor=requester, restore_id=restore.pk)
     assert "second person" in str(refused.value) and "kill switch" in str(refused.value)
     assert "rehearsal" in str(refused.value)
     restores.approve_real_restore(actor=approver, restore_id=restore.pk)
     rehearsal = restores.request_scratch_restore(actor=requester, kind=DatabaseRestore.Kind.REHEARSAL)
     assert restores.execute_restore(restore_id=rehearsal.pk).status == DatabaseRestore.Status.PASSED
-    with pytest.raises(restores.RestoreRefused, match="kill switch must be engaged"):
+    with pytest.raises(archive.RestoreRefused, match="kill switch must be engaged"):
         restores.start_real_restore(actor=requester, restore_id=restore.pk)
     pull_kill_switch(actor=requester, reason="server_ids look corrupted")
     incident = Incident.objects.get(resolved_at__isnull=True)

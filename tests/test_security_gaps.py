@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from adminpanel import sessions
 from monitoring.incidents import services as incidents
-from rollout import runbook, services
 from rollout.models import RunbookRun, RunbookStep
+from rollout.runbook import runs
+from rollout.stages import services
 from tests.factories import BarFactory, UserFactory, grant_owner, issue_api_token, make_product
 
 pytestmark = pytest.mark.django_db
@@ -158,5 +159,5 @@ def test_a_product_owner_without_trigger_rollback_may_not_waive_the_rehearsal(cl
     assert not RunbookRun.objects.filter(step=RunbookStep.ROLLBACK_REHEARSAL).exists()
     product_user.user_permissions.add(Permission.objects.get(codename="trigger_rollback"))
     fresh = type(product_user).objects.get(pk=product_user.pk)
-    run = runbook.waive_step(actor=fresh, step=RunbookStep.ROLLBACK_REHEARSAL, reason="rehearsed on staging")
+    run = runs.waive_step(actor=fresh, step=RunbookStep.ROLLBACK_REHEARSAL, reason="rehearsed on staging")
     assert run.status == RunbookRun.Status.WAIVED and run.created_at <= timezone.now() + timedelta(seconds=1)

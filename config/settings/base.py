@@ -77,7 +77,7 @@ MIDDLEWARE = [
     # The polled client APIs (/api/v1/flags, /api/v1/flags/snapshot, OFREP's /ofrep/v1/…) answer here:
     # token-authenticated, read-only, they need none of the session, CSRF, login, messages, htmx or axes layers
     # below (rollout/api.py).
-    "rollout.api.ClientApiFastPath",
+    "rollout.flags.api.ClientApiFastPath",
     # Static files straight after the security headers, before sessions and logins (whitenoise's advice).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",

@@ -138,8 +138,8 @@ def _run_locked(*, trigger, triggered_by, task_id) -> HealthRun:
 
 def announce_critical(alert: Alert) -> None:
     """Hand a critical alert whose safeguard tripped to the handler the rollout registered (its automatic
-    protection: ``rollout.services.handle_critical_alert``); a failure there is logged and never undoes the stored
-    alert."""
+    protection: ``rollout.killswitch.critical_alerts.handle_critical_alert``); a failure there is logged and never
+    undoes the stored alert."""
     handler = critical_alert_handler()
     if handler is None:
         return

@@ -5,7 +5,7 @@ import re
 from django import template
 
 from monitoring.incidents.communication import one_line
-from rollout.backups import human_size
+from rollout.backups.dumps import human_size
 
 register = template.Library()
 

@@ -18,9 +18,9 @@ from adminpanel.models import BarMember, MemberRole
 from adminpanel.permissions import FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
 from monitoring.health.health_checks import jwt_claims
 from monitoring.models import CheckStatus, HealthRun
-from rollout.cohort_compare import compare_cohorts
-from rollout.load_test import AS_CLIENT
 from rollout.models import EventKind, RolloutEvent, RolloutState
+from rollout.runbook.load_test import AS_CLIENT
+from rollout.stages.cohort_compare import compare_cohorts
 from tests.factories import (
     BarFactory,
     ServerFactory,

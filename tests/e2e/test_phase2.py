@@ -13,8 +13,8 @@ from backfill.phase2 import runner
 from backfill.phase2.steps import STEPS
 from config.celery import app as celery_app
 from demo.seeding import seed_demo
-from rollout import runbook
 from rollout.models import RunbookStep
+from rollout.runbook import runs as runbook_runs
 from tests.factories import make_product
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -41,8 +41,8 @@ def before_phase2(settings, tmp_path):
     owner = make_product(username="deployer")
     owner.user_permissions.add(Permission.objects.get(content_type__app_label="rollout", codename="apply_migration"))
     for step in (RunbookStep.BACKUP, RunbookStep.FLAGS_OFF):
-        run = runbook.request_run(actor=owner, step=step, parameters={}, confirm=True, via="panel")
-        runbook.execute_run(run_id=run.pk)
+        run = runbook_runs.request_run(actor=owner, step=step, parameters={}, confirm=True, via="panel")
+        runbook_runs.execute_run(run_id=run.pk)
     yield owner
     celery_app.conf.task_always_eager = before
     runner.apply_all()

@@ -4,8 +4,8 @@ from guardian.shortcuts import assign_perm
 
 from adminpanel.permissions import FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
 from monitoring.models import CheckStatus, HealthRun
-from rollout import services
 from rollout.models import FeatureFlag, RolloutState
+from rollout.stages import services
 from tests.factories import BarFactory, backdate_soak, make_product, meet_4a_checklist, meet_runbook_prerequisites
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

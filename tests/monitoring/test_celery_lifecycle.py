@@ -62,7 +62,9 @@ def test_alert_opens_escalates_is_acknowledged_and_resolves_through_the_celery_t
 
     quick_notifications.ALERT_EMAILS = ["oncall@example.com"]
     critical = []
-    monkeypatch.setattr("rollout.services.on_critical_alert_opened", lambda *, alert: critical.append(alert.pk))
+    monkeypatch.setattr(
+        "rollout.killswitch.critical_alerts.on_critical_alert_opened", lambda *, alert: critical.append(alert.pk)
+    )
     bar = make_sales(100, 97)
 
     first = run_through_celery(worker, user=product_user)

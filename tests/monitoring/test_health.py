@@ -10,7 +10,7 @@ from django.utils import timezone
 from adminpanel.models import PanelEvent
 from monitoring.health import alerts, freshness, health_checks, services
 from monitoring.models import Alert, AlertEvent, CheckResult, HealthRun, PhaseWindow
-from rollout import services as rollout_services
+from rollout.killswitch import critical_alerts
 from tests.factories import set_coverage
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def critical_calls(monkeypatch):
     calls = []
-    monkeypatch.setattr(rollout_services, "on_critical_alert_opened", lambda *, alert: calls.append(alert.pk))
+    monkeypatch.setattr(critical_alerts, "on_critical_alert_opened", lambda *, alert: calls.append(alert.pk))
     return calls
 
 
@@ -94,7 +94,7 @@ def test_a_failing_rollout_hook_never_loses_the_critical_alert(make_sales, monke
     def explode(*, alert):
         raise RuntimeError("rollout is down")
 
-    monkeypatch.setattr(rollout_services, "on_critical_alert_opened", explode)
+    monkeypatch.setattr(critical_alerts, "on_critical_alert_opened", explode)
     make_sales(100, 90)
     run = services.run_health_checks()
     assert run is not None

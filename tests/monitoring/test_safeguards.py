@@ -9,7 +9,7 @@ from django.utils import timezone
 from adminpanel.models import AuditLog, MigrationServerIdLog
 from monitoring.health import health_checks, services
 from monitoring.models import Alert, AlertEvent, CheckResult
-from rollout import services as rollout_services
+from rollout.killswitch import critical_alerts
 from tests.factories import BarFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +28,7 @@ def errors(count, **fields):
 def announced(monkeypatch):
     """The alerts announced for automatic action (what the rollout's kill switch would receive)."""
     calls = []
-    monkeypatch.setattr(rollout_services, "on_critical_alert_opened", lambda *, alert: calls.append(alert.check_name))
+    monkeypatch.setattr(critical_alerts, "on_critical_alert_opened", lambda *, alert: calls.append(alert.check_name))
     return calls
 
 

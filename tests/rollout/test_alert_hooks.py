@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from adminpanel.models import PanelEvent
 from monitoring.models import Incident
-from rollout import alert_hooks
+from rollout.killswitch import alert_hooks
 from rollout.models import AlertTrigger, EventKind, FeatureFlag, RolloutEvent
 from tests.factories import BarFactory, advance
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rollout import cohort_compare
-from rollout.analysis import format_p, hypergeometric_upper_tail, p_switched_worse
-from rollout.cohort_compare import HARM, NO_HARM, NOT_ENOUGH, Side, judge
+from rollout.stages import cohort_verdicts
+from rollout.stages.analysis import format_p, hypergeometric_upper_tail, p_switched_worse
+from rollout.stages.cohort_verdicts import HARM, NO_HARM, NOT_ENOUGH, Side, judge
 
 # Deterministic: the same examples on every run, so a statistical property cannot fail by chance in CI.
 PROPERTY = settings(derandomize=True, deadline=None, max_examples=60)
@@ -145,7 +145,7 @@ def test_identical_cohorts_never_show_harm_beyond_the_false_alarm_rate(
 
 def test_the_false_alarm_rate_is_split_over_the_three_metrics(settings):
     settings.ROLLOUT_COHORT_FALSE_ALARM_RATE = 0.03
-    assert cohort_compare.per_metric_alpha() == pytest.approx(0.01)
+    assert cohort_verdicts.per_metric_alpha() == pytest.approx(0.01)
 
 
 @pytest.fixture

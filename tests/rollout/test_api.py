@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from adminpanel.models import ApiClient
-from rollout import services
+from rollout.killswitch import services
 from tests.factories import BarFactory, advance, issue_api_token
 
 URL = "/api/v1/flags"

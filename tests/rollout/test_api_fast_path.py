@@ -61,7 +61,7 @@ def test_a_repeated_bar_parameter_reads_as_request_get_does(client, auth, bar):
 
 @pytest.mark.parametrize("mode", [None, "simplified", 'odd "mode" \u00e9\n'])
 def test_the_body_serialised_once_is_what_json_gives(mode):
-    from rollout.selectors import FlagReading
+    from rollout.flags.selectors import FlagReading
 
     reading = FlagReading("0f0e-bar", mode, {"ENABLE_SWITCHING_MODE": True, "SHOW_SWITCHING_MODE_UI": False}, "ab12")
     assert reading.body == json.dumps(reading.as_json()).encode()

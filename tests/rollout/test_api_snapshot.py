@@ -7,7 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from adminpanel.models import ApiClient, Bar
-from rollout import services
+from rollout.flags import services as flag_services
+from rollout.killswitch import services as kill_switch_services
 from rollout.models import ENABLE_SWITCHING_MODE, FlagState
 from tests.factories import BarFactory, advance
 
@@ -97,15 +98,15 @@ def test_the_etag_changes_with_a_flip_an_allow_list_a_stage_and_the_kill_switch(
         seen.append(response["ETag"])
         return response.status_code == 200 and seen[-1] != seen[-2]
 
-    services.change_allow_list(
+    flag_services.change_allow_list(
         actor=owner, flag_key=ENABLE_SWITCHING_MODE, bar=Bar.objects.first(), add=True, reason="pilot"
     )
     assert changed()
     advance(owner)
     assert changed()
-    services.flip_flag(actor=owner, flag_key=ENABLE_SWITCHING_MODE, state=FlagState.GLOBAL, reason="all bars")
+    flag_services.flip_flag(actor=owner, flag_key=ENABLE_SWITCHING_MODE, state=FlagState.GLOBAL, reason="all bars")
     assert changed()
-    services.pull_kill_switch(actor=owner, reason="errors above 5 %")
+    kill_switch_services.pull_kill_switch(actor=owner, reason="errors above 5 %")
     assert changed()
     assert not any(any(entry["flags"].values()) for entry in snapshot(client, token).json()["bars"])
 

@@ -1,13 +1,14 @@
 from monitoring.models import Alert, CheckStatus
-from rollout import services
+from rollout.flags.selectors import is_enabled
+from rollout.killswitch import critical_alerts
 from rollout.models import EventKind, FeatureFlag, RolloutEvent
-from rollout.selectors import is_enabled
+from rollout.stages import services
 from tests.factories import BarFactory, advance, backdate_soak, meet_4a_checklist, mode, state
 
 
 def open_critical(check_name="orphaned_sales"):
     alert = Alert.objects.create(check_name=check_name, severity=CheckStatus.CRITICAL)
-    services.on_critical_alert_opened(alert=alert)
+    critical_alerts.on_critical_alert_opened(alert=alert)
     return alert
 
 

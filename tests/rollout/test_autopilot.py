@@ -12,8 +12,11 @@ from guardian.shortcuts import remove_perm
 
 from adminpanel.permissions import FLIP_FLAG
 from monitoring.models import Alert, CheckStatus, HealthRun
-from rollout import autopilot, services
+from rollout import errors
+from rollout.killswitch import services as kill_switch_services
 from rollout.models import EventKind, FeatureFlag, RolloutEvent, RolloutNotification, RolloutState
+from rollout.stages import autopilot
+from rollout.stages import services as stage_services
 from tests.factories import (
     BarFactory,
     advance,
@@ -32,7 +35,7 @@ def at_4a(owner, fresh_run):
     (random ids made the cohort anywhere from about 12 to 28 bars, and a test of three batches of 5 flaky)."""
     import uuid
 
-    from rollout.cohorts import bar_bucket
+    from rollout.stages.cohorts import bar_bucket
 
     BarFactory.create_batch(2, is_internal=True)
     inside, outside = [], []
@@ -83,15 +86,15 @@ def test_anyone_else_is_refused_and_nothing_changes(at_4a, support_user, who):
     if who == "product_with_one_flag":
         remove_perm(FLIP_FLAG, user, FeatureFlag.objects.first())
     events = RolloutEvent.objects.count()
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(errors.NotAllowed):
         turn_on(user)
     assert not state().autopilot_enabled and RolloutEvent.objects.count() == events
 
 
 def test_a_reason_is_required_and_a_bad_batch_size_refused(owner, at_4a):
-    with pytest.raises(services.InvalidRequest):
+    with pytest.raises(errors.InvalidRequest):
         autopilot.enable_autopilot(actor=owner, batch_size=None, reason="  ")
-    with pytest.raises(services.InvalidRequest):
+    with pytest.raises(errors.InvalidRequest):
         autopilot.enable_autopilot(actor=owner, batch_size=0, reason="go")
     assert not state().autopilot_enabled
 
@@ -233,9 +236,9 @@ def test_harm_to_the_switched_bars_pauses_the_rollout_with_the_figures(owner, fr
 
 def test_it_holds_while_the_kill_switch_is_engaged(owner, at_4a):
     turn_on(owner)
-    services.pull_kill_switch(actor=owner, reason="errors")
-    with pytest.raises(services.KillSwitchEngaged):  # resuming waits for the release...
-        services.resume_rollout(actor=owner, reason="investigating with the switch still on")
+    kill_switch_services.pull_kill_switch(actor=owner, reason="errors")
+    with pytest.raises(errors.KillSwitchEngaged):  # resuming waits for the release...
+        stage_services.resume_rollout(actor=owner, reason="investigating with the switch still on")
     RolloutState.objects.filter(pk=RolloutState.SINGLETON_ID).update(paused=False)  # ...even if unpaused by hand
     assert autopilot.tick().action == autopilot.HOLDING and state().stage == "4a"
 
@@ -266,7 +269,7 @@ def test_taking_manual_control_is_refused_to_readers(client_for, owner, support_
     turn_on(owner)
     assert client_for(support_user).post("/rollout/autopilot/off/").status_code == 403
     assert state().autopilot_enabled
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(errors.NotAllowed):
         autopilot.take_manual_control(actor=support_user)
 
 

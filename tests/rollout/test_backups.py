@@ -7,15 +7,16 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from adminpanel.models import PanelEvent
-from rollout import backups, runbook
+from rollout.backups import dumps
 from rollout.models import DatabaseBackup, EventKind, RolloutEvent, RunbookRun, RunbookStep
+from rollout.runbook import runs
 
 pytestmark = pytest.mark.runs_phase1
 
 
 def take(actor):
-    run = runbook.request_run(actor=actor, step=RunbookStep.BACKUP)
-    return runbook.execute_run(run_id=run.pk)
+    run = runs.request_run(actor=actor, step=RunbookStep.BACKUP)
+    return runs.execute_run(run_id=run.pk)
 
 
 def test_a_backup_of_the_database_is_written_read_back_and_stored(owner, backup_dir):
@@ -25,13 +26,13 @@ def test_a_backup_of_the_database_is_written_read_back_and_stored(owner, backup_
     path = backup_dir / backup.file_name
     assert backup.verified and path.exists() and backup.path == str(path)
     assert backup.size_bytes == path.stat().st_size > 0
-    assert backup.sha256 == backups.sha256_of(path) and len(backup.sha256) == 64
+    assert backup.sha256 == dumps.sha256_of(path) and len(backup.sha256) == 64
     assert backup.server_version and backup.pg_dump_version.startswith("pg_dump (PostgreSQL)")
     assert backup.duration_ms >= 0 and backup.toc_entries > 20
     assert {"sales", "bars", "users", "server_name_mappings"} <= set(backup.tables_with_data)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     # Read back independently: the archive's table of contents names the runbook's tables.
-    again = backups.read_back(path)
+    again = dumps.read_back(path)
     assert again.ok and again.toc_entries == backup.toc_entries
     assert backup.file_name in run.summary and "pg_restore --list" in run.summary
 
@@ -40,7 +41,7 @@ def test_a_backup_that_cannot_be_read_back_fails_the_step(owner, backup_dir, tmp
     """A pg_dump that writes something pg_restore cannot read: the step fails and says why."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    real_restore = backups.pg_tool("pg_restore")
+    real_restore = dumps.pg_tool("pg_restore")
     (bindir / "pg_restore").symlink_to(real_restore)
     fake_dump = bindir / "pg_dump"
     fake_dump.write_text(
@@ -62,7 +63,7 @@ def test_a_truncated_archive_is_refused_on_reading_back(owner, backup_dir):
     size = path.stat().st_size
     with path.open("r+b") as handle:
         handle.truncate(size // 3)
-    assert not backups.read_back(path).ok
+    assert not dumps.read_back(path).ok
 
 
 def test_a_failing_pg_dump_fails_the_step_and_leaves_no_file(owner, backup_dir, tmp_path, settings):
@@ -107,5 +108,5 @@ def test_pg_dump_gets_the_panels_connection_from_the_environment_only(monkeypatc
     panel's own environment cannot point it at another database."""
     monkeypatch.setenv("PGDATABASE", "some_other_database")
     monkeypatch.setenv("PGSERVICEFILE", "elsewhere.conf")
-    env = backups.libpq_environment()
+    env = dumps.libpq_environment()
     assert env["PGDATABASE"].startswith("test_") and env["PGPORT"] and "PGSERVICEFILE" not in env

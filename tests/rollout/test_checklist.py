@@ -12,9 +12,13 @@ from django.utils import timezone
 from adminpanel.models import PanelEvent
 from mappings.resolve import UnknownServerName
 from mappings.services import record_resolution_refusal
-from rollout import attestations, checklist, services
-from rollout.gates import CHECKLIST_4A
+from rollout import errors
+from rollout.killswitch import services as kill_switch_services
 from rollout.models import EventKind, RolloutEvent
+from rollout.records import services as record_services
+from rollout.runbook import attestations, checklist
+from rollout.stages import services as stage_services
+from rollout.stages.gates import CHECKLIST_4A
 from tests.factories import (
     AuditLogFactory,
     BarFactory,
@@ -174,7 +178,7 @@ def test_an_attestation_with_a_link_ticks_the_analytics_item_and_is_audited(test
 def test_an_attestation_from_before_4a_started_again_does_not_count(test_bar, owner):
     sell(test_bar, "Ana")
     attestations.attest_item(actor=owner, item=checklist.SERVER_ANALYTICS, url=ANALYTICS_LINK, note="ok")
-    services.rollback_stage(actor=owner, expected_version=state().version, reason="again")
+    stage_services.rollback_stage(actor=owner, expected_version=state().version, reason="again")
     advance(owner)
     sell(test_bar, "Ana")
     assert not item(checklist.SERVER_ANALYTICS).passed
@@ -260,10 +264,10 @@ def test_the_refusals_provoked_on_purpose_are_not_errors_to_worry_about(test_bar
 
 def test_attesting_without_the_permission_is_refused_and_changes_nothing(test_bar, support_user):
     sell(test_bar, "Ana")
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(errors.NotAllowed):
         attestations.attest_item(actor=support_user, item=checklist.SERVER_ANALYTICS, url=ANALYTICS_LINK, note="x")
     bare = make_product(username="no_flags")
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(errors.NotAllowed):
         attestations.attest_item(actor=bare, item=checklist.SERVER_ANALYTICS, url=ANALYTICS_LINK, note="x")
     assert not RolloutEvent.objects.filter(kind=EventKind.CHECKLIST_ATTEST).exists()
 
@@ -296,12 +300,12 @@ def test_a_missing_or_bad_link_is_said_on_the_page_and_changes_nothing(test_bar,
 
 
 def test_a_measured_item_cannot_be_attested_by_hand(test_bar, owner):
-    with pytest.raises(services.InvalidRequest, match="measured by the panel"):
+    with pytest.raises(errors.InvalidRequest, match="measured by the panel"):
         attestations.attest_item(actor=owner, item=checklist.ROLE_FILTERING, url=ANALYTICS_LINK, note="trust me")
 
 
 def test_an_attestation_needs_a_note(test_bar, owner):
-    with pytest.raises(services.InvalidRequest, match="Say in a note"):
+    with pytest.raises(errors.InvalidRequest, match="Say in a note"):
         attestations.attest_item(actor=owner, item=checklist.SERVER_ANALYTICS, url=ANALYTICS_LINK, note="  ")
 
 
@@ -310,7 +314,7 @@ def test_an_attestation_needs_a_note(test_bar, owner):
 
 def test_4b_waits_for_the_checklist_and_names_the_missing_items(test_bar, owner):
     backdate_soak()
-    with pytest.raises(services.GateClosed) as refused:
+    with pytest.raises(errors.GateClosed) as refused:
         advance(owner)
     (gate,) = [gate for gate in refused.value.gates if gate.name == CHECKLIST_4A]
     assert "Missing: " in gate.why and "Test role-based filtering" in gate.why and "Verify analytics" in gate.why
@@ -339,9 +343,9 @@ def test_a_decision_is_recorded_as_such_with_its_reason_and_refused_without_perm
     event = attestations.record_decision(actor=owner, decision="proceed", reason="4a checklist complete")
     assert (event.kind, event.after["decision"]) == (EventKind.DECISION, "proceed")
     assert event.reason == "4a checklist complete" and event.actor == owner
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(errors.NotAllowed):
         attestations.record_decision(actor=support_user, decision="abort", reason="no")
-    with pytest.raises(services.InvalidRequest):
+    with pytest.raises(errors.InvalidRequest):
         attestations.record_decision(actor=owner, decision="maybe", reason="?")
     assert RolloutEvent.objects.filter(kind=EventKind.DECISION).count() == 1
 
@@ -357,7 +361,7 @@ def test_grant_owner_is_what_attesting_needs(test_bar):
 
 def test_the_record_shows_the_checklist_time_boxes_and_decisions_on_its_page_and_in_markdown(test_bar, owner,
                                                                                              client_for):  # fmt: skip
-    record = services.create_record(actor=owner, deployer=owner, reviewer=make_product(username="reviewer"),
+    record = record_services.create_record(actor=owner, deployer=owner, reviewer=make_product(username="reviewer"),
                                     started_at=timezone.now() - timedelta(hours=1))  # fmt: skip
     sell(test_bar, "Ana")
     attestations.record_decision(actor=owner, decision="abort", reason="the POS build is wrong")
@@ -373,18 +377,18 @@ def test_the_record_shows_the_checklist_time_boxes_and_decisions_on_its_page_and
 
 
 def test_a_batch_inside_a_stage_and_the_rehearsals_kill_switch_are_no_decisions(owner, fresh_run):
-    from rollout import records
+    from rollout.records import facts
 
     BarFactory.create_batch(3, is_internal=True)
-    record = services.create_record(actor=owner, deployer=owner, reviewer=make_product(username="reviewer"),
+    record = record_services.create_record(actor=owner, deployer=owner, reviewer=make_product(username="reviewer"),
                                     started_at=timezone.now() - timedelta(hours=1))  # fmt: skip
-    services.pull_kill_switch(actor=owner, reason="Rollback rehearsal", rehearsal=True)
-    services.release_kill_switch(actor=owner, reason="done")
-    services.resume_rollout(actor=owner, reason="done")
+    kill_switch_services.pull_kill_switch(actor=owner, reason="Rollback rehearsal", rehearsal=True)
+    kill_switch_services.release_kill_switch(actor=owner, reason="done")
+    stage_services.resume_rollout(actor=owner, reason="done")
     advance(owner, batch_size=1)
     advance(owner, batch_size=1)
-    services.rollback_stage(actor=owner, expected_version=state().version, reason="numbers look wrong")
-    decisions = records.record_decisions(record)
+    stage_services.rollback_stage(actor=owner, expected_version=state().version, reason="numbers look wrong")
+    decisions = facts.record_decisions(record)
     assert [(d["decision"], d["stage"], d["how"]) for d in decisions] == [
         ("proceed", "4a", "stage advanced"),
         ("rollback", "4a", "stage rolled back"),

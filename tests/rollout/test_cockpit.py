@@ -8,8 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from backfill.models import ValidationCheck, ValidationRun
-from rollout import permissions, runbook
+from rollout import permissions
 from rollout.models import RunbookRun, RunbookStep
+from rollout.runbook import runs
 from tests.factories import BarFactory, SaleFactory, grant_owner, make_product, meet_phase1, state, token_from
 
 pytestmark = pytest.mark.runs_phase1
@@ -48,7 +49,7 @@ def test_bar_managers_keep_their_bars_and_never_see_the_cockpit(client_for, mana
 
 
 def test_a_step_shows_its_evidence_who_and_when(client_for, owner):
-    run = runbook.execute_run(run_id=runbook.request_run(actor=owner, step=RunbookStep.FLAGS_OFF).pk)
+    run = runs.execute_run(run_id=runs.request_run(actor=owner, step=RunbookStep.FLAGS_OFF).pk)
     page = client_for(owner).get(reverse("rollout:cockpit")).content.decode()
     assert steps_of(page)["flags_off"] == "passed"
     assert f'href="/runbook/runs/{run.pk}/">Evidence: Run #{run.pk}</a>' in page and owner.username in page
@@ -56,9 +57,9 @@ def test_a_step_shows_its_evidence_who_and_when(client_for, owner):
 
 
 def test_a_running_step_shows_its_progress_and_a_waiver_shows_its_reason(client_for, owner):
-    run = runbook.request_run(actor=owner, step=RunbookStep.BACKUP)
+    run = runs.request_run(actor=owner, step=RunbookStep.BACKUP)
     RunbookRun.objects.filter(pk=run.pk).update(status="running", progress=40, progress_note="dumping table sales")
-    runbook.waive_step(actor=owner, step=RunbookStep.LOAD_TEST, reason="Load tested on staging yesterday")
+    runs.waive_step(actor=owner, step=RunbookStep.LOAD_TEST, reason="Load tested on staging yesterday")
     page = client_for(owner).get(reverse("rollout:cockpit")).content.decode()
     states = steps_of(page)
     assert states["backup"] == "running" and states["load_test"] == "waived"

@@ -11,8 +11,10 @@ from django.urls import reverse
 
 from adminpanel.models import PanelEvent
 from monitoring.models import Incident
-from rollout import code_rollback, services
+from rollout import errors
+from rollout.killswitch import services
 from rollout.models import CodeRollback, EventKind, RolloutEvent
+from rollout.runbook import code_rollback
 from tests.factories import confirmed_post, make_product
 
 OLD, NEW = "build-0001", "build-0002"
@@ -154,7 +156,7 @@ def test_without_the_hook_the_page_shows_the_manual_procedure(settings, owner, c
     settings.BARTENDER_DEPLOY_HOOK_URL = ""
     page = client_for(owner).get(reverse("rollout:page")).content.decode()
     assert "git revert" in page and 'id="code-rollback-form"' not in page
-    with pytest.raises(services.RolloutError, match="manual procedure"):
+    with pytest.raises(errors.RolloutError, match="manual procedure"):
         code_rollback.request_code_rollback(actor=owner, build=OLD, reason="x")
 
 

@@ -6,19 +6,13 @@ import pytest
 from django.utils import timezone
 
 from adminpanel.models import Sale
-from rollout import services
-from rollout.cohort_compare import HARM, NO_HARM, NOT_ENOUGH, compare_cohorts, current_comparison
-from rollout.gates import CHECKLIST_4A, COHORT
+from rollout import errors
 from rollout.models import CohortSnapshot, EventKind, RolloutEvent
-from tests.factories import (
-    BarFactory,
-    advance,
-    backdate_soak,
-    meet_4a_checklist,
-    seed_traffic,
-    state,
-    switched_bars,
-)
+from rollout.stages import services
+from rollout.stages.cohort_compare import compare_cohorts, current_comparison
+from rollout.stages.cohort_verdicts import HARM, NO_HARM, NOT_ENOUGH
+from rollout.stages.gates import CHECKLIST_4A, COHORT
+from tests.factories import BarFactory, advance, backdate_soak, meet_4a_checklist, seed_traffic, state, switched_bars
 
 
 @pytest.fixture
@@ -105,7 +99,7 @@ def test_before_the_first_stage_there_is_nothing_to_compare(db):
 
 def test_harm_closes_the_gate_and_the_advance_changes_nothing(owner, at_4a):
     seed_traffic(switched=400, control=800, switched_coverage=0.9)
-    with pytest.raises(services.GateClosed) as refused:
+    with pytest.raises(errors.GateClosed) as refused:
         advance(owner)
     gate = cohort_gate(refused.value.gates)
     assert not gate.passed and gate.why.startswith("harm: coverage 90.0 % vs 100.0 %")
@@ -115,7 +109,7 @@ def test_harm_closes_the_gate_and_the_advance_changes_nothing(owner, at_4a):
 
 def test_not_enough_data_closes_the_gate_to_a_new_stage(owner, at_4a):
     seed_traffic(switched=50, control=800)
-    with pytest.raises(services.GateClosed) as refused:
+    with pytest.raises(errors.GateClosed) as refused:
         advance(owner)
     assert "Not enough data yet to start a new stage" in cohort_gate(refused.value.gates).why
 
@@ -147,7 +141,7 @@ def test_harm_also_closes_the_gate_to_a_next_batch(owner, fresh_run):
     advance(owner, batch_size=5)
     backdate_soak(traffic=None)
     seed_traffic(switched=400, control=800, switched_coverage=0.85)
-    with pytest.raises(services.GateClosed, match="harm: coverage"):
+    with pytest.raises(errors.GateClosed, match="harm: coverage"):
         advance(owner, batch_size=5)
 
 
@@ -219,7 +213,7 @@ def test_the_beat_task_refreshes_the_stored_figures(at_4a, settings):
 def test_a_comparison_that_cannot_read_its_figures_in_time_is_not_enough_data(owner, at_4a, monkeypatch):
     from django.db import OperationalError
 
-    from rollout import cohort_compare
+    from rollout.stages import cohort_compare
 
     def cancelled(**kwargs):
         raise OperationalError("canceling statement due to statement timeout")
@@ -227,5 +221,5 @@ def test_a_comparison_that_cannot_read_its_figures_in_time_is_not_enough_data(ow
     monkeypatch.setattr(cohort_compare, "read_sides", cancelled)
     result = compare_cohorts(now=timezone.now())
     assert result.verdict == NOT_ENOUGH and "could not read its figures (OperationalError)" in result.summary
-    with pytest.raises(services.GateClosed, match="could not read its figures"):
+    with pytest.raises(errors.GateClosed, match="could not read its figures"):
         advance(owner)

@@ -3,7 +3,7 @@ import uuid
 from django.db import connection
 
 from adminpanel.models import Bar
-from rollout.cohorts import bar_bucket, bucket_sql, in_cohort
+from rollout.stages.cohorts import bar_bucket, bucket_sql, in_cohort
 from tests.factories import BarFactory
 
 

@@ -3,8 +3,8 @@ import threading
 import pytest
 from django.db import connection
 
-from rollout import services
 from rollout.models import EventKind, RolloutEvent, RolloutStep
+from rollout.stages import services
 from tests.factories import BarFactory, state
 
 

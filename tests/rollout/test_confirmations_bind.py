@@ -12,7 +12,8 @@ from django.test import Client
 from django.urls import reverse
 
 from adminpanel.permissions import FLIP_FLAG, OVERRIDE_GATE, TRIGGER_ROLLBACK
-from rollout import services
+from rollout import errors
+from rollout.killswitch import services
 from rollout.models import EventKind, FeatureFlag, RolloutEvent, RunbookRun, RunbookStep
 from tests.factories import BarFactory, UserFactory, grant_owner, make_product, meet_phase1, state, token_from
 
@@ -104,13 +105,13 @@ def test_a_release_opened_for_one_kill_switch_does_not_release_the_next_one(clie
 
 
 def test_the_release_service_refuses_another_kill_switch_than_the_one_confirmed(owner):
-    from rollout.selectors import kill_switch_identity
+    from rollout.killswitch.selectors import kill_switch_identity
 
     services.pull_kill_switch(actor=owner, reason="first alarm")
     confirmed = kill_switch_identity()
     services.release_kill_switch(actor=owner, reason="fixed")
     services.pull_kill_switch(actor=owner, reason="second alarm")
-    with pytest.raises(services.RolloutError, match="not the one you confirmed"):
+    with pytest.raises(errors.RolloutError, match="not the one you confirmed"):
         services.release_kill_switch(actor=owner, reason="fixed", expected=confirmed)
     assert engaged() == 2
 

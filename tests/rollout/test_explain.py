@@ -5,8 +5,10 @@ import uuid
 import pytest
 
 from adminpanel.models import ApiClient
-from rollout import explain, services
-from rollout.cohorts import bar_bucket
+from rollout.flags import explain
+from rollout.flags import services as flag_services
+from rollout.killswitch import services as kill_switch_services
+from rollout.stages.cohorts import bar_bucket
 from tests.factories import BarFactory, advance, backdate_soak, issue_api_token, meet_4a_checklist
 
 URL = "/api/v1/flags/explain"
@@ -64,10 +66,10 @@ def test_a_bar_that_chose_full_mode_is_never_switched_and_says_why(owner, fresh_
 def test_the_kill_switch_and_a_global_flag_are_the_reason_when_they_decide(owner, fresh_run):
     bar = BarFactory(is_internal=True)
     advance(owner)
-    services.flip_flag(actor=owner, flag_key="SHOW_SWITCHING_MODE_UI", state="global", reason="UI for all")
+    flag_services.flip_flag(actor=owner, flag_key="SHOW_SWITCHING_MODE_UI", state="global", reason="UI for all")
     reasons = {f.key: f.why for f in explain.explain_bar(bar.pk).flags}
     assert reasons["SHOW_SWITCHING_MODE_UI"] == "On: the flag is on for every bar."
-    services.pull_kill_switch(actor=owner, reason="errors")
+    kill_switch_services.pull_kill_switch(actor=owner, reason="errors")
     explanation = explain.explain_bar(bar.pk)
     assert all(not f.value and f.kill_switch and f.why.startswith("Off: the kill switch") for f in explanation.flags)
     assert all(f.allow_listed for f in explanation.flags)  # kept for the release

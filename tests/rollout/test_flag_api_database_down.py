@@ -9,7 +9,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from rollout import services, stale_flags
+from rollout.flags import stale_flags
+from rollout.killswitch import services
 from rollout.models import FeatureFlag
 from tests.factories import BarFactory, issue_api_token, make_product
 

@@ -8,8 +8,9 @@ from django.db import connection
 
 from adminpanel import db_sessions
 from adminpanel.models import Bar
-from rollout import selectors, services
-from rollout.flag_cache import flag_cache
+from rollout.flags import selectors
+from rollout.flags.flag_cache import flag_cache
+from rollout.killswitch import services
 from rollout.models import ENABLE_SWITCHING_MODE, SHOW_SWITCHING_MODE_UI, FeatureFlag
 from tests.factories import BarFactory, UserFactory
 

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from monitoring.models import Alert, CheckStatus, HealthRun
-from rollout import services
+from rollout import errors
 from rollout.models import EventKind, RolloutEvent
 from tests.factories import BarFactory, advance, backdate_soak, grant_owner, make_product, meet_4a_checklist, state
 
@@ -19,7 +19,7 @@ def at_4a(owner, fresh_run):
 
 
 def refused_with(owner, text):
-    with pytest.raises(services.GateClosed) as refused:
+    with pytest.raises(errors.GateClosed) as refused:
         advance(owner)
     assert text in str(refused.value)
     return refused.value
@@ -78,7 +78,7 @@ def test_an_override_with_the_permission_is_allowed_and_audited_in_red(owner, at
 def test_an_override_without_the_permission_is_refused_and_changes_nothing(at_4a):
     no_override = grant_owner(make_product(username="no_override"))
     events = RolloutEvent.objects.count()
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(errors.NotAllowed):
         advance(no_override, override_reason="I am in a hurry")
     assert state().stage == "4a" and RolloutEvent.objects.count() == events
 

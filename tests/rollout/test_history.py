@@ -5,7 +5,7 @@ import pytest
 from django.db import DatabaseError, transaction
 from django.urls import reverse
 
-from rollout import services
+from rollout.flags import services
 from rollout.models import EventKind, RolloutEvent
 from tests.factories import BarFactory, advance
 

@@ -9,16 +9,16 @@ from adminpanel.models import PanelEvent
 from monitoring.incidents import selectors as incident_selectors
 from monitoring.incidents import services as incidents
 from monitoring.models import Alert, CheckStatus, Incident, IncidentNotification
-from rollout import services
+from rollout.events.selectors import incident_trigger_key
+from rollout.killswitch import critical_alerts, services
 from rollout.models import EventKind, RolloutEvent
-from rollout.selectors import incident_trigger_key
 from tests.factories import BarFactory, advance, state
 from tests.threads import run_together
 
 
 def open_critical(check_name="orphaned_sales"):
     alert = Alert.objects.create(check_name=check_name, severity=CheckStatus.CRITICAL)
-    services.on_critical_alert_opened(alert=alert)
+    critical_alerts.on_critical_alert_opened(alert=alert)
     return alert
 
 
@@ -94,7 +94,7 @@ def test_twenty_simultaneous_critical_alerts_during_a_rollout_open_one_incident(
     advance(owner)
     assert state().stage == "4a"
     alerts = [Alert.objects.create(check_name=f"check_{i}", severity=CheckStatus.CRITICAL) for i in range(20)]
-    _, errors = run_together([partial(services.on_critical_alert_opened, alert=alert) for alert in alerts])
+    _, errors = run_together([partial(critical_alerts.on_critical_alert_opened, alert=alert) for alert in alerts])
     assert errors == []
     assert RolloutEvent.objects.filter(kind=EventKind.AUTO_ROLLBACK).count() == 1
     incident = Incident.objects.get()

@@ -5,8 +5,9 @@ import pytest
 from django.db import connection
 
 from adminpanel.models import Bar, BarMember, Sale, User
-from rollout import load_test, runbook
 from rollout.models import RunbookRun, RunbookStep
+from rollout.runbook import load_test, phase1
+from rollout.runbook import runs as runbook_runs
 from tests.factories import BarFactory, SaleFactory, advance, meet_phase1, state
 
 pytestmark = pytest.mark.runs_phase1
@@ -94,15 +95,15 @@ def test_it_refuses_while_a_stage_is_live_and_writes_nothing(owner, fresh_run):
     before, runs = committed_counts(), RunbookRun.objects.count()
     with pytest.raises(load_test.LoadTestRefused, match="is live"):
         load_test.run_load_test(rate=10, seconds=1, progress=lambda *a: None)
-    with pytest.raises(runbook.StepRefused, match="is live"):
-        runbook.request_run(actor=owner, step=RunbookStep.LOAD_TEST, confirm=True)
+    with pytest.raises(phase1.StepRefused, match="is live"):
+        runbook_runs.request_run(actor=owner, step=RunbookStep.LOAD_TEST, confirm=True)
     assert committed_counts() == before and RunbookRun.objects.count() == runs
 
 
 @pytest.mark.parametrize(("rate", "seconds"), [(0, 10), (5000, 10), (10, 0), (10, 100_000)])
 def test_bad_parameters_are_refused_with_a_message(owner, rate, seconds):
-    with pytest.raises(runbook.StepRefused):
-        runbook.request_run(
+    with pytest.raises(phase1.StepRefused):
+        runbook_runs.request_run(
             actor=owner, step=RunbookStep.LOAD_TEST, parameters={"rate": rate, "seconds": seconds}, confirm=True
         )
     assert not RunbookRun.objects.exists()
@@ -129,10 +130,10 @@ def test_existing_sales_are_untouched(owner):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM sales")
         total = cursor.fetchone()[0]
-    run = runbook.request_run(
+    run = runbook_runs.request_run(
         actor=owner, step=RunbookStep.LOAD_TEST, parameters={"rate": 10, "seconds": 1}, confirm=True
     )
-    run = runbook.execute_run(run_id=run.pk)
+    run = runbook_runs.execute_run(run_id=run.pk)
     # Passed or failed on latency (this machine is shared): either way it ran in full and wrote nothing that stays.
     assert run.status in (RunbookRun.Status.PASSED, RunbookRun.Status.FAILED) and run.result["inserts"] == 10
     assert run.result["errors"] == 0

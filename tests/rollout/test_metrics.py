@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from backfill.models import BackfillRun
 from monitoring.health.health_checks import CHECKS
 from monitoring.models import Alert, CheckResult, CheckStatus, HealthRun, Incident
-from rollout import services
+from rollout.killswitch import services
 from rollout.models import FeatureFlag, RolloutBarChange, RolloutState
 from tests.factories import BarFactory, advance
 

@@ -8,7 +8,8 @@ import pytest
 from django.urls import reverse
 
 from adminpanel.models import ApiClient
-from rollout import services
+from rollout.flags import services as flag_services
+from rollout.killswitch import services as kill_switch_services
 from rollout.models import ENABLE_SWITCHING_MODE, SHOW_SWITCHING_MODE_UI
 from tests.factories import BarFactory, issue_api_token
 
@@ -42,7 +43,7 @@ def test_the_routes_are_the_protocols():
 
 def test_reasons_follow_the_flags_state(client, token, owner):
     listed, other = BarFactory(), BarFactory()
-    services.change_allow_list(actor=owner, flag_key=ENABLE_SWITCHING_MODE, bar=listed, add=True, reason="4a")
+    flag_services.change_allow_list(actor=owner, flag_key=ENABLE_SWITCHING_MODE, bar=listed, add=True, reason="4a")
     answer = post(client, one(ENABLE_SWITCHING_MODE), context(listed, userId="42"), token)
     assert answer.status_code == 200
     assert answer.json() == {
@@ -54,10 +55,10 @@ def test_reasons_follow_the_flags_state(client, token, owner):
     }
     off = post(client, one(ENABLE_SWITCHING_MODE), context(other), token).json()
     assert (off["value"], off["reason"], off["variant"]) == (False, "DEFAULT", "off")
-    services.flip_flag(actor=owner, flag_key=SHOW_SWITCHING_MODE_UI, state="global", reason="everyone")
+    flag_services.flip_flag(actor=owner, flag_key=SHOW_SWITCHING_MODE_UI, state="global", reason="everyone")
     everyone = post(client, one(SHOW_SWITCHING_MODE_UI), context(other), token).json()
     assert (everyone["value"], everyone["reason"]) == (True, "STATIC")
-    services.pull_kill_switch(actor=owner, reason="error rate above 5 %")
+    kill_switch_services.pull_kill_switch(actor=owner, reason="error rate above 5 %")
     for flag in (ENABLE_SWITCHING_MODE, SHOW_SWITCHING_MODE_UI):
         killed = post(client, one(flag), context(listed), token).json()
         assert (killed["value"], killed["reason"]) == (False, "DISABLED")
@@ -65,14 +66,14 @@ def test_reasons_follow_the_flags_state(client, token, owner):
 
 def test_the_bulk_answer_has_every_flag_an_etag_and_a_304(client, token, owner):
     bar = BarFactory()
-    services.change_allow_list(actor=owner, flag_key=ENABLE_SWITCHING_MODE, bar=bar, add=True, reason="4a")
+    flag_services.change_allow_list(actor=owner, flag_key=ENABLE_SWITCHING_MODE, bar=bar, add=True, reason="4a")
     first = post(client, BULK, context(bar), token)
     assert first.status_code == 200 and first["ETag"]
     flags = {flag["key"]: (flag["value"], flag["reason"]) for flag in first.json()["flags"]}
     assert flags == {ENABLE_SWITCHING_MODE: (True, "TARGETING_MATCH"), SHOW_SWITCHING_MODE_UI: (False, "DEFAULT")}
     again = post(client, BULK, context(bar), token, **{"If-None-Match": first["ETag"]})
     assert again.status_code == 304 and again.content == b"" and again["ETag"] == first["ETag"]
-    services.pull_kill_switch(actor=owner, reason="error rate above 5 %")
+    kill_switch_services.pull_kill_switch(actor=owner, reason="error rate above 5 %")
     changed = post(client, BULK, context(bar), token, **{"If-None-Match": first["ETag"]})
     assert changed.status_code == 200 and changed["ETag"] != first["ETag"]
     assert {flag["reason"] for flag in changed.json()["flags"]} == {"DISABLED"}
@@ -133,8 +134,8 @@ def test_ofrep_is_answered_on_the_fast_path(client, token, bar):
 
 @pytest.mark.django_db(transaction=True)
 def test_ofrep_reads_the_flag_apis_cache_and_sees_the_kill_switch(client, settings, monkeypatch):
-    from rollout import selectors
-    from rollout.flag_cache import flag_cache
+    from rollout.flags import selectors
+    from rollout.flags.flag_cache import flag_cache
     from tests.factories import UserFactory
 
     settings.ROLLOUT_FLAG_CACHE = True
@@ -154,7 +155,7 @@ def test_ofrep_reads_the_flag_apis_cache_and_sees_the_kill_switch(client, settin
         for _ in range(3):
             assert post(client, BULK, context(bar), token)["ETag"] == flag_api["ETag"]
         assert reads == []  # both APIs answer from the same kept reading
-        services.pull_kill_switch(actor=UserFactory(is_superuser=True), reason="error rate above 5 %")
+        kill_switch_services.pull_kill_switch(actor=UserFactory(is_superuser=True), reason="error rate above 5 %")
         deadline = time.monotonic() + 5
         while {f["reason"] for f in post(client, BULK, context(bar), token).json()["flags"]} != {"DISABLED"}:
             assert time.monotonic() < deadline, "the kill switch did not reach OFREP"

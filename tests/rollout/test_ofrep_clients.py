@@ -18,7 +18,8 @@ from openfeature.evaluation_context import EvaluationContext
 from openfeature.exception import ErrorCode
 from openfeature.flag_evaluation import Reason
 
-from rollout import services
+from rollout.flags import services as flag_services
+from rollout.killswitch import services as kill_switch_services
 from rollout.models import ENABLE_SWITCHING_MODE, SHOW_SWITCHING_MODE_UI
 from tests.factories import BarFactory, issue_api_token
 from tests.openapi_contract import check_requests_response
@@ -114,7 +115,7 @@ def eventually(predicate, timeout: float = 10.0):
 def test_both_flags_through_the_openfeature_sdk(panel_url, sdk, owner):
     listed, other = BarFactory(name="Maquis Baobab"), BarFactory(name="Chez Fatou")
     for flag in FLAGS:
-        services.change_allow_list(actor=owner, flag_key=flag, bar=listed, add=True, reason="4a internal")
+        flag_services.change_allow_list(actor=owner, flag_key=flag, bar=listed, add=True, reason="4a internal")
     pos = client_for(panel_url, issue_api_token("pos-openfeature"), "pos")
     on_bar = EvaluationContext(targeting_key=str(listed.pk), attributes={"userId": "server-7"})
     off_bar = EvaluationContext(targeting_key=str(other.pk))
@@ -125,7 +126,7 @@ def test_both_flags_through_the_openfeature_sdk(panel_url, sdk, owner):
         details = pos.get_boolean_details(flag, True, off_bar)
         assert (details.value, details.reason, details.error_code) == (False, Reason.DEFAULT, None), flag
 
-    services.pull_kill_switch(actor=owner, reason="error rate above 5 % on the simplified cohort")
+    kill_switch_services.pull_kill_switch(actor=owner, reason="error rate above 5 % on the simplified cohort")
     for flag in FLAGS:  # the server's cache is dropped by NOTIFY: wait for that event, not for a fixed time
         details = eventually(
             lambda flag=flag: (d := pos.get_boolean_details(flag, True, on_bar)).reason == Reason.DISABLED and d

@@ -10,7 +10,10 @@ import pytest
 from django.urls import reverse
 
 from adminpanel.models import PanelEvent
-from rollout import selectors, services
+from rollout import errors
+from rollout.flags import selectors
+from rollout.flags import services as flag_services
+from rollout.killswitch import services as kill_switch_services
 from rollout.models import EventKind, FeatureFlag, RolloutEvent
 from tests.factories import BarFactory, advance, confirmed_post, make_support, state, token_from
 
@@ -122,14 +125,14 @@ def test_the_kill_switch_is_a_state_with_one_release_and_controls_that_fit_it(
 
 @pytest.mark.parametrize("who", ["support_user", "product_user"])
 def test_releasing_the_kill_switch_without_the_permission_is_refused(request, client_for, owner, who):
-    services.pull_kill_switch(actor=owner, reason="stop")
+    kill_switch_services.pull_kill_switch(actor=owner, reason="stop")
     client = client_for(request.getfixturevalue(who))
     assert client.get(reverse("rollout:release_kill_switch")).status_code == 403
     refused = client.post(reverse("rollout:release_kill_switch"), {"reason": "go", "confirm": "on"})
     assert refused.status_code == 403
     assert FeatureFlag.objects.filter(kill_switch_engaged=True).count() == 2
-    with pytest.raises(services.NotAllowed):
-        services.release_kill_switch(actor=request.getfixturevalue(who), reason="go")
+    with pytest.raises(errors.NotAllowed):
+        kill_switch_services.release_kill_switch(actor=request.getfixturevalue(who), reason="go")
 
 
 def test_allow_lists_take_a_bar_by_name_refuse_an_ambiguous_name_and_remove_by_name(client_for, owner, enable_flag):
@@ -155,7 +158,7 @@ def test_allow_lists_take_a_bar_by_name_refuse_an_ambiguous_name_and_remove_by_n
 
 
 def test_history_reads_in_words_and_its_csv_holds_json(client_for, owner, enable_flag):
-    services.flip_flag(actor=owner, flag_key=enable_flag.key, state="global", reason="go")
+    flag_services.flip_flag(actor=owner, flag_key=enable_flag.key, state="global", reason="go")
     client = client_for(owner)
     page = visible(client.get(reverse("rollout:history")))
     assert "ENABLE_SWITCHING_MODE: on for allow-listed bars only → on for every bar" in page
@@ -188,7 +191,7 @@ def test_home_links_the_bars_a_manager_runs(client_for, manager, bar):
 
 
 def test_the_home_page_never_reads_a_day_of_sales_for_the_cohort_gate(client_for, owner, fresh_run, monkeypatch):
-    from rollout import cohort_compare
+    from rollout.stages import cohort_compare
 
     BarFactory.create_batch(2, is_internal=True)
     advance(owner)

@@ -4,16 +4,18 @@ import pytest
 
 from adminpanel.models import Bar, Sale, User
 from monitoring.models import Incident, IncidentNotification
-from rollout import phase1, runbook, services
+from rollout.flags import services
 from rollout.models import EventKind, FeatureFlag, RolloutEvent, RolloutState, RunbookRun, RunbookStep
+from rollout.runbook import phase1
+from rollout.runbook import runs as runbook_runs
 from tests.factories import BarFactory, advance, grant_owner, make_product, meet_phase1, state
 
 pytestmark = pytest.mark.runs_phase1
 
 
 def run_step(actor, step, **kwargs):
-    run = runbook.request_run(actor=actor, step=step, confirm=True, **kwargs)
-    return runbook.execute_run(run_id=run.pk)
+    run = runbook_runs.request_run(actor=actor, step=step, confirm=True, **kwargs)
+    return runbook_runs.execute_run(run_id=run.pk)
 
 
 def test_flags_off_passes_when_both_flags_are_off_and_nothing_is_allow_listed(owner):
@@ -88,13 +90,13 @@ def test_the_rehearsal_is_refused_while_a_stage_is_live(owner, fresh_run):
     advance(owner)
     runs = RunbookRun.objects.count()
     with pytest.raises(phase1.StepRefused, match="real rollback"):
-        runbook.request_run(actor=owner, step=RunbookStep.ROLLBACK_REHEARSAL, confirm=True)
+        runbook_runs.request_run(actor=owner, step=RunbookStep.ROLLBACK_REHEARSAL, confirm=True)
     assert RunbookRun.objects.count() == runs and not FeatureFlag.objects.filter(kill_switch_engaged=True).exists()
 
 
 def test_the_rehearsal_needs_the_kill_switch_permission(db):
     flipper = grant_owner(make_product(username="flipper"))  # flip_flag on both flags, no trigger_rollback
     with pytest.raises(phase1.StepRefused, match="trigger_rollback"):
-        runbook.request_run(actor=flipper, step=RunbookStep.ROLLBACK_REHEARSAL, confirm=True)
+        runbook_runs.request_run(actor=flipper, step=RunbookStep.ROLLBACK_REHEARSAL, confirm=True)
     assert not RunbookRun.objects.exists()
     assert RolloutState.objects.get().paused is False

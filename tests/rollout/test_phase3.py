@@ -7,8 +7,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from monitoring.models import PhaseWindow
-from rollout import phase3, runbook
 from rollout.models import RunbookRun, RunbookStep
+from rollout.runbook import phase1, phase3, runs
 
 pytestmark = pytest.mark.runs_phase1
 
@@ -126,12 +126,12 @@ def test_the_build_is_found_in_a_plain_text_answer_too(owner, bartender):
 
 def test_through_the_run_the_step_passes_and_a_second_window_is_not_opened(owner, bartender):
     bartender.body = {"build": "cafe1234"}
-    run = runbook.request_run(actor=owner, step=RunbookStep.DEPLOY_CHECK, parameters={"build_hash": "cafe1234"})
+    run = runs.request_run(actor=owner, step=RunbookStep.DEPLOY_CHECK, parameters={"build_hash": "cafe1234"})
     assert run.parameters == {"build_hash": "cafe1234", "url": bartender.url}
-    run = runbook.execute_run(run_id=run.pk)
+    run = runs.execute_run(run_id=run.pk)
     assert run.status == RunbookRun.Status.PASSED
-    again = runbook.execute_run(
-        run_id=runbook.request_run(actor=owner, step=RunbookStep.DEPLOY_CHECK, parameters={"build_hash": "cafe1234"}).pk
+    again = runs.execute_run(
+        run_id=runs.request_run(actor=owner, step=RunbookStep.DEPLOY_CHECK, parameters={"build_hash": "cafe1234"}).pk
     )
     assert again.status == RunbookRun.Status.PASSED and "already running carries on" in again.summary
     assert PhaseWindow.objects.filter(kind=PhaseWindow.Kind.PHASE3, verdict="pending").count() == 1
@@ -139,18 +139,18 @@ def test_through_the_run_the_step_passes_and_a_second_window_is_not_opened(owner
 
 @pytest.mark.parametrize("build", ["", "no spaces allowed", "x" * 101, "ab"])
 def test_a_bad_build_hash_is_refused_before_anything_runs(owner, bartender, build):
-    with pytest.raises(runbook.StepRefused, match="build hash"):
-        runbook.request_run(actor=owner, step=RunbookStep.DEPLOY_CHECK, parameters={"build_hash": build})
+    with pytest.raises(phase1.StepRefused, match="build hash"):
+        runs.request_run(actor=owner, step=RunbookStep.DEPLOY_CHECK, parameters={"build_hash": build})
     assert not RunbookRun.objects.exists() and bartender.hits == 0
 
 
 def test_without_a_health_url_the_step_says_which_setting_is_missing(owner, settings):
     settings.BARTENDER_HEALTH_URL = ""
-    with pytest.raises(runbook.StepRefused, match="BARTENDER_HEALTH_URL is not set"):
-        runbook.request_run(actor=owner, step=RunbookStep.DEPLOY_CHECK, parameters={"build_hash": "abc12345"})
+    with pytest.raises(phase1.StepRefused, match="BARTENDER_HEALTH_URL is not set"):
+        runs.request_run(actor=owner, step=RunbookStep.DEPLOY_CHECK, parameters={"build_hash": "abc12345"})
     settings.BARTENDER_HEALTH_URL = "file:///etc/passwd"
-    with pytest.raises(runbook.StepRefused, match="http"):
-        runbook.request_run(actor=owner, step=RunbookStep.DEPLOY_CHECK, parameters={"build_hash": "abc12345"})
+    with pytest.raises(phase1.StepRefused, match="http"):
+        runs.request_run(actor=owner, step=RunbookStep.DEPLOY_CHECK, parameters={"build_hash": "abc12345"})
     assert not RunbookRun.objects.exists()
 
 

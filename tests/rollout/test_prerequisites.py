@@ -8,8 +8,10 @@ from django.utils import timezone
 from adminpanel.models import PanelEvent
 from backfill.models import BackfillRun, ValidationCheck, ValidationRun
 from monitoring.models import PhaseWindow
-from rollout import gates, runbook, services
+from rollout import errors
 from rollout.models import EventKind, RolloutEvent, RunbookStep
+from rollout.runbook import runs
+from rollout.stages import gates
 from tests.factories import (
     BarFactory,
     advance,
@@ -37,7 +39,7 @@ def internal_bar(db):
 
 
 def closed(owner) -> dict:
-    with pytest.raises(services.GateClosed) as refused:
+    with pytest.raises(errors.GateClosed) as refused:
         advance(owner)
     return {gate.name: gate for gate in refused.value.gates}
 
@@ -114,7 +116,7 @@ def test_the_phase_3_window_must_have_passed(owner, fresh_run, nothing_done, int
 def test_a_waived_deployment_check_opens_no_gate(owner, fresh_run, nothing_done, internal_bar):
     meet_runbook_prerequisites()
     PhaseWindow.objects.all().delete()
-    runbook.waive_step(actor=owner, step=RunbookStep.DEPLOY_CHECK, reason="deployed by hand")
+    runs.waive_step(actor=owner, step=RunbookStep.DEPLOY_CHECK, reason="deployed by hand")
     assert gates.PHASE3_WINDOW_PASSED in closed(owner)
 
 
@@ -137,7 +139,7 @@ def test_the_prerequisites_are_asked_only_before_4a(owner, fresh_run, internal_b
 def test_an_override_needs_the_permission_and_a_reason_and_is_audited(owner, fresh_run, nothing_done,
                                                                       internal_bar):  # fmt: skip
     plain = grant_owner(make_product(username="no_override"))
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(errors.NotAllowed):
         advance(plain, override_reason="the CEO wants it")
     assert state().stage == "off" and not RolloutEvent.objects.exists()
     assert advance(owner, override_reason="Validation rerun tomorrow; internal bars only").applied
@@ -149,8 +151,8 @@ def test_an_override_needs_the_permission_and_a_reason_and_is_audited(owner, fre
 
 def test_stage_4a_waits_for_phase_1_and_says_what_is_missing(owner, fresh_run):
     """Issue 21: stage 4a needs Phase 1 done (backup read back, flags off, load test and rehearsal passed)."""
+    from rollout.errors import GateClosed
     from rollout.models import RunbookRun, RunbookStep
-    from rollout.services import GateClosed
 
     BarFactory(is_internal=True)
     RunbookRun.objects.filter(step=RunbookStep.LOAD_TEST).update(status=RunbookRun.Status.WAIVED, reason="no time")

@@ -6,8 +6,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring.models import CheckResult, CheckStatus, HealthRun
-from rollout import records, runbook, services
+from rollout import errors
 from rollout.models import DatabaseBackup, DeploymentRecord, EventKind, RolloutEvent, RunbookRun, RunbookStep
+from rollout.records import facts, services
+from rollout.runbook import runs
 from tests.factories import AuditLogFactory, BarFactory, SaleFactory, ServerFactory, advance, make_product, meet_phase1
 
 pytestmark = pytest.mark.runs_phase1
@@ -73,19 +75,19 @@ def test_support_reads_records_but_cannot_write_them(client_for, support_user, r
 
 
 def test_sign_off_needs_a_status_then_both_people_and_freezes_the_record(client_for, record, owner, reviewer, db):
-    with pytest.raises(services.InvalidRequest):
+    with pytest.raises(errors.InvalidRequest):
         services.sign_record(actor=owner, record_id=record.pk)
     services.update_record(actor=owner, record_id=record.pk, status="successful")
     outsider = make_product(username="outsider")
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(errors.NotAllowed):
         services.sign_record(actor=outsider, record_id=record.pk)
     services.sign_record(actor=owner, record_id=record.pk)
-    with pytest.raises(services.InvalidRequest):
+    with pytest.raises(errors.InvalidRequest):
         services.sign_record(actor=owner, record_id=record.pk)
     assert client_for(reviewer).post(reverse("rollout:record_sign", args=[record.pk])).status_code == 302
     record.refresh_from_db()
     assert record.is_signed and record.snapshot is not None
-    with pytest.raises(services.InvalidRequest):
+    with pytest.raises(errors.InvalidRequest):
         services.update_record(actor=owner, record_id=record.pk, issues_encountered="changed my mind")
 
 
@@ -127,9 +129,9 @@ def test_the_record_page_prints_without_navigation(client_for, record, owner):
 
 
 def test_a_new_record_starts_with_the_first_phase_1_step_not_when_the_form_was_opened(client_for, owner, reviewer):
-    first = runbook.waive_step(actor=owner, step=RunbookStep.TEST_SUITE, reason="no CI in this test")
+    first = runs.waive_step(actor=owner, step=RunbookStep.TEST_SUITE, reason="no CI in this test")
     RunbookRun.objects.filter(pk=first.pk).update(created_at=timezone.now() - timedelta(hours=3))
-    runbook.execute_run(run_id=runbook.request_run(actor=owner, step=RunbookStep.FLAGS_OFF).pk)
+    runs.execute_run(run_id=runs.request_run(actor=owner, step=RunbookStep.FLAGS_OFF).pk)
     client = client_for(owner)
     form = client.get(reverse("rollout:record_new")).content.decode()
     assert (timezone.localtime(timezone.now() - timedelta(hours=3))).strftime("%Y-%m-%dT%H:%M") in form
@@ -142,7 +144,7 @@ def test_a_new_record_starts_with_the_first_phase_1_step_not_when_the_form_was_o
 def test_flags_off_on_the_record_is_the_verified_fact_never_a_box_the_form_accepts(client_for, owner, reviewer,
                                                                                   enable_flag):  # fmt: skip
     enable_flag.allowed_bars.add(BarFactory())
-    runbook.execute_run(run_id=runbook.request_run(actor=owner, step=RunbookStep.FLAGS_OFF).pk)
+    runs.execute_run(run_id=runs.request_run(actor=owner, step=RunbookStep.FLAGS_OFF).pk)
     client = client_for(owner)
     client.post(reverse("rollout:record_new"), form_data(owner, reviewer, flags_off="true", tests_passing="true"))
     record = DeploymentRecord.objects.get()
@@ -150,7 +152,7 @@ def test_flags_off_on_the_record_is_the_verified_fact_never_a_box_the_form_accep
     page = client.get(reverse("rollout:record", args=[record.pk])).content.decode()
     assert "Flags are not off: ENABLE_SWITCHING_MODE is on for 1 allow-listed bar(s)" in page
     enable_flag.allowed_bars.clear()
-    runbook.execute_run(run_id=runbook.request_run(actor=owner, step=RunbookStep.FLAGS_OFF).pk)
+    runs.execute_run(run_id=runs.request_run(actor=owner, step=RunbookStep.FLAGS_OFF).pk)
     services.update_record(actor=owner, record_id=record.pk, issues_encountered="none")
     record.refresh_from_db()
     assert record.flags_off is True
@@ -179,5 +181,5 @@ def test_the_monitoring_window_starts_with_the_code_deployment(owner, record):
     RunbookRun.objects.create(
         step=RunbookStep.DEPLOY_CHECK, status="passed", created_at=deployed, started_at=deployed, finished_at=deployed
     )
-    start, end = records.monitoring_window(record)
+    start, end = facts.monitoring_window(record)
     assert start == deployed and end == deployed + timedelta(hours=24)

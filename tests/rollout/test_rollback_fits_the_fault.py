@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from adminpanel.models import MemberRole
 from monitoring.health import services as monitoring_services
 from monitoring.models import Alert, CheckStatus, Incident
-from rollout import services
+from rollout.killswitch import critical_alerts, services
 from rollout.models import EventKind, FeatureFlag, RolloutEvent
 from tests.factories import BarFactory, BarMemberFactory, SaleFactory, ServerFactory, advance, state
 
@@ -85,13 +85,15 @@ def test_a_critical_latency_alert_opens_an_incident_and_leaves_the_flags_alone(o
     advance(owner)
     for check in ("query_latency", "db_connections", "rls_policies"):
         alert = Alert.objects.create(check_name=check, severity=CheckStatus.CRITICAL)
-        services.on_critical_alert_opened(alert=alert)
+        critical_alerts.on_critical_alert_opened(alert=alert)
         incident = Incident.objects.get(trigger_key=f"alert:{alert.pk}")
         assert incident.source == Incident.Source.CRITICAL_ALERT and "no automatic rollback" in incident.issue
     assert not FeatureFlag.objects.filter(kill_switch_engaged=True).exists()
     assert not RolloutEvent.objects.filter(kind=EventKind.AUTO_ROLLBACK).exists()
     # A fault the flags cure still rolls back.
-    services.on_critical_alert_opened(alert=Alert.objects.create(check_name="orphaned_sales", severity="critical"))
+    critical_alerts.on_critical_alert_opened(
+        alert=Alert.objects.create(check_name="orphaned_sales", severity="critical")
+    )
     assert not FeatureFlag.objects.filter(kill_switch_engaged=False).exists()
 
 
@@ -100,7 +102,7 @@ def test_a_schema_fault_with_a_stage_live_pages_devops_at_once_and_leaves_the_fl
     BarFactory(is_internal=True)
     advance(owner)
     alert = Alert.objects.create(check_name="rls_policies", severity=CheckStatus.CRITICAL)
-    services.on_critical_alert_opened(alert=alert)
+    critical_alerts.on_critical_alert_opened(alert=alert)
     incident = Incident.objects.get(trigger_key=f"alert:{alert.pk}")
     told = list(incident.notifications.order_by("id").values_list("kind", "tier__name"))
     assert told == [("opened", "Development team"), ("paged", "DevOps/Database team")]
@@ -111,7 +113,9 @@ def test_a_schema_fault_with_a_stage_live_pages_devops_at_once_and_leaves_the_fl
 def test_an_automatic_rollback_while_bars_are_switched_pages_product_at_once(owner, fresh_run):
     BarFactory(is_internal=True)
     advance(owner)
-    services.on_critical_alert_opened(alert=Alert.objects.create(check_name="orphaned_sales", severity="critical"))
+    critical_alerts.on_critical_alert_opened(
+        alert=Alert.objects.create(check_name="orphaned_sales", severity="critical")
+    )
     incident = Incident.objects.get(source=Incident.Source.AUTO_ROLLBACK)
     told = list(incident.notifications.order_by("id").values_list("kind", "tier__name"))
     assert told == [("opened", "Development team"), ("paged", "Product/Business team")]

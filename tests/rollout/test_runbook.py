@@ -7,20 +7,21 @@ from django.urls import reverse
 from django.utils import timezone
 
 from adminpanel.models import PanelEvent
-from rollout import runbook, tasks
+from rollout import errors, tasks
 from rollout.models import EventKind, RolloutEvent, RunbookRun, RunbookStep
+from rollout.runbook import runs
 
 pytestmark = pytest.mark.runs_phase1
 
 
 def test_support_and_managers_may_not_run_or_waive_steps(support_user, manager):
     for user in (support_user, manager):
-        with pytest.raises(runbook.NotAllowed):
-            runbook.request_run(actor=user, step=RunbookStep.FLAGS_OFF)
-        with pytest.raises(runbook.NotAllowed):
-            runbook.waive_step(actor=user, step=RunbookStep.BACKUP, reason="in a hurry")
-        with pytest.raises(runbook.NotAllowed):
-            runbook.record_ci_run(actor=user, url="https://ci.example.com/1", passed=True)
+        with pytest.raises(errors.NotAllowed):
+            runs.request_run(actor=user, step=RunbookStep.FLAGS_OFF)
+        with pytest.raises(errors.NotAllowed):
+            runs.waive_step(actor=user, step=RunbookStep.BACKUP, reason="in a hurry")
+        with pytest.raises(errors.NotAllowed):
+            runs.record_ci_run(actor=user, url="https://ci.example.com/1", passed=True)
     assert not RunbookRun.objects.exists() and not RolloutEvent.objects.filter(kind=EventKind.RUNBOOK).exists()
 
 
@@ -69,20 +70,20 @@ def test_bad_input_gets_a_message_never_a_500(client_for, owner, eager_celery):
 
 
 def test_one_run_of_a_step_at_a_time(owner):
-    runbook.request_run(actor=owner, step=RunbookStep.FLAGS_OFF)
-    with pytest.raises(runbook.StepAlreadyRunning, match="already running"):
-        runbook.request_run(actor=owner, step=RunbookStep.FLAGS_OFF)
+    runs.request_run(actor=owner, step=RunbookStep.FLAGS_OFF)
+    with pytest.raises(runs.StepAlreadyRunning, match="already running"):
+        runs.request_run(actor=owner, step=RunbookStep.FLAGS_OFF)
     assert RunbookRun.objects.count() == 1
 
 
 def test_a_stalled_run_is_replaced_by_a_new_one(owner, settings):
-    stale = runbook.request_run(actor=owner, step=RunbookStep.FLAGS_OFF)
+    stale = runs.request_run(actor=owner, step=RunbookStep.FLAGS_OFF)
     RunbookRun.objects.filter(pk=stale.pk).update(
         created_at=timezone.now() - timedelta(seconds=settings.RUNBOOK_STALLED_AFTER_SECONDS + 5)
     )
     stale.refresh_from_db()
-    assert runbook.is_stalled(stale)
-    fresh = runbook.request_run(actor=owner, step=RunbookStep.FLAGS_OFF)
+    assert runs.is_stalled(stale)
+    fresh = runs.request_run(actor=owner, step=RunbookStep.FLAGS_OFF)
     stale.refresh_from_db()
     assert stale.status == RunbookRun.Status.FAILED and "Stalled" in stale.error
     assert fresh.status == RunbookRun.Status.QUEUED
@@ -90,15 +91,15 @@ def test_a_stalled_run_is_replaced_by_a_new_one(owner, settings):
 
 
 def test_a_run_is_done_once_even_if_its_task_is_delivered_twice(owner):
-    run = runbook.request_run(actor=owner, step=RunbookStep.FLAGS_OFF)
-    assert runbook.execute_run(run_id=run.pk).status == RunbookRun.Status.PASSED
-    assert runbook.execute_run(run_id=run.pk) is None
+    run = runs.request_run(actor=owner, step=RunbookStep.FLAGS_OFF)
+    assert runs.execute_run(run_id=run.pk).status == RunbookRun.Status.PASSED
+    assert runs.execute_run(run_id=run.pk) is None
     assert RolloutEvent.objects.filter(kind=EventKind.RUNBOOK).count() == 2
 
 
 def test_with_the_broker_down_the_run_fails_at_once_saying_what_to_do(owner, settings):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens there
-    run = runbook.request_run(actor=owner, step=RunbookStep.FLAGS_OFF)
+    run = runs.request_run(actor=owner, step=RunbookStep.FLAGS_OFF)
     assert tasks.enqueue_run(run) is False
     run.refresh_from_db()
     assert run.status == RunbookRun.Status.FAILED
@@ -118,9 +119,9 @@ def test_a_waiver_needs_a_reason_and_is_audited(client_for, owner):
 
 
 def test_a_running_step_cannot_be_waived(owner):
-    runbook.request_run(actor=owner, step=RunbookStep.FLAGS_OFF)
-    with pytest.raises(runbook.StepAlreadyRunning):
-        runbook.waive_step(actor=owner, step=RunbookStep.FLAGS_OFF, reason="skip it")
+    runs.request_run(actor=owner, step=RunbookStep.FLAGS_OFF)
+    with pytest.raises(runs.StepAlreadyRunning):
+        runs.waive_step(actor=owner, step=RunbookStep.FLAGS_OFF, reason="skip it")
 
 
 def test_the_ci_run_is_recorded_with_its_link(client_for, owner):
@@ -134,7 +135,7 @@ def test_the_ci_run_is_recorded_with_its_link(client_for, owner):
 
 
 def test_the_run_page_shows_the_evidence_in_words(client_for, owner, support_user):
-    run = runbook.execute_run(run_id=runbook.request_run(actor=owner, step=RunbookStep.FLAGS_OFF).pk)
+    run = runs.execute_run(run_id=runs.request_run(actor=owner, step=RunbookStep.FLAGS_OFF).pk)
     page = client_for(support_user).get(reverse("rollout:runbook_run", args=[run.pk])).content.decode()
     assert "Flags read from the database" in page and "ENABLE_SWITCHING_MODE" in page
     assert "manage.py run_runbook_step flags_off" in page
@@ -144,7 +145,7 @@ def test_the_run_page_shows_the_evidence_in_words(client_for, owner, support_use
 def test_a_long_quiet_step_keeps_its_heartbeat_so_it_is_never_taken_for_stalled(owner):
     old = timezone.now() - timedelta(hours=1)
     run = RunbookRun.objects.create(step=RunbookStep.BACKUP, status="running", started_at=old, heartbeat_at=old)
-    beat = runbook.Heartbeat(run.pk, every=0.05)
+    beat = runs.Heartbeat(run.pk, every=0.05)
     try:
         deadline = timezone.now() + timedelta(seconds=10)
         while RunbookRun.objects.get(pk=run.pk).heartbeat_at == old and timezone.now() < deadline:
@@ -152,4 +153,4 @@ def test_a_long_quiet_step_keeps_its_heartbeat_so_it_is_never_taken_for_stalled(
     finally:
         beat.stop()
     run.refresh_from_db()
-    assert run.heartbeat_at > old and not runbook.is_stalled(run) and not beat.thread.is_alive()
+    assert run.heartbeat_at > old and not runs.is_stalled(run) and not beat.thread.is_alive()

@@ -1,25 +1,28 @@
 import pytest
 
 from adminpanel.models import PanelEvent
-from rollout import services
+from rollout import errors
+from rollout.flags import services as flag_services
+from rollout.flags.selectors import is_enabled
+from rollout.killswitch import services as kill_switch_services
 from rollout.models import EventKind, FeatureFlag, RolloutBarChange, RolloutEvent
-from rollout.selectors import is_enabled
+from rollout.stages import services as stage_services
 from tests.factories import BarFactory, advance, backdate_soak, meet_4a_checklist, mode, state
 
 
 def test_a_flag_is_on_for_a_bar_when_global_or_allow_listed_and_never_when_killed(owner, enable_flag, bar, other_bar):
     assert not is_enabled(enable_flag, bar)
-    services.change_allow_list(actor=owner, flag_key=enable_flag.key, bar=bar, add=True, reason="pilot")
+    flag_services.change_allow_list(actor=owner, flag_key=enable_flag.key, bar=bar, add=True, reason="pilot")
     assert is_enabled(enable_flag.key, bar) and not is_enabled(enable_flag.key, other_bar)
-    services.flip_flag(actor=owner, flag_key=enable_flag.key, state="global", reason="go")
+    flag_services.flip_flag(actor=owner, flag_key=enable_flag.key, state="global", reason="go")
     assert is_enabled(enable_flag.key, other_bar)
-    services.flip_flag(actor=owner, flag_key=enable_flag.key, state="off", reason="stop")
+    flag_services.flip_flag(actor=owner, flag_key=enable_flag.key, state="off", reason="stop")
     assert not is_enabled(enable_flag.key, bar) and not is_enabled(enable_flag.key, other_bar)
     assert enable_flag.allowed_bars.filter(pk=bar.pk).exists()
 
 
 def test_a_flip_records_who_before_after_and_why(owner, enable_flag):
-    services.flip_flag(actor=owner, flag_key=enable_flag.key, state="global", reason="day 3")
+    flag_services.flip_flag(actor=owner, flag_key=enable_flag.key, state="global", reason="day 3")
     event = RolloutEvent.objects.get(kind=EventKind.FLAG_FLIP)
     assert event.actor == owner and event.flag == enable_flag and event.reason == "day 3"
     assert event.before["state"] == "allow_list" and event.after["state"] == "global"
@@ -27,10 +30,10 @@ def test_a_flip_records_who_before_after_and_why(owner, enable_flag):
 
 
 def test_a_flip_to_the_state_the_flag_already_has_says_so_and_records_nothing(owner, enable_flag):
-    first = services.flip_flag(actor=owner, flag_key=enable_flag.key, state="global", reason="go")
+    first = flag_services.flip_flag(actor=owner, flag_key=enable_flag.key, state="global", reason="go")
     assert first.applied and first.message == "ENABLE_SWITCHING_MODE flipped: now On for every bar."
     version = FeatureFlag.objects.get(pk=enable_flag.pk).version
-    again = services.flip_flag(actor=owner, flag_key=enable_flag.key, state="global", reason="go again")
+    again = flag_services.flip_flag(actor=owner, flag_key=enable_flag.key, state="global", reason="go again")
     assert not again.applied
     assert again.message == "ENABLE_SWITCHING_MODE already was On for every bar: nothing changed, nothing recorded."
     assert FeatureFlag.objects.get(pk=enable_flag.pk).version == version
@@ -39,8 +42,8 @@ def test_a_flip_to_the_state_the_flag_already_has_says_so_and_records_nothing(ow
 
 
 def test_a_flip_without_a_reason_is_refused_and_changes_nothing(owner, enable_flag):
-    with pytest.raises(services.InvalidRequest):
-        services.flip_flag(actor=owner, flag_key=enable_flag.key, state="global", reason="  ")
+    with pytest.raises(errors.InvalidRequest):
+        flag_services.flip_flag(actor=owner, flag_key=enable_flag.key, state="global", reason="  ")
     enable_flag.refresh_from_db()
     assert not enable_flag.enabled_globally and not RolloutEvent.objects.exists()
 
@@ -97,7 +100,7 @@ def test_the_next_stage_switches_its_hash_cohort(owner, fresh_run):
     meet_4a_checklist()
     advance(owner, batch_size=100)  # a larger batch than the runbook's 10: the whole cohort at once
     assert state().stage == "4b"
-    from rollout.cohorts import bar_bucket
+    from rollout.stages.cohorts import bar_bucket
 
     assert {bar.pk for bar in bars if mode(bar) == "simplified"} == {bar.pk for bar in bars if bar_bucket(bar.pk) < 50}
 
@@ -114,7 +117,7 @@ def test_4b_goes_in_batches_of_10_bars_unless_told_otherwise(owner, fresh_run, s
     assert sum(1 for bar in bars if mode(bar) == "simplified") == 10
     settings.ROLLOUT_4B_BATCH_SIZE = 0  # 0: the whole stage in one step
     advance(owner)
-    from rollout.cohorts import bar_bucket
+    from rollout.stages.cohorts import bar_bucket
 
     assert {bar.pk for bar in bars if mode(bar) == "simplified"} == {bar.pk for bar in bars if bar_bucket(bar.pk) < 50}
 
@@ -122,19 +125,19 @@ def test_4b_goes_in_batches_of_10_bars_unless_told_otherwise(owner, fresh_run, s
 def test_an_advance_with_a_stale_version_changes_nothing(owner, fresh_run):
     BarFactory(is_internal=True)
     seen = state().version
-    services.advance_stage(actor=owner, expected_version=seen)
-    again = services.advance_stage(actor=owner, expected_version=seen)
+    stage_services.advance_stage(actor=owner, expected_version=seen)
+    again = stage_services.advance_stage(actor=owner, expected_version=seen)
     assert not again.applied and state().stage == "4a"
     assert RolloutEvent.objects.filter(kind=EventKind.STAGE_ADVANCE).count() == 1
 
 
 def test_a_paused_rollout_holds_its_stage(owner, fresh_run):
     BarFactory(is_internal=True)
-    services.pause_rollout(actor=owner, reason="weekend")
-    with pytest.raises(services.RolloutPaused):
+    stage_services.pause_rollout(actor=owner, reason="weekend")
+    with pytest.raises(errors.RolloutPaused):
         advance(owner)
     assert state().stage == "off"
-    services.resume_rollout(actor=owner, reason="monday")
+    stage_services.resume_rollout(actor=owner, reason="monday")
     assert advance(owner).applied
 
 
@@ -142,10 +145,10 @@ def test_stage_rollback_restores_null_only_for_bars_this_rollout_changed(owner, 
     switched = BarFactory(is_internal=True)
     already_simplified = BarFactory(is_internal=True, settings={"operatingMode": "simplified"})
     hand_listed = BarFactory(is_internal=True)
-    services.change_allow_list(actor=owner, flag_key=enable_flag.key, bar=hand_listed, add=True, reason="pilot")
+    flag_services.change_allow_list(actor=owner, flag_key=enable_flag.key, bar=hand_listed, add=True, reason="pilot")
     advance(owner)
     assert mode(hand_listed) == "simplified"
-    result = services.rollback_stage(actor=owner, expected_version=state().version, reason="bad numbers")
+    result = stage_services.rollback_stage(actor=owner, expected_version=state().version, reason="bad numbers")
     assert result.applied and state().stage == "off"
     assert mode(switched) is None and mode(hand_listed) is None
     assert mode(already_simplified) == "simplified"
@@ -164,7 +167,7 @@ def test_stage_rollback_leaves_earlier_stages_alone(owner, fresh_run):
     backdate_soak()
     meet_4a_checklist()
     advance(owner)
-    services.rollback_stage(actor=owner, expected_version=state().version, reason="4b too early")
+    stage_services.rollback_stage(actor=owner, expected_version=state().version, reason="4b too early")
     assert state().stage == "4a"
     assert mode(internal) == "simplified"
     assert all(mode(bar) is None for bar in public)
@@ -173,21 +176,21 @@ def test_stage_rollback_leaves_earlier_stages_alone(owner, fresh_run):
 def test_the_kill_switch_turns_both_flags_off_keeping_allow_lists_and_data(owner, fresh_run):
     bar = BarFactory(is_internal=True)
     advance(owner)
-    assert services.pull_kill_switch(actor=owner, reason="errors spike")
+    assert kill_switch_services.pull_kill_switch(actor=owner, reason="errors spike")
     assert not is_enabled("ENABLE_SWITCHING_MODE", bar) and not is_enabled("SHOW_SWITCHING_MODE_UI", bar)
     assert all(flag.allowed_bars.filter(pk=bar.pk).exists() for flag in FeatureFlag.objects.all())
     assert mode(bar) == "simplified" and state().paused
     event = RolloutEvent.objects.get(kind=EventKind.KILL_SWITCH)
     assert event.actor == owner and event.reason == "errors spike"
-    assert not services.pull_kill_switch(actor=owner, reason="again")
+    assert not kill_switch_services.pull_kill_switch(actor=owner, reason="again")
 
 
 def test_advancing_while_the_kill_switch_is_engaged_is_refused(owner, fresh_run):
     BarFactory(is_internal=True)
-    services.pull_kill_switch(actor=owner, reason="stop")
-    with pytest.raises(services.KillSwitchEngaged):
-        services.resume_rollout(actor=owner, reason="try")
-    with pytest.raises(services.KillSwitchEngaged):
+    kill_switch_services.pull_kill_switch(actor=owner, reason="stop")
+    with pytest.raises(errors.KillSwitchEngaged):
+        stage_services.resume_rollout(actor=owner, reason="try")
+    with pytest.raises(errors.KillSwitchEngaged):
         advance(owner)
     assert state().stage == "off"
 
@@ -200,6 +203,6 @@ def test_a_product_owner_without_both_flags_cannot_advance(db, fresh_run, enable
     half_owner = make_product(username="half")
     assign_perm("rollout.flip_flag", half_owner, enable_flag)
     BarFactory(is_internal=True)
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(errors.NotAllowed):
         advance(half_owner)
     assert state().stage == "off"

@@ -6,9 +6,11 @@ from django.core.management.base import BaseCommand, CommandError
 from adminpanel.models import User
 from backfill.phase2 import services as phase2
 from backfill.phase2.steps import STEPS
-from rollout import phase2_gate, restores
+from rollout import errors
+from rollout.backups import restores
 from rollout.models import DatabaseRestore
 from rollout.permissions import can_apply_migrations
+from rollout.runbook import phase2_gate
 
 
 class Command(BaseCommand):
@@ -59,7 +61,7 @@ class Command(BaseCommand):
             restore = restores.request_scratch_restore(
                 actor=actor, kind=DatabaseRestore.Kind.DRY_RUN, reason="manage.py apply_runbook_migration --dry-run"
             )
-        except restores.RolloutError as exc:
+        except errors.RolloutError as exc:
             raise CommandError(str(exc)) from exc
         restore = restores.execute_restore(restore_id=restore.pk) or restore
         self.stdout.write(f"restored {restore.backup.file_name} into {restore.database} in {restore.restore_ms} ms; "

@@ -13,17 +13,17 @@ for there (asked "via command"); the rehearsal acts as the --as user, whose perm
 from django.core.management.base import BaseCommand, CommandError
 
 from adminpanel.models import User
-from rollout import runbook
+from rollout.errors import RolloutError
 from rollout.models import RunbookRun
-from rollout.phase1 import StepRefused
-from rollout.services import RolloutError
+from rollout.runbook import runs, steps
+from rollout.runbook.phase1 import StepRefused
 
 
 class Command(BaseCommand):
     help = "Run a runbook step (backup, flags_off, load_test, rollback_rehearsal, deploy_check) in this process."
 
     def add_arguments(self, parser):
-        parser.add_argument("step", choices=list(runbook.EXECUTED))
+        parser.add_argument("step", choices=list(steps.EXECUTED))
         parser.add_argument("--rate", type=int, help="load_test: sales per second (default LOAD_TEST_RATE)")
         parser.add_argument("--seconds", type=int, help="load_test: duration (default LOAD_TEST_SECONDS)")
         parser.add_argument("--build", default="", help="deploy_check: the build hash you deployed")
@@ -45,11 +45,11 @@ def run_step(command: BaseCommand, *, step: str, username: str = "", parameters:
             raise CommandError(f"No active user {username!r}.")
     parameters = {key: value for key, value in (parameters or {}).items() if value not in (None, "")}
     try:
-        run = runbook.request_run(actor=actor, step=step, parameters=parameters, confirm=True, via="command")
+        run = runs.request_run(actor=actor, step=step, parameters=parameters, confirm=True, via="command")
     except (StepRefused, RolloutError) as exc:
         raise CommandError(str(exc)) from exc
     command.stdout.write(f"{run.get_step_display()}: run #{run.pk}")
-    run = runbook.execute_run(run_id=run.pk, echo=lambda pct, note: command.stdout.write(f"  {pct:3d} %  {note}"))
+    run = runs.execute_run(run_id=run.pk, echo=lambda pct, note: command.stdout.write(f"  {pct:3d} %  {note}"))
     style = command.style.SUCCESS if run.status == RunbookRun.Status.PASSED else command.style.ERROR
     command.stdout.write(style(f"{run.get_status_display()}: {run.summary or run.error}"))
     return run

@@ -1,0 +1,1 @@
+"""Deployment records: the runbook's template, filled from the cockpit's facts, signed by two people."""
