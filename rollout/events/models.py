@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from adminpanel.outbox import OutboxMessage
 from rollout.flags.models import FeatureFlag
 from rollout.stages.models import RolloutStep
 
@@ -82,17 +83,16 @@ class RolloutEvent(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.kind}"
 
 
-class RolloutNotification(models.Model):
+class RolloutNotification(OutboxMessage):
     """Outbox of the rollout's automatic steps (autopilot on, off, advance, pause): each is sent by mail and webhook
     like an alert (monitoring.notifications), retried at the next autopilot tick until delivered or out of
-    attempts, so a failing mail server never loses one and never blocks a step."""
+    attempts, so a failing mail server never loses one and never blocks a step. Its fields are the one outbox's
+    (adminpanel.outbox.OutboxMessage)."""
 
     event = models.OneToOneField(RolloutEvent, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
+    # As this table has always declared them (no help text), so that adopting the outbox changes no migration state.
     notified_at = models.DateTimeField(null=True, blank=True)
     delivered_to = models.JSONField(default=list, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True, default="")
 
     class Meta:
         db_table = "rollout_notifications"

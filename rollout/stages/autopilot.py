@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from adminpanel import db_sessions
+from adminpanel import db_sessions, outbox
 from monitoring import notifications
 from monitoring.health import selectors as monitoring_selectors
 from rollout import errors, permissions
@@ -242,22 +242,12 @@ def deliver_notifications(*, limit: int = 50) -> int:
         .select_related("event")
         .order_by("id")[:limit]
     )
-    delivered = 0
-    for notification in pending:
+
+    def send(notification, skip):
         subject, data = notification_payload(notification.event)
-        done, errors = notifications.deliver(subject=subject, data=data, skip=set(notification.delivered_to))
-        notification.attempts += 1
-        notification.delivered_to = sorted(set(notification.delivered_to) | done)
-        if errors:
-            notification.last_error = "; ".join(errors)[:2000]
-        else:
-            notification.notified_at, notification.last_error = timezone.now(), ""
-            delivered += 1
-        notification.save(update_fields=["attempts", "delivered_to", "last_error", "notified_at"])
-        if errors:
-            logger.warning("rollout notification %s failed: %s", notification.pk, notification.last_error)
-            break
-    return delivered
+        return notifications.deliver(subject=subject, data=data, skip=skip)
+
+    return outbox.deliver(pending, send=send, what="rollout notification")
 
 
 def _deliver_after_commit() -> None:
