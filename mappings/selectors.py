@@ -231,3 +231,13 @@ def mapped_users(names: list[tuple[object, str]]) -> dict[tuple[str, str], str]:
         query |= Q(bar_id=bar_id, normalized_name=key)
     rows = ServerNameMapping.objects.filter(query).values_list("bar_id", "normalized_name", "user_id")
     return {(str(bar_id), key): str(user_id) for bar_id, key, user_id in rows}
+
+
+def mapping_counts(bar_ids) -> dict:
+    """How many server name mappings each of these bars has (bars without one are absent)."""
+    return dict(
+        ServerNameMapping.objects.filter(bar_id__in=list(bar_ids))
+        .values("bar_id")
+        .annotate(n=Count("pk"))
+        .values_list("bar_id", "n")
+    )

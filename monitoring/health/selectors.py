@@ -13,7 +13,7 @@ from adminpanel.models import AuditLog, Bar, OperatingMode
 from adminpanel.panel_schema import support_installed
 from adminpanel.request_memo import memoized
 from adminpanel.roles import managed_bars
-from mappings.models import ServerNameMapping
+from mappings import selectors as mapping_selectors
 from monitoring.health.checks_performance import pg_stat_statements_installed
 from monitoring.health.checks_performance import rls_statement_stats as checks_rls_statement_stats
 from monitoring.health.health_checks import CHECKS, SERVER_ID_ERRORS
@@ -25,12 +25,7 @@ def bars_for_manager(user, limit: int = 50) -> list[Bar]:
     in the same query grouped every managed bar before the limit (106 ms for a superuser at 10,000 bars and
     100,000 mappings, on every home page)."""
     bars = list(managed_bars(user).order_by("name", "pk")[:limit])
-    counts = dict(
-        ServerNameMapping.objects.filter(bar_id__in=[bar.pk for bar in bars])
-        .values("bar_id")
-        .annotate(n=Count("pk"))
-        .values_list("bar_id", "n")
-    )
+    counts = mapping_selectors.mapping_counts(bar.pk for bar in bars)
     for bar in bars:
         bar.mapping_count = counts.get(bar.pk, 0)
     return bars
