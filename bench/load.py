@@ -386,6 +386,29 @@ def main() -> int:
         rows, failed = [], False
         api_paths = [f"/api/v1/flags?bar={bar}" for bar in bars]
         poll_ms = args.api_clients * 1000 / args.api_rate  # each client's wait between two polls
+
+        def load_pages(sessions: list[str], connections: int) -> dict:
+            """wrk over the main pages, the users' session cookies spread over the connections."""
+            return run_wrk(
+                base,
+                connections=connections,
+                seconds=args.seconds,
+                paths=PAGES,
+                headers=[{"Cookie": f"sessionid={s}"} for s in sessions],
+                also_ok=200,
+            )
+
+        def load_api(interval_ms: float) -> dict:
+            """wrk's API clients on the flag API across all bars (polling, or flat out with interval_ms=0)."""
+            return run_wrk(
+                api_base,
+                connections=args.api_clients,
+                seconds=args.seconds,
+                paths=api_paths,
+                headers=api_headers,
+                also_ok=304,
+                interval_ms=interval_ms,
+            )
         api_headers = [{"Authorization": f"Bearer {token}"}]
         sessions: list[str] = []
         for users in user_counts:
@@ -401,14 +424,7 @@ def main() -> int:
                 status, _, _ = get(base, path, {"Cookie": f"sessionid={sessions[0]}"})
                 if status != 200:
                     raise SystemExit(f"{path} answered {status} to a logged-in support user")
-            figures = run_wrk(
-                base,
-                connections=users,
-                seconds=args.seconds,
-                paths=PAGES,
-                headers=[{"Cookie": f"sessionid={s}"} for s in sessions],
-                also_ok=200,
-            )
+            figures = load_pages(sessions, users)
             figures.update(
                 phase=f"{users} users, main pages",
                 login_errors=login_errors,
@@ -420,25 +436,8 @@ def main() -> int:
         # The largest user count on the pages and the API clients at the same time: the API's own server keeps up.
         sampler.reset()
         with ThreadPoolExecutor(2) as pool:
-            pages_run = pool.submit(
-                run_wrk,
-                base,
-                connections=len(sessions),
-                seconds=args.seconds,
-                paths=PAGES,
-                headers=[{"Cookie": f"sessionid={s}"} for s in sessions],
-                also_ok=200,
-            )
-            api_run = pool.submit(
-                run_wrk,
-                api_base,
-                connections=args.api_clients,
-                seconds=args.seconds,
-                paths=api_paths,
-                headers=api_headers,
-                also_ok=304,
-                interval_ms=poll_ms,
-            )
+            pages_run = pool.submit(load_pages, sessions, len(sessions))
+            api_run = pool.submit(load_api, poll_ms)
             pages_figures, api_figures = pages_run.result(), api_run.result()
         pages_figures.update(
             phase=f"{len(sessions)} users + API, pages", login_errors=0, target=("p95_ms", PAGES_P95_MS[1])
@@ -454,15 +453,7 @@ def main() -> int:
             (0, f"{args.api_clients} flat out, flag API", None),
         ):
             sampler.reset()
-            figures = run_wrk(
-                api_base,
-                connections=args.api_clients,
-                seconds=args.seconds,
-                paths=api_paths,
-                headers=api_headers,
-                also_ok=304,
-                interval_ms=interval_ms,
-            )
+            figures = load_api(interval_ms)
             figures.update(phase=phase, login_errors=0, target=target)
             rows.append((figures, sampler.peak_cluster, sampler.peak_database))
         held_after = sampler.sample()

@@ -184,5 +184,5 @@ class ChecklistAttestForm(forms.Form):
 
 
 class DecisionForm(forms.Form):
-    decision = forms.CharField(max_length=16)
+    decision = forms.CharField(max_length=16, error_messages={"required": "choose one and say why."})
     reason = forms.CharField(required=False, max_length=2000, strip=True, label="Why")

@@ -350,6 +350,36 @@ def test_a_decision_is_recorded_as_such_with_its_reason_and_refused_without_perm
     assert RolloutEvent.objects.filter(kind=EventKind.DECISION).count() == 1
 
 
+def test_the_decision_view_refuses_a_user_without_the_permission(test_bar, client_for):
+    response = client_for(make_product(username="no_flags")).post(
+        reverse("rollout:decision_record"), {"decision": "abort", "reason": "no"}
+    )
+    assert response.status_code == 403
+    assert not RolloutEvent.objects.filter(kind=EventKind.DECISION).exists()
+
+
+@pytest.mark.parametrize(
+    "data, says",
+    [
+        ({"reason": "why not"}, "No decision was recorded: choose one and say why."),
+        ({"decision": "maybe", "reason": "?"}, "No decision was recorded: "),
+        ({"decision": "x" * 40, "reason": "?"}, "No decision was recorded: "),
+    ],
+)
+def test_a_bad_decision_is_said_on_the_page_and_records_nothing(test_bar, client_for, owner, data, says):
+    response = client_for(owner).post(reverse("rollout:decision_record"), data, follow=True)
+    assert response.status_code == 200 and says in response.content.decode()
+    assert not RolloutEvent.objects.filter(kind=EventKind.DECISION).exists()
+
+
+def test_the_decision_view_records_one_and_says_so(test_bar, client_for, owner):
+    response = client_for(owner).post(
+        reverse("rollout:decision_record"), {"decision": "proceed", "reason": "checklist complete"}, follow=True
+    )
+    assert "Decision recorded:" in response.content.decode()
+    assert RolloutEvent.objects.filter(kind=EventKind.DECISION, reason="checklist complete").count() == 1
+
+
 def test_grant_owner_is_what_attesting_needs(test_bar):
     flipper = grant_owner(make_product(username="flipper"))
     sell(test_bar, "Ana")
