@@ -9,7 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from adminpanel.models import Consignment, MemberRole, MigrationServerIdLog, Return, Sale
-from monitoring.health import health_checks, services
+from monitoring.health import checks_runbook, health_checks, services
 from monitoring.models import Alert
 from tests.factories import BarFactory, ServerFactory, backfilled_history, flags_on, member
 
@@ -65,6 +65,33 @@ def test_a_dropped_policy_hides_servers_own_sales_and_is_critical(staffed_bars):
     outcome = run("rls_enforcement")
     assert outcome.status == "critical" and outcome.value == 5  # nobody sees what they should
     assert any("should see" in problem for problem in outcome.detail["problems"])
+
+
+def sale_committed_during_the_check(monkeypatch, *, created_ago: timedelta):
+    """Each probe as a client first sees a sale of that person's bar committed meanwhile (after the panel counted
+    what they should see), dated `created_ago` before now: what a live till does while the check runs."""
+    real = checks_runbook._seen
+
+    def seen_after_a_sale(cursor, *, role, user_id, sql, params):
+        bar = params["bars"][0]
+        Sale.objects.create(bar_id=bar, server_id=user_id, amount=1, created_at=timezone.now() - created_ago)
+        return real(cursor, role=role, user_id=user_id, sql=sql, params=params)
+
+    monkeypatch.setattr(checks_runbook, "_seen", seen_after_a_sale)
+
+
+def test_a_sale_made_while_the_check_runs_is_outside_its_window(staffed_bars, monkeypatch):
+    sale_committed_during_the_check(monkeypatch, created_ago=timedelta(0))
+    outcome = run("rls_enforcement")
+    assert (outcome.status, outcome.detail["problems"]) == ("ok", [])
+
+
+def test_a_late_commit_inside_the_window_is_no_breach_when_the_figure_moved(staffed_bars, monkeypatch):
+    sale_committed_during_the_check(monkeypatch, created_ago=timedelta(minutes=5))
+    outcome = run("rls_enforcement")
+    assert (outcome.status, outcome.detail["problems"]) == ("ok", [])
+    assert all(person["changed_meanwhile"] for person in outcome.detail["people"])
+    assert all(person["sees"] == person["should_see"] + 1 for person in outcome.detail["people"])
 
 
 def test_rls_enforcement_without_a_manager_to_sample_is_not_a_pass(db):
