@@ -108,12 +108,19 @@ def _detail_value(key: str, value) -> str:
         return f"{value} min"
     if key == "window_hours":
         return f"{value} h"
+    if key == "history_before" and isinstance(value, str) and value[:1].isdigit():
+        return value[:16].replace("T", " ") + " UTC"  # stored as an ISO instant in UTC
     if key == "error_rate_pct":
         return _number(value, "%")
     if key == "tables" and isinstance(value, dict):
         parts = []
         for table, info in value.items():
-            if isinstance(info, dict) and "coverage_pct" in info:
+            if isinstance(info, dict) and "flags_on" in info:
+                new, old = info["flags_on"], info["history"]
+                parts.append(f"{table}: written with the flags on {_number(new.get('coverage_pct'), '%')} of "
+                             f"{_number(new.get('rows'))}, backfilled history {_number(old.get('coverage_pct'), '%')} "
+                             f"of {_number(old.get('rows'))} ({_number(info.get('all_rows'))} in all)")  # fmt: skip
+            elif isinstance(info, dict) and "coverage_pct" in info:
                 parts.append(f"{table}: {_number(info.get('coverage_pct'), '%')} of {_number(info.get('counted'))} "
                              f"counted ({_number(info.get('all_rows'))} in all)")  # fmt: skip
             elif isinstance(info, dict):

@@ -207,3 +207,17 @@ def test_many_failed_fallbacks_raise_a_warning_alert(db):
 def test_a_small_backfill_log_is_not_enough_data(db):
     log(10, 5)
     assert run("migration_failures").status == "insufficient"
+
+
+def test_the_coverage_of_consignments_and_returns_is_said_apart_for_new_rows_and_history(db):
+    from monitoring.health.check_presentation import present
+
+    bar = BarFactory()
+    rows(Consignment, bar, 100, 86, days_ago=2)
+    backfilled_history()
+    shown = present("consignment_return_coverage", run("consignment_return_coverage"))
+    detail = dict(shown.detail_rows)
+    tables = detail["Per table"]
+    assert "consignments: written with the flags on — of 0, backfilled history 86 % of 100 (100 in all)" in tables
+    assert "{" not in tables
+    assert detail["History ends at (the last full backfill's start)"].endswith(" UTC")
